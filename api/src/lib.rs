@@ -1,0 +1,1 @@
+//! Wire contract between hall kiosks and the central platform, with its OpenAPI document.

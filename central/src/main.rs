@@ -1,0 +1,2 @@
+//! PLACEHOLDER (owned by the central work): the reference central platform.
+fn main() {}

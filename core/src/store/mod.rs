@@ -1,0 +1,1 @@
+//! SQLite store: schema, migrations, outbox, encryption of personal data at rest.

@@ -1,0 +1,1 @@
+//! Store-and-forward uplink and desired-state downlink.

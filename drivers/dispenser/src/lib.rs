@@ -1,0 +1,1 @@
+//! Queue-ticket dispenser: ticket layout, issuing with status checks, number display.

@@ -1,0 +1,1 @@
+//! ESC/POS thermal printer driver: commands, status decoding, transports.

@@ -1,0 +1,1 @@
+//! Document scanner driver on SANE: scanning, page checks, compression, PDF assembly.

@@ -1,0 +1,1 @@
+//! Whole-system tests: central, kiosk and simulators as separate processes.

@@ -1,0 +1,1 @@
+//! Slint user interface of the hall kiosk.
