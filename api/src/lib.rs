@@ -1,1 +1,22 @@
-//! Wire contract between hall kiosks and the central platform, with its OpenAPI document.
+//! Wire contract between hall kiosks and the central platform (DESIGN.md §5, §5a, §7).
+//!
+//! Both sides compile against this crate, so the JSON shapes, the request signature and the
+//! bundle signature are the very same code on the kiosk and on central. The OpenAPI document
+//! of the central API ([`openapi::document`]) is generated from these types and from the route
+//! table in [`routes`], which central's router also uses.
+
+pub mod auth;
+pub mod bundle;
+pub mod catalog;
+pub mod keys;
+pub mod openapi;
+pub mod routes;
+pub mod wire;
+
+pub use auth::{AuthError, SignedHeaders, sign_request, verify_request};
+pub use bundle::{BundleError, sign_bundle, verify_bundle};
+pub use catalog::Catalog;
+pub use wire::*;
+
+#[cfg(test)]
+mod tests;

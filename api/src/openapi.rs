@@ -1,0 +1,299 @@
+//! The OpenAPI 3.1 document of the central API, built from the wire types' derived schemas
+//! and the paths in [`crate::routes`]. Central serves it at [`DOCUMENT_PATH`] and its tests
+//! check that every documented operation is routed, so code and document cannot drift.
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder,
+    PathItem, PathsBuilder, Ref, Required, ResponseBuilder, Type,
+};
+
+use crate::auth::HEADER_SIGNATURE;
+use crate::routes;
+use crate::wire::*;
+
+/// Where central serves this document (not signed).
+pub const DOCUMENT_PATH: &str = "/v1/openapi.json";
+
+const JSON: &str = "application/json";
+const SIGNATURE_SCHEME: &str = "kiosk_signature";
+
+/// One documented operation: method and path. Central's route test walks this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// HTTP method in upper case.
+    pub method: &'static str,
+    /// Path template as in [`crate::routes`].
+    pub path: &'static str,
+    /// Whether the request must carry the signature headers.
+    pub signed: bool,
+}
+
+/// Every operation of the central API.
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        method: "POST",
+        path: routes::ENROLMENTS,
+        signed: false,
+    },
+    Operation {
+        method: "POST",
+        path: routes::EVENTS,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::ATTACHMENT,
+        signed: true,
+    },
+    Operation {
+        method: "PUT",
+        path: routes::ATTACHMENT,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::DESIRED_STATE,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::BUNDLE,
+        signed: true,
+    },
+];
+
+fn json_ref(name: &str) -> utoipa::openapi::Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(name)))
+        .build()
+}
+
+fn body(name: &str) -> utoipa::openapi::request_body::RequestBody {
+    RequestBodyBuilder::new()
+        .content(JSON, json_ref(name))
+        .required(Some(Required::True))
+        .build()
+}
+
+fn answer(description: &str, schema: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(JSON, json_ref(schema))
+        .build()
+}
+
+fn error(description: &str) -> utoipa::openapi::Response {
+    answer(description, "ApiError")
+}
+
+fn string_param(
+    name: &str,
+    place: ParameterIn,
+    description: &str,
+) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(place)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+fn signed(builder: OperationBuilder) -> OperationBuilder {
+    builder
+        .security(SecurityRequirement::new::<_, [&str; 0], &str>(
+            SIGNATURE_SCHEME,
+            [],
+        ))
+        .response(
+            "401",
+            error("Signature missing or wrong, unknown kiosk, stale timestamp or replayed nonce"),
+        )
+}
+
+/// Builds the document.
+pub fn document() -> OpenApi {
+    let enrol = OperationBuilder::new()
+        .operation_id(Some("enrol"))
+        .summary(Some(
+            "Enrol a kiosk with a one-time, expiring, hall-bound token",
+        ))
+        .request_body(Some(body("EnrolRequest")))
+        .response("201", answer("Enrolled", "Enrolment"))
+        .response("403", error("Token unknown, already used or expired"))
+        .response("409", error("This public key is already enrolled"))
+        .response("422", error("Body does not fit the contract"));
+    let events = signed(OperationBuilder::new())
+        .operation_id(Some("post_events"))
+        .summary(Some(
+            "Send a batch of outbox events; written in one transaction, one result per event",
+        ))
+        .request_body(Some(body("EventBatch")))
+        .response(
+            "200",
+            answer("One result per event, in batch order", "BatchAck"),
+        )
+        .response("413", error("More than 500 events or more than 4 MiB"))
+        .response(
+            "422",
+            error("Body does not fit the contract; nothing was stored"),
+        );
+    let sha_param = || {
+        string_param(
+            "sha256",
+            ParameterIn::Path,
+            "sha256 of the whole file, lower-case hex",
+        )
+    };
+    let upload_status = signed(OperationBuilder::new())
+        .operation_id(Some("get_upload_status"))
+        .summary(Some(
+            "How much of an attachment central holds (0 when unknown)",
+        ))
+        .parameter(sha_param())
+        .response("200", answer("Upload state", "UploadStatus"));
+    let upload_chunk = signed(OperationBuilder::new())
+        .operation_id(Some("put_attachment_chunk"))
+        .summary(Some(
+            "Upload one chunk (at most 1 MiB) at upload-offset of upload-length",
+        ))
+        .parameter(sha_param())
+        .parameter(string_param(
+            routes::HEADER_UPLOAD_OFFSET,
+            ParameterIn::Header,
+            "Offset of this chunk; must equal `received`",
+        ))
+        .parameter(string_param(
+            routes::HEADER_UPLOAD_LENGTH,
+            ParameterIn::Header,
+            "Total length of the file",
+        ))
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .content("application/octet-stream", ContentBuilder::new().build())
+                .required(Some(Required::True))
+                .build(),
+        ))
+        .response(
+            "200",
+            answer(
+                "Chunk stored; complete once all bytes are in and the digest matched",
+                "UploadStatus",
+            ),
+        )
+        .response(
+            "409",
+            answer(
+                "Offset differs from what central holds: resume from `received`",
+                "UploadStatus",
+            ),
+        )
+        .response(
+            "413",
+            error("Chunk over 1 MiB or file over the attachment limit"),
+        )
+        .response(
+            "422",
+            error("The whole file does not hash to its name; the partial upload was discarded"),
+        );
+    let desired = signed(OperationBuilder::new())
+        .operation_id(Some("get_desired_state"))
+        .summary(Some(
+            "What the kiosk should run; send If-None-Match with the last ETag",
+        ))
+        .parameter(
+            ParameterBuilder::new()
+                .name("if-none-match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        )
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("Desired state, with its ETag header")
+                .content(JSON, json_ref("DesiredState"))
+                .header(
+                    "etag",
+                    utoipa::openapi::header::Header::new(
+                        ObjectBuilder::new().schema_type(Type::String),
+                    ),
+                )
+                .build(),
+        )
+        .response(
+            "304",
+            ResponseBuilder::new()
+                .description("Unchanged since the ETag sent")
+                .build(),
+        );
+    let bundle = signed(OperationBuilder::new())
+        .operation_id(Some("get_bundle"))
+        .summary(Some(
+            "A bundle signed by the ops key; verify before applying",
+        ))
+        .parameter(string_param("kind", ParameterIn::Path, "catalog or config"))
+        .parameter(string_param("version", ParameterIn::Path, "Bundle version"))
+        .response("200", answer("The signed bundle", "SignedBundle"))
+        .response("404", error("No such bundle"));
+
+    let paths = PathsBuilder::new()
+        .path(routes::ENROLMENTS, PathItem::new(HttpMethod::Post, enrol))
+        .path(routes::EVENTS, PathItem::new(HttpMethod::Post, events))
+        .path(
+            routes::ATTACHMENT,
+            utoipa::openapi::path::PathItemBuilder::new()
+                .operation(HttpMethod::Get, upload_status)
+                .operation(HttpMethod::Put, upload_chunk)
+                .build(),
+        )
+        .path(
+            routes::DESIRED_STATE,
+            PathItem::new(HttpMethod::Get, desired),
+        )
+        .path(routes::BUNDLE, PathItem::new(HttpMethod::Get, bundle));
+
+    let components = ComponentsBuilder::new()
+        .schema_from::<EnrolRequest>()
+        .schema_from::<Enrolment>()
+        .schema_from::<NumberBand>()
+        .schema_from::<Stream>()
+        .schema_from::<Event>()
+        .schema_from::<EventBatch>()
+        .schema_from::<BatchAck>()
+        .schema_from::<EventAck>()
+        .schema_from::<EventOutcome>()
+        .schema_from::<UploadStatus>()
+        .schema_from::<DesiredState>()
+        .schema_from::<BundleRef>()
+        .schema_from::<ReleaseRef>()
+        .schema_from::<QueueState>()
+        .schema_from::<SignedBundle>()
+        .schema_from::<ApiError>()
+        .security_scheme(
+            SIGNATURE_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                HEADER_SIGNATURE,
+                "ed25519 signature (base64) over \"{METHOD}\\n{PATH_AND_QUERY}\\n{TIMESTAMP}\\n{NONCE}\\n{hex(sha256(body))}\", \
+                 sent with x-kiosk-id, x-kiosk-timestamp (unix s, ±300 s) and x-kiosk-nonce (16 bytes hex, never reused)",
+            ))),
+        )
+        .build();
+
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Hall kiosk central API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some("Kiosk <-> central contract: enrolment, store-and-forward uplink, attachments, desired state and signed bundles. Every 4xx/5xx body is an ApiError."))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components))
+        .build()
+}

@@ -1,0 +1,37 @@
+//! Paths of the central API. Central's router and the OpenAPI document both use these, so a
+//! route cannot exist in one and not the other.
+
+/// `POST`: enrol a kiosk with a one-time token (unsigned).
+pub const ENROLMENTS: &str = "/v1/enrolments";
+/// `POST`: a batch of outbox events (signed).
+pub const EVENTS: &str = "/v1/events";
+/// `GET` upload status, `PUT` one chunk (signed). `{sha256}` is the lower-case hex digest.
+pub const ATTACHMENT: &str = "/v1/attachments/{sha256}";
+/// `GET`: what the kiosk should be running, with an ETag (signed).
+pub const DESIRED_STATE: &str = "/v1/desired-state";
+/// `GET`: one signed bundle (signed request).
+pub const BUNDLE: &str = "/v1/bundles/{kind}/{version}";
+
+/// The path of one attachment, for a client.
+pub fn attachment(sha256_hex: &str) -> String {
+    format!("/v1/attachments/{sha256_hex}")
+}
+
+/// The path of one bundle, for a client.
+pub fn bundle(kind: &str, version: &str) -> String {
+    format!("/v1/bundles/{kind}/{version}")
+}
+
+/// Request header: byte offset of this chunk in the attachment.
+pub const HEADER_UPLOAD_OFFSET: &str = "upload-offset";
+/// Request header: total length of the attachment in bytes.
+pub const HEADER_UPLOAD_LENGTH: &str = "upload-length";
+
+/// Most events in one batch; more is refused with 413.
+pub const MAX_BATCH_EVENTS: usize = 500;
+/// Largest batch body in bytes; more is refused with 413.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Largest attachment chunk in bytes; more is refused with 413.
+pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
+/// Largest attachment in bytes (a multi-page scan as PDF).
+pub const MAX_ATTACHMENT_BYTES: u64 = 64 * 1024 * 1024;
