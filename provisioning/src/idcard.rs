@@ -1,12 +1,123 @@
-//! PLACEHOLDER (owned by the idcard work): replaced by the real `kioskctl idcard` commands.
-use std::process::ExitCode;
+//! `kioskctl idcard`: read a card from the GA 467 SAM reader, for installation and repair.
+//!
+//! Output is masked unless `--reveal` is given: a technician's terminal is often watched,
+//! and its scrollback is not the place for a citizen's identity.
 
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kiosk_hal::mask::{mask_id_number, mask_name};
+use kiosk_idcard::transport::AUTO_BAUD_RATES;
+use kiosk_idcard::{IdCard, ReadOptions, Reader};
+use serde_json::{Map, Value};
+
+/// Exit status when the reader answers but holds no card.
+pub const EXIT_NO_CARD: u8 = 3;
+
+/// `kioskctl idcard ...`
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Not built yet.
-    Placeholder,
+    /// Read the card on the reader once and print it (masked unless --reveal).
+    Read(ReadArgs),
 }
 
-pub fn run(_cmd: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("kioskctl idcard is not built yet")
+/// Options of `kioskctl idcard read`.
+#[derive(clap::Args, Debug)]
+pub struct ReadArgs {
+    /// Serial port of the reader, e.g. /dev/kiosk/idcard.
+    #[arg(long)]
+    pub port: String,
+    /// Baud rate; without it the speed is detected (115200, 57600, 38400, 19200, 9600).
+    #[arg(long)]
+    pub baud: Option<u32>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Print personal fields in full.
+    #[arg(long)]
+    pub reveal: bool,
+    /// Also read the fingerprint block (30 10) and report its size.
+    #[arg(long)]
+    pub fingerprint: bool,
+    /// Per-command timeout in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub timeout_ms: u64,
+}
+
+/// Runs a `kioskctl idcard` command.
+pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Read(args) => read(&args),
+    }
+}
+
+fn read(args: &ReadArgs) -> anyhow::Result<ExitCode> {
+    let reader = match args.baud {
+        Some(baud) => Reader::open_serial(&args.port, baud),
+        None => Reader::open_serial_auto(&args.port, &AUTO_BAUD_RATES),
+    };
+    let mut reader = reader
+        .context("the ID-card reader did not come up")?
+        .with_timeout(Duration::from_millis(args.timeout_ms));
+    let baud = reader.transport().baud();
+    let options = ReadOptions {
+        fingerprint: args.fingerprint,
+        new_address: true,
+    };
+    let Some(card) = reader
+        .read_card(options)
+        .context("reading the card failed")?
+    else {
+        eprintln!("no card on the reader at {} ({baud} baud)", args.port);
+        return Ok(ExitCode::from(EXIT_NO_CARD));
+    };
+    let fields = fields(&card, args.reveal)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&Value::Object(fields))?);
+    } else {
+        print_table(&card, &fields, &args.port, baud);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The card's fields by their JSON names, masked unless `reveal`.
+fn fields(card: &IdCard, reveal: bool) -> anyhow::Result<Map<String, Value>> {
+    let Value::Object(mut fields) = serde_json::to_value(card).context("card to JSON")? else {
+        anyhow::bail!("a card serialises to a JSON object");
+    };
+    if reveal {
+        return Ok(fields);
+    }
+    for (key, value) in fields.iter_mut() {
+        let Value::String(text) = value else { continue };
+        let masked = match key.as_str() {
+            "name" | "english_name" => mask_name(text),
+            "id_number" | "pass_number" => mask_id_number(text),
+            "address" | "new_address" => "***".to_string(),
+            "birth_date" => "****-**-**".to_string(),
+            _ => continue,
+        };
+        *value = Value::String(masked);
+    }
+    Ok(fields)
+}
+
+fn print_table(card: &IdCard, fields: &Map<String, Value>, port: &str, baud: u32) {
+    println!("{} on {port} ({baud} baud)", card.card_type.label());
+    for (key, value) in fields {
+        let shown = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        println!("  {key:<20} {shown}");
+    }
+    println!(
+        "  {:<20} {} bytes WLT (vendor-encoded, not decoded here)",
+        "photo",
+        card.photo.wlt().len()
+    );
+    if let Some(fp) = &card.fingerprint {
+        println!("  {:<20} {} bytes", "fingerprint", fp.len());
+    }
 }
