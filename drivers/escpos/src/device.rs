@@ -1,0 +1,255 @@
+//! A printer on a link: sends jobs, asks status with a timeout on every question.
+
+use std::time::Duration;
+
+use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use crate::status::{PaperLevel, PrinterStatus, StatusError, StatusQuery, is_realtime_status};
+use crate::transport::{self, Endpoint, Link, OpenError};
+
+/// Default time a printer gets to answer one status question. Real printers answer
+/// `DLE EOT` within a few milliseconds even when offline; serial at 9600 baud adds ~1 ms.
+pub const DEFAULT_STATUS_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// What went wrong talking to a printer. Every message names the printer's location.
+#[derive(Debug, thiserror::Error)]
+pub enum PrinterError {
+    /// The link could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// A status question got no valid answer in time.
+    #[error("printer on {location}: no answer to {query} within {} ms{stray}; check that the printer is on and the cable, and (serial) the baud rate", timeout.as_millis(), query = .query.label(), stray = stray_note(.stray))]
+    NoAnswer {
+        /// Where the printer is.
+        location: String,
+        /// The question.
+        query: StatusQuery,
+        /// How long we waited.
+        timeout: Duration,
+        /// Bytes that came back but were not a status.
+        stray: Vec<u8>,
+    },
+    /// The printer took too long to accept data (a full buffer of a stopped printer).
+    #[error("printer on {location}: did not accept {len} bytes within {} ms; it may be stopped (paper out, cover open)", timeout.as_millis())]
+    WriteStalled {
+        /// Where the printer is.
+        location: String,
+        /// Bytes we tried to send.
+        len: usize,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The link broke.
+    #[error("printer on {location}: {what}: {source}; check the cable and that the printer is on")]
+    Io {
+        /// Where the printer is.
+        location: String,
+        /// What we were doing.
+        what: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The other side closed the connection.
+    #[error("printer on {location}: the connection was closed while waiting for {query}; the printer restarted or the cable was pulled", query = .query.label())]
+    Closed {
+        /// Where the printer is.
+        location: String,
+        /// The question.
+        query: StatusQuery,
+    },
+    /// A status byte broke its pattern (kept for callers decoding themselves).
+    #[error("printer on {location}: {source}")]
+    Status {
+        /// Where the printer is.
+        location: String,
+        /// The decoding error.
+        #[source]
+        source: StatusError,
+    },
+}
+
+fn stray_note(stray: &[u8]) -> String {
+    if stray.is_empty() {
+        String::new()
+    } else {
+        format!(" (got {stray:02X?} instead)")
+    }
+}
+
+/// An ESC/POS printer on an open link.
+pub struct Printer {
+    link: Box<dyn Link>,
+    location: String,
+    status_timeout: Duration,
+}
+
+impl Printer {
+    /// Opens `endpoint`; every status question will wait at most `status_timeout`.
+    pub async fn open(endpoint: &Endpoint, status_timeout: Duration) -> Result<Self, PrinterError> {
+        let link = transport::open(endpoint, status_timeout.max(Duration::from_secs(2))).await?;
+        Ok(Self::over(link, endpoint.to_string(), status_timeout))
+    }
+
+    /// A printer over an already open link.
+    pub fn over(
+        link: Box<dyn Link>,
+        location: impl Into<String>,
+        status_timeout: Duration,
+    ) -> Self {
+        Self {
+            link,
+            location: location.into(),
+            status_timeout,
+        }
+    }
+
+    /// Where the printer is, as error messages name it.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Sends bytes (a job). A printer that stops accepting data fails after a time scaled to
+    /// the job's size, not at once: a slow serial line is not a fault.
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), PrinterError> {
+        // 9600 baud moves ~1 KB/s; allow that plus a fixed margin.
+        let timeout = Duration::from_secs(3) + Duration::from_millis(bytes.len() as u64);
+        let write = async {
+            self.link.write_all(bytes).await?;
+            self.link.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(PrinterError::Io {
+                location: self.location.clone(),
+                what: "sending print data",
+                source,
+            }),
+            Err(_) => Err(PrinterError::WriteStalled {
+                location: self.location.clone(),
+                len: bytes.len(),
+                timeout,
+            }),
+        }
+    }
+
+    /// Asks one real-time question and returns the answer byte.
+    pub async fn ask(&mut self, query: StatusQuery) -> Result<u8, PrinterError> {
+        self.discard_pending().await?;
+        self.send_request(query).await?;
+        let deadline = Instant::now() + self.status_timeout;
+        let mut stray = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            match tokio::time::timeout_at(deadline, self.link.read(&mut byte)).await {
+                Err(_) => {
+                    return Err(PrinterError::NoAnswer {
+                        location: self.location.clone(),
+                        query,
+                        timeout: self.status_timeout,
+                        stray,
+                    });
+                }
+                Ok(Ok(0)) => {
+                    return Err(PrinterError::Closed {
+                        location: self.location.clone(),
+                        query,
+                    });
+                }
+                Ok(Ok(_)) if is_realtime_status(byte[0]) => return Ok(byte[0]),
+                // Automatic status blocks or echo from a misconfigured line: skip, keep a few.
+                Ok(Ok(_)) => {
+                    if stray.len() < 16 {
+                        stray.push(byte[0]);
+                    }
+                }
+                Ok(Err(source)) => {
+                    return Err(PrinterError::Io {
+                        location: self.location.clone(),
+                        what: "reading the status answer",
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Asks `DLE EOT 1..4` and decodes the four answers.
+    pub async fn status(&mut self) -> Result<PrinterStatus, PrinterError> {
+        let mut status = PrinterStatus::default();
+        for query in StatusQuery::STANDARD {
+            let byte = self.ask(query).await?;
+            status
+                .apply(query, byte)
+                .map_err(|source| PrinterError::Status {
+                    location: self.location.clone(),
+                    source,
+                })?;
+        }
+        Ok(status)
+    }
+
+    /// Asks the presenter sensor whether a ticket waits in the mouth (`DLE EOT 8 3`).
+    /// Printers without a presenter do not answer: that is `Ok(None)` after the timeout.
+    pub async fn ticket_waiting(&mut self) -> Result<Option<bool>, PrinterError> {
+        match self.ask(StatusQuery::Presenter).await {
+            Ok(byte) => Ok(Some(byte & 0x04 != 0)),
+            Err(PrinterError::NoAnswer { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn send_request(&mut self, query: StatusQuery) -> Result<(), PrinterError> {
+        let write = async {
+            self.link.write_all(query.request()).await?;
+            self.link.flush().await
+        };
+        match tokio::time::timeout(self.status_timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(PrinterError::Io {
+                location: self.location.clone(),
+                what: "sending a status request",
+                source,
+            }),
+            Err(_) => Err(PrinterError::NoAnswer {
+                location: self.location.clone(),
+                query,
+                timeout: self.status_timeout,
+                stray: Vec::new(),
+            }),
+        }
+    }
+
+    /// Drops bytes that arrived unasked (a late answer to an earlier question), so that the
+    /// next answer read is the answer to the next question.
+    async fn discard_pending(&mut self) -> Result<(), PrinterError> {
+        let mut buf = [0u8; 64];
+        loop {
+            match tokio::time::timeout(Duration::ZERO, self.link.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => continue,
+                Ok(Err(source)) => {
+                    return Err(PrinterError::Io {
+                        location: self.location.clone(),
+                        what: "reading",
+                        source,
+                    });
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The health report of a printer in `status` at `location`.
+pub fn health(location: &str, status: &PrinterStatus) -> DeviceHealth {
+    let state = match status.problem() {
+        Some(problem) => HealthState::Fault(problem.advice().to_owned()),
+        None if status.paper == PaperLevel::NearEnd => {
+            HealthState::Degraded("paper near end; replace the roll soon".to_owned())
+        }
+        None => HealthState::Ready,
+    };
+    DeviceHealth::now(DeviceKind::Printer, location, state)
+}

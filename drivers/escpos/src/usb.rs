@@ -1,0 +1,346 @@
+//! USB printers spoken to directly over bulk endpoints with `rusb` (for printers that are
+//! not bound to the kernel's `usblp`, or whose `usblp` node gives no status back).
+//!
+//! libusb is blocking, so two threads own the device handle: one writes what the driver
+//! sends, one polls the IN endpoint and forwards what the printer answers. The async side
+//! sees an ordinary duplex stream. The choice of interface and endpoints is a pure function
+//! of the descriptors ([`choose_endpoints`]) so that it is tested without hardware.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rusb::UsbContext;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+
+/// USB class code of printers.
+pub const CLASS_PRINTER: u8 = 0x07;
+/// USB class code meaning "vendor specific": many Chinese thermal printers use it.
+pub const CLASS_VENDOR: u8 = 0xFF;
+
+/// Direction of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Device to host.
+    In,
+    /// Host to device.
+    Out,
+}
+
+/// One endpoint as its descriptor describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointInfo {
+    /// Endpoint address, direction bit included.
+    pub address: u8,
+    /// Its direction.
+    pub direction: Direction,
+    /// Whether it is a bulk endpoint (the others are of no use to a printer driver).
+    pub bulk: bool,
+}
+
+/// One alternate setting of one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    /// Interface number.
+    pub number: u8,
+    /// Alternate setting.
+    pub alt_setting: u8,
+    /// Class code.
+    pub class: u8,
+    /// Its endpoints.
+    pub endpoints: Vec<EndpointInfo>,
+}
+
+/// The interface and endpoints to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Interface to claim.
+    pub interface: u8,
+    /// Its alternate setting.
+    pub alt_setting: u8,
+    /// Bulk OUT endpoint for print data.
+    pub out: u8,
+    /// Bulk IN endpoint for status answers; unidirectional printers have none.
+    pub input: Option<u8>,
+}
+
+/// Picks where to talk: a printer-class interface first (bidirectional settings before
+/// unidirectional ones), else a vendor-specific interface with a bulk OUT endpoint.
+pub fn choose_endpoints(interfaces: &[InterfaceInfo]) -> Option<Endpoints> {
+    let candidate = |iface: &InterfaceInfo| {
+        let out = iface
+            .endpoints
+            .iter()
+            .find(|e| e.bulk && e.direction == Direction::Out)?;
+        let input = iface
+            .endpoints
+            .iter()
+            .find(|e| e.bulk && e.direction == Direction::In);
+        Some(Endpoints {
+            interface: iface.number,
+            alt_setting: iface.alt_setting,
+            out: out.address,
+            input: input.map(|e| e.address),
+        })
+    };
+    let rank = |iface: &InterfaceInfo, ep: &Endpoints| {
+        let class_rank = match iface.class {
+            CLASS_PRINTER => 0,
+            CLASS_VENDOR => 1,
+            _ => 2,
+        };
+        (
+            class_rank,
+            ep.input.is_none(),
+            iface.number,
+            iface.alt_setting,
+        )
+    };
+    interfaces
+        .iter()
+        .filter(|iface| iface.class == CLASS_PRINTER || iface.class == CLASS_VENDOR)
+        .filter_map(|iface| candidate(iface).map(|ep| (rank(iface, &ep), ep)))
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, ep)| ep)
+}
+
+fn describe(device: &rusb::Device<rusb::Context>) -> Result<Vec<InterfaceInfo>, rusb::Error> {
+    let config = device.active_config_descriptor()?;
+    let mut out = Vec::new();
+    for interface in config.interfaces() {
+        for desc in interface.descriptors() {
+            out.push(InterfaceInfo {
+                number: desc.interface_number(),
+                alt_setting: desc.setting_number(),
+                class: desc.class_code(),
+                endpoints: desc
+                    .endpoint_descriptors()
+                    .map(|e| EndpointInfo {
+                        address: e.address(),
+                        direction: match e.direction() {
+                            rusb::Direction::In => Direction::In,
+                            rusb::Direction::Out => Direction::Out,
+                        },
+                        bulk: e.transfer_type() == rusb::TransferType::Bulk,
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_POLL: Duration = Duration::from_millis(100);
+
+/// A claimed USB printer seen as an async byte stream.
+pub struct UsbLink {
+    near: DuplexStream,
+}
+
+impl UsbLink {
+    /// Finds the first device with `vendor:product`, claims its printer interface and starts
+    /// the two I/O threads. The error text is for a technician.
+    pub async fn open(vendor: u16, product: u16) -> Result<Self, String> {
+        let runtime = tokio::runtime::Handle::current();
+        let (handle, endpoints) = tokio::task::spawn_blocking(move || claim(vendor, product))
+            .await
+            .map_err(|e| format!("USB open task failed: {e}"))??;
+        let handle = Arc::new(handle);
+        let (near, far) = tokio::io::duplex(64 * 1024);
+        let (mut far_read, mut far_write) = tokio::io::split(far);
+
+        let writer = Arc::clone(&handle);
+        let rt = runtime.clone();
+        std::thread::Builder::new()
+            .name("usb-printer-out".into())
+            .spawn(move || {
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n) = rt.block_on(far_read.read(&mut buf)) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut sent = 0;
+                    while sent < n {
+                        match writer.write_bulk(endpoints.out, &buf[sent..n], WRITE_TIMEOUT) {
+                            Ok(k) => sent += k,
+                            Err(err) => {
+                                tracing::warn!(%err, "USB printer: bulk write failed");
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the USB writer thread: {e}"))?;
+
+        if let Some(input) = endpoints.input {
+            let reader = Arc::clone(&handle);
+            std::thread::Builder::new()
+                .name("usb-printer-in".into())
+                .spawn(move || {
+                    let mut buf = [0u8; 64];
+                    loop {
+                        match reader.read_bulk(input, &mut buf, READ_POLL) {
+                            Ok(0) | Err(rusb::Error::Timeout) => {}
+                            Ok(n) => {
+                                if runtime.block_on(far_write.write_all(&buf[..n])).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(err) => {
+                                tracing::warn!(%err, "USB printer: bulk read failed");
+                                return;
+                            }
+                        }
+                        // The driver side dropped the link: stop polling the device.
+                        if Arc::strong_count(&reader) == 1 {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot start the USB reader thread: {e}"))?;
+        }
+        Ok(Self { near })
+    }
+}
+
+fn claim(
+    vendor: u16,
+    product: u16,
+) -> Result<(rusb::DeviceHandle<rusb::Context>, Endpoints), String> {
+    let context = rusb::Context::new().map_err(|e| format!("libusb unavailable: {e}"))?;
+    let devices = context
+        .devices()
+        .map_err(|e| format!("cannot list USB devices: {e}"))?;
+    let device = devices
+        .iter()
+        .find(|d| {
+            d.device_descriptor()
+                .is_ok_and(|desc| desc.vendor_id() == vendor && desc.product_id() == product)
+        })
+        .ok_or_else(|| "no such USB device; check the cable and `lsusb` for the ids".to_owned())?;
+    let interfaces = describe(&device).map_err(|e| format!("cannot read USB descriptors: {e}"))?;
+    let endpoints = choose_endpoints(&interfaces).ok_or_else(|| {
+        "the device has no printer or vendor interface with a bulk OUT endpoint; is it a printer?"
+            .to_owned()
+    })?;
+    let handle = device.open().map_err(|e| {
+        format!("cannot open the USB device: {e}; the kiosk user needs access (udev rule)")
+    })?;
+    if handle
+        .kernel_driver_active(endpoints.interface)
+        .unwrap_or(false)
+    {
+        handle
+            .detach_kernel_driver(endpoints.interface)
+            .map_err(|e| format!("cannot detach usblp from the printer: {e}"))?;
+    }
+    handle.claim_interface(endpoints.interface).map_err(|e| {
+        format!("cannot claim the printer interface: {e}; another program holds it")
+    })?;
+    if endpoints.alt_setting != 0 {
+        handle
+            .set_alternate_setting(endpoints.interface, endpoints.alt_setting)
+            .map_err(|e| format!("cannot select the printer's alternate setting: {e}"))?;
+    }
+    Ok((handle, endpoints))
+}
+
+impl AsyncRead for UsbLink {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.near).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for UsbLink {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.near).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.near).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.near).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(address: u8, bulk: bool) -> EndpointInfo {
+        EndpointInfo {
+            address,
+            direction: if address & 0x80 != 0 {
+                Direction::In
+            } else {
+                Direction::Out
+            },
+            bulk,
+        }
+    }
+
+    fn iface(number: u8, alt: u8, class: u8, endpoints: Vec<EndpointInfo>) -> InterfaceInfo {
+        InterfaceInfo {
+            number,
+            alt_setting: alt,
+            class,
+            endpoints,
+        }
+    }
+
+    #[test]
+    fn a_bidirectional_printer_interface_is_preferred_over_a_unidirectional_one() {
+        let interfaces = [
+            // alt 0: unidirectional (OUT only), alt 1: bidirectional
+            iface(0, 0, CLASS_PRINTER, vec![ep(0x01, true)]),
+            iface(0, 1, CLASS_PRINTER, vec![ep(0x01, true), ep(0x82, true)]),
+        ];
+        let chosen = choose_endpoints(&interfaces).unwrap();
+        assert_eq!(chosen.alt_setting, 1);
+        assert_eq!(chosen.out, 0x01);
+        assert_eq!(chosen.input, Some(0x82));
+    }
+
+    #[test]
+    fn a_vendor_interface_is_used_when_there_is_no_printer_class() {
+        let interfaces = [
+            // HID keypad on interface 0 (interrupt endpoint), vendor bulk pair on 1
+            iface(0, 0, 0x03, vec![ep(0x81, false)]),
+            iface(1, 0, CLASS_VENDOR, vec![ep(0x03, true), ep(0x84, true)]),
+        ];
+        let chosen = choose_endpoints(&interfaces).unwrap();
+        assert_eq!(chosen.interface, 1);
+        assert_eq!((chosen.out, chosen.input), (0x03, Some(0x84)));
+    }
+
+    #[test]
+    fn the_printer_class_wins_over_a_vendor_interface() {
+        let interfaces = [
+            iface(0, 0, CLASS_VENDOR, vec![ep(0x01, true), ep(0x81, true)]),
+            iface(1, 0, CLASS_PRINTER, vec![ep(0x02, true)]),
+        ];
+        assert_eq!(choose_endpoints(&interfaces).unwrap().interface, 1);
+    }
+
+    #[test]
+    fn a_device_without_a_bulk_out_endpoint_is_not_a_printer() {
+        let interfaces = [
+            iface(0, 0, CLASS_PRINTER, vec![ep(0x81, true)]),
+            iface(1, 0, 0x08, vec![ep(0x02, true)]), // mass storage
+        ];
+        assert_eq!(choose_endpoints(&interfaces), None);
+    }
+}
