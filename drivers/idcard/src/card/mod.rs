@@ -27,6 +27,7 @@ pub enum CardKind {
     /// 外国人永久居留身份证, 2017 edition (`I`).
     ForeignPermanent,
     /// 外国人永久居留身份证, 2023 edition (`Y`).
+    #[serde(rename = "foreign_permanent_2023")]
     ForeignPermanent2023,
 }
 
