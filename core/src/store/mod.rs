@@ -1,1 +1,216 @@
-//! SQLite store: schema, migrations, outbox, encryption of personal data at rest.
+//! SQLite store: schema, migrations, the outbox, encryption of personal data at rest, the
+//! attachment spool and the disk budget.
+//!
+//! One database per kiosk (`<dir>/kiosk.db`, WAL). A journey step that creates a record writes
+//! the record and its outbox row in one transaction with `synchronous=FULL`: when
+//! [`Store::commit_record`] returns, the record survives a power cut.
+
+mod budget;
+mod crypto;
+mod outbox;
+mod schema;
+mod spool;
+mod status;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Notify;
+
+pub use budget::{Budget, Capacity};
+pub use crypto::StoreKey;
+pub use kiosk_api::{EventOutcome, Stream};
+pub use outbox::{AckSummary, Committed, NewEvent, NewRecord, PendingEvent, StreamPolicy};
+pub use schema::SCHEMA_VERSION;
+pub use spool::AttachmentId;
+pub use status::{StreamBacklog, SyncStatus, read_status};
+
+/// File name of the database inside the store directory.
+pub const DB_FILE: &str = "kiosk.db";
+/// Folder of the attachment spool inside the store directory.
+pub const SPOOL_DIR: &str = "spool";
+
+/// What can go wrong in the store. Each names the file or the value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation.
+    #[error("kiosk store database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file of the store could not be read or written.
+    #[error("kiosk store file {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The key file is missing, malformed or too widely readable.
+    #[error("kiosk store key {path}: {message}")]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A sealed value did not open: wrong key, or the data was damaged or moved.
+    #[error("kiosk store: cannot decrypt {context} (wrong key file, or damaged data)")]
+    Crypto {
+        /// Where the value lives (`outbox:<event id>`, `spool:<sha256>`, ...).
+        context: String,
+    },
+    /// The database was written by a newer build than this one.
+    #[error(
+        "kiosk store schema version {found} is newer than this build supports ({supported}); \
+         run the newer release or restore a backup"
+    )]
+    SchemaTooNew {
+        /// `user_version` found in the file.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// An event referenced an attachment that is not in the spool.
+    #[error("attachment {0} is not in the spool; spool it before committing the event")]
+    UnknownAttachment(String),
+    /// A payload could not be (de)serialised.
+    #[error("kiosk store payload: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An attachment is larger than the store takes.
+    #[error("attachment of {size} bytes is larger than the {limit}-byte limit")]
+    AttachmentTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+impl StoreError {
+    fn io(path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Settings of a store; `StoreOptions::default()` suits a kiosk.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The one disk budget for database, spool and logs.
+    pub budget: Budget,
+    /// Log folder counted against the budget (the app's own log files), if any.
+    pub logs_dir: Option<PathBuf>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            budget: Budget::default(),
+            logs_dir: None,
+        }
+    }
+}
+
+/// The kiosk's durable store. Cheap to clone; all clones share one connection.
+///
+/// Methods block on SQLite and on fsync: call them from a blocking context
+/// (`tokio::task::spawn_blocking`) when inside async code.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    key: StoreKey,
+    dir: PathBuf,
+    options: StoreOptions,
+    /// Woken whenever new events are committed, so the uplink sends without polling.
+    changed: Notify,
+    usage: Mutex<budget::UsageCache>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store in `dir`.
+    pub fn open(dir: &Path, key: StoreKey, options: StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir.join(SPOOL_DIR))
+            .map_err(|source| StoreError::io(dir, source))?;
+        let mut conn = open_connection(&dir.join(DB_FILE), false)?;
+        schema::migrate(&mut conn)?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                key,
+                dir: dir.to_owned(),
+                options,
+                changed: Notify::new(),
+                usage: Mutex::new(budget::UsageCache::default()),
+            }),
+        };
+        store.sweep_spool()?;
+        Ok(store)
+    }
+
+    /// The store's folder.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Notified after every commit that adds events; the uplink waits on it when idle.
+    pub fn changed(&self) -> &Notify {
+        &self.inner.changed
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite itself consistent (the open transaction
+        // is rolled back when dropped), so a poisoned lock is safe to take over.
+        self.inner
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Citizen-data commits switch to FULL themselves; FULL is also the safe default.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Without a limit the WAL file keeps its high-water size and eats the disk budget.
+        conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)?;
+    }
+    Ok(conn)
+}
+
+/// fsync a directory so that a rename or create inside it survives a power cut.
+fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StoreError::io(dir, source))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

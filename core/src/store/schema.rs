@@ -1,0 +1,110 @@
+//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+//!
+//! A migration is never edited once released; a change is a new entry at the end. Each runs in
+//! its own transaction together with the bump of `user_version`, so a power cut leaves the
+//! database at one version or the next, never between.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the outbox, the journeys' local records, the spool index and the uplink's own facts.
+    r#"
+    CREATE TABLE outbox (
+        -- AUTOINCREMENT: a sequence number is never reused, even after its row is acknowledged
+        -- and deleted, so central can tell a gap from a resend.
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id        BLOB    NOT NULL UNIQUE,
+        stream          TEXT    NOT NULL,
+        kind            TEXT    NOT NULL,
+        priority        INTEGER NOT NULL,
+        occurred_at     TEXT    NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        personal        INTEGER NOT NULL,
+        payload         BLOB    NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+    );
+    CREATE INDEX outbox_send_order ON outbox (priority, seq);
+    CREATE INDEX outbox_stream ON outbox (stream, seq);
+
+    CREATE TABLE records (
+        id              BLOB    PRIMARY KEY,
+        kind            TEXT    NOT NULL,
+        stream          TEXT    NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        summary         TEXT    NOT NULL,
+        personal        BLOB,
+        event_seq       INTEGER NOT NULL,
+        acknowledged_ms INTEGER
+    );
+    CREATE INDEX records_event ON records (event_seq);
+
+    CREATE TABLE spool (
+        sha256          TEXT    PRIMARY KEY,
+        size            INTEGER NOT NULL,
+        stored_size     INTEGER NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        uploaded        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE outbox_attachments (
+        seq             INTEGER NOT NULL REFERENCES outbox (seq) ON DELETE CASCADE,
+        sha256          TEXT    NOT NULL REFERENCES spool (sha256),
+        position        INTEGER NOT NULL,
+        PRIMARY KEY (seq, sha256)
+    );
+    CREATE INDEX outbox_attachments_sha ON outbox_attachments (sha256);
+
+    CREATE TABLE sync_state (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        last_attempt_ms INTEGER,
+        last_success_ms INTEGER,
+        last_error_ms   INTEGER,
+        last_error      TEXT,
+        dropped_telemetry INTEGER NOT NULL DEFAULT 0,
+        downsampled_telemetry INTEGER NOT NULL DEFAULT 0,
+        accepting_records INTEGER NOT NULL DEFAULT 1,
+        used_bytes      INTEGER NOT NULL DEFAULT 0,
+        budget_bytes    INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO sync_state (id) VALUES (1);
+
+    CREATE TABLE applied_bundles (
+        kind            TEXT    PRIMARY KEY,
+        version         TEXT    NOT NULL,
+        sha256          TEXT    NOT NULL,
+        applied_ms      INTEGER NOT NULL
+    );
+    CREATE TABLE downlink_state (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        etag            TEXT,
+        last_poll_ms    INTEGER,
+        last_error      TEXT
+    );
+    INSERT INTO downlink_state (id) VALUES (1);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`]; refuses a database from a newer build, which
+/// an older binary (after a rollback) must not scribble on.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
