@@ -6,6 +6,7 @@
 //! [`Store::commit_record`] returns, the record survives a power cut.
 
 mod budget;
+mod bundles;
 mod crypto;
 mod outbox;
 mod schema;
@@ -21,11 +22,12 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Notify;
 
 pub use budget::{Budget, Capacity};
+pub use bundles::AppliedBundle;
 pub use crypto::StoreKey;
 pub use kiosk_api::{EventOutcome, Stream};
 pub use outbox::{AckSummary, Committed, NewEvent, NewRecord, PendingEvent, StreamPolicy};
 pub use schema::SCHEMA_VERSION;
-pub use spool::AttachmentId;
+pub use spool::{AttachmentId, MAX_ATTACHMENT_BYTES};
 pub use status::{StreamBacklog, SyncStatus, read_status};
 
 /// File name of the database inside the store directory.

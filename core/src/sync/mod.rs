@@ -1,1 +1,55 @@
 //! Store-and-forward uplink and desired-state downlink.
+//!
+//! - [`Uplink`]: a tokio task draining the store's outbox to central (see its module docs).
+//! - [`Downlink`]: desired-state polling with ETag and signed bundles.
+//! - [`CentralClient`]: the signed HTTP client both use; [`enrol`] for provisioning.
+
+mod backoff;
+mod client;
+mod downlink;
+mod uplink;
+
+pub use backoff::Backoff;
+pub use client::{CentralClient, ChunkAnswer, Timeouts, enrol};
+pub use downlink::{BUNDLES_DIR, Downlink, DownlinkHandle, PollOutcome};
+pub use uplink::{Uplink, UplinkBuilder, UplinkHandle};
+
+/// What can go wrong talking to central. Each names the URL and what came back.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No answer: connection refused, reset, timed out, or a cut-off answer.
+    #[error("central at {url}: {source}; check the hall's network, the kiosk retries by itself")]
+    Http {
+        /// The URL asked.
+        url: String,
+        /// The transport error.
+        source: reqwest::Error,
+    },
+    /// Central answered with an error status.
+    #[error("central at {url} answered {status} {}: {}", error.error, error.message)]
+    Refused {
+        /// The URL asked.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Central's JSON error.
+        error: kiosk_api::ApiError,
+    },
+    /// Central answered something outside the contract.
+    #[error("central at {url}: {message}")]
+    Protocol {
+        /// The URL asked.
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A bundle failed verification and was not applied.
+    #[error("{0}")]
+    Bundle(kiosk_api::BundleError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A blocking task panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(String),
+}

@@ -1,0 +1,189 @@
+//! The downlink: polls the desired state with an ETag, fetches the bundles whose version
+//! changed, verifies each with the ops key from enrolment, and only when every one of them
+//! verified writes them into place (write temp, fsync, rename, fsync folder) and records the
+//! new versions and ETag in one transaction. A bundle that fails verification changes nothing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ed25519_dalek::VerifyingKey;
+use kiosk_api::{BundleRef, verify_bundle};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::SyncError;
+use super::client::CentralClient;
+use super::uplink::blocking as run_blocking;
+use crate::store::{AppliedBundle, Store, StoreError};
+
+/// Folder inside the store directory where applied bundles live, one file per kind.
+pub const BUNDLES_DIR: &str = "bundles";
+
+/// Result of one poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// Central answered 304.
+    NotModified,
+    /// New desired state; these bundles were applied (possibly none).
+    Applied(Vec<AppliedBundle>),
+}
+
+/// Polls central's desired state and applies signed bundles.
+#[derive(Debug, Clone)]
+pub struct Downlink {
+    store: Store,
+    client: CentralClient,
+    ops_key: VerifyingKey,
+}
+
+impl Downlink {
+    /// A downlink applying bundles signed by `ops_key` (from the enrolment) into `store`.
+    pub fn new(store: Store, client: CentralClient, ops_key: VerifyingKey) -> Downlink {
+        Downlink {
+            store,
+            client,
+            ops_key,
+        }
+    }
+
+    /// Where the bundle of `kind` is applied.
+    pub fn bundle_path(store_dir: &Path, kind: &str) -> PathBuf {
+        store_dir.join(BUNDLES_DIR).join(kind)
+    }
+
+    /// One poll: ask with the stored ETag, fetch and verify what changed, apply atomically.
+    pub async fn poll_once(&self) -> Result<PollOutcome, SyncError> {
+        let store = self.store.clone();
+        let etag = run_blocking(move || store.desired_state_etag()).await?;
+        let Some((state, new_etag)) = self.client.desired_state(etag.as_deref()).await? else {
+            return Ok(PollOutcome::NotModified);
+        };
+        let wanted: Vec<BundleRef> = [state.catalog, state.config]
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut fetched = Vec::new();
+        for want in wanted {
+            let kind_ok = !want.kind.is_empty()
+                && want
+                    .kind
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !kind_ok {
+                return Err(
+                    self.protocol(format!("bundle kind {:?} is not a plain name", want.kind))
+                );
+            }
+            let store = self.store.clone();
+            let kind = want.kind.clone();
+            let current = run_blocking(move || store.applied_bundle(&kind)).await?;
+            if current.is_some_and(|c| c.version == want.version && c.sha256 == want.sha256) {
+                continue;
+            }
+            let bundle = self.client.bundle(&want.kind, &want.version).await?;
+            if bundle.kind != want.kind || bundle.version != want.version {
+                return Err(self.protocol(format!(
+                    "asked for bundle {} {}, got {} {}",
+                    want.kind, want.version, bundle.kind, bundle.version
+                )));
+            }
+            let payload = verify_bundle(&self.ops_key, &bundle).map_err(SyncError::Bundle)?;
+            let digest = hex::encode(Sha256::digest(&payload));
+            if digest != want.sha256 {
+                return Err(self.protocol(format!(
+                    "bundle {} {} hashes to {digest}, desired state says {}",
+                    want.kind, want.version, want.sha256
+                )));
+            }
+            fetched.push((
+                AppliedBundle {
+                    kind: want.kind,
+                    version: want.version,
+                    sha256: digest,
+                },
+                payload,
+            ));
+        }
+        let store = self.store.clone();
+        let applied = run_blocking(move || {
+            let dir = store.dir().join(BUNDLES_DIR);
+            for (bundle, payload) in &fetched {
+                write_atomically(&dir, &bundle.kind, payload)?;
+            }
+            let applied: Vec<AppliedBundle> = fetched.into_iter().map(|(b, _)| b).collect();
+            store.note_applied(&applied, new_etag.as_deref())?;
+            Ok(applied)
+        })
+        .await?;
+        Ok(PollOutcome::Applied(applied))
+    }
+
+    fn protocol(&self, message: String) -> SyncError {
+        SyncError::Protocol {
+            url: format!(
+                "{}{}",
+                self.client.base_url(),
+                kiosk_api::routes::DESIRED_STATE
+            ),
+            message,
+        }
+    }
+
+    /// Polls every `every` until stopped; a failed poll is logged and retried next time.
+    pub fn spawn(self, every: Duration) -> DownlinkHandle {
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let join = tokio::spawn(async move {
+            loop {
+                match self.poll_once().await {
+                    Ok(PollOutcome::Applied(applied)) if !applied.is_empty() => {
+                        tracing::info!(?applied, "applied bundles from central");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "desired-state poll failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop_rx.changed() => break,
+                }
+            }
+        });
+        DownlinkHandle {
+            stop: stop_tx,
+            join,
+        }
+    }
+}
+
+/// Control of a running downlink.
+#[derive(Debug)]
+pub struct DownlinkHandle {
+    stop: watch::Sender<bool>,
+    join: JoinHandle<()>,
+}
+
+impl DownlinkHandle {
+    /// Stops polling and waits for the task.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.join.await;
+    }
+}
+
+fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<(), StoreError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(content).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    let target = dir.join(name);
+    std::fs::rename(&tmp, &target).map_err(io(&target))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
