@@ -6,7 +6,7 @@ use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::status::{PaperLevel, PrinterStatus, StatusError, StatusQuery, is_realtime_status};
+use crate::status::{PaperLevel, PrinterStatus, StatusError, StatusQuery};
 use crate::transport::{self, Endpoint, Link, OpenError};
 
 /// Default time a printer gets to answer one status question. Real printers answer
@@ -137,9 +137,24 @@ impl Printer {
 
     /// Asks one real-time question and returns the answer byte.
     pub async fn ask(&mut self, query: StatusQuery) -> Result<u8, PrinterError> {
+        self.ask_within(query, self.status_timeout).await
+    }
+
+    /// Waits until the printer has processed everything sent before (it answers `GS r 1`
+    /// only then), at most `timeout`: a printer stopped by paper end mid-job never answers.
+    /// Returns the paper sensor answer.
+    pub async fn wait_printed(&mut self, timeout: Duration) -> Result<u8, PrinterError> {
+        self.ask_within(StatusQuery::PaperAfterJob, timeout).await
+    }
+
+    async fn ask_within(
+        &mut self,
+        query: StatusQuery,
+        timeout: Duration,
+    ) -> Result<u8, PrinterError> {
         self.discard_pending().await?;
         self.send_request(query).await?;
-        let deadline = Instant::now() + self.status_timeout;
+        let deadline = Instant::now() + timeout;
         let mut stray = Vec::new();
         let mut byte = [0u8; 1];
         loop {
@@ -148,7 +163,7 @@ impl Printer {
                     return Err(PrinterError::NoAnswer {
                         location: self.location.clone(),
                         query,
-                        timeout: self.status_timeout,
+                        timeout,
                         stray,
                     });
                 }
@@ -158,7 +173,7 @@ impl Printer {
                         query,
                     });
                 }
-                Ok(Ok(_)) if is_realtime_status(byte[0]) => return Ok(byte[0]),
+                Ok(Ok(_)) if query.accepts(byte[0]) => return Ok(byte[0]),
                 // Automatic status blocks or echo from a misconfigured line: skip, keep a few.
                 Ok(Ok(_)) => {
                     if stray.len() < 16 {

@@ -21,6 +21,9 @@ pub enum StatusQuery {
     PaperSensor,
     /// `DLE EOT 8 3`: the presenter (peeler) sensor: a ticket waits in the mouth.
     Presenter,
+    /// `GS r 1`: paper sensor status, answered in turn *after* the data before it has been
+    /// processed (not in real time), so its answer says the job before it was printed.
+    PaperAfterJob,
 }
 
 impl StatusQuery {
@@ -40,6 +43,7 @@ impl StatusQuery {
             Self::ErrorCause => &[0x10, 0x04, 0x03],
             Self::PaperSensor => &[0x10, 0x04, 0x04],
             Self::Presenter => &[0x10, 0x04, 0x08, 0x03],
+            Self::PaperAfterJob => &[0x1D, 0x72, 0x01],
         }
     }
 
@@ -51,6 +55,15 @@ impl StatusQuery {
             Self::ErrorCause => "DLE EOT 3",
             Self::PaperSensor => "DLE EOT 4",
             Self::Presenter => "DLE EOT 8 3",
+            Self::PaperAfterJob => "GS r 1",
+        }
+    }
+
+    /// Whether `byte` has the fixed bits of an answer to this question.
+    pub fn accepts(self, byte: u8) -> bool {
+        match self {
+            Self::PaperAfterJob => byte & 0x90 == 0,
+            _ => is_realtime_status(byte),
         }
     }
 }
@@ -59,7 +72,7 @@ impl StatusQuery {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatusError {
     /// The fixed bits of the answer are wrong.
-    #[error("{query} answered 0x{byte:02X}, which is not a status byte (expected the pattern 0xx1xx10)", query = .query.label())]
+    #[error("{query} answered 0x{byte:02X}, which is not a status byte (expected the pattern {pattern})", query = .query.label(), pattern = if *.query == StatusQuery::PaperAfterJob { "0xx0xxxx" } else { "0xx1xx10" })]
     BadPattern {
         /// The question asked.
         query: StatusQuery,
@@ -211,6 +224,14 @@ impl PrinterStatus {
                 }
             }
             StatusQuery::Presenter => {}
+            StatusQuery::PaperAfterJob => {
+                // Bits 0-1 near end, bits 2-3 paper end.
+                if byte & 0x0C != 0 {
+                    self.paper = PaperLevel::Out;
+                } else if byte & 0x03 != 0 && self.paper != PaperLevel::Out {
+                    self.paper = PaperLevel::NearEnd;
+                }
+            }
         }
         Ok(())
     }
@@ -285,7 +306,7 @@ pub fn is_automatic_status(bytes: [u8; 4]) -> bool {
 }
 
 fn check_realtime(query: StatusQuery, byte: u8) -> Result<(), StatusError> {
-    if is_realtime_status(byte) {
+    if query.accepts(byte) {
         Ok(())
     } else {
         Err(StatusError::BadPattern { query, byte })

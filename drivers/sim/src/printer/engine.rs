@@ -152,7 +152,9 @@ impl Engine {
                     out.answers.push(byte);
                 }
             }
-            Command::TransmitStatus(1 | 49) => {
+            // GS r is processed in turn with print data, so a printer stopped by paper end
+            // or an open cover never gets to it: no answer.
+            Command::TransmitStatus(1 | 49) if mechanism.can_print() => {
                 let status = mechanism.status();
                 out.answers.push(match status.paper {
                     PaperLevel::Ok => 0x00,
