@@ -286,7 +286,7 @@ impl Store {
             } else {
                 stored
             };
-            if !batch.is_empty() && bytes + plain.len() > max_bytes {
+            if !batch.is_empty() && bytes.saturating_add(plain.len()) > max_bytes {
                 break;
             }
             bytes += plain.len();
