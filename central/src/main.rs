@@ -1,2 +1,349 @@
-//! PLACEHOLDER (owned by the central work): the reference central platform.
-fn main() {}
+//! `central`: the reference central platform and its ops commands.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use central::Store;
+use central::store::PublishOutcome;
+use clap::{Args, Parser, Subcommand};
+use kiosk_api::{Catalog, keys};
+
+#[derive(Parser)]
+#[command(name = "central", version, about = "Central platform for hall kiosks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Db {
+    /// `postgres://…` for PostgreSQL; anything else is a SQLite file (created if missing).
+    #[arg(long)]
+    db: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the kiosk API.
+    Serve {
+        #[command(flatten)]
+        db: Db,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Enrolment tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The ops signing key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Sign and publish a bundle to the halls' desired state.
+    #[command(subcommand)]
+    Publish(PublishCommand),
+    /// Events per kiosk and per kind, and sequence gaps.
+    Stats {
+        #[command(flatten)]
+        db: Db,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the OpenAPI document of the kiosk API.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a one-time enrolment token bound to a hall.
+    Create {
+        /// Hall id, as in the hall's catalog.
+        #[arg(long)]
+        hall: String,
+        /// Display name of the hall (kept from earlier tokens if not given).
+        #[arg(long)]
+        hall_name: Option<String>,
+        /// How long the token is valid: 90s, 30m, 24h, 7d.
+        #[arg(long, default_value = "24h", value_parser = central::duration::parse)]
+        expires: chrono::Duration,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate the ops key pair: FILE (private, PKCS#8 PEM, mode 0600) and FILE.pub (base64).
+    Generate {
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also make this central trust the new key (what kiosks get at enrolment).
+        #[arg(long)]
+        db: Option<String>,
+    },
+    /// Make central trust an ops public key (a FILE.pub written by `keys generate`).
+    Trust {
+        /// The public key file.
+        #[arg(long)]
+        public_key: PathBuf,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(Subcommand)]
+enum PublishCommand {
+    /// Validate, sign and publish a catalog as the desired catalog of its hall.
+    Catalog {
+        /// Catalog JSON file (shape of shared/data/catalog.sample.json).
+        file: PathBuf,
+        /// Ops private key (PEM) from `central keys generate`.
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { db, listen } => serve(&db.db, &listen).await,
+        Command::Token(TokenCommand::Create {
+            hall,
+            hall_name,
+            expires,
+            json,
+            db,
+        }) => {
+            let store = open(&db.db).await?;
+            let token = store
+                .create_token(&hall, hall_name.as_deref(), expires)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string(&token)?);
+            } else {
+                println!(
+                    "token {} for hall {} (valid until {})",
+                    token.token, token.hall_id, token.expires_at
+                );
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Generate { out, db }) => generate_key(&out, db.as_deref()).await,
+        Command::Keys(KeysCommand::Trust { public_key, db }) => {
+            let text = std::fs::read_to_string(&public_key)
+                .with_context(|| format!("reading the ops public key {}", public_key.display()))?;
+            let key = keys::public_key_from_base64(&text).with_context(|| {
+                format!(
+                    "{} is not a base64 ed25519 public key",
+                    public_key.display()
+                )
+            })?;
+            open(&db.db)
+                .await?
+                .set_ops_public_key(&keys::public_key_to_base64(&key))
+                .await?;
+            println!("central now trusts ops key {}", keys::key_id(&key));
+            Ok(())
+        }
+        Command::Publish(PublishCommand::Catalog { file, key, db }) => {
+            publish_catalog(&file, &key, &db.db).await
+        }
+        Command::Stats { db, json } => {
+            let stats = open(&db.db).await?.stats().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print_stats(&stats);
+            }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&kiosk_api::openapi::document())?
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn open(db: &str) -> anyhow::Result<Store> {
+    Store::open(db)
+        .await
+        .with_context(|| format!("opening the database {}", redact(db)))
+}
+
+/// The URL without its password, for messages.
+fn redact(db: &str) -> String {
+    match (db.find("://"), db.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user_end = db[scheme + 3..at].find(':').map_or(at, |i| scheme + 3 + i);
+            format!("{}:***{}", &db[..user_end], &db[at..])
+        }
+        _ => db.to_owned(),
+    }
+}
+
+async fn serve(db: &str, listen: &str) -> anyhow::Result<()> {
+    let store = open(db).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}; is another central running there?"))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    // The first stdout line tells scripts and tests where central listens.
+    println!("central listening on {addr}");
+    std::io::stdout().flush().context("writing to stdout")?;
+    tracing::info!(%addr, backend = ?store.backend(), "central serving");
+    let shutdown = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch SIGTERM; stop with Ctrl-C");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    central::serve(store.clone(), listener, shutdown)
+        .await
+        .context("serving HTTP")?;
+    store.close().await;
+    Ok(())
+}
+
+async fn generate_key(out: &Path, db: Option<&str>) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let key = keys::generate();
+    let public = keys::public_key_to_base64(&key.verifying_key());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| {
+            format!(
+                "creating {} (an existing key is never overwritten)",
+                out.display()
+            )
+        })?;
+    file.write_all(keys::private_key_to_pem(&key).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", out.display()))?;
+    let mut pub_path = out.as_os_str().to_owned();
+    pub_path.push(".pub");
+    std::fs::write(&pub_path, format!("{public}\n"))
+        .with_context(|| format!("writing {}", Path::new(&pub_path).display()))?;
+    println!(
+        "ops key {} written to {} (public key in {})",
+        keys::key_id(&key.verifying_key()),
+        out.display(),
+        Path::new(&pub_path).display()
+    );
+    if let Some(db) = db {
+        open(db).await?.set_ops_public_key(&public).await?;
+        println!(
+            "central now trusts ops key {}",
+            keys::key_id(&key.verifying_key())
+        );
+    }
+    Ok(())
+}
+
+async fn publish_catalog(file: &Path, key: &Path, db: &str) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(file).with_context(|| format!("reading the catalog {}", file.display()))?;
+    let catalog = Catalog::from_json(&bytes)
+        .with_context(|| format!("checking the catalog {}", file.display()))?;
+    let pem = std::fs::read_to_string(key)
+        .with_context(|| format!("reading the ops key {}", key.display()))?;
+    let ops = keys::private_key_from_pem(&pem)
+        .with_context(|| format!("reading the ops key {}", key.display()))?;
+    let store = open(db).await?;
+    let public = keys::public_key_to_base64(&ops.verifying_key());
+    match store.ops_public_key().await? {
+        Some(trusted) if trusted == public => {}
+        Some(trusted) => bail!(
+            "{} is not the ops key this central trusts (key id {}); kiosks would refuse the bundle. Use the trusted key, or `central keys trust` the new one (kiosks enrolled earlier keep the old key)",
+            key.display(),
+            keys::public_key_from_base64(&trusted)
+                .map(|k| keys::key_id(&k))
+                .unwrap_or_else(|_| "unreadable".into())
+        ),
+        None => bail!(
+            "central trusts no ops key yet; run `central keys trust --public-key {}.pub --db …` first",
+            key.display()
+        ),
+    }
+    let bundle = kiosk_api::sign_bundle(
+        &ops,
+        kiosk_api::catalog::BUNDLE_KIND,
+        &catalog.version,
+        &bytes,
+    );
+    match store.publish(&catalog.hall.id, &bundle).await? {
+        PublishOutcome::Published => println!(
+            "published catalog {} for hall {}",
+            catalog.version, catalog.hall.id
+        ),
+        PublishOutcome::AlreadyPublished => println!(
+            "catalog {} was already published; hall {} now wants it",
+            catalog.version, catalog.hall.id
+        ),
+        PublishOutcome::VersionTaken => bail!(
+            "a different catalog was already published as version {}; change \"version\" in {} and publish again",
+            catalog.version,
+            file.display()
+        ),
+    }
+    Ok(())
+}
+
+fn print_stats(stats: &central::store::Stats) {
+    println!(
+        "{:<38} {:<20} {:>10} {:>10} {:>8}",
+        "kiosk", "hall", "events", "max seq", "missing"
+    );
+    for k in &stats.kiosks {
+        println!(
+            "{:<38} {:<20} {:>10} {:>10} {:>8}",
+            k.kiosk_id, k.hall_id, k.events, k.max_seq, k.missing
+        );
+    }
+    println!();
+    println!("{:<12} {:<30} {:>10}", "stream", "kind", "events");
+    for k in &stats.kinds {
+        println!("{:<12} {:<30} {:>10}", k.stream, k.kind, k.count);
+    }
+    println!();
+    if stats.gaps.is_empty() {
+        println!("no sequence gaps");
+    }
+    for g in &stats.gaps {
+        println!(
+            "gap: kiosk {} is missing seq {}..={}",
+            g.kiosk_id, g.first, g.last
+        );
+    }
+    println!(
+        "total: {} events, {} missing",
+        stats.total_events, stats.total_missing
+    );
+}

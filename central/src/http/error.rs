@@ -1,0 +1,78 @@
+//! Every failure leaves as a status and a JSON [`ApiError`].
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kiosk_api::{ApiError, error_code};
+
+use crate::store::StoreError;
+
+/// A refused or failed request.
+#[derive(Debug)]
+pub struct ApiFailure {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// JSON body.
+    pub body: ApiError,
+}
+
+impl ApiFailure {
+    /// A failure with this status, code and message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiFailure {
+        ApiFailure {
+            status,
+            body: ApiError::new(code, message),
+        }
+    }
+
+    pub(crate) fn unauthorized(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED, message)
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error_code::INVALID,
+            message,
+        )
+    }
+
+    pub(crate) fn too_large(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error_code::TOO_LARGE,
+            message,
+        )
+    }
+
+    /// Reads a JSON body: broken JSON is 400, JSON of the wrong shape is 422.
+    pub(crate) fn from_json(e: &serde_json::Error) -> ApiFailure {
+        match e.classify() {
+            serde_json::error::Category::Data => {
+                ApiFailure::invalid(format!("body does not fit the contract: {e}"))
+            }
+            _ => ApiFailure::new(
+                StatusCode::BAD_REQUEST,
+                error_code::BAD_REQUEST,
+                format!("body is not valid JSON: {e}"),
+            ),
+        }
+    }
+}
+
+impl From<StoreError> for ApiFailure {
+    fn from(e: StoreError) -> ApiFailure {
+        tracing::error!(error = %e, "request failed in the database");
+        ApiFailure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error_code::INTERNAL,
+            "central could not reach its database; nothing was stored, retry later",
+        )
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}

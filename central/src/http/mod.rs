@@ -1,0 +1,93 @@
+//! The HTTP API of central (axum). Handlers parse and authenticate, then call [`Store`];
+//! they hold no SQL.
+
+mod auth;
+mod error;
+mod handlers;
+
+pub use error::ApiFailure;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use kiosk_api::routes;
+use uuid::Uuid;
+
+use crate::store::{KioskAuth, Store};
+
+/// Largest enrolment body; a real one is a few hundred bytes.
+pub(crate) const MAX_ENROL_BYTES: usize = 16 * 1024;
+
+/// Shared state of the handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    store: Store,
+    // Enrolled keys never change (revocation is a later issue), so they are cached for good.
+    kiosks: Arc<RwLock<HashMap<Uuid, KioskAuth>>>,
+}
+
+impl AppState {
+    /// State over `store`.
+    pub fn new(store: Store) -> AppState {
+        AppState {
+            store,
+            kiosks: Arc::default(),
+        }
+    }
+}
+
+/// The router of the whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            routes::ENROLMENTS,
+            post(handlers::enrol).layer(DefaultBodyLimit::max(MAX_ENROL_BYTES)),
+        )
+        .route(
+            routes::EVENTS,
+            post(handlers::post_events).layer(DefaultBodyLimit::max(routes::MAX_BATCH_BYTES)),
+        )
+        .route(
+            routes::ATTACHMENT,
+            get(handlers::upload_status)
+                .put(handlers::put_chunk)
+                .layer(DefaultBodyLimit::max(routes::MAX_CHUNK_BYTES)),
+        )
+        .route(routes::DESIRED_STATE, get(handlers::desired_state))
+        .route(routes::BUNDLE, get(handlers::bundle))
+        .route(kiosk_api::openapi::DOCUMENT_PATH, get(handlers::openapi))
+        .fallback(handlers::no_route)
+        .method_not_allowed_fallback(handlers::wrong_method)
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    store: Store,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let pruner = tokio::spawn(prune_nonces(store.clone()));
+    let app = router(AppState::new(store));
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    pruner.abort();
+    served
+}
+
+async fn prune_nonces(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        // A nonce older than twice the window can only come with a refused timestamp.
+        let horizon = crate::store::now_millis() - 2 * kiosk_api::auth::WINDOW_SECS * 1000;
+        if let Err(e) = store.prune_nonces(horizon).await {
+            tracing::warn!(error = %e, "pruning old nonces failed; will retry in a minute");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Reference central platform for hall kiosks (DESIGN.md §5, §7): enrolment, idempotent
+//! ingest, attachments, desired state and signed bundles, over SQLite or PostgreSQL.
+//!
+//! The binary `central` wires these together; tests and the ingest benchmark use them
+//! directly.
+
+pub mod duration;
+pub mod http;
+pub mod store;
+
+pub use http::{AppState, router, serve};
+pub use store::{Backend, Store, StoreError};

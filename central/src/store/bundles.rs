@@ -1,0 +1,125 @@
+//! Signed bundles and each hall's desired state.
+
+use base64::Engine as _;
+use kiosk_api::{BundleRef, DesiredState, SignedBundle};
+use sha2::{Digest as _, Sha256};
+use sqlx::Row as _;
+
+use super::{Doing as _, Store, StoreError, now_millis};
+
+/// What publishing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Stored and made the hall's desired version.
+    Published,
+    /// The same bytes were already published under this version; desired state set again.
+    AlreadyPublished,
+    /// Another payload already has this kind and version: bump the version.
+    VersionTaken,
+}
+
+impl Store {
+    /// Stores a signed bundle and makes it the desired `kind` of `hall_id`, in one transaction.
+    pub async fn publish(
+        &self,
+        hall_id: &str,
+        bundle: &SignedBundle,
+    ) -> Result<PublishOutcome, StoreError> {
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(&bundle.payload)
+            .map_err(|_| StoreError::Corrupt("bundle payload"))?;
+        let sha = hex::encode(Sha256::digest(&payload));
+        let now = now_millis();
+        let mut w = self.write().await?;
+        let existing = sqlx::query_scalar::<_, String>(
+            "SELECT sha256 FROM bundles WHERE kind = $1 AND version = $2",
+        )
+        .bind(&bundle.kind)
+        .bind(&bundle.version)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .doing("looking for the bundle")?;
+        let outcome = match existing {
+            Some(old) if old != sha => return Ok(PublishOutcome::VersionTaken),
+            Some(_) => PublishOutcome::AlreadyPublished,
+            None => {
+                sqlx::query("INSERT INTO bundles (kind, version, payload, sha256, signature, key_id, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&bundle.kind)
+                    .bind(&bundle.version)
+                    .bind(payload)
+                    .bind(&sha)
+                    .bind(&bundle.signature)
+                    .bind(&bundle.key_id)
+                    .bind(now)
+                    .execute(&mut *w.tx)
+                    .await
+                    .doing("storing the bundle")?;
+                PublishOutcome::Published
+            }
+        };
+        sqlx::query("INSERT INTO halls (id, name, created_at) VALUES ($1, $1, $2) ON CONFLICT (id) DO NOTHING")
+            .bind(hall_id)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await
+            .doing("creating the hall")?;
+        sqlx::query("INSERT INTO desired (hall_id, kind, version, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hall_id, kind) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at")
+            .bind(hall_id)
+            .bind(&bundle.kind)
+            .bind(&bundle.version)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await
+            .doing("setting the desired state")?;
+        w.commit().await?;
+        Ok(outcome)
+    }
+
+    /// What kiosks of `hall_id` should run.
+    pub async fn desired_state(&self, hall_id: &str) -> Result<DesiredState, StoreError> {
+        let rows = sqlx::query("SELECT d.kind, d.version, b.sha256 FROM desired d JOIN bundles b ON b.kind = d.kind AND b.version = d.version WHERE d.hall_id = $1")
+            .bind(hall_id)
+            .fetch_all(self.pool())
+            .await
+            .doing("reading the desired state")?;
+        let mut state = DesiredState::default();
+        for row in rows {
+            let r = BundleRef {
+                kind: row.try_get(0).doing("reading the desired state")?,
+                version: row.try_get(1).doing("reading the desired state")?,
+                sha256: row.try_get(2).doing("reading the desired state")?,
+            };
+            match r.kind.as_str() {
+                "catalog" => state.catalog = Some(r),
+                "config" => state.config = Some(r),
+                _ => {}
+            }
+        }
+        Ok(state)
+    }
+
+    /// One signed bundle.
+    pub async fn bundle(
+        &self,
+        kind: &str,
+        version: &str,
+    ) -> Result<Option<SignedBundle>, StoreError> {
+        let row = sqlx::query(
+            "SELECT payload, signature, key_id FROM bundles WHERE kind = $1 AND version = $2",
+        )
+        .bind(kind)
+        .bind(version)
+        .fetch_optional(self.pool())
+        .await
+        .doing("reading a bundle")?;
+        let Some(row) = row else { return Ok(None) };
+        let payload: Vec<u8> = row.try_get(0).doing("reading a bundle")?;
+        Ok(Some(SignedBundle {
+            kind: kind.to_owned(),
+            version: version.to_owned(),
+            payload: base64::engine::general_purpose::STANDARD.encode(payload),
+            signature: row.try_get(1).doing("reading a bundle")?,
+            key_id: row.try_get(2).doing("reading a bundle")?,
+        }))
+    }
+}

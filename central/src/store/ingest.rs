@@ -1,0 +1,264 @@
+//! Idempotent ingest of event batches: one transaction per batch, one answer per event.
+
+use std::collections::{HashMap, HashSet};
+
+use kiosk_api::{BatchAck, Event, EventAck, EventBatch, EventOutcome, reject_reason};
+use uuid::Uuid;
+
+use super::{Doing as _, Store, StoreError, claim_nonce_in, now_millis};
+
+/// Result of [`Store::ingest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// The batch was processed; one result per event, in batch order.
+    Done(BatchAck),
+    /// The request nonce was used before; nothing was written.
+    ReplayedNonce,
+}
+
+/// A batch that breaks the contract as a whole; nothing of it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BatchProblem(pub String);
+
+/// Checks the rules a batch must follow before any of it is written.
+pub fn check_batch(batch: &EventBatch) -> Result<(), BatchProblem> {
+    let mut ids = HashSet::new();
+    let mut seqs = HashSet::new();
+    for e in &batch.events {
+        let problem = |what: String| {
+            Err(BatchProblem(format!(
+                "event {} (seq {}): {what}",
+                e.event_id, e.seq
+            )))
+        };
+        if e.seq == 0 || i64::try_from(e.seq).is_err() {
+            return problem("seq must be between 1 and 2^63-1".into());
+        }
+        if !ids.insert(e.event_id) {
+            return problem("event_id appears twice in the batch".into());
+        }
+        if !seqs.insert(e.seq) {
+            return problem("seq appears twice in the batch".into());
+        }
+        if e.kind.is_empty() || e.kind.len() > 64 {
+            return problem("kind must be 1 to 64 characters".into());
+        }
+        if let Some(bad) = e.attachments.iter().find(|a| !is_sha256_hex(a)) {
+            return problem(format!("attachment {bad:?} is not a lower-case hex sha256"));
+        }
+    }
+    Ok(())
+}
+
+/// True for 64 lower-case hex characters.
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+// Rows per INSERT; 10 parameters each stays far below both databases' parameter limits.
+const ROWS_PER_INSERT: usize = 500;
+
+impl Store {
+    /// Stores a checked batch ([`check_batch`]) for `kiosk_id` in one transaction, claiming the
+    /// request nonce in the same transaction when one is given.
+    pub async fn ingest(
+        &self,
+        kiosk_id: Uuid,
+        nonce: Option<&str>,
+        batch: &EventBatch,
+    ) -> Result<IngestOutcome, StoreError> {
+        let kiosk = kiosk_id.to_string();
+        let now = now_millis();
+        let mut w = self.write().await?;
+        if let Some(nonce) = nonce
+            && !claim_nonce_in(&mut w.tx, &kiosk, nonce).await?
+        {
+            return Ok(IngestOutcome::ReplayedNonce);
+        }
+
+        let mut outcome: HashMap<Uuid, EventOutcome> = HashMap::new();
+        let complete = complete_attachments(&mut w, &kiosk, &batch.events).await?;
+        let candidates: Vec<&Event> = batch
+            .events
+            .iter()
+            .filter(|e| {
+                let ready = e.attachments.iter().all(|a| complete.contains(a));
+                if !ready {
+                    outcome.insert(
+                        e.event_id,
+                        EventOutcome::Rejected {
+                            reason: reject_reason::MISSING_ATTACHMENT.into(),
+                        },
+                    );
+                }
+                ready
+            })
+            .collect();
+
+        let mut stored = 0i64;
+        let mut max_seq = 0i64;
+        for chunk in candidates.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
+                "INSERT INTO events (kiosk_id, event_id, seq, stream, kind, priority, occurred_at, received_at, payload, attachments) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 10;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${},${},${},${},${},${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8,
+                    p + 9,
+                    p + 10
+                ));
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING RETURNING event_id");
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                let payload = serde_json::to_string(&e.payload)
+                    .map_err(|_| StoreError::Corrupt("event payload"))?;
+                let attachments = serde_json::to_string(&e.attachments)
+                    .map_err(|_| StoreError::Corrupt("event attachments"))?;
+                query = query
+                    .bind(kiosk.clone())
+                    .bind(e.event_id.to_string())
+                    .bind(seq_i64(e))
+                    .bind(e.stream.as_str())
+                    .bind(e.kind.clone())
+                    .bind(i64::from(e.priority))
+                    .bind(e.occurred_at.to_rfc3339())
+                    .bind(now)
+                    .bind(payload)
+                    .bind(attachments);
+            }
+            let inserted = query.fetch_all(&mut *w.tx).await.doing("storing events")?;
+            let inserted: HashSet<String> = inserted.into_iter().collect();
+            let skipped: Vec<&Event> = chunk
+                .iter()
+                .copied()
+                .filter(|e| !inserted.contains(&e.event_id.to_string()))
+                .collect();
+            for e in chunk
+                .iter()
+                .filter(|e| inserted.contains(&e.event_id.to_string()))
+            {
+                stored += 1;
+                max_seq = max_seq.max(seq_i64(e));
+                outcome.insert(e.event_id, EventOutcome::Stored);
+            }
+            let known = existing_event_ids(&mut w, &kiosk, &skipped).await?;
+            for e in skipped {
+                let o = if known.contains(&e.event_id.to_string()) {
+                    EventOutcome::Duplicate
+                } else {
+                    EventOutcome::Rejected {
+                        reason: reject_reason::SEQ_REUSED.into(),
+                    }
+                };
+                outcome.insert(e.event_id, o);
+            }
+        }
+
+        sqlx::query("UPDATE kiosks SET event_count = event_count + $2, max_seq = CASE WHEN max_seq < $3 THEN $3 ELSE max_seq END, last_seen_at = $4 WHERE id = $1")
+            .bind(&kiosk)
+            .bind(stored)
+            .bind(max_seq)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await
+            .doing("updating the kiosk's sequence tracking")?;
+        w.commit().await?;
+
+        let results = batch
+            .events
+            .iter()
+            .map(|e| EventAck {
+                event_id: e.event_id,
+                outcome: outcome
+                    .remove(&e.event_id)
+                    .expect("invariant: every event of the batch got an outcome"),
+            })
+            .collect();
+        Ok(IngestOutcome::Done(BatchAck { results }))
+    }
+}
+
+fn seq_i64(e: &Event) -> i64 {
+    i64::try_from(e.seq).expect("invariant: check_batch refused seq above i64::MAX")
+}
+
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn complete_attachments(
+    w: &mut super::WriteTx,
+    kiosk: &str,
+    events: &[Event],
+) -> Result<HashSet<String>, StoreError> {
+    let wanted: Vec<&String> = events
+        .iter()
+        .flat_map(|e| &e.attachments)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut complete = HashSet::new();
+    for chunk in wanted.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "SELECT sha256 FROM attachments WHERE kiosk_id = $1 AND complete = 1 AND sha256 IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query =
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(kiosk.to_owned());
+        for sha in chunk {
+            query = query.bind((*sha).clone());
+        }
+        complete.extend(
+            query
+                .fetch_all(&mut *w.tx)
+                .await
+                .doing("checking attachments")?,
+        );
+    }
+    Ok(complete)
+}
+
+async fn existing_event_ids(
+    w: &mut super::WriteTx,
+    kiosk: &str,
+    events: &[&Event],
+) -> Result<HashSet<String>, StoreError> {
+    if events.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "SELECT event_id FROM events WHERE kiosk_id = $1 AND event_id IN ({})",
+        placeholders(2, events.len())
+    );
+    let mut query =
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(kiosk.to_owned());
+    for e in events {
+        query = query.bind(e.event_id.to_string());
+    }
+    Ok(query
+        .fetch_all(&mut *w.tx)
+        .await
+        .doing("finding duplicate events")?
+        .into_iter()
+        .collect())
+}

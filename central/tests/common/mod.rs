@@ -1,0 +1,227 @@
+//! Test harness: a real central on a real database (a SQLite file, and PostgreSQL when
+//! KIOSK_TEST_PG_URL is set), reached over real HTTP.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use central::Store;
+use ed25519_dalek::SigningKey;
+use kiosk_api::{EnrolRequest, Enrolment, Event, Stream, keys};
+use uuid::Uuid;
+
+/// One database to run a story against.
+pub struct TestDb {
+    pub url: String,
+    pub name: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static PG_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh SQLite file, and a fresh PostgreSQL database when KIOSK_TEST_PG_URL is set.
+/// Without it the PostgreSQL half is skipped loudly, or fails when CI=true.
+pub async fn databases() -> Vec<TestDb> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = TestDb {
+        url: dir.path().join("central.db").display().to_string(),
+        name: "sqlite",
+        _dir: Some(dir),
+    };
+    let mut dbs = vec![sqlite];
+    match std::env::var("KIOSK_TEST_PG_URL") {
+        Ok(base) if !base.is_empty() => dbs.push(fresh_postgres(&base).await),
+        _ => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!(
+                    "KIOSK_TEST_PG_URL is not set but CI=true: start PostgreSQL with `eval \"$(.ci/start-postgres)\"`"
+                );
+            }
+            eprintln!(
+                "\n!!!! SKIPPING the PostgreSQL half of this test: KIOSK_TEST_PG_URL is not set.\n!!!! Run `eval \"$(.ci/start-postgres)\"` first to test both backends.\n"
+            );
+        }
+    }
+    dbs
+}
+
+async fn fresh_postgres(base: &str) -> TestDb {
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "central_t{}_{}_{}",
+        std::process::id(),
+        PG_COUNTER.fetch_add(1, Ordering::SeqCst),
+        rand::random::<u32>()
+    );
+    let pool = sqlx::AnyPool::connect(base).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    TestDb {
+        url: format!("{prefix}/{name}"),
+        name: "postgres",
+        _dir: None,
+    }
+}
+
+/// A central serving on 127.0.0.1 with an ops key it trusts.
+pub struct Central {
+    pub store: Store,
+    pub base: String,
+    pub ops: SigningKey,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Central {
+    pub async fn start(db: &TestDb) -> Central {
+        let store = Store::open(&db.url).await.unwrap();
+        let ops = keys::generate();
+        store
+            .set_ops_public_key(&keys::public_key_to_base64(&ops.verifying_key()))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn({
+            let store = store.clone();
+            async move {
+                central::serve(store, listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            }
+        });
+        Central {
+            store,
+            base,
+            ops,
+            http: reqwest::Client::new(),
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        self.store.close().await;
+    }
+
+    pub async fn token(&self, hall: &str) -> String {
+        self.store
+            .create_token(
+                hall,
+                Some("东城区政务服务中心"),
+                chrono::Duration::hours(24),
+            )
+            .await
+            .unwrap()
+            .token
+    }
+
+    pub async fn enrol_raw(&self, token: &str, key: &SigningKey) -> reqwest::Response {
+        let body = EnrolRequest {
+            token: token.to_owned(),
+            public_key: keys::public_key_to_base64(&key.verifying_key()),
+            hostname: "kiosk-a".into(),
+            version: "0.1.0".into(),
+        };
+        self.http
+            .post(format!("{}{}", self.base, kiosk_api::routes::ENROLMENTS))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A freshly enrolled kiosk of hall `dongcheng-main`.
+    pub async fn kiosk(&self) -> Kiosk {
+        let key = keys::generate();
+        let token = self.token("dongcheng-main").await;
+        let response = self.enrol_raw(&token, &key).await;
+        assert_eq!(response.status(), 201);
+        let enrolment: Enrolment = response.json().await.unwrap();
+        Kiosk {
+            key,
+            enrolment,
+            base: self.base.clone(),
+            http: self.http.clone(),
+            clock_skew: 0,
+        }
+    }
+}
+
+/// The kiosk side of the contract, as the sync client will do it.
+pub struct Kiosk {
+    pub key: SigningKey,
+    pub enrolment: Enrolment,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock_skew: i64,
+}
+
+impl Kiosk {
+    pub fn id(&self) -> Uuid {
+        self.enrolment.kiosk_id
+    }
+
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let now = chrono::Utc::now().timestamp() + self.clock_skew;
+        let headers =
+            kiosk_api::sign_request(&self.key, self.id(), method.as_str(), path, &body, now);
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .body(body);
+        for (name, value) in headers.pairs() {
+            request = request.header(name, value);
+        }
+        request
+    }
+
+    pub async fn post_events(&self, events: &[Event]) -> reqwest::Response {
+        let body = serde_json::to_vec(&kiosk_api::EventBatch {
+            events: events.to_vec(),
+        })
+        .unwrap();
+        self.request(reqwest::Method::POST, kiosk_api::routes::EVENTS, body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// An event with sequence number `seq`.
+pub fn event(seq: u64, stream: Stream, kind: &str) -> Event {
+    Event {
+        event_id: Uuid::now_v7(),
+        seq,
+        stream,
+        kind: kind.into(),
+        priority: 1,
+        occurred_at: chrono::Utc::now(),
+        payload: serde_json::json!({"number": format!("A{seq:03}"), "window": "A区 3号窗口"}),
+        attachments: vec![],
+    }
+}
+
+pub fn sample_catalog() -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/catalog.sample.json");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("sample catalog {}: {e}", path.display()))
+}
