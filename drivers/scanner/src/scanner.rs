@@ -1,0 +1,401 @@
+//! The async face of the driver: a [`Scanner`] handle whose SANE calls all run on one
+//! dedicated thread, answering over channels.
+
+use std::sync::mpsc as std_mpsc;
+use std::thread;
+
+use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ScanError;
+use crate::frame::{FrameFormat, FrameParameters, decode_page};
+use crate::page::PageImage;
+use crate::sane::{Device, DeviceInfo, PageStart, Session};
+use crate::settings::{ScanSettings, Source};
+
+/// Bytes asked of `sane_read` at a time.
+const READ_CHUNK: usize = 64 * 1024;
+/// Progress events per page, at most (they are lossy: dropped when the receiver lags).
+const PROGRESS_STEPS: u64 = 20;
+/// Events buffered between the SANE thread and the receiver.
+const EVENT_BUFFER: usize = 32;
+
+/// A page as it came off the scanner.
+#[derive(Debug, Clone)]
+pub struct ScannedPage {
+    /// 1-based position in this scan run.
+    pub number: u32,
+    /// The pixels.
+    pub image: PageImage,
+}
+
+/// Why a scan run ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanEnd {
+    /// The feeder ran out of paper after at least one page.
+    FeederEmpty,
+    /// The number of pages asked for was reached.
+    PageLimit,
+}
+
+/// What a scan run reports, in order: for each page `PageStarted`, some `Progress`,
+/// `PageDone`; then exactly one `Finished` or `Failed`.
+#[derive(Debug)]
+pub enum ScanEvent {
+    /// The scanner started a page.
+    PageStarted {
+        /// 1-based page number.
+        number: u32,
+        /// Pixels per line.
+        width_px: u32,
+        /// Lines, when the device knows them in advance.
+        height_px: Option<u32>,
+    },
+    /// Data of the current page arrived.
+    Progress {
+        /// 1-based page number.
+        number: u32,
+        /// Bytes read so far for this page.
+        bytes: u64,
+        /// Whole lines read so far.
+        lines: u32,
+        /// Bytes the page will have, when known.
+        expected_bytes: Option<u64>,
+    },
+    /// A page is complete.
+    PageDone(ScannedPage),
+    /// The run ended normally.
+    Finished {
+        /// Pages scanned.
+        pages: u32,
+        /// Why it ended.
+        end: ScanEnd,
+    },
+    /// The run stopped on an error; pages already delivered stay valid.
+    Failed(ScanError),
+}
+
+enum Request {
+    List(oneshot::Sender<Result<Vec<DeviceInfo>, ScanError>>),
+    Open {
+        name: String,
+        settings: ScanSettings,
+        reply: oneshot::Sender<Result<OpenedDevice, ScanError>>,
+    },
+    Scan {
+        max_pages: Option<u32>,
+        events: mpsc::Sender<ScanEvent>,
+    },
+}
+
+/// The device that [`Scanner::open`] opened, with what it actually applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenedDevice {
+    /// SANE name.
+    pub name: String,
+    /// Resolution the device uses (it may snap the one asked for).
+    pub dpi: f32,
+    /// The settings applied.
+    pub settings: ScanSettings,
+}
+
+/// Handle to the scanner thread. Dropping it closes the device and ends libsane.
+///
+/// libsane is process-global, so only one `Scanner` is live per process: a second
+/// [`Scanner::start`] waits until the first is dropped.
+pub struct Scanner {
+    requests: Option<std_mpsc::Sender<Request>>,
+    worker: Option<thread::JoinHandle<()>>,
+}
+
+impl Scanner {
+    /// Starts the SANE thread and initialises libsane on it.
+    pub async fn start() -> Result<Scanner, ScanError> {
+        let (requests, inbox) = std_mpsc::channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let worker = thread::Builder::new()
+            .name("sane".into())
+            .spawn(move || worker(inbox, ready_tx))
+            .map_err(|_| ScanError::WorkerGone)?;
+        let scanner = Scanner {
+            requests: Some(requests),
+            worker: Some(worker),
+        };
+        ready_rx.await.map_err(|_| ScanError::WorkerGone)??;
+        Ok(scanner)
+    }
+
+    /// Devices SANE sees now.
+    pub async fn list(&self) -> Result<Vec<DeviceInfo>, ScanError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::List(reply))?;
+        answer.await.map_err(|_| ScanError::WorkerGone)?
+    }
+
+    /// Opens `name` (closing any device opened before) and applies `settings`.
+    pub async fn open(
+        &self,
+        name: &str,
+        settings: ScanSettings,
+    ) -> Result<OpenedDevice, ScanError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Open {
+            name: name.to_string(),
+            settings,
+            reply,
+        })?;
+        answer.await.map_err(|_| ScanError::WorkerGone)?
+    }
+
+    /// Scans pages from the open device: from the feeder until it runs empty or
+    /// `max_pages` is reached, from the flatbed `max_pages` scans (default 1). Dropping
+    /// the receiver cancels the run.
+    pub fn scan_pages(&self, max_pages: Option<u32>) -> mpsc::Receiver<ScanEvent> {
+        let (events, rx) = mpsc::channel(EVENT_BUFFER);
+        if let Err(e) = self.send(Request::Scan {
+            max_pages,
+            events: events.clone(),
+        }) {
+            // The receiver is ours and fresh: this cannot be full.
+            let _ = events.try_send(ScanEvent::Failed(e));
+        }
+        rx
+    }
+
+    /// Health of device `name`: ready if SANE lists it, absent if not, fault if SANE fails.
+    pub async fn health(&self, name: &str) -> DeviceHealth {
+        let state = match self.list().await {
+            Ok(devices) if devices.iter().any(|d| d.name == name) => HealthState::Ready,
+            Ok(_) => HealthState::Absent,
+            Err(e) => e.health_state(),
+        };
+        DeviceHealth::now(DeviceKind::Scanner, name, state)
+    }
+
+    fn send(&self, request: Request) -> Result<(), ScanError> {
+        self.requests
+            .as_ref()
+            .ok_or(ScanError::WorkerGone)?
+            .send(request)
+            .map_err(|_| ScanError::WorkerGone)
+    }
+}
+
+impl Drop for Scanner {
+    fn drop(&mut self) {
+        // Closing the request channel ends the worker loop, which closes the device and
+        // calls sane_exit; wait so the next Scanner starts on a clean libsane.
+        self.requests.take();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl ScanError {
+    /// How this error leaves the device, for health reports.
+    pub fn health_state(&self) -> HealthState {
+        match self {
+            ScanError::NoSuchDevice { .. } | ScanError::DeviceGone { .. } => HealthState::Absent,
+            ScanError::FeederEmpty { .. } => HealthState::Degraded(self.to_string()),
+            _ => HealthState::Fault(self.to_string()),
+        }
+    }
+}
+
+fn worker(inbox: std_mpsc::Receiver<Request>, ready: oneshot::Sender<Result<(), ScanError>>) {
+    let session = match Session::init() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if ready.send(Ok(())).is_err() {
+        return;
+    }
+    let mut open: Option<(Device<'_>, OpenedDevice)> = None;
+    while let Ok(request) = inbox.recv() {
+        match request {
+            Request::List(reply) => {
+                let _ = reply.send(session.devices());
+            }
+            Request::Open {
+                name,
+                settings,
+                reply,
+            } => {
+                open = None;
+                let result = open_device(&session, &name, settings).map(|(device, opened)| {
+                    open = Some((device, opened.clone()));
+                    opened
+                });
+                let _ = reply.send(result);
+            }
+            Request::Scan { max_pages, events } => match open.as_mut() {
+                Some((device, opened)) => run_scan(device, opened, max_pages, &events),
+                None => {
+                    let _ = events.blocking_send(ScanEvent::Failed(ScanError::Unsupported {
+                        device: "(none)".into(),
+                        what: "no device is open; call open first".into(),
+                    }));
+                }
+            },
+        }
+    }
+}
+
+fn open_device<'s>(
+    session: &'s Session,
+    name: &str,
+    settings: ScanSettings,
+) -> Result<(Device<'s>, OpenedDevice), ScanError> {
+    let mut device = session.open(name)?;
+    let dpi = device.apply(&settings)?;
+    for (option, value) in &settings.extra_options {
+        device.set_option(option, value)?;
+    }
+    tracing::info!(device = name, source = %settings.source, dpi, mode = %settings.mode, "scanner opened");
+    Ok((
+        device,
+        OpenedDevice {
+            name: name.to_string(),
+            dpi,
+            settings,
+        },
+    ))
+}
+
+fn run_scan(
+    device: &mut Device<'_>,
+    opened: &OpenedDevice,
+    max_pages: Option<u32>,
+    events: &mpsc::Sender<ScanEvent>,
+) {
+    let limit = match opened.settings.source {
+        Source::Feeder => max_pages,
+        Source::Flatbed => Some(max_pages.unwrap_or(1)),
+    };
+    let outcome = scan_loop(device, opened, limit, events);
+    // Ends the batch (or aborts a page on error) so the next run starts afresh.
+    device.cancel();
+    let last = match outcome {
+        Ok(Some((pages, end))) => ScanEvent::Finished { pages, end },
+        Ok(None) => return, // the receiver went away: nobody to tell
+        Err(e) => {
+            tracing::warn!(device = device.name(), error = %e, "scan failed");
+            ScanEvent::Failed(e)
+        }
+    };
+    let _ = events.blocking_send(last);
+}
+
+/// Scans until the limit or an empty feeder. `Ok(None)` when the receiver was dropped.
+fn scan_loop(
+    device: &mut Device<'_>,
+    opened: &OpenedDevice,
+    limit: Option<u32>,
+    events: &mpsc::Sender<ScanEvent>,
+) -> Result<Option<(u32, ScanEnd)>, ScanError> {
+    let mut number = 0;
+    loop {
+        if limit.is_some_and(|l| number >= l) {
+            return Ok(Some((number, ScanEnd::PageLimit)));
+        }
+        let params = match device.start()? {
+            PageStart::Started(p) => p,
+            PageStart::NoDocuments if number == 0 => {
+                return Err(ScanError::FeederEmpty {
+                    device: device.name().to_string(),
+                });
+            }
+            PageStart::NoDocuments => return Ok(Some((number, ScanEnd::FeederEmpty))),
+        };
+        number += 1;
+        let started = ScanEvent::PageStarted {
+            number,
+            width_px: params.pixels_per_line as u32,
+            height_px: params.lines.map(|l| l as u32),
+        };
+        if events.blocking_send(started).is_err() {
+            return Ok(None);
+        }
+        let image = read_page(device, opened.dpi, number, params, events)?;
+        tracing::debug!(
+            device = device.name(),
+            page = number,
+            width = image.width,
+            height = image.height,
+            "page scanned"
+        );
+        if events
+            .blocking_send(ScanEvent::PageDone(ScannedPage { number, image }))
+            .is_err()
+        {
+            return Ok(None);
+        }
+    }
+}
+
+fn read_page(
+    device: &mut Device<'_>,
+    dpi: f32,
+    number: u32,
+    first: FrameParameters,
+    events: &mpsc::Sender<ScanEvent>,
+) -> Result<PageImage, ScanError> {
+    let mut frames = Vec::new();
+    let mut params = first;
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut page_bytes = 0u64;
+    // A three-pass scanner sends the page as three frames of one colour each.
+    let frames_per_page = if matches!(first.format, FrameFormat::Gray | FrameFormat::Rgb) {
+        1
+    } else {
+        3
+    };
+    loop {
+        let frame_bytes = params.lines.map(|l| (l * params.bytes_per_line) as u64);
+        let expected = frame_bytes.map(|b| b * frames_per_page);
+        let step = frame_bytes.map_or(1 << 20, |e| (e / PROGRESS_STEPS).max(1));
+        let mut data = Vec::with_capacity(frame_bytes.unwrap_or(0) as usize);
+        let mut next_report = step;
+        loop {
+            let n = device.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&chunk[..n]);
+            if data.len() as u64 >= next_report {
+                next_report += step;
+                // Progress is advisory: when the UI lags, skip a report rather than stall SANE.
+                let _ = events.try_send(ScanEvent::Progress {
+                    number,
+                    bytes: page_bytes + data.len() as u64,
+                    lines: (data.len() / params.bytes_per_line.max(1)) as u32,
+                    expected_bytes: expected,
+                });
+            }
+        }
+        page_bytes += data.len() as u64;
+        let last = params.last_frame;
+        frames.push((params, data));
+        if last {
+            break;
+        }
+        // Three-pass scanners: each colour is its own frame, started with sane_start.
+        params = match device.start()? {
+            PageStart::Started(p) => p,
+            PageStart::NoDocuments => {
+                return Err(ScanError::FeederEmpty {
+                    device: device.name().to_string(),
+                });
+            }
+        };
+    }
+    decode_page(&frames, dpi).map_err(|source| ScanError::BadImage {
+        device: device.name().to_string(),
+        source,
+    })
+}
