@@ -280,6 +280,9 @@ impl Task {
                     }
                 },
             };
+            // The interval runs from one poll to the next, not from the loop's start: an
+            // open (SAM status, auto-detection) must not shorten the gap to the next poll.
+            let polled = Instant::now();
             match self.poll(link) {
                 Ok(Some(event)) => {
                     self.last_fault = None;
@@ -297,7 +300,7 @@ impl Task {
                     self.fault(&e);
                 }
             }
-            self.sleep_until(started + poll);
+            self.sleep_until(polled + poll);
         }
     }
 

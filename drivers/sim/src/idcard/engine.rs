@@ -141,10 +141,10 @@ impl SamEngine {
             data.extend((0..FINGERPRINT_LEN).map(|i| (i * 7 % 251) as u8));
         }
         let mut reply = frame::encode_reply(0x90, &data);
-        if self.faults.bad_checksum {
-            if let Some(last) = reply.last_mut() {
-                *last ^= 0x5A;
-            }
+        if self.faults.bad_checksum
+            && let Some(last) = reply.last_mut()
+        {
+            *last ^= 0x5A;
         }
         if self.faults.truncated {
             reply.truncate(reply.len() / 2);
