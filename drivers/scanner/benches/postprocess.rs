@@ -125,7 +125,7 @@ fn main() {
         "\ntext page in the PDF: {} bytes ({:.0} KB; goal 300 KB), stored {}, thumbnail {} bytes",
         assemble_pdf(std::slice::from_ref(&accepted)).unwrap().len(),
         assemble_pdf(std::slice::from_ref(&accepted)).unwrap().len() as f64 / 1024.0,
-        if accepted.colour { "in colour" } else { "gray" },
+        format!("{:?}", accepted.storage).to_lowercase(),
         accepted.thumbnail_jpeg.len()
     );
 }

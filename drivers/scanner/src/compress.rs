@@ -1,22 +1,32 @@
-//! Compression of an accepted page: gray where colour adds nothing, JPEG at a chosen
-//! quality, and a thumbnail for the screen.
+//! Compression of an accepted page. Each page is stored in the cheapest form that keeps
+//! what it shows:
+//! - **colour** JPEG when colour matters (a red seal, a photo);
+//! - **bilevel** (1 bit per pixel, Flate) when the page is black text on paper, which is
+//!   what most materials are; a dense A4 text page drops from ~500 KB of gray JPEG to
+//!   ~100 KB, at full resolution;
+//! - **gray** JPEG otherwise (photocopies of ID cards, gray photos).
+//!
+//! Plus a JPEG thumbnail for the screen.
 
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 
+use flate2::Compression;
+use flate2::write::ZlibEncoder;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 use serde::{Deserialize, Serialize};
 
 use crate::downsample::{downsample, factor_for, to_gray};
-use crate::page::{PageImage, PixelLayout};
+use crate::page::{PageImage, PixelLayout, luma_of};
 
 /// How pages are compressed; part of the kiosk's config, missing fields take defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CompressSettings {
-    /// JPEG quality, 1-100.
+    /// JPEG quality, 1-100, for colour and gray pages.
     pub jpeg_quality: u8,
-    /// Store pages without meaningful colour as gray (a third of the bytes).
+    /// Store pages without meaningful colour as gray or bilevel. Off: every colour scan
+    /// stays colour.
     pub detect_grayscale: bool,
     /// Chroma (max minus min of R, G, B) from which a pixel counts as coloured; scanner
     /// noise on gray paper stays well below.
@@ -24,8 +34,11 @@ pub struct CompressSettings {
     /// Keep colour when at least this fraction of the page is coloured. Small on purpose:
     /// a red seal (公章) covers well under 1% of a certificate and must stay red.
     pub min_colour_ratio: f32,
-    /// Paper lighter than this (after scanning) is set to pure white on gray pages, which
-    /// removes paper texture and sensor noise that JPEG would otherwise spend bytes on.
+    /// Store text pages as 1 bit per pixel when at most this fraction of the page is in
+    /// mid-tones (neither paper nor ink); 0 turns bilevel storage off.
+    pub max_midtone_ratio: f32,
+    /// On gray pages, paper lighter than this is set to pure white, which removes paper
+    /// texture and sensor noise that JPEG would otherwise spend bytes on.
     pub white_point: u8,
     /// Longest side of the thumbnail, pixels.
     pub thumbnail_px: u32,
@@ -38,10 +51,23 @@ impl Default for CompressSettings {
             detect_grayscale: true,
             chroma_threshold: 48,
             min_colour_ratio: 0.0005,
+            max_midtone_ratio: 0.03,
             white_point: 220,
             thumbnail_px: 240,
         }
     }
+}
+
+/// The form a page is stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// Baseline JPEG, RGB.
+    Colour,
+    /// Baseline JPEG, 8-bit gray.
+    Gray,
+    /// 1 bit per pixel, rows padded to whole bytes, 1 = white, zlib (Flate) compressed.
+    Bilevel,
 }
 
 /// A page ready to go into the PDF: compressed image plus what the PDF needs to size it.
@@ -53,18 +79,24 @@ pub struct AcceptedPage {
     pub height: u32,
     /// Scan resolution: the PDF page is `width / dpi` inches wide.
     pub dpi: f32,
-    /// Whether the JPEG is colour (else gray).
-    pub colour: bool,
-    /// Baseline JPEG of the page.
-    pub jpeg: Vec<u8>,
-    /// Small JPEG for the screen, longest side [`CompressSettings::thumbnail_px`].
+    /// How `data` is encoded.
+    pub storage: Storage,
+    /// The compressed image (JPEG, or Flate of 1-bit rows; see [`Storage`]).
+    pub data: Vec<u8>,
+    /// Small JPEG for the screen, longest side at most [`CompressSettings::thumbnail_px`].
     pub thumbnail_jpeg: Vec<u8>,
 }
 
 /// Compression failed: the encoder refused the image.
 #[derive(Debug, thiserror::Error)]
-#[error("encoding the page as JPEG failed: {0}")]
-pub struct CompressError(#[from] image::ImageError);
+pub enum CompressError {
+    /// The JPEG encoder failed.
+    #[error("encoding the page as JPEG failed: {0}")]
+    Jpeg(#[from] image::ImageError),
+    /// The Flate encoder failed.
+    #[error("compressing the bilevel page failed: {0}")]
+    Flate(#[from] std::io::Error),
+}
 
 /// Share of coloured pixels in a page (0 for gray pages).
 pub fn colour_ratio(page: &PageImage, chroma_threshold: u8) -> f32 {
@@ -81,6 +113,59 @@ pub fn colour_ratio(page: &PageImage, chroma_threshold: u8) -> f32 {
     coloured as f32 / (small.data.len() / 3).max(1) as f32
 }
 
+/// Paper and ink levels of a page and the share of pixels between them, from a sparse
+/// sample at full resolution (a blurred copy would turn every stroke edge into mid-tone).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ToneStats {
+    /// Luminance of the paper (90th percentile).
+    pub paper: u8,
+    /// Luminance of the ink (1st percentile).
+    pub ink: u8,
+    /// Share of pixels in the middle half between ink and paper.
+    pub midtone_ratio: f32,
+}
+
+/// Measures [`ToneStats`] on every 4th pixel of every 4th row.
+pub fn tone_stats(page: &PageImage) -> ToneStats {
+    let mut histogram = [0usize; 256];
+    let (w, ch) = (page.width as usize, page.layout.channels());
+    for row in page.data.chunks_exact(w * ch).step_by(4) {
+        for px in row.chunks_exact(ch).step_by(4) {
+            let l = if ch == 3 {
+                luma_of(px[0], px[1], px[2])
+            } else {
+                px[0]
+            };
+            histogram[l as usize] += 1;
+        }
+    }
+    let total: usize = histogram.iter().sum();
+    let level_at = |q: f64| {
+        let target = ((total as f64 * q).ceil() as usize).max(1);
+        let mut seen = 0;
+        histogram
+            .iter()
+            .position(|&n| {
+                seen += n;
+                seen >= target
+            })
+            .unwrap_or(255) as u8
+    };
+    let (paper, ink) = (level_at(0.90), level_at(0.01));
+    let span = paper.saturating_sub(ink) as usize;
+    let (lo, hi) = (ink as usize + span / 4, paper as usize - span / 4);
+    let mid: usize = if hi > lo {
+        histogram[lo..hi].iter().sum()
+    } else {
+        0
+    };
+    ToneStats {
+        paper,
+        ink,
+        midtone_ratio: mid as f32 / total.max(1) as f32,
+    }
+}
+
 /// Compresses a page for the PDF and makes its thumbnail.
 pub fn compress_page(
     page: &PageImage,
@@ -89,26 +174,42 @@ pub fn compress_page(
     let colour = page.layout == PixelLayout::Rgb8
         && (!settings.detect_grayscale
             || colour_ratio(page, settings.chroma_threshold) >= settings.min_colour_ratio);
-    let stored = if colour {
-        page.clone()
+    let quality = settings.jpeg_quality.clamp(1, 100);
+    let (storage, data, shown) = if colour {
+        (Storage::Colour, encode_jpeg(page, quality)?, page.clone())
     } else {
         let mut gray = to_gray(page);
-        if settings.detect_grayscale {
-            whiten(&mut gray.data, settings.white_point);
+        let tones = tone_stats(&gray);
+        let text_like = settings.detect_grayscale
+            && settings.max_midtone_ratio > 0.0
+            && tones.paper.saturating_sub(tones.ink) >= 64
+            && tones.midtone_ratio <= settings.max_midtone_ratio;
+        if text_like {
+            let threshold = ((tones.paper as u16 + tones.ink as u16) / 2) as u8;
+            let data = encode_bilevel(&gray, threshold)?;
+            gray.data
+                .iter_mut()
+                .for_each(|v| *v = if *v < threshold { 0 } else { 255 });
+            (Storage::Bilevel, data, gray)
+        } else {
+            if settings.detect_grayscale {
+                whiten(&mut gray.data, settings.white_point);
+            }
+            (Storage::Gray, encode_jpeg(&gray, quality)?, gray)
         }
-        gray
     };
-    let quality = settings.jpeg_quality.clamp(1, 100);
-    let jpeg = encode_jpeg(&stored, quality)?;
-    let thumb_factor = (stored.width.max(stored.height) / settings.thumbnail_px.max(1)).max(1);
-    let thumbnail = downsample(&stored, thumb_factor);
-    let thumbnail_jpeg = encode_jpeg(&thumbnail, 80)?;
+    let thumb_factor = shown
+        .width
+        .max(shown.height)
+        .div_ceil(settings.thumbnail_px.max(1))
+        .max(1);
+    let thumbnail_jpeg = encode_jpeg(&downsample(&shown, thumb_factor), 80)?;
     Ok(AcceptedPage {
-        width: stored.width,
-        height: stored.height,
-        dpi: stored.dpi,
-        colour,
-        jpeg,
+        width: page.width,
+        height: page.height,
+        dpi: page.dpi,
+        storage,
+        data,
         thumbnail_jpeg,
     })
 }
@@ -127,6 +228,30 @@ pub fn encode_jpeg(page: &PageImage, quality: u8) -> Result<Vec<u8>, CompressErr
         color,
     )?;
     Ok(out)
+}
+
+/// Packs a gray page into 1-bit rows (1 = white, as PDF's DeviceGray reads them) and
+/// deflates them.
+fn encode_bilevel(gray: &PageImage, threshold: u8) -> Result<Vec<u8>, CompressError> {
+    let w = gray.width as usize;
+    let row_bytes = w.div_ceil(8);
+    let mut packed = vec![0u8; row_bytes * gray.height as usize];
+    for (row, out) in gray
+        .data
+        .chunks_exact(w)
+        .zip(packed.chunks_exact_mut(row_bytes))
+    {
+        for (byte, px) in out.iter_mut().zip(row.chunks(8)) {
+            for (bit, &v) in px.iter().enumerate() {
+                if v >= threshold {
+                    *byte |= 0x80 >> bit;
+                }
+            }
+        }
+    }
+    let mut z = ZlibEncoder::new(Vec::with_capacity(packed.len() / 8), Compression::new(6));
+    z.write_all(&packed)?;
+    Ok(z.finish()?)
 }
 
 /// Levels adjustment: `white_point` and above become 255, the rest is stretched linearly

@@ -19,7 +19,8 @@ pub mod synthetic;
 
 pub use checks::{Check, CheckResult, CheckThresholds, PageReport, check_page};
 pub use compress::{
-    AcceptedPage, CompressError, CompressSettings, colour_ratio, compress_page, encode_jpeg,
+    AcceptedPage, CompressError, CompressSettings, Storage, ToneStats, colour_ratio, compress_page,
+    encode_jpeg, tone_stats,
 };
 pub use error::ScanError;
 pub use frame::{FrameError, FrameFormat, FrameParameters, decode_page};

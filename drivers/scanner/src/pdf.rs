@@ -7,7 +7,7 @@ use printpdf_images::{
     XObjectTransform,
 };
 
-use crate::compress::AcceptedPage;
+use crate::compress::{AcceptedPage, Storage};
 
 /// Why no PDF could be made.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +21,8 @@ pub enum PdfError {
 }
 
 /// Builds a PDF with one page per accepted page. Each page measures `pixels / dpi`
-/// inches, and its JPEG is embedded as is (DCTDecode), without decoding or re-encoding.
+/// inches, and its compressed image is embedded as is (JPEG as DCTDecode, bilevel as
+/// FlateDecode), without decoding or re-encoding.
 pub fn assemble_pdf(pages: &[AcceptedPage]) -> Result<Vec<u8>, PdfError> {
     if pages.is_empty() {
         return Err(PdfError::NoPages);
@@ -36,7 +37,7 @@ pub fn assemble_pdf(pages: &[AcceptedPage]) -> Result<Vec<u8>, PdfError> {
                 dpi: page.dpi,
             });
         }
-        let id = doc.add_xobject(&jpeg_xobject(page));
+        let id = doc.add_xobject(&image_xobject(page));
         let mm = |px: u32| Mm(px as f32 / page.dpi * 25.4);
         let place = Op::UseXobject {
             id,
@@ -55,29 +56,27 @@ pub fn assemble_pdf(pages: &[AcceptedPage]) -> Result<Vec<u8>, PdfError> {
     Ok(doc.with_pages(pdf_pages).save(&options, &mut warnings))
 }
 
-fn jpeg_xobject(page: &AcceptedPage) -> ExternalXObject {
+fn image_xobject(page: &AcceptedPage) -> ExternalXObject {
     let name = |s: &str| DictItem::Name(s.as_bytes().to_vec());
+    let (colour_space, bits, filter) = match page.storage {
+        Storage::Colour => ("DeviceRGB", 8, "DCTDecode"),
+        Storage::Gray => ("DeviceGray", 8, "DCTDecode"),
+        Storage::Bilevel => ("DeviceGray", 1, "FlateDecode"),
+    };
     let dict = BTreeMap::from([
         ("Type".to_string(), name("XObject")),
         ("Subtype".to_string(), name("Image")),
         ("Width".to_string(), DictItem::Int(page.width.into())),
         ("Height".to_string(), DictItem::Int(page.height.into())),
-        (
-            "ColorSpace".to_string(),
-            name(if page.colour {
-                "DeviceRGB"
-            } else {
-                "DeviceGray"
-            }),
-        ),
-        ("BitsPerComponent".to_string(), DictItem::Int(8)),
-        ("Filter".to_string(), name("DCTDecode")),
+        ("ColorSpace".to_string(), name(colour_space)),
+        ("BitsPerComponent".to_string(), DictItem::Int(bits)),
+        ("Filter".to_string(), name(filter)),
     ]);
     ExternalXObject {
         // Already compressed: another Flate pass would only cost time.
         stream: ExternalStream {
             dict,
-            content: page.jpeg.clone(),
+            content: page.data.clone(),
             compress: false,
         },
         width: Some(Px(page.width as usize)),

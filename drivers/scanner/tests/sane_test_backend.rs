@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use kiosk_scanner::{
     Check, CheckThresholds, ColorMode, CompressSettings, PixelLayout, ScanEnd, ScanError,
-    ScanEvent, ScanSettings, ScannedPage, Scanner, Source, assemble_pdf, check_page, compress_page,
+    ScanEvent, ScanSettings, ScannedPage, Scanner, Source, Storage, assemble_pdf, check_page,
+    compress_page,
 };
 
 /// The SANE config directory: `dll.conf` loads only the test backend, `test.conf` gives
@@ -241,7 +242,8 @@ async fn a_blank_page_is_rejected_and_a_page_with_content_accepted() {
 }
 
 #[tokio::test]
-async fn a_gray_grid_scanned_in_colour_is_stored_gray_and_a_colour_pattern_stays_colour() {
+async fn a_black_and_white_grid_scanned_in_colour_is_stored_bilevel_and_a_colour_pattern_stays_colour()
+ {
     sane_config();
     let scanner = Scanner::start().await.unwrap();
     let mut stored = Vec::new();
@@ -254,11 +256,16 @@ async fn a_gray_grid_scanned_in_colour_is_stored_gray_and_a_colour_pattern_stays
         let accepted = compress_page(&pages[0].image, &CompressSettings::default()).unwrap();
         stored.push(accepted);
     }
-    assert!(
-        !stored[0].colour,
-        "the black and white grid needs no colour"
+    assert_eq!(
+        stored[0].storage,
+        Storage::Bilevel,
+        "the black and white grid needs 1 bit"
     );
-    assert!(stored[1].colour, "the colour pattern keeps its colour");
+    assert_eq!(
+        stored[1].storage,
+        Storage::Colour,
+        "the colour pattern keeps its colour"
+    );
 
     let pdf = assemble_pdf(&stored).unwrap();
     let info = pdfinfo(&pdf);
