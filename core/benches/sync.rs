@@ -35,6 +35,13 @@ fn main() {
     let central_exe = cargo_bin("central", "central");
     let db = work.path().join("central.db");
     let mut central = start_central(&central_exe, &db);
+    let ops = Command::new(&central_exe)
+        .args(["keys", "generate", "--out"])
+        .arg(work.path().join("ops.pem"))
+        .args(["--db", &db.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(ops.status.success(), "central keys generate failed");
     let url = format!("http://{}", central.1);
 
     let batched = drain(

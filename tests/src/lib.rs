@@ -1,1 +1,11 @@
 //! Whole-system tests: central, kiosk and simulators as separate processes.
+//!
+//! - [`binaries`]: finds (building if needed) the binaries a test runs as processes.
+//! - [`central`]: a `central serve` process that can be killed and restarted on its port.
+//! - [`proxy`]: a TCP fault proxy (drops, resets, stalls, 500s, truncated answers).
+//! - [`ledger`]: what central stored, read from its database, checked against what was sent.
+
+pub mod binaries;
+pub mod central;
+pub mod ledger;
+pub mod proxy;

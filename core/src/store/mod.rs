@@ -100,21 +100,12 @@ impl StoreError {
 }
 
 /// Settings of a store; `StoreOptions::default()` suits a kiosk.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StoreOptions {
     /// The one disk budget for database, spool and logs.
     pub budget: Budget,
     /// Log folder counted against the budget (the app's own log files), if any.
     pub logs_dir: Option<PathBuf>,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            budget: Budget::default(),
-            logs_dir: None,
-        }
-    }
 }
 
 /// The kiosk's durable store. Cheap to clone; all clones share one connection.

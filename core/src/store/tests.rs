@@ -181,23 +181,23 @@ fn under_disk_pressure_telemetry_goes_first_and_records_are_kept_but_no_longer_o
     let key = StoreKey::load_or_create(&dir.path().join("store.key")).unwrap();
     let options = StoreOptions {
         budget: Budget {
-            limit_bytes: 1024 * 1024,
+            limit_bytes: 512 * 1024,
             near_limit_percent: 90,
         },
         logs_dir: None,
     };
     let store = Store::open(dir.path(), key, options).unwrap();
     let mut dropped = 0;
-    for n in 0..6000 {
+    for n in 0..3000 {
         if store.enqueue(telemetry(n)).unwrap().is_none() {
             dropped += 1;
         }
     }
     let status = store.status().unwrap();
     assert!(status.downsampled_telemetry > 0, "{status:?}");
-    assert!(store.capacity().unwrap().used_bytes <= 1024 * 1024);
+    assert!(store.capacity().unwrap().used_bytes <= 512 * 1024);
     let telemetry_left = store.backlog().unwrap();
-    assert!(telemetry_left < 6000 - dropped);
+    assert!(telemetry_left < 3000 - dropped);
 
     // Records keep being written, telemetry makes way, until records alone reach the line.
     let mut records = 0;

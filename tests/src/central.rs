@@ -1,0 +1,191 @@
+//! A `central serve` process for system tests: started on a fixed address so that it can be
+//! killed and restarted where the kiosk (or the proxy) expects it.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+/// A running (or killed, restartable) central.
+#[derive(Debug)]
+pub struct Central {
+    exe: PathBuf,
+    db: String,
+    log: PathBuf,
+    addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Central {
+    /// Starts `central serve --db DB --listen 127.0.0.1:0` and reads the address it bound.
+    /// Its log goes to `log`.
+    pub fn start(exe: &Path, db: &str, log: &Path) -> anyhow::Result<Central> {
+        let mut central = Central {
+            exe: exe.to_owned(),
+            db: db.to_owned(),
+            log: log.to_owned(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            child: None,
+        };
+        central.spawn()?;
+        Ok(central)
+    }
+
+    /// Where central listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The database URL central runs on.
+    pub fn db(&self) -> &str {
+        &self.db
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("opening central's log {}", self.log.display()))?;
+        // The port stays in TIME_WAIT-free LISTEN reuse on Linux, but a restart right after a
+        // SIGKILL can still race the kernel releasing it: try a few times.
+        let mut last_error = None;
+        for _ in 0..50 {
+            let mut child = Command::new(&self.exe)
+                .args([
+                    "serve",
+                    "--db",
+                    &self.db,
+                    "--listen",
+                    &self.addr.to_string(),
+                ])
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(log.try_clone()?))
+                .spawn()
+                .with_context(|| format!("starting {}", self.exe.display()))?;
+            let stdout = child.stdout.take().context("central's stdout")?;
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line)?;
+            if let Some(addr) = line.trim().strip_prefix("central listening on ") {
+                self.addr = addr
+                    .parse()
+                    .with_context(|| format!("central printed an unreadable address {addr:?}"))?;
+                self.child = Some(child);
+                return Ok(());
+            }
+            let status = child.wait()?;
+            last_error = Some(format!("central exited ({status}) without listening"));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!(
+            "{}; see {}",
+            last_error.unwrap_or_default(),
+            self.log.display()
+        )
+    }
+
+    /// SIGKILL, as a power cut or a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts central again on the same address and database.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.spawn()
+    }
+
+    /// SIGTERM and wait: a clean shutdown.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Central {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `central token create --hall HALL --json`: a one-time enrolment token.
+pub fn create_token(exe: &Path, db: &str, hall: &str, hall_name: &str) -> anyhow::Result<String> {
+    let out = Command::new(exe)
+        .args([
+            "token",
+            "create",
+            "--hall",
+            hall,
+            "--hall-name",
+            hall_name,
+            "--json",
+            "--db",
+            db,
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .context("running central token create")?;
+    if !out.status.success() {
+        bail!(
+            "central token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .context("central token create --json printed no JSON")?;
+    created["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("central token create --json printed no \"token\"")
+}
+
+/// `central stats --db DB --json`.
+pub fn stats(exe: &Path, db: &str) -> anyhow::Result<serde_json::Value> {
+    let out = Command::new(exe)
+        .args(["stats", "--json", "--db", db])
+        .env("RUST_LOG", "warn")
+        .output()
+        .context("running central stats")?;
+    if !out.status.success() {
+        bail!(
+            "central stats failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).context("central stats --json printed no JSON")
+}
+
+/// `central keys generate --out FILE --db DB`: the ops key, trusted by central (kiosks learn
+/// its public half at enrolment, and central enrols nobody before it exists).
+pub fn generate_ops_key(exe: &Path, db: &str, out: &Path) -> anyhow::Result<()> {
+    let status = Command::new(exe)
+        .args(["keys", "generate", "--out"])
+        .arg(out)
+        .args(["--db", db])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .context("running central keys generate")?;
+    if !status.success() {
+        bail!("central keys generate failed ({status})");
+    }
+    Ok(())
+}

@@ -1,0 +1,275 @@
+#![allow(clippy::unwrap_used)]
+//! The kiosk's uplink and downlink against a real `central serve` (SQLite) process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use kiosk_api::{EnrolRequest, Enrolment, keys};
+use kiosk_core::store::{NewRecord, Store, StoreKey, StoreOptions, Stream};
+use kiosk_core::sync::{
+    Backoff, CentralClient, ChunkAnswer, Downlink, PollOutcome, SyncError, Timeouts, Uplink,
+};
+use kiosk_system_tests::binaries::cargo_bin;
+use kiosk_system_tests::central::{Central, create_token};
+use serde_json::json;
+
+struct Rig {
+    _work: tempfile::TempDir,
+    work: PathBuf,
+    exe: PathBuf,
+    central: Central,
+    db: String,
+}
+
+impl Rig {
+    fn start() -> Rig {
+        let work = tempfile::tempdir().unwrap();
+        let exe = cargo_bin("central", "central").unwrap();
+        let db = work
+            .path()
+            .join("central.db")
+            .to_string_lossy()
+            .into_owned();
+        let central = Central::start(&exe, &db, &work.path().join("central.log")).unwrap();
+        // Central enrols nobody before ops has a key: kiosks must learn it at enrolment.
+        kiosk_system_tests::central::generate_ops_key(&exe, &db, &work.path().join("ops.pem"))
+            .unwrap();
+        Rig {
+            work: work.path().to_owned(),
+            _work: work,
+            exe,
+            central,
+            db,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.central.addr())
+    }
+
+    async fn enrol(&self, name: &str) -> (SigningKey, Enrolment, Store) {
+        let token = create_token(&self.exe, &self.db, "hall-1", "东城区政务服务中心").unwrap();
+        let key = keys::generate();
+        let enrolment = kiosk_core::sync::enrol(
+            &self.url(),
+            &EnrolRequest {
+                token,
+                public_key: keys::public_key_to_base64(&key.verifying_key()),
+                hostname: name.into(),
+                version: "test".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let dir = self.work.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store_key = StoreKey::load_or_create(&dir.join("store.key")).unwrap();
+        let store = Store::open(&dir, store_key, StoreOptions::default()).unwrap();
+        (key, enrolment, store)
+    }
+
+    fn client(&self, key: &SigningKey, enrolment: &Enrolment) -> CentralClient {
+        CentralClient::new(
+            &self.url(),
+            enrolment.kiosk_id,
+            key.clone(),
+            Timeouts::default(),
+        )
+        .unwrap()
+    }
+
+    fn central(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.exe).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "central {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(&self.db).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+fn scan(size: usize, salt: u8) -> Vec<u8> {
+    (0..size)
+        .map(|i| (i as u8).wrapping_mul(13) ^ salt)
+        .collect()
+}
+
+async fn drained(store: &Store) {
+    for _ in 0..300 {
+        if store.backlog().unwrap() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the uplink did not drain: {:?}", store.status().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_with_a_scan_reaches_central_and_leaves_no_personal_data_behind() {
+    let rig = Rig::start();
+    let (key, enrolment, store) = rig.enrol("kiosk-a").await;
+    let pdf = scan(2_500_000, 1); // three chunks
+    let attachment = store.spool_attachment(&pdf).unwrap();
+    let committed = store
+        .commit_record(NewRecord {
+            stream: Stream::Records,
+            kind: "application.submitted".into(),
+            summary: json!({ "matter": "M-1" }),
+            personal: Some(json!({ "name": "韩梅梅" })),
+            attachments: vec![attachment.clone()],
+        })
+        .unwrap();
+    let uplink = Uplink::builder(store.clone(), rig.client(&key, &enrolment)).spawn();
+    drained(&store).await;
+    uplink.stop().await;
+
+    assert_eq!(
+        rig.count(&format!(
+            "SELECT complete FROM attachments WHERE sha256 = '{attachment}'"
+        )),
+        1
+    );
+    assert_eq!(
+        rig.count(&format!(
+            "SELECT COUNT(*) FROM events WHERE event_id = '{}'",
+            committed.event_id
+        )),
+        1
+    );
+    let (_, personal) = store.record(committed.event_id).unwrap().unwrap();
+    assert_eq!(personal, None, "personal data is purged once acknowledged");
+    assert!(!store.dir().join("spool").join(attachment.as_str()).exists());
+    assert!(store.status().unwrap().last_success_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_resumes_from_what_central_already_holds() {
+    let rig = Rig::start();
+    let (key, enrolment, store) = rig.enrol("kiosk-b").await;
+    let client = rig.client(&key, &enrolment);
+    let pdf = scan(1_800_000, 2);
+    let attachment = store.spool_attachment(&pdf).unwrap();
+    // A previous run got the first chunk across, then the kiosk lost power.
+    let first = client
+        .put_chunk(attachment.as_str(), 0, pdf.len() as u64, &pdf[..1_048_576])
+        .await
+        .unwrap();
+    assert!(matches!(first, ChunkAnswer::Accepted(s) if s.received == 1_048_576));
+    store
+        .commit_record(NewRecord {
+            stream: Stream::Records,
+            kind: "application.submitted".into(),
+            summary: json!({}),
+            personal: None,
+            attachments: vec![attachment.clone()],
+        })
+        .unwrap();
+    let uplink = Uplink::builder(store.clone(), client.clone()).spawn();
+    drained(&store).await;
+    uplink.stop().await;
+    let status = client.upload_status(attachment.as_str()).await.unwrap();
+    assert!(status.complete);
+    assert_eq!(status.received, pdf.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_clock_outside_the_window_is_refused_and_the_events_wait() {
+    let rig = Rig::start();
+    let (key, enrolment, store) = rig.enrol("kiosk-c").await;
+    store
+        .commit_record(NewRecord {
+            stream: Stream::Tickets,
+            kind: "ticket.issued".into(),
+            summary: json!({ "number": "A001" }),
+            personal: None,
+            attachments: vec![],
+        })
+        .unwrap();
+    let client = rig.client(&key, &enrolment).with_clock_offset(3600);
+    let uplink = Uplink::builder(store.clone(), client)
+        .backoff(Backoff {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(100),
+        })
+        .spawn();
+    let mut status = uplink.status();
+    let error = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            status.changed().await.unwrap();
+            if let Some(e) = status.borrow().last_error.clone() {
+                return e;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    uplink.stop().await;
+    assert!(error.contains("401"), "{error}");
+    assert_eq!(store.backlog().unwrap(), 1);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM events"), 0);
+}
+
+fn publish_catalog(rig: &Rig) -> Vec<u8> {
+    let ops_key = rig.work.join("ops.pem");
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/catalog.sample.json");
+    let mut catalog: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sample).unwrap()).unwrap();
+    catalog["hall"]["id"] = json!("hall-1");
+    let file = rig.work.join("catalog.json");
+    let bytes = serde_json::to_vec_pretty(&catalog).unwrap();
+    std::fs::write(&file, &bytes).unwrap();
+    rig.central(&[
+        "publish",
+        "catalog",
+        file.to_str().unwrap(),
+        "--key",
+        ops_key.to_str().unwrap(),
+        "--db",
+        &rig.db,
+    ]);
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_catalog_is_verified_applied_once_and_then_not_modified() {
+    let rig = Rig::start();
+    let published = publish_catalog(&rig);
+    let (key, enrolment, store) = rig.enrol("kiosk-d").await;
+    let ops = keys::public_key_from_base64(&enrolment.ops_public_key).unwrap();
+    let downlink = Downlink::new(store.clone(), rig.client(&key, &enrolment), ops);
+
+    let applied = downlink.poll_once().await.unwrap();
+    let PollOutcome::Applied(bundles) = applied else {
+        panic!("expected the catalog to be applied, got {applied:?}");
+    };
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0].kind, "catalog");
+    let on_disk = std::fs::read(Downlink::bundle_path(store.dir(), "catalog")).unwrap();
+    assert_eq!(on_disk, published);
+    assert_eq!(
+        downlink.poll_once().await.unwrap(),
+        PollOutcome::NotModified
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_not_signed_by_the_enrolled_ops_key_is_not_applied() {
+    let rig = Rig::start();
+    publish_catalog(&rig);
+    let (key, enrolment, store) = rig.enrol("kiosk-e").await;
+    let impostor = keys::generate().verifying_key();
+    let downlink = Downlink::new(store.clone(), rig.client(&key, &enrolment), impostor);
+    let refused = downlink.poll_once().await;
+    assert!(matches!(refused, Err(SyncError::Bundle(_))), "{refused:?}");
+    assert!(!Downlink::bundle_path(store.dir(), "catalog").exists());
+    assert_eq!(store.desired_state_etag().unwrap(), None);
+}
