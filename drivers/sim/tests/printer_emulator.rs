@@ -182,16 +182,80 @@ fn a_missing_font_is_named_with_what_to_install() {
     );
 }
 
+/// One emulator for all junk cases: loading the CJK font per case would dominate the run.
+fn junk_emulator() -> &'static Emulator {
+    static EMULATOR: std::sync::OnceLock<Emulator> = std::sync::OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("printer-junk");
+        Emulator::new(Config::new(dir)).unwrap()
+    })
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
     fn junk_bytes_never_crash_the_emulator(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..8)) {
-        let dir = tempfile::tempdir().unwrap();
-        let emulator = Emulator::new(Config::new(dir.path())).unwrap();
+        let emulator = junk_emulator();
         let mut engine = emulator.engine();
         for chunk in &chunks {
             emulator.handle(&mut engine, chunk);
         }
         let _ = engine.finish();
     }
+}
+
+#[test]
+fn the_printer_command_serves_tcp_and_takes_paper_out_from_its_control_input() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk-sim"))
+        .args([
+            "printer",
+            "--tcp",
+            "127.0.0.1:0",
+            "--paper",
+            "near-end",
+            "--out",
+        ])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // "printer emulator listening on tcp 127.0.0.1:PORT, tickets in DIR"
+    let addr = first
+        .split_whitespace()
+        .nth(5)
+        .unwrap()
+        .trim_end_matches(',')
+        .to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(ask(&mut stream, &[0x10, 0x04, 0x04]), 0x1E); // near end from the flag
+    stream.write_all(&sample_job(LINK)).unwrap();
+    assert_eq!(ask(&mut stream, &[0x1D, 0x72, 0x01]), 0x03); // GS r 1 after the job: near end
+    assert_eq!(decode_qr(&dir.path().join("ticket-0001.png")), LINK);
+
+    let mut control = child.stdin.take().unwrap();
+    writeln!(control, "paper out").unwrap();
+    control.flush().unwrap();
+    let mut answer = 0;
+    for _ in 0..50 {
+        answer = ask(&mut stream, &[0x10, 0x04, 0x04]);
+        if answer == 0x7E {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(answer, 0x7E, "paper out after the control line");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
