@@ -204,7 +204,20 @@ impl Dispenser {
                 source,
             }
         };
-        let before = self.printer.status().await.map_err(fail(Stage::Before))?;
+        let before = match self.printer.status().await {
+            // A link lost since the last ticket (unplugged and back, a network printer that
+            // closed an idle connection): reopen once, nothing has been printed yet.
+            Err(err) if err.is_link_lost() => {
+                tracing::warn!(%err, "printer link lost; reconnecting");
+                self.printer
+                    .reconnect()
+                    .await
+                    .map_err(fail(Stage::Before))?;
+                self.printer.status().await
+            }
+            other => other,
+        }
+        .map_err(fail(Stage::Before))?;
         self.check(number, Stage::Before, before)?;
         self.printer.send(bytes).await.map_err(fail(Stage::After))?;
         let paper = self

@@ -235,3 +235,25 @@ async fn a_printer_file_such_as_dev_usb_lp_reads_status_without_termios() {
     assert_eq!(status.paper, kiosk_escpos::PaperLevel::NearEnd);
     assert!(status.can_print());
 }
+
+#[tokio::test]
+async fn a_network_printer_that_restarted_is_reconnected_before_the_next_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::new(Config::new(dir.path())).unwrap();
+    let server = emulator.serve_tcp("127.0.0.1:0").unwrap();
+    let addr = server.tcp_addr().unwrap().to_string();
+    let printer = Printer::open(&Endpoint::Tcp(addr.clone()), TIMEOUT)
+        .await
+        .unwrap();
+    let mut dispenser = Dispenser::new(printer).with_sensor(false);
+    dispenser.issue(&ticket("A060")).await.unwrap();
+
+    // The printer restarts: its connection closes, it listens again on the same address.
+    drop(server);
+    let _server = emulator.serve_tcp(&addr).unwrap();
+    dispenser.issue(&ticket("A061")).await.unwrap();
+    assert_eq!(
+        emulator.wait_for_tickets(2, Duration::from_secs(10)).len(),
+        2
+    );
+}

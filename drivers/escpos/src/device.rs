@@ -71,6 +71,14 @@ pub enum PrinterError {
     },
 }
 
+impl PrinterError {
+    /// Whether the link itself broke (closed, I/O error), so reopening it may help; a printer
+    /// that answers "paper out" or does not answer at all is not helped by a new link.
+    pub fn is_link_lost(&self) -> bool {
+        matches!(self, Self::Closed { .. } | Self::Io { .. })
+    }
+}
+
 fn stray_note(stray: &[u8]) -> String {
     if stray.is_empty() {
         String::new()
@@ -84,13 +92,32 @@ pub struct Printer {
     link: Box<dyn Link>,
     location: String,
     status_timeout: Duration,
+    endpoint: Option<Endpoint>,
 }
 
 impl Printer {
     /// Opens `endpoint`; every status question will wait at most `status_timeout`.
     pub async fn open(endpoint: &Endpoint, status_timeout: Duration) -> Result<Self, PrinterError> {
         let link = transport::open(endpoint, status_timeout.max(Duration::from_secs(2))).await?;
-        Ok(Self::over(link, endpoint.to_string(), status_timeout))
+        let mut printer = Self::over(link, endpoint.to_string(), status_timeout);
+        printer.endpoint = Some(endpoint.clone());
+        Ok(printer)
+    }
+
+    /// Opens the link again (after an unplug, a printer restart, or a network printer that
+    /// closed an idle connection). A printer built with [`Printer::over`] cannot reconnect.
+    pub async fn reconnect(&mut self) -> Result<(), PrinterError> {
+        let Some(endpoint) = &self.endpoint else {
+            return Err(PrinterError::Io {
+                location: self.location.clone(),
+                what: "reconnecting",
+                source: std::io::Error::other("no endpoint to reopen (link given by the caller)"),
+            });
+        };
+        self.link =
+            transport::open(endpoint, self.status_timeout.max(Duration::from_secs(2))).await?;
+        tracing::info!(location = %self.location, "printer link reopened");
+        Ok(())
     }
 
     /// A printer over an already open link.
@@ -103,6 +130,7 @@ impl Printer {
             link,
             location: location.into(),
             status_timeout,
+            endpoint: None,
         }
     }
 
