@@ -608,3 +608,36 @@ async fn every_documented_operation_is_routed_and_signed_ones_demand_a_signature
     }
     central.stop().await;
 }
+
+#[tokio::test]
+async fn the_same_batch_sent_four_times_at_once_is_stored_once() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let kiosk = std::sync::Arc::new(central.kiosk().await);
+        let batch: Vec<_> = (1..=200)
+            .map(|s| event(s, Stream::Tickets, "ticket_issued"))
+            .collect();
+        let sends: Vec<_> = (0..4)
+            .map(|_| {
+                let kiosk = kiosk.clone();
+                let batch = batch.clone();
+                tokio::spawn(async move { outcomes(kiosk.post_events(&batch).await).await })
+            })
+            .collect();
+        let mut stored = 0;
+        let mut duplicate = 0;
+        for s in sends {
+            for o in s.await.unwrap() {
+                match o {
+                    EventOutcome::Stored => stored += 1,
+                    EventOutcome::Duplicate => duplicate += 1,
+                    EventOutcome::Rejected { reason } => panic!("{}: rejected {reason}", db.name),
+                }
+            }
+        }
+        assert_eq!((stored, duplicate), (200, 600), "{}", db.name);
+        let stats = central.store.stats().await.unwrap();
+        assert_eq!((stats.total_events, stats.total_missing), (200, 0));
+        central.stop().await;
+    }
+}

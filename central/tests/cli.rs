@@ -14,7 +14,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_central");
 
 fn central(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().unwrap();
-    assert!(out.status.success(), "central {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "central {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -29,15 +33,23 @@ impl Server {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("central listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("central listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         Server(child, format!("http://{addr}"))
     }
 
     fn stop(mut self) {
         nix_kill(self.0.id(), "TERM");
         let status = self.0.wait().unwrap();
-        assert!(status.success(), "central did not stop cleanly on SIGTERM: {status}");
+        assert!(
+            status.success(),
+            "central did not stop cleanly on SIGTERM: {status}"
+        );
     }
 }
 
@@ -49,7 +61,10 @@ impl Drop for Server {
 }
 
 fn nix_kill(pid: u32, signal: &str) {
-    let ok = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -60,15 +75,48 @@ async fn ops_enrols_a_kiosk_publishes_a_catalog_and_events_survive_a_central_res
         let key_path = dir.path().join("ops.pem");
         let key_arg = key_path.to_str().unwrap();
         central(&["keys", "generate", "--out", key_arg, "--db", &db.url]);
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key_path).unwrap().permissions());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&key_path).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o600, "the ops private key must be private");
         // Never overwrite an existing key.
-        assert!(!Command::new(BIN).args(["keys", "generate", "--out", key_arg]).output().unwrap().status.success());
+        assert!(
+            !Command::new(BIN)
+                .args(["keys", "generate", "--out", key_arg])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
 
-        let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/catalog.sample.json");
-        let published = central(&["publish", "catalog", catalog.to_str().unwrap(), "--key", key_arg, "--db", &db.url]);
-        assert!(published.contains("2026-11-26.1"), "{}: {published}", db.name);
-        let token: serde_json::Value = serde_json::from_str(&central(&["token", "create", "--hall", "dongcheng-main", "--expires", "2h", "--json", "--db", &db.url])).unwrap();
+        let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/catalog.sample.json");
+        let published = central(&[
+            "publish",
+            "catalog",
+            catalog.to_str().unwrap(),
+            "--key",
+            key_arg,
+            "--db",
+            &db.url,
+        ]);
+        assert!(
+            published.contains("2026-11-26.1"),
+            "{}: {published}",
+            db.name
+        );
+        let token: serde_json::Value = serde_json::from_str(&central(&[
+            "token",
+            "create",
+            "--hall",
+            "dongcheng-main",
+            "--expires",
+            "2h",
+            "--json",
+            "--db",
+            &db.url,
+        ]))
+        .unwrap();
         let token = token["token"].as_str().unwrap().to_owned();
 
         let server = Server::start(&db.url);
@@ -80,30 +128,65 @@ async fn ops_enrols_a_kiosk_publishes_a_catalog_and_events_survive_a_central_res
             hostname: "kiosk-b".into(),
             version: "0.1.0".into(),
         };
-        let r = http.post(format!("{}{}", server.1, routes::ENROLMENTS)).json(&enrol).send().await.unwrap();
+        let r = http
+            .post(format!("{}{}", server.1, routes::ENROLMENTS))
+            .json(&enrol)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
         let enrolment: Enrolment = r.json().await.unwrap();
         let ops_pub = std::fs::read_to_string(dir.path().join("ops.pem.pub")).unwrap();
         assert_eq!(enrolment.ops_public_key, ops_pub.trim());
-        let mut kiosk = Kiosk { key: kiosk_key, enrolment, base: server.1.clone(), http: http.clone(), clock_skew: 0 };
+        let mut kiosk = Kiosk {
+            key: kiosk_key,
+            enrolment,
+            base: server.1.clone(),
+            http: http.clone(),
+            clock_skew: 0,
+        };
 
-        let batch: Vec<_> = (1..=20).map(|s| event(s, Stream::Tickets, "ticket_issued")).collect();
+        let batch: Vec<_> = (1..=20)
+            .map(|s| event(s, Stream::Tickets, "ticket_issued"))
+            .collect();
         let r = kiosk.post_events(&batch[..10]).await;
         assert_eq!(r.status(), 200);
-        let state = kiosk.request(reqwest::Method::GET, routes::DESIRED_STATE, vec![]).send().await.unwrap();
-        assert_eq!(state.json::<DesiredState>().await.unwrap().catalog.unwrap().version, "2026-11-26.1");
+        let state = kiosk
+            .request(reqwest::Method::GET, routes::DESIRED_STATE, vec![])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            state
+                .json::<DesiredState>()
+                .await
+                .unwrap()
+                .catalog
+                .unwrap()
+                .version,
+            "2026-11-26.1"
+        );
         server.stop();
 
         // Central restarts (deploy, crash); the kiosk resends the whole backlog.
         let server = Server::start(&db.url);
         kiosk.base = server.1.clone();
         let ack: kiosk_api::BatchAck = kiosk.post_events(&batch).await.json().await.unwrap();
-        let duplicates = ack.results.iter().filter(|r| r.outcome == EventOutcome::Duplicate).count();
-        let stored = ack.results.iter().filter(|r| r.outcome == EventOutcome::Stored).count();
+        let duplicates = ack
+            .results
+            .iter()
+            .filter(|r| r.outcome == EventOutcome::Duplicate)
+            .count();
+        let stored = ack
+            .results
+            .iter()
+            .filter(|r| r.outcome == EventOutcome::Stored)
+            .count();
         assert_eq!((duplicates, stored), (10, 10));
         server.stop();
 
-        let stats: serde_json::Value = serde_json::from_str(&central(&["stats", "--db", &db.url, "--json"])).unwrap();
+        let stats: serde_json::Value =
+            serde_json::from_str(&central(&["stats", "--db", &db.url, "--json"])).unwrap();
         assert_eq!(stats["total_events"], 20);
         assert_eq!(stats["total_missing"], 0);
         assert_eq!(stats["gaps"], serde_json::json!([]));
@@ -119,10 +202,28 @@ fn a_catalog_with_problems_is_not_published() {
     let db = dir.path().join("c.db");
     let db = db.to_str().unwrap();
     let key = dir.path().join("ops.pem");
-    central(&["keys", "generate", "--out", key.to_str().unwrap(), "--db", db]);
+    central(&[
+        "keys",
+        "generate",
+        "--out",
+        key.to_str().unwrap(),
+        "--db",
+        db,
+    ]);
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, br#"{"version":"1","hall":{"id":"h","name_zh":"","name_en":"","timezone":"Asia/Shanghai","opening_hours":[],"help_window":""},"categories":[],"matters":[{"id":"m","category":"Q","kind_zh":"","kind_en":"","name_zh":"","name_en":"","department_zh":"","department_en":"","statutory_days":1,"promised_days":1,"fee_zh":"","fee_en":"","self_apply":false,"appointment":false}]}"#).unwrap();
-    let out = Command::new(BIN).args(["publish", "catalog", bad.to_str().unwrap(), "--key", key.to_str().unwrap(), "--db", db]).output().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "publish",
+            "catalog",
+            bad.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--db",
+            db,
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown category Q"));
 }

@@ -84,8 +84,9 @@ async fn prune_nonces(store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        // A nonce older than twice the window can only come with a refused timestamp.
-        let horizon = crate::store::now_millis() - 2 * kiosk_api::auth::WINDOW_SECS * 1000;
+        // A request first seen at t carries a timestamp of at most t + window, so a replay of it
+        // is refused by the window check after t + 2 windows; a minute more covers clock steps.
+        let horizon = crate::store::now_millis() - (2 * kiosk_api::auth::WINDOW_SECS + 60) * 1000;
         if let Err(e) = store.prune_nonces(horizon).await {
             tracing::warn!(error = %e, "pruning old nonces failed; will retry in a minute");
         }
