@@ -63,13 +63,28 @@ impl Client {
             })
             .collect();
         let body = serde_json::to_vec(&EventBatch { events }).unwrap();
-        let h = kiosk_api::sign_request(&self.key, self.id, "POST", routes::EVENTS, &body, chrono::Utc::now().timestamp());
-        let mut r = self.http.post(format!("{}{}", self.base, routes::EVENTS)).body(body);
+        let h = kiosk_api::sign_request(
+            &self.key,
+            self.id,
+            "POST",
+            routes::EVENTS,
+            &body,
+            chrono::Utc::now().timestamp(),
+        );
+        let mut r = self
+            .http
+            .post(format!("{}{}", self.base, routes::EVENTS))
+            .body(body);
         for (name, value) in h.pairs() {
             r = r.header(name, value);
         }
         let response = r.send().await.unwrap();
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
     }
 }
 
@@ -77,8 +92,16 @@ async fn fresh_postgres(base: &str) -> String {
     sqlx::any::install_default_drivers();
     let name = format!("central_bench_{}", std::process::id());
     let pool = sqlx::AnyPool::connect(base).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&pool).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     format!("{}/{name}", base.rsplit_once('/').unwrap().0)
 }
@@ -87,7 +110,10 @@ async fn fresh_postgres(base: &str) -> String {
 async fn run(db: &str, o: &Options, per_kiosk_requests: usize, size: usize) -> (usize, Duration) {
     let store = Store::open(db).await.unwrap();
     let ops = keys::generate();
-    store.set_ops_public_key(&keys::public_key_to_base64(&ops.verifying_key())).await.unwrap();
+    store
+        .set_ops_public_key(&keys::public_key_to_base64(&ops.verifying_key()))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -97,11 +123,37 @@ async fn run(db: &str, o: &Options, per_kiosk_requests: usize, size: usize) -> (
     let http = reqwest::Client::new();
     let mut clients = Vec::new();
     for i in 0..o.kiosks {
-        let token = store.create_token(&format!("hall-{}", i / 10), None, chrono::Duration::hours(1)).await.unwrap();
+        let token = store
+            .create_token(
+                &format!("hall-{}", i / 10),
+                None,
+                chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
         let key = keys::generate();
-        let request = EnrolRequest { token: token.token, public_key: keys::public_key_to_base64(&key.verifying_key()), hostname: format!("k{i}"), version: "bench".into() };
-        let e: Enrolment = http.post(format!("{base}{}", routes::ENROLMENTS)).json(&request).send().await.unwrap().json().await.unwrap();
-        clients.push(Client { key, id: e.kiosk_id, base: base.clone(), http: http.clone(), next_seq: 0 });
+        let request = EnrolRequest {
+            token: token.token,
+            public_key: keys::public_key_to_base64(&key.verifying_key()),
+            hostname: format!("k{i}"),
+            version: "bench".into(),
+        };
+        let e: Enrolment = http
+            .post(format!("{base}{}", routes::ENROLMENTS))
+            .json(&request)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        clients.push(Client {
+            key,
+            id: e.kiosk_id,
+            base: base.clone(),
+            http: http.clone(),
+            next_seq: 0,
+        });
     }
     let started = Instant::now();
     let tasks: Vec<_> = clients
@@ -132,35 +184,68 @@ async fn run(db: &str, o: &Options, per_kiosk_requests: usize, size: usize) -> (
 async fn main() {
     let o = options();
     let dir = tempfile::tempdir().unwrap();
-    let mut backends = vec![("sqlite", dir.path().join("bench.db").display().to_string(), dir.path().join("naive.db").display().to_string())];
+    let mut backends = vec![(
+        "sqlite",
+        dir.path().join("bench.db").display().to_string(),
+        dir.path().join("naive.db").display().to_string(),
+    )];
     match std::env::var("KIOSK_TEST_PG_URL") {
         Ok(base) if !base.is_empty() => {
             let batched = fresh_postgres(&base).await;
             let naive = format!("{batched}_naive");
             let pool = sqlx::AnyPool::connect(&base).await.unwrap();
             let name = naive.rsplit_once('/').unwrap().1.to_owned();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&pool).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name}"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .unwrap();
             pool.close().await;
             backends.push(("postgres", batched, naive));
         }
-        _ => eprintln!("KIOSK_TEST_PG_URL not set: PostgreSQL not measured (eval \"$(.ci/start-postgres)\")"),
+        _ => eprintln!(
+            "KIOSK_TEST_PG_URL not set: PostgreSQL not measured (eval \"$(.ci/start-postgres)\")"
+        ),
     }
     println!(
         "central ingest, one node, {} kiosks sending concurrently over HTTP (signed), {} cores",
         o.kiosks,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("{:<10} {:<22} {:>9} {:>9} {:>11} {:>9}", "backend", "mode", "events", "seconds", "events/s", "ratio");
+    println!(
+        "{:<10} {:<22} {:>9} {:>9} {:>11} {:>9}",
+        "backend", "mode", "events", "seconds", "events/s", "ratio"
+    );
     let mut baseline = None;
     for (name, batched_db, naive_db) in backends {
         let (n, t) = run(&naive_db, &o, o.naive_requests, 1).await;
         let naive_rate = n as f64 / t.as_secs_f64();
         let base = *baseline.get_or_insert(naive_rate);
-        println!("{:<10} {:<22} {:>9} {:>9.2} {:>11.0} {:>8.2}x", name, "1 event/request", n, t.as_secs_f64(), naive_rate, naive_rate / base);
+        println!(
+            "{:<10} {:<22} {:>9} {:>9.2} {:>11.0} {:>8.2}x",
+            name,
+            "1 event/request",
+            n,
+            t.as_secs_f64(),
+            naive_rate,
+            naive_rate / base
+        );
         let (n, t) = run(&batched_db, &o, o.batches, o.batch_size).await;
         let rate = n as f64 / t.as_secs_f64();
-        println!("{:<10} {:<22} {:>9} {:>9.2} {:>11.0} {:>8.2}x", name, format!("{} events/request", o.batch_size), n, t.as_secs_f64(), rate, rate / base);
+        println!(
+            "{:<10} {:<22} {:>9} {:>9.2} {:>11.0} {:>8.2}x",
+            name,
+            format!("{} events/request", o.batch_size),
+            n,
+            t.as_secs_f64(),
+            rate,
+            rate / base
+        );
     }
     println!("ratio: against sqlite at 1 event/request, measured in this run");
 }
