@@ -45,8 +45,8 @@ pub struct FaultMix {
 impl Default for FaultMix {
     fn default() -> Self {
         FaultMix {
-            fault_rate: 0.35,
-            max_pass_lifetime: Duration::from_secs(3),
+            fault_rate: 0.4,
+            max_pass_lifetime: Duration::from_millis(800),
         }
     }
 }
@@ -172,7 +172,7 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, fate: Fate, mix: Fa
                 return;
             };
             let lifetime = rand::thread_rng().gen_range(
-                Duration::from_millis(200)..=mix.max_pass_lifetime.max(Duration::from_millis(201)),
+                Duration::from_millis(50)..=mix.max_pass_lifetime.max(Duration::from_millis(51)),
             );
             let _ = tokio::time::timeout(
                 lifetime,
