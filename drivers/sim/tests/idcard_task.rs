@@ -66,7 +66,9 @@ async fn a_tapped_card_is_presented_once_and_removed_once() {
     sim.set_card(None).unwrap();
     assert_eq!(next(&mut reader).await, ReaderEvent::CardRemoved);
 
-    // Polls never come closer than 300 ms apart.
+    // Polls never come closer than 300 ms apart. The simulator stamps a request when its
+    // thread gets to it, so a single gap may look a little short on a loaded machine; the
+    // mean over all gaps may not, and no gap may be anywhere near a faster poll rate.
     let finds: Vec<_> = sim
         .seen()
         .into_iter()
@@ -74,9 +76,14 @@ async fn a_tapped_card_is_presented_once_and_removed_once() {
         .map(|s| s.at)
         .collect();
     assert!(finds.len() >= 3, "{} polls", finds.len());
+    let mean = (finds[finds.len() - 1] - finds[0]) / (finds.len() as u32 - 1);
+    assert!(
+        mean >= Duration::from_millis(299),
+        "polls {mean:?} apart on average"
+    );
     for pair in finds.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(295), "polls {gap:?} apart");
+        assert!(gap >= Duration::from_millis(250), "polls {gap:?} apart");
     }
     reader.shutdown().await;
 }
