@@ -242,7 +242,7 @@ fn drain_child(spec: &str) {
             if store.backlog().unwrap() == 0 {
                 break;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(20), status.changed()).await;
+            let _ = tokio::time::timeout(Duration::from_millis(100), status.changed()).await;
         }
         let secs = start.elapsed().as_secs_f64();
         uplink.stop().await;

@@ -28,7 +28,7 @@ fn child(dir: &Path) -> ! {
     let mut n = 0u64;
     loop {
         n += 1;
-        let attachments = if n % 7 == 0 {
+        let attachments = if n.is_multiple_of(7) {
             vec![
                 store
                     .spool_attachment(format!("scan {n} {}", "x".repeat(20_000)).as_bytes())

@@ -111,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
 /// Commits event `n` in the way a journey would; `None` if telemetry was dropped.
 fn commit(store: &Store, n: u64, attachment_every: u64) -> anyhow::Result<Option<u64>> {
     let stream = STREAMS[(n % STREAMS.len() as u64) as usize];
-    let attachments = if attachment_every > 0 && n % attachment_every == 0 {
+    let attachments = if attachment_every > 0 && n.is_multiple_of(attachment_every) {
         let scan: Vec<u8> = (0..1_536 * 1024u64)
             .map(|i| (i.wrapping_mul(31) ^ n.wrapping_mul(7919)) as u8)
             .collect();
