@@ -1,1 +1,13 @@
-//! The hall kiosk appliance.
+//! The hall kiosk appliance: the Slint touchscreen app that serves citizens, drives the
+//! devices and keeps what they submit until the central platform has it.
+//!
+//! The binary (`main.rs`) wires these together; everything here can be tested on its own.
+
+pub mod config;
+pub mod logging;
+pub mod status;
+pub mod systemd;
+pub mod ui_bridge;
+
+/// The running software's version, as reported to central and shown to technicians.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

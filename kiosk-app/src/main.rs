@@ -1,1 +1,192 @@
-fn main() {}
+//! `kiosk-app`: the appliance binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use slint::ComponentHandle;
+
+use kiosk_app::config::{self, Config, LogFormat};
+use kiosk_app::status::{self, KioskStatus};
+use kiosk_app::ui_bridge::{Shell, ShellOptions, headless};
+use kiosk_app::{VERSION, logging, systemd};
+
+/// The hall kiosk's touchscreen application.
+#[derive(Parser)]
+#[command(name = "kiosk-app", version, about)]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, default_value = config::DEFAULT_PATH, conflicts_with = "simulate")]
+    config: PathBuf,
+    /// Run with the built-in simulated profile and ./kiosk-data (no real devices needed).
+    #[arg(long)]
+    simulate: bool,
+    /// Render every screen to PNG files in DIR (no display needed) and exit.
+    #[arg(long, value_name = "DIR")]
+    screenshots: Option<PathBuf>,
+    /// Check the configuration and exit: status 0 if it is valid.
+    #[arg(long)]
+    check_config: bool,
+    /// Log format on stderr (overrides the configuration).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Show in a window even if the configuration asks for full screen.
+    #[arg(long)]
+    windowed: bool,
+    /// Benchmark probe: render the first frame headless, report timings and memory, exit.
+    #[arg(long, hide = true)]
+    probe_startup: bool,
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    let config = match if cli.simulate {
+        Config::simulate()
+    } else {
+        Config::load(&cli.config)
+    } {
+        Ok(config) => config,
+        Err(e) => {
+            // Logging is configured by this very file, so this goes to stderr plainly.
+            eprintln!("kiosk-app: refusing to start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check_config {
+        println!("configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    let format = cli.log_format.unwrap_or(config.logging.format);
+    if let Err(e) = logging::init(format, &config.logging.level) {
+        eprintln!("kiosk-app: cannot set up logging: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    match run(cli, config, started) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("kiosk-app stopped: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
+    let options = ShellOptions {
+        hall: config.hall.clone(),
+        ui: config.ui.clone(),
+        kiosk_label: format!(
+            "{} · v{VERSION}",
+            config.kiosk.id.as_deref().unwrap_or("unprovisioned")
+        ),
+    };
+
+    if let Some(dir) = &cli.screenshots {
+        let files = headless::render_all_screens(options, dir)?;
+        println!("wrote {} screenshots to {}", files.len(), dir.display());
+        return Ok(());
+    }
+    if cli.probe_startup {
+        return probe_startup(options, started);
+    }
+
+    prepare_data_dir(&config.kiosk.data_dir)?;
+    tracing::info!(
+        version = VERSION,
+        kiosk = config.kiosk.id.as_deref().unwrap_or("-"),
+        "kiosk starting"
+    );
+
+    // I/O lives on a tokio runtime of its own; the UI thread only ever receives results.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("kiosk-io")
+        .build()
+        .context("cannot start the I/O runtime")?;
+
+    let shell = Shell::new(options).context("cannot open the UI")?;
+    let (status_tx, mut status_rx) =
+        tokio::sync::watch::channel(KioskStatus::initial(config.central.as_ref()));
+    shell.set_status(&status_rx.borrow());
+    runtime.spawn(status::run_probes(
+        config.central.clone(),
+        config.devices.clone(),
+        status_tx,
+        Duration::from_secs(10),
+    ));
+    let sink = shell.status_sink();
+    runtime.spawn(async move {
+        while status_rx.changed().await.is_ok() {
+            let status = status_rx.borrow_and_update().clone();
+            sink(status);
+        }
+    });
+
+    if config.ui.fullscreen && !cli.windowed {
+        shell.window().window().set_fullscreen(true);
+    }
+    shell.window().show().context("cannot show the UI")?;
+
+    // READY once the event loop is turning, i.e. the window is up and drawing.
+    slint::Timer::single_shot(Duration::ZERO, move || {
+        tracing::info!(
+            startup_ms = started.elapsed().as_millis() as u64,
+            "kiosk ready"
+        );
+        systemd::notify_ready();
+    });
+    // Pinged from the UI thread: if the UI hangs, systemd restarts us.
+    let watchdog = slint::Timer::default();
+    if let Some(every) = systemd::watchdog_interval() {
+        watchdog.start(slint::TimerMode::Repeated, every, systemd::ping_watchdog);
+    }
+
+    slint::run_event_loop_until_quit().context("the UI event loop failed")?;
+    systemd::notify_stopping();
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    Ok(())
+}
+
+/// Creates the data directory, private to the kiosk user: it will hold citizens' records.
+fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory is readable by others");
+    }
+    Ok(())
+}
+
+/// For the startup benchmark: first frame at 1920×1080 with the software renderer, then the
+/// resident memory after the home screen has sat idle for two seconds.
+fn probe_startup(options: ShellOptions, started: Instant) -> anyhow::Result<()> {
+    let window = headless::install()?;
+    let shell = Shell::new(options)?;
+    window.set_size(slint::PhysicalSize::new(1920, 1080));
+    shell.window().show()?;
+    let frame = headless::render(&window);
+    let first_frame = started.elapsed();
+    anyhow::ensure!(frame.width() == 1920, "nothing was rendered");
+    std::thread::sleep(Duration::from_secs(2));
+    slint::platform::update_timers_and_animations();
+    let _ = headless::render(&window);
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("no VmRSS in /proc/self/status")?;
+    println!(
+        "{{\"first_frame_ms\":{:.1},\"idle_rss_kib\":{rss_kib}}}",
+        first_frame.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}

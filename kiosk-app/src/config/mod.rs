@@ -1,0 +1,417 @@
+//! The kiosk's configuration file (`/etc/kiosk/kiosk.toml`): what it may contain, and how a
+//! bad one is refused.
+//!
+//! A kiosk that starts with a half-understood configuration is worse than one that does not
+//! start: a misspelt key would silently fall back to a default nobody chose. So unknown keys,
+//! wrong types, missing values and values out of range are all refused at start, with the
+//! file, the line, the key and what is wrong.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[cfg(test)]
+mod tests;
+
+/// Where the configuration lives on an installed kiosk.
+pub const DEFAULT_PATH: &str = "/etc/kiosk/kiosk.toml";
+
+/// The built-in profile `--simulate` uses: simulated devices and `./kiosk-data`.
+pub const SIMULATE_PROFILE: &str = include_str!("simulate.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This kiosk's identity and storage.
+    pub kiosk: KioskSection,
+    /// The hall the kiosk stands in.
+    pub hall: HallSection,
+    /// Touchscreen behaviour.
+    #[serde(default)]
+    pub ui: UiSection,
+    /// Logging.
+    #[serde(default)]
+    pub logging: LoggingSection,
+    /// The central platform; absent on a kiosk that has not been provisioned yet.
+    pub central: Option<CentralSection>,
+    /// Attached devices; a device that is not listed is not used.
+    #[serde(default)]
+    pub devices: DevicesSection,
+}
+
+/// `[kiosk]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KioskSection {
+    /// The id central gave this kiosk at enrolment (absent before provisioning).
+    pub id: Option<String>,
+    /// Where the database, spool and keys live.
+    pub data_dir: PathBuf,
+}
+
+/// `[hall]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HallSection {
+    /// The hall's name in Chinese, shown in the header.
+    pub name_zh: String,
+    /// The hall's name in English.
+    pub name_en: String,
+    /// Where a citizen who needs a person should go, in Chinese (e.g. `1号综合咨询台`).
+    pub help_window_zh: String,
+    /// The same in English.
+    pub help_window_en: String,
+}
+
+/// A UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum Language {
+    /// Simplified Chinese, the default.
+    #[default]
+    #[serde(rename = "zh_CN")]
+    ZhCn,
+    /// English.
+    #[serde(rename = "en")]
+    En,
+}
+
+impl Language {
+    /// The locale name the UI's bundled translations use.
+    pub fn locale(self) -> &'static str {
+        match self {
+            Self::ZhCn => "zh_CN",
+            Self::En => "en",
+        }
+    }
+
+    /// Parses a locale name as the UI reports it.
+    pub fn from_locale(locale: &str) -> Option<Self> {
+        match locale {
+            "zh_CN" => Some(Self::ZhCn),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+}
+
+/// `[ui]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSection {
+    /// The language each session starts in.
+    pub language: Language,
+    /// Whether each session starts in elder mode (长辈模式).
+    pub elder_mode: bool,
+    /// Full screen (the kiosk) or a window (development).
+    pub fullscreen: bool,
+    /// Seconds without a touch before the "continue?" prompt (15–600).
+    pub inactivity_timeout_secs: u64,
+    /// Seconds the prompt waits before going home and clearing the session (5–120).
+    pub continue_prompt_secs: u64,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        Self {
+            language: Language::ZhCn,
+            elder_mode: false,
+            fullscreen: true,
+            inactivity_timeout_secs: 60,
+            continue_prompt_secs: 20,
+        }
+    }
+}
+
+impl UiSection {
+    /// Time without a touch before the prompt.
+    pub fn inactivity_timeout(&self) -> Duration {
+        Duration::from_secs(self.inactivity_timeout_secs)
+    }
+
+    /// Time the prompt waits.
+    pub fn continue_prompt(&self) -> Duration {
+        Duration::from_secs(self.continue_prompt_secs)
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `[logging]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingSection {
+    /// Line format on stderr (under systemd, logs go to the journal with structured fields).
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `info,kiosk_app=debug`.
+    pub level: String,
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[central]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CentralSection {
+    /// Base URL of the central platform, `https://…` (or `http://` on a test bench).
+    pub url: String,
+}
+
+/// `[devices]`: each device the kiosk drives.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicesSection {
+    /// The ID-card reader.
+    pub idcard: Option<SerialDevice>,
+    /// The receipt printer.
+    pub printer: Option<PrinterDevice>,
+    /// The queue-ticket dispenser's printer.
+    pub dispenser: Option<PrinterDevice>,
+    /// The document scanner.
+    pub scanner: Option<ScannerDevice>,
+}
+
+/// A device on a serial port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialDevice {
+    /// The port, normally a udev symlink such as `/dev/kiosk/idcard`.
+    pub port: PathBuf,
+    /// Baud rate; absent means the driver's default or auto-detection.
+    pub baud: Option<u32>,
+}
+
+/// An ESC/POS printer: exactly one of `port` (serial), `device` (`/dev/usb/lp*`) or `tcp`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterDevice {
+    /// Serial port.
+    pub port: Option<PathBuf>,
+    /// Baud rate for `port`.
+    pub baud: Option<u32>,
+    /// USB printer-class device file.
+    pub device: Option<PathBuf>,
+    /// Network printer, `host:9100`.
+    pub tcp: Option<String>,
+    /// Paper width in millimetres (80 or 58).
+    #[serde(default = "default_paper_mm")]
+    pub paper_mm: u32,
+}
+
+fn default_paper_mm() -> u32 {
+    80
+}
+
+/// A SANE scanner.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScannerDevice {
+    /// The SANE device name, e.g. `fujitsu:fi-7160:12345`.
+    pub device: String,
+}
+
+/// Why a configuration was refused. The message is meant for the technician who wrote it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the kiosk configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or does not fit the schema.
+    #[error("{origin}: line {line}, column {column}: key `{key}`: {problem}")]
+    Invalid {
+        /// The file (or the built-in profile).
+        origin: String,
+        /// The key's dotted path, e.g. `ui.inactivity_timeout_secs`.
+        key: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, in plain words.
+        problem: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The built-in simulate profile.
+    pub fn simulate() -> Result<Self, ConfigError> {
+        Self::parse(SIMULATE_PROFILE, "built-in simulate profile")
+    }
+
+    /// Parses and validates configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let invalid = |key: String, offset: usize, problem: String| {
+            let (line, column) = line_and_column(text, offset);
+            ConfigError::Invalid {
+                origin: origin.to_string(),
+                key,
+                line,
+                column,
+                problem,
+            }
+        };
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            invalid(key_at(text, offset), offset, e.message().trim().to_string())
+        })?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let offset = inner.span().map_or(0, |s| s.start);
+            // The path names the offending key (an unknown one included); at the top level it
+            // is ".", and the key is the one written at the error's position.
+            let key = if path == "." {
+                key_at(text, offset)
+            } else {
+                path
+            };
+            invalid(key, offset, inner.message().trim().to_string())
+        })?;
+        config.validate().map_err(|(key, problem)| {
+            let offset = find_key(text, &key).unwrap_or(0);
+            invalid(key, offset, problem)
+        })?;
+        Ok(config)
+    }
+
+    /// Checks the values that types alone cannot: ranges, mutually exclusive choices.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let range = |key: &str, value: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&value) {
+                Ok(())
+            } else {
+                Err((
+                    key.to_string(),
+                    format!("{value} is out of range: use {lo} to {hi}"),
+                ))
+            }
+        };
+        range(
+            "ui.inactivity_timeout_secs",
+            self.ui.inactivity_timeout_secs,
+            15,
+            600,
+        )?;
+        range(
+            "ui.continue_prompt_secs",
+            self.ui.continue_prompt_secs,
+            5,
+            120,
+        )?;
+        if self.hall.name_zh.trim().is_empty() {
+            return Err(("hall.name_zh".into(), "must not be empty".into()));
+        }
+        if let Some(central) = &self.central
+            && !(central.url.starts_with("https://") || central.url.starts_with("http://"))
+        {
+            return Err((
+                "central.url".into(),
+                format!("{:?} is not an http(s) URL", central.url),
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
+            return Err((
+                "logging.level".into(),
+                format!(
+                    "{:?} is not a log filter such as \"info\"",
+                    self.logging.level
+                ),
+            ));
+        }
+        for (name, printer) in [
+            ("devices.printer", &self.devices.printer),
+            ("devices.dispenser", &self.devices.dispenser),
+        ] {
+            if let Some(p) = printer {
+                let given = [p.port.is_some(), p.device.is_some(), p.tcp.is_some()]
+                    .iter()
+                    .filter(|b| **b)
+                    .count();
+                if given != 1 {
+                    return Err((
+                        name.to_string(),
+                        "give exactly one of `port`, `device` or `tcp`".into(),
+                    ));
+                }
+                if ![58, 80].contains(&p.paper_mm) {
+                    return Err((
+                        format!("{name}.paper_mm"),
+                        format!("{} mm paper is not supported: use 80 or 58", p.paper_mm),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The bare key written at `offset` (`hal_name` in `hal_name = "x"`), for messages.
+fn key_at(text: &str, offset: usize) -> String {
+    text.get(offset..)
+        .unwrap_or("")
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
+
+/// Byte offset of the line that sets a dotted key (`ui.inactivity_timeout_secs`), or of its
+/// table header when the whole table is at fault.
+fn find_key(text: &str, dotted: &str) -> Option<usize> {
+    let (table, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+    let mut offset = 0;
+    let mut current = String::new();
+    let mut table_offset = None;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            current = header.split(']').next().unwrap_or("").trim().to_string();
+            if current == dotted {
+                table_offset = Some(offset);
+            }
+        } else if current == table && trimmed.split(['=', ' ']).next().is_some_and(|k| k == key) {
+            return Some(offset + (line.len() - trimmed.len()));
+        }
+        offset += line.len();
+    }
+    table_offset
+}

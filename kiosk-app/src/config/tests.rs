@@ -1,0 +1,129 @@
+use super::*;
+
+fn refused(text: &str) -> (String, usize, String) {
+    match Config::parse(text, "kiosk.toml") {
+        Err(ConfigError::Invalid {
+            key, line, problem, ..
+        }) => (key, line, problem),
+        Err(other) => panic!("unexpected error kind: {other}"),
+        Ok(_) => panic!("a bad config was accepted:\n{text}"),
+    }
+}
+
+const GOOD: &str = r#"
+[kiosk]
+data_dir = "/var/lib/kiosk"
+
+[hall]
+name_zh = "东城区政务服务中心"
+name_en = "Dongcheng District Government Service Center"
+help_window_zh = "1号综合咨询台"
+help_window_en = "Information desk 1"
+
+[ui]
+inactivity_timeout_secs = 90
+"#;
+
+#[test]
+fn a_minimal_config_takes_sensible_defaults() {
+    let config = Config::parse(GOOD, "kiosk.toml").unwrap();
+    assert_eq!(config.ui.inactivity_timeout(), Duration::from_secs(90));
+    assert_eq!(config.ui.continue_prompt(), Duration::from_secs(20));
+    assert_eq!(config.ui.language, Language::ZhCn);
+    assert!(config.central.is_none());
+    assert!(config.devices.idcard.is_none());
+}
+
+#[test]
+fn the_shipped_example_and_the_simulate_profile_are_valid() {
+    let example = include_str!("../../kiosk.example.toml");
+    let config = Config::parse(example, "kiosk.example.toml").unwrap();
+    assert_eq!(config.kiosk.id.as_deref(), Some("K-110101-0001"));
+    assert!(config.devices.printer.as_ref().unwrap().tcp.is_some());
+    let sim = Config::simulate().unwrap();
+    assert_eq!(sim.kiosk.data_dir, PathBuf::from("./kiosk-data"));
+    assert!(!sim.ui.fullscreen);
+}
+
+#[test]
+fn a_misspelt_key_is_refused_with_its_name_and_line() {
+    let text = GOOD.replace("name_en =", "nmae_en =");
+    let (key, line, problem) = refused(&text);
+    assert_eq!(key, "hall.nmae_en");
+    assert_eq!(line, 7);
+    assert!(problem.contains("unknown field"), "{problem}");
+    // The missing key it should have been is named too, so the typo is obvious.
+    assert!(problem.contains("name_en"), "{problem}");
+}
+
+#[test]
+fn a_misspelt_table_is_refused() {
+    let text = format!("{GOOD}\n[devise.idcard]\nport = \"/dev/ttyUSB0\"\n");
+    let (key, line, problem) = refused(&text);
+    assert_eq!(key, "devise");
+    assert_eq!(line, 14);
+    assert!(problem.contains("unknown field"), "{problem}");
+}
+
+#[test]
+fn a_wrong_type_is_refused_with_the_key_and_line() {
+    let text = GOOD.replace(
+        "inactivity_timeout_secs = 90",
+        "inactivity_timeout_secs = \"ninety\"",
+    );
+    let (key, line, problem) = refused(&text);
+    assert_eq!(key, "ui.inactivity_timeout_secs");
+    assert_eq!(line, 12);
+    assert!(problem.contains("invalid type"), "{problem}");
+}
+
+#[test]
+fn a_missing_value_is_refused_naming_it() {
+    let text = GOOD.replace("help_window_en = \"Information desk 1\"\n", "");
+    let (key, _line, problem) = refused(&text);
+    assert_eq!(key, "hall");
+    assert!(
+        problem.contains("missing field `help_window_en`"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn a_value_out_of_range_is_refused_with_its_line() {
+    let text = GOOD.replace("= 90", "= 5");
+    let (key, line, problem) = refused(&text);
+    assert_eq!(key, "ui.inactivity_timeout_secs");
+    assert_eq!(line, 12);
+    assert!(problem.contains("15 to 600"), "{problem}");
+}
+
+#[test]
+fn a_printer_needs_exactly_one_transport() {
+    let text =
+        format!("{GOOD}\n[devices.printer]\nport = \"/dev/ttyS0\"\ntcp = \"10.1.1.1:9100\"\n");
+    let (key, line, problem) = refused(&text);
+    assert_eq!(key, "devices.printer");
+    assert_eq!(line, 14);
+    assert!(problem.contains("exactly one"), "{problem}");
+}
+
+#[test]
+fn broken_toml_is_refused_with_a_line() {
+    let text = GOOD.replace("[ui]", "[ui");
+    let (_key, line, _problem) = refused(&text);
+    assert_eq!(line, 11);
+}
+
+#[test]
+fn the_error_message_reads_as_one_plain_sentence() {
+    let text = GOOD.replace("name_en =", "nmae_en =");
+    let err = Config::parse(&text, "/etc/kiosk/kiosk.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "/etc/kiosk/kiosk.toml: line 7, column 1: key `hall.nmae_en`: unknown field"
+        ),
+        "{err}"
+    );
+}

@@ -1,0 +1,376 @@
+//! The kiosk shell: header, status strip, home tiles, language and elder-mode switches, the
+//! call for help, and the inactivity timeout that ends a forgotten session.
+
+use std::cell::Cell;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use chrono::{Datelike, Timelike};
+use slint::{ComponentHandle, ModelRc, Timer, TimerMode, VecModel};
+
+use super::{AppWindow, HelpState, Page, ShellAdapter, Theme, notices_for};
+use crate::config::{HallSection, Language, UiSection};
+use crate::status::KioskStatus;
+
+/// What the shell needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct ShellOptions {
+    /// The hall's names and its help desk.
+    pub hall: HallSection,
+    /// Session defaults and timeouts.
+    pub ui: UiSection,
+    /// Small print in the footer: kiosk id and version, for staff and technicians.
+    pub kiosk_label: String,
+}
+
+/// The running shell. Create it on the UI thread; it lives as long as the window.
+pub struct Shell {
+    window: AppWindow,
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    window: slint::Weak<AppWindow>,
+    options: ShellOptions,
+    // Each session's timeline: idle → prompt (countdown) → expiry.
+    idle: Timer,
+    countdown: Timer,
+    expiry: Timer,
+    clock: Timer,
+    seconds_left: Cell<u64>,
+}
+
+/// Why a session ended, for the log.
+#[derive(Debug, Clone, Copy)]
+enum SessionEnd {
+    Timeout,
+    Citizen,
+}
+
+impl Shell {
+    /// Creates the window and binds the shell adapter. Uses whatever Slint platform is set
+    /// (winit on a kiosk, the software renderer for screenshots, the testing backend in tests).
+    pub fn new(options: ShellOptions) -> Result<Self, slint::PlatformError> {
+        let window = AppWindow::new()?;
+        let inner = Rc::new(Inner {
+            window: window.as_weak(),
+            options,
+            idle: Timer::default(),
+            countdown: Timer::default(),
+            expiry: Timer::default(),
+            clock: Timer::default(),
+            seconds_left: Cell::new(0),
+        });
+        inner.setup(&window);
+        Ok(Self { window, inner })
+    }
+
+    /// The window, for showing it and for tests.
+    pub fn window(&self) -> &AppWindow {
+        &self.window
+    }
+
+    /// Shows a new status (on the UI thread).
+    pub fn set_status(&self, status: &KioskStatus) {
+        show_status(&self.window, status);
+    }
+
+    /// A function other threads can call to show a new status: it hops onto the UI thread
+    /// through the event loop and does nothing once the window is gone.
+    pub fn status_sink(&self) -> impl Fn(KioskStatus) + Send + 'static {
+        let weak = self.window.as_weak();
+        move |status| {
+            let _ = weak.upgrade_in_event_loop(move |w| show_status(&w, &status));
+        }
+    }
+
+    /// Switches the UI language (as the footer switch does).
+    pub fn select_language(&self, language: Language) {
+        self.inner.apply_language(language);
+    }
+}
+
+fn show_status(window: &AppWindow, status: &KioskStatus) {
+    let notices = notices_for(status, false);
+    window
+        .global::<ShellAdapter>()
+        .set_notices(ModelRc::new(VecModel::from(notices)));
+}
+
+impl Inner {
+    fn setup(self: &Rc<Self>, window: &AppWindow) {
+        let adapter = window.global::<ShellAdapter>();
+        adapter.set_kiosk_label(self.options.kiosk_label.clone().into());
+        window
+            .global::<Theme>()
+            .set_elder_mode(self.options.ui.elder_mode);
+        self.apply_language(self.options.ui.language);
+
+        let weak = Rc::downgrade(self);
+        self.clock
+            .start(TimerMode::Repeated, Duration::from_secs(1), move || {
+                with(&weak, |s| s.update_clock());
+            });
+
+        let w = Rc::downgrade(self);
+        adapter.on_open(move |page| {
+            with(&w, |s| {
+                s.set_page(page);
+                s.touch();
+            })
+        });
+        let w = Rc::downgrade(self);
+        adapter.on_go_home(move || with(&w, |s| s.go_home()));
+        let w = Rc::downgrade(self);
+        adapter.on_select_language(move |locale| {
+            with(&w, |s| {
+                if let Some(language) = Language::from_locale(&locale) {
+                    s.apply_language(language);
+                }
+                s.touch();
+            })
+        });
+        let w = Rc::downgrade(self);
+        adapter.on_set_elder_mode(move |on| {
+            with(&w, |s| {
+                s.ui(|ui| ui.global::<Theme>().set_elder_mode(on));
+                s.touch();
+            })
+        });
+        let w = Rc::downgrade(self);
+        adapter.on_call_help(move || {
+            with(&w, |s| {
+                tracing::info!("citizen asked for help");
+                s.ui(|ui| {
+                    ui.global::<ShellAdapter>()
+                        .set_help_state(HelpState::Directions)
+                });
+                s.touch();
+            })
+        });
+        let w = Rc::downgrade(self);
+        adapter.on_dismiss_help(move || {
+            with(&w, |s| {
+                s.ui(|ui| {
+                    ui.global::<ShellAdapter>()
+                        .set_help_state(HelpState::Hidden)
+                });
+                s.touch();
+            })
+        });
+        let w = Rc::downgrade(self);
+        adapter.on_continue_session(move || {
+            with(&w, |s| {
+                s.hide_prompt();
+                s.arm_idle();
+            })
+        });
+        let w = Rc::downgrade(self);
+        adapter.on_activity(move || with(&w, |s| s.touch()));
+    }
+
+    fn ui(&self, f: impl FnOnce(&AppWindow)) {
+        if let Some(window) = self.window.upgrade() {
+            f(&window);
+        }
+    }
+
+    fn set_page(&self, page: Page) {
+        self.ui(|ui| ui.global::<ShellAdapter>().set_page(page));
+        tracing::debug!(?page, "page");
+    }
+
+    /// The citizen went home: the journey is over, but their language and elder-mode choice
+    /// stay until the session times out.
+    fn go_home(self: &Rc<Self>) {
+        if self.prompt_visible() {
+            self.end_session(SessionEnd::Citizen);
+            return;
+        }
+        self.set_page(Page::Home);
+        self.touch();
+    }
+
+    /// Any sign of a citizen: restart the idle clock. While the prompt is up only its own
+    /// buttons count, so a stray touch cannot keep a forgotten session alive.
+    fn touch(self: &Rc<Self>) {
+        if !self.prompt_visible() {
+            self.arm_idle();
+        }
+    }
+
+    fn arm_idle(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        self.idle.start(
+            TimerMode::SingleShot,
+            self.options.ui.inactivity_timeout(),
+            move || {
+                with(&weak, |s| s.on_idle());
+            },
+        );
+    }
+
+    /// Nothing to protect or reset: the home screen in the kiosk's default settings.
+    fn at_rest(&self) -> bool {
+        let Some(ui) = self.window.upgrade() else {
+            return true;
+        };
+        let adapter = ui.global::<ShellAdapter>();
+        adapter.get_page() == Page::Home
+            && adapter.get_help_state() == HelpState::Hidden
+            && adapter.get_language().as_str() == self.options.ui.language.locale()
+            && ui.global::<Theme>().get_elder_mode() == self.options.ui.elder_mode
+    }
+
+    fn on_idle(self: &Rc<Self>) {
+        if self.at_rest() {
+            return;
+        }
+        let seconds = self.options.ui.continue_prompt_secs;
+        self.seconds_left.set(seconds);
+        self.ui(|ui| {
+            let adapter = ui.global::<ShellAdapter>();
+            adapter.set_timeout_seconds_left(i32::try_from(seconds).unwrap_or(i32::MAX));
+            adapter.set_timeout_prompt_visible(true);
+        });
+        let weak = Rc::downgrade(self);
+        self.countdown
+            .start(TimerMode::Repeated, Duration::from_secs(1), move || {
+                with(&weak, |s| {
+                    let left = s.seconds_left.get().saturating_sub(1);
+                    s.seconds_left.set(left);
+                    s.ui(|ui| {
+                        ui.global::<ShellAdapter>()
+                            .set_timeout_seconds_left(i32::try_from(left).unwrap_or(0))
+                    });
+                })
+            });
+        let weak = Rc::downgrade(self);
+        self.expiry.start(
+            TimerMode::SingleShot,
+            self.options.ui.continue_prompt(),
+            move || {
+                with(&weak, |s| s.end_session(SessionEnd::Timeout));
+            },
+        );
+    }
+
+    fn prompt_visible(&self) -> bool {
+        self.window
+            .upgrade()
+            .is_some_and(|ui| ui.global::<ShellAdapter>().get_timeout_prompt_visible())
+    }
+
+    fn hide_prompt(&self) {
+        self.countdown.stop();
+        self.expiry.stop();
+        self.ui(|ui| {
+            ui.global::<ShellAdapter>()
+                .set_timeout_prompt_visible(false)
+        });
+    }
+
+    /// Ends the session: home screen, default language and type size, no dialogs. What the
+    /// citizen saw or entered is gone from the screen.
+    fn end_session(self: &Rc<Self>, why: SessionEnd) {
+        self.hide_prompt();
+        self.idle.stop();
+        self.ui(|ui| {
+            let adapter = ui.global::<ShellAdapter>();
+            adapter.set_page(Page::Home);
+            adapter.set_help_state(HelpState::Hidden);
+            ui.global::<Theme>()
+                .set_elder_mode(self.options.ui.elder_mode);
+        });
+        self.apply_language(self.options.ui.language);
+        tracing::info!(reason = ?why, "session ended");
+    }
+
+    fn apply_language(&self, language: Language) {
+        // The source strings are English; Chinese is a bundled translation. "" selects the
+        // source language.
+        let bundle = match language {
+            Language::ZhCn => "zh_CN",
+            Language::En => "",
+        };
+        if let Err(e) = slint::select_bundled_translation(bundle) {
+            tracing::error!("cannot switch the UI to {}: {e}", language.locale());
+        }
+        let hall = &self.options.hall;
+        self.ui(|ui| {
+            let adapter = ui.global::<ShellAdapter>();
+            adapter.set_language(language.locale().into());
+            let (name, help) = match language {
+                Language::ZhCn => (&hall.name_zh, &hall.help_window_zh),
+                Language::En => (&hall.name_en, &hall.help_window_en),
+            };
+            adapter.set_hall_name(name.as_str().into());
+            adapter.set_help_window(help.as_str().into());
+        });
+        self.update_clock();
+    }
+
+    fn update_clock(&self) {
+        self.ui(|ui| {
+            let adapter = ui.global::<ShellAdapter>();
+            let language = Language::from_locale(&adapter.get_language()).unwrap_or_default();
+            let (time, date) = clock_text(chrono::Local::now(), language);
+            adapter.set_clock_time(time.into());
+            adapter.set_clock_date(date.into());
+        });
+    }
+}
+
+fn with(weak: &Weak<Inner>, f: impl FnOnce(&Rc<Inner>)) {
+    if let Some(inner) = weak.upgrade() {
+        f(&inner);
+    }
+}
+
+/// The header's time and date in the citizen's language.
+pub(crate) fn clock_text<Tz: chrono::TimeZone>(
+    now: chrono::DateTime<Tz>,
+    language: Language,
+) -> (String, String)
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let time = format!("{:02}:{:02}", now.hour(), now.minute());
+    let date = match language {
+        Language::ZhCn => {
+            const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
+            let weekday = WEEKDAYS[now.weekday().num_days_from_monday() as usize];
+            format!(
+                "{}年{}月{}日 星期{}",
+                now.year(),
+                now.month(),
+                now.day(),
+                weekday
+            )
+        }
+        Language::En => now.format("%A, %-d %B %Y").to_string(),
+    };
+    (time, date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_clock_reads_naturally_in_both_languages() {
+        let now = chrono::FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(2026, 11, 26, 9, 5, 0)
+            .unwrap();
+        assert_eq!(
+            clock_text(now, Language::ZhCn),
+            ("09:05".to_string(), "2026年11月26日 星期四".to_string())
+        );
+        assert_eq!(
+            clock_text(now, Language::En).1,
+            "Thursday, 26 November 2026"
+        );
+    }
+}
