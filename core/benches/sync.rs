@@ -323,7 +323,8 @@ fn cargo_bin(package: &str, bin: &str) -> PathBuf {
         .unwrap()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
-        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        // The package's library artifact has the same name and no executable.
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo built no {bin} binary"))
 }
