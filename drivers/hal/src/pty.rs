@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::pty::openpty;
-use nix::sys::termios::{self, BaudRate, SetArg};
+use nix::sys::termios::{self, SetArg};
 
 /// Why a pseudo-terminal could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -108,9 +108,19 @@ impl LinkedPty {
     }
 
     /// The baud rate the client last set on the slave, as seen from the master.
+    ///
+    /// Read with `TCGETS2`, not `cfgetospeed`: the `serialport` crate sets speeds the termios2
+    /// way (`BOTHER` and a number), which the legacy call cannot express. The kernel fills
+    /// `c_ospeed` from the `Bxxx` code when a client used the legacy call, so both work.
     pub fn client_baud(&self) -> Result<u32, PtyError> {
-        let attrs = termios::tcgetattr(self.master.as_fd()).map_err(PtyError::Termios)?;
-        Ok(baud_to_u32(termios::cfgetospeed(&attrs)))
+        use std::os::fd::AsRawFd;
+        nix::ioctl_read_bad!(tcgets2, libc::TCGETS2, libc::termios2);
+        // SAFETY: termios2 is plain old data; all-zero is a valid value.
+        let mut attrs: libc::termios2 = unsafe { std::mem::zeroed() };
+        // SAFETY: the fd is the master we own for the pair's lifetime, and TCGETS2 writes
+        // exactly one termios2 into the pointer it is given.
+        unsafe { tcgets2(self.master.as_raw_fd(), &mut attrs) }.map_err(PtyError::Termios)?;
+        Ok(attrs.c_ospeed)
     }
 }
 
@@ -125,27 +135,11 @@ impl Drop for LinkedPty {
     }
 }
 
-fn baud_to_u32(rate: BaudRate) -> u32 {
-    match rate {
-        BaudRate::B1200 => 1200,
-        BaudRate::B2400 => 2400,
-        BaudRate::B4800 => 4800,
-        BaudRate::B9600 => 9600,
-        BaudRate::B19200 => 19200,
-        BaudRate::B38400 => 38400,
-        BaudRate::B57600 => 57600,
-        BaudRate::B115200 => 115_200,
-        BaudRate::B230400 => 230_400,
-        BaudRate::B460800 => 460_800,
-        BaudRate::B921600 => 921_600,
-        _ => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+    use std::os::fd::AsFd;
 
     #[test]
     fn bytes_written_to_the_link_arrive_at_the_master_unchanged() {
@@ -162,6 +156,11 @@ mod tests {
         let mut buf = [0u8; 5];
         pty.master().read_exact(&mut buf).unwrap();
         assert_eq!(buf, [0xAA, 0x0A, 0x0D, 0x00, 0xFF]);
+        // The speed the client sets is visible from the master.
+        let mut attrs = termios::tcgetattr(port.as_fd()).unwrap();
+        termios::cfsetspeed(&mut attrs, termios::BaudRate::B9600).unwrap();
+        termios::tcsetattr(port.as_fd(), SetArg::TCSANOW, &attrs).unwrap();
+        assert_eq!(pty.client_baud().unwrap(), 9600);
         let path = pty.link_path().unwrap().to_path_buf();
         drop(pty);
         assert!(

@@ -202,7 +202,7 @@ fn answer(pty: &LinkedPty, shared: &Shared, request: &[u8], baud: u32, pace: boo
         .ok()
         .and_then(|(code, _)| Command::from_code(code));
     // The driver's speed is only visible once it has sent something: check it per request.
-    let answered = client_baud(pty) == Some(baud);
+    let answered = pty.client_baud().ok() == Some(baud);
     lock(&shared.seen).push(Seen {
         at: arrived,
         command,
@@ -238,23 +238,6 @@ fn answer(pty: &LinkedPty, shared: &Shared, request: &[u8], baud: u32, pace: boo
         }
     }
     let _ = master.flush();
-}
-
-/// The speed the driver set on the slave, as the master sees it.
-///
-/// `LinkedPty::client_baud` reads it with `cfgetospeed`, which panics inside nix when the
-/// client set the speed the termios2 way (`BOTHER` and a number), as the `serialport` crate
-/// does on Linux. `TCGETS2` returns the number for both ways: the kernel fills `c_ospeed`
-/// from the `Bxxx` code when the legacy call was used.
-fn client_baud(pty: &LinkedPty) -> Option<u32> {
-    use std::os::fd::AsRawFd;
-    nix::ioctl_read_bad!(tcgets2, libc::TCGETS2, libc::termios2);
-    // SAFETY: termios2 is plain old data; all-zero is a valid value.
-    let mut attrs: libc::termios2 = unsafe { std::mem::zeroed() };
-    // SAFETY: the fd is the master we own for the PTY's lifetime, and TCGETS2 writes exactly
-    // one termios2 into the pointer it is given.
-    unsafe { tcgets2(pty.master().as_raw_fd(), &mut attrs) }.ok()?;
-    Some(attrs.c_ospeed)
 }
 
 fn sleep_until(deadline: Instant) {
