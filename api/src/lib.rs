@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod bundle;
 pub mod catalog;
+pub mod fleet;
 pub mod keys;
 pub mod openapi;
 pub mod routes;
@@ -16,6 +17,10 @@ pub mod wire;
 pub use auth::{AuthError, SignedHeaders, sign_request, verify_request};
 pub use bundle::{BundleError, sign_bundle, verify_bundle};
 pub use catalog::Catalog;
+pub use fleet::{
+    HealthReport, ReleaseManifest, SignedRelease, UpdateOutcome, UpdateResult, sign_release,
+    verify_release,
+};
 pub use wire::*;
 
 #[cfg(test)]

@@ -11,6 +11,10 @@ use utoipa::openapi::{
 };
 
 use crate::auth::HEADER_SIGNATURE;
+use crate::fleet::{
+    DeviceReport, DeviceState, HealthReport, ReleaseManifest, SignedRelease, UpdateOutcome,
+    UpdateResult,
+};
 use crate::routes;
 use crate::wire::*;
 
@@ -61,6 +65,16 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         method: "GET",
         path: routes::BUNDLE,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::RELEASE_MANIFEST,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::RELEASE_ARTIFACT,
         signed: true,
     },
 ];
@@ -241,6 +255,49 @@ pub fn document() -> OpenApi {
         .parameter(string_param("version", ParameterIn::Path, "Bundle version"))
         .response("200", answer("The signed bundle", "SignedBundle"))
         .response("404", error("No such bundle"));
+    let version_param = || string_param("version", ParameterIn::Path, "Release version (semver)");
+    let release_manifest = signed(OperationBuilder::new())
+        .operation_id(Some("get_release_manifest"))
+        .summary(Some(
+            "The ops-signed manifest of a release; verify it, then the artifact's sha256 and size",
+        ))
+        .parameter(version_param())
+        .response("200", answer("The signed manifest", "SignedRelease"))
+        .response("404", error("No such release"));
+    let release_artifact = signed(OperationBuilder::new())
+        .operation_id(Some("get_release_artifact"))
+        .summary(Some(
+            "The release artifact (gzip tar); send `Range: bytes=N-` to resume a download",
+        ))
+        .parameter(version_param())
+        .parameter(
+            ParameterBuilder::new()
+                .name("range")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some("bytes=N- (or bytes=N-M): resume from byte N"))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        )
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The whole artifact")
+                .content("application/gzip", ContentBuilder::new().build())
+                .build(),
+        )
+        .response(
+            "206",
+            ResponseBuilder::new()
+                .description("The bytes asked for, with Content-Range: bytes N-M/SIZE")
+                .content("application/gzip", ContentBuilder::new().build())
+                .build(),
+        )
+        .response("404", error("No such release"))
+        .response(
+            "416",
+            error("Range starts at or past the end; Content-Range: bytes */SIZE"),
+        );
 
     let paths = PathsBuilder::new()
         .path(routes::ENROLMENTS, PathItem::new(HttpMethod::Post, enrol))
@@ -256,7 +313,15 @@ pub fn document() -> OpenApi {
             routes::DESIRED_STATE,
             PathItem::new(HttpMethod::Get, desired),
         )
-        .path(routes::BUNDLE, PathItem::new(HttpMethod::Get, bundle));
+        .path(routes::BUNDLE, PathItem::new(HttpMethod::Get, bundle))
+        .path(
+            routes::RELEASE_MANIFEST,
+            PathItem::new(HttpMethod::Get, release_manifest),
+        )
+        .path(
+            routes::RELEASE_ARTIFACT,
+            PathItem::new(HttpMethod::Get, release_artifact),
+        );
 
     let components = ComponentsBuilder::new()
         .schema_from::<EnrolRequest>()
@@ -275,6 +340,13 @@ pub fn document() -> OpenApi {
         .schema_from::<QueueState>()
         .schema_from::<SignedBundle>()
         .schema_from::<ApiError>()
+        .schema_from::<ReleaseManifest>()
+        .schema_from::<SignedRelease>()
+        .schema_from::<HealthReport>()
+        .schema_from::<DeviceReport>()
+        .schema_from::<DeviceState>()
+        .schema_from::<UpdateResult>()
+        .schema_from::<UpdateOutcome>()
         .security_scheme(
             SIGNATURE_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(

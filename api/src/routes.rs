@@ -12,6 +12,22 @@ pub const DESIRED_STATE: &str = "/v1/desired-state";
 /// `GET`: one signed bundle (signed request).
 pub const BUNDLE: &str = "/v1/bundles/{kind}/{version}";
 
+/// `GET`: the [`crate::SignedRelease`] of one version (signed request).
+pub const RELEASE_MANIFEST: &str = "/v1/releases/{version}/manifest";
+/// `GET`: the release artifact (signed request). `Range: bytes=N-` answers 206 with
+/// `Content-Range`, so an interrupted download resumes.
+pub const RELEASE_ARTIFACT: &str = "/v1/releases/{version}/artifact";
+
+/// The path of a release manifest, for a client.
+pub fn release_manifest(version: &str) -> String {
+    format!("/v1/releases/{version}/manifest")
+}
+
+/// The path of a release artifact, for a client.
+pub fn release_artifact(version: &str) -> String {
+    format!("/v1/releases/{version}/artifact")
+}
+
 /// The path of one attachment, for a client.
 pub fn attachment(sha256_hex: &str) -> String {
     format!("/v1/attachments/{sha256_hex}")

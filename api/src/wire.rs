@@ -189,7 +189,8 @@ pub struct DesiredState {
     pub catalog: Option<BundleRef>,
     /// Kiosk configuration bundle.
     pub config: Option<BundleRef>,
-    /// Software release. Central does not publish releases yet (later issue): always null.
+    /// Software release to install: set while the kiosk is in an active rollout cohort and runs
+    /// a version below it; fetch `GET /v1/releases/{version}/manifest` and `/artifact`.
     pub release: Option<ReleaseRef>,
     /// Queue settings. Central does not serve queue leases yet (later issue): always null.
     pub queue: Option<QueueState>,
@@ -206,7 +207,7 @@ pub struct BundleRef {
     pub sha256: String,
 }
 
-/// A software release (shape reserved for the release issue).
+/// A software release offered to this kiosk; its signed manifest says the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReleaseRef {
     /// Release version.
