@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod bundle;
 pub mod catalog;
+pub mod citizen;
 pub mod fleet;
 pub mod keys;
 pub mod openapi;

@@ -77,6 +77,31 @@ pub const OPERATIONS: &[Operation] = &[
         path: routes::RELEASE_ARTIFACT,
         signed: true,
     },
+    Operation {
+        method: "POST",
+        path: routes::QUEUE_LEASES,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::QUEUE_STATE,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::APPOINTMENTS,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::APPLICATIONS,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::APPLICATION,
+        signed: true,
+    },
 ];
 
 fn json_ref(name: &str) -> utoipa::openapi::Content {
@@ -322,8 +347,9 @@ pub fn document() -> OpenApi {
             routes::RELEASE_ARTIFACT,
             PathItem::new(HttpMethod::Get, release_artifact),
         );
+    let paths = citizen_paths(paths);
 
-    let components = ComponentsBuilder::new()
+    let components = citizen_schemas(ComponentsBuilder::new())
         .schema_from::<EnrolRequest>()
         .schema_from::<Enrolment>()
         .schema_from::<NumberBand>()
@@ -368,4 +394,128 @@ pub fn document() -> OpenApi {
         .paths(paths.build())
         .components(Some(components))
         .build()
+}
+
+/// The queue, appointment and progress operations of the citizen journeys.
+fn citizen_paths(paths: PathsBuilder) -> PathsBuilder {
+    let lease = signed(OperationBuilder::new())
+        .operation_id(Some("lease_numbers"))
+        .summary(Some(
+            "Lease a block of queue numbers below 500 for today or tomorrow; blocks never overlap",
+        ))
+        .request_body(Some(body("LeaseRequest")))
+        .response("201", answer("The block leased to this kiosk", "Lease"))
+        .response(
+            "409",
+            error("numbers_exhausted: every number below 500 is leased; use the kiosk's band"),
+        )
+        .response(
+            "422",
+            error("Bad category or count, or a date other than today/tomorrow"),
+        );
+    let queue_state = signed(OperationBuilder::new())
+        .operation_id(Some("get_queue_state"))
+        .summary(Some(
+            "Waiting tickets, pace and now serving per category, today, this hall",
+        ))
+        .response("200", answer("The queues", "QueueSnapshot"));
+    let appointments = signed(OperationBuilder::new())
+        .operation_id(Some("get_appointments"))
+        .summary(Some("Booked appointments of this kiosk's hall on one date"))
+        .parameter(string_param(
+            "date",
+            ParameterIn::Query,
+            "Business date YYYY-MM-DD",
+        ))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("Appointments by slot start")
+                .content(
+                    JSON,
+                    ContentBuilder::new()
+                        .schema(Some(
+                            utoipa::openapi::schema::ArrayBuilder::new()
+                                .items(Ref::from_schema_name("Appointment")),
+                        ))
+                        .build(),
+                )
+                .build(),
+        )
+        .response("422", error("date missing or not YYYY-MM-DD"));
+    let by_holder = signed(OperationBuilder::new())
+        .operation_id(Some("get_applications_by_holder"))
+        .summary(Some(
+            "Applications of one holder made in this kiosk's hall, newest first",
+        ))
+        .parameter(string_param(
+            "holder",
+            ParameterIn::Query,
+            "holder_hash (64 lower-case hex)",
+        ))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("Progress of each application")
+                .content(
+                    JSON,
+                    ContentBuilder::new()
+                        .schema(Some(
+                            utoipa::openapi::schema::ArrayBuilder::new()
+                                .items(Ref::from_schema_name("ApplicationProgress")),
+                        ))
+                        .build(),
+                )
+                .build(),
+        )
+        .response("422", error("holder missing or not a holder hash"));
+    let one = signed(OperationBuilder::new())
+        .operation_id(Some("get_application"))
+        .summary(Some(
+            "Progress of one application made in this kiosk's hall",
+        ))
+        .parameter(string_param(
+            "application_no",
+            ParameterIn::Path,
+            "e.g. 0193A1B2-20261126-0007",
+        ))
+        .response("200", answer("Status and timeline", "ApplicationProgress"))
+        .response("404", error("No such application in this hall"))
+        .response("422", error("Not an application number"));
+    paths
+        .path(routes::QUEUE_LEASES, PathItem::new(HttpMethod::Post, lease))
+        .path(
+            routes::QUEUE_STATE,
+            PathItem::new(HttpMethod::Get, queue_state),
+        )
+        .path(
+            routes::APPOINTMENTS,
+            PathItem::new(HttpMethod::Get, appointments),
+        )
+        .path(
+            routes::APPLICATIONS,
+            PathItem::new(HttpMethod::Get, by_holder),
+        )
+        .path(routes::APPLICATION, PathItem::new(HttpMethod::Get, one))
+}
+
+/// The schemas of [`crate::citizen`].
+fn citizen_schemas(components: ComponentsBuilder) -> ComponentsBuilder {
+    use crate::citizen::*;
+    components
+        .schema_from::<TicketPriority>()
+        .schema_from::<TicketIssued>()
+        .schema_from::<TicketVoided>()
+        .schema_from::<SubmittedMaterial>()
+        .schema_from::<ApplicationSubmitted>()
+        .schema_from::<RatingGiven>()
+        .schema_from::<HelpRequested>()
+        .schema_from::<LeaseRequest>()
+        .schema_from::<Lease>()
+        .schema_from::<QueueSnapshot>()
+        .schema_from::<CategoryQueue>()
+        .schema_from::<Appointment>()
+        .schema_from::<ApplicationStatus>()
+        .schema_from::<TimelineEntry>()
+        .schema_from::<ApplicationProgress>()
 }

@@ -51,3 +51,29 @@ pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
 /// Largest attachment in bytes (a multi-page scan as PDF).
 pub const MAX_ATTACHMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `POST`: lease a block of queue numbers (signed). Body `citizen::LeaseRequest`.
+pub const QUEUE_LEASES: &str = "/v1/queue/leases";
+/// `GET`: the queues of the kiosk's hall today (signed).
+pub const QUEUE_STATE: &str = "/v1/queue/state";
+/// `GET ?date=YYYY-MM-DD`: booked appointments of the kiosk's hall (signed).
+pub const APPOINTMENTS: &str = "/v1/appointments";
+/// `GET ?holder=<holder_hash>`: applications of one holder in the kiosk's hall (signed).
+pub const APPLICATIONS: &str = "/v1/applications";
+/// `GET`: progress of one application of the kiosk's hall (signed).
+pub const APPLICATION: &str = "/v1/applications/{application_no}";
+
+/// The appointments path for one business date, for a client.
+pub fn appointments(date: chrono::NaiveDate) -> String {
+    format!("/v1/appointments?date={date}")
+}
+
+/// The applications path for one holder hash (64 hex, needs no escaping), for a client.
+pub fn applications_by_holder(holder_hash: &str) -> String {
+    format!("/v1/applications?holder={holder_hash}")
+}
+
+/// The path of one application (its number needs no escaping), for a client.
+pub fn application(application_no: &str) -> String {
+    format!("/v1/applications/{application_no}")
+}

@@ -1,0 +1,565 @@
+//! Citizen journeys on the wire (CONTRACTS A, B, D): the payloads kiosks send as events
+//! (tickets, applications, ratings, help) and the bodies of the queue, appointment and
+//! progress endpoints central serves to kiosks.
+//!
+//! Business dates are the hall's local date. Every hall of this deployment is in China
+//! (catalog time zone `Asia/Shanghai`, no daylight saving since 1991), so kiosk and central
+//! both derive them with [`business_date_at`] from the fixed offset [`HALL_UTC_OFFSET_SECS`]
+//! instead of carrying a time-zone database.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::wire::Stream;
+
+/// Offset of the halls' local time from UTC (China Standard Time, +08:00).
+pub const HALL_UTC_OFFSET_SECS: i32 = 8 * 3600;
+
+/// The hall's business date at `at`.
+pub fn business_date_at(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&hall_offset()).date_naive()
+}
+
+/// The hall's local time zone as a fixed offset.
+pub fn hall_offset() -> FixedOffset {
+    FixedOffset::east_opt(HALL_UTC_OFFSET_SECS).expect("invariant: +08:00 is a valid UTC offset")
+}
+
+/// Leased numbers are `1..=LEASE_MAX_NUMBER`; `500..=999` are the kiosks' offline bands.
+pub const LEASE_MAX_NUMBER: u32 = 499;
+/// Most numbers one lease may ask for.
+pub const LEASE_MAX_COUNT: u32 = 100;
+
+/// `holder_hash` of CONTRACTS D: lower-case hex sha256 of `"kiosk-holder:" + id_number`, the
+/// number trimmed and with a lower-case check letter `x` made upper-case, so a number typed
+/// or read either way hashes the same. The plain number is never sent or logged.
+pub fn holder_hash(id_number: &str) -> String {
+    let normalised = id_number.trim().replace('x', "X");
+    hex::encode(Sha256::digest(
+        format!("kiosk-holder:{normalised}").as_bytes(),
+    ))
+}
+
+/// True for what [`holder_hash`] returns: 64 lower-case hex characters.
+pub fn is_holder_hash(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// True for a queue category code: one to four upper-case ASCII letters (`A`, `B`, …).
+pub fn is_category_code(text: &str) -> bool {
+    (1..=4).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// The printed ticket number: category and three digits, e.g. `A012`.
+pub fn ticket_no(category: &str, number: u32) -> String {
+    format!("{category}{number:03}")
+}
+
+/// An application number `<first 8 hex of kiosk uuid, upper>-<YYYYMMDD>-<4-digit counter>`.
+pub fn application_no(kiosk_id: Uuid, date: NaiveDate, counter: u16) -> String {
+    let hex = kiosk_id.simple().to_string().to_uppercase();
+    format!("{}-{}-{counter:04}", &hex[..8], date.format("%Y%m%d"))
+}
+
+/// True for the shape [`application_no`] makes (`0193A1B2-20261126-0007`).
+pub fn is_application_no(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [kiosk, date, counter] = parts.as_slice() else {
+        return false;
+    };
+    kiosk.len() == 8
+        && kiosk
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+        && date.len() == 8
+        && NaiveDate::parse_from_str(date, "%Y%m%d").is_ok()
+        && counter.len() == 4
+        && counter.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Rating subjects of [`RatingGiven::subject`]; central keeps one rating per hall and subject.
+pub mod rating_subject {
+    use chrono::NaiveDate;
+
+    /// `ticket:A012:2026-11-26`: ticket numbers repeat every day, so the date is part of it.
+    pub fn ticket(ticket_no: &str, business_date: NaiveDate) -> String {
+        format!("ticket:{ticket_no}:{business_date}")
+    }
+
+    /// `application:<application_no>`.
+    pub fn application(application_no: &str) -> String {
+        format!("application:{application_no}")
+    }
+}
+
+/// Event kinds of the citizen journeys (`Event.kind`).
+pub mod event_kind {
+    /// [`super::TicketIssued`] on stream `tickets`.
+    pub const TICKET_ISSUED: &str = "ticket_issued";
+    /// [`super::TicketVoided`] on stream `tickets`.
+    pub const TICKET_VOIDED: &str = "ticket_voided";
+    /// [`super::ApplicationSubmitted`] on stream `records`.
+    pub const APPLICATION_SUBMITTED: &str = "application_submitted";
+    /// [`super::RatingGiven`] on stream `ratings`.
+    pub const RATING_GIVEN: &str = "rating_given";
+    /// [`super::HelpRequested`] on stream `help`.
+    pub const HELP_REQUESTED: &str = "help_requested";
+}
+
+/// A typed event payload: which stream and kind it travels as.
+pub trait CitizenEvent: Serialize + serde::de::DeserializeOwned {
+    /// Outbox stream.
+    const STREAM: Stream;
+    /// `Event.kind`.
+    const KIND: &'static str;
+
+    /// The payload as the JSON value of `Event.payload`.
+    fn to_payload(&self) -> serde_json::Value {
+        serde_json::to_value(self)
+            .expect("invariant: citizen payloads have string keys and serialise to JSON")
+    }
+
+    /// Reads a payload of this kind.
+    fn from_payload(payload: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(payload)
+    }
+}
+
+/// Why a ticket has priority (绿色通道) or none.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketPriority {
+    /// No priority.
+    Normal,
+    /// Aged 60 or more by the card's birth date.
+    Senior,
+    /// Declared pregnancy.
+    Pregnant,
+    /// Declared disability.
+    Disabled,
+    /// Checked in for a booked appointment.
+    Appointment,
+}
+
+impl TicketPriority {
+    /// The wire name, as stored in databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketPriority::Normal => "normal",
+            TicketPriority::Senior => "senior",
+            TicketPriority::Pregnant => "pregnant",
+            TicketPriority::Disabled => "disabled",
+            TicketPriority::Appointment => "appointment",
+        }
+    }
+}
+
+/// `tickets` / `ticket_issued`: a ticket was printed (a ticket counts only once printed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TicketIssued {
+    /// As printed, e.g. `A012` ([`ticket_no`]).
+    pub ticket_no: String,
+    /// Queue letter, e.g. `A`.
+    pub category: String,
+    /// The number, `1..=999`.
+    pub number: u32,
+    /// Business date the number belongs to.
+    pub business_date: NaiveDate,
+    /// Priority of the ticket.
+    pub priority: TicketPriority,
+    /// Where the number came from: `lease:<lease uuid>` or `band` (offline band).
+    pub source: String,
+    /// When it was printed.
+    pub issued_at: DateTime<Utc>,
+    /// [`holder_hash`] when a card was tapped.
+    #[serde(default)]
+    pub holder_hash: Option<String>,
+    /// The appointment checked in, if any.
+    #[serde(default)]
+    pub appointment_id: Option<String>,
+}
+
+impl CitizenEvent for TicketIssued {
+    const STREAM: Stream = Stream::Tickets;
+    const KIND: &'static str = event_kind::TICKET_ISSUED;
+}
+
+/// `tickets` / `ticket_voided`: a number was given up (print failure, …); it is not waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TicketVoided {
+    /// E.g. `A012`.
+    pub ticket_no: String,
+    /// Queue letter.
+    pub category: String,
+    /// The number.
+    pub number: u32,
+    /// Business date the number belongs to.
+    pub business_date: NaiveDate,
+    /// Machine code, e.g. `paper_out`.
+    pub reason: String,
+}
+
+impl CitizenEvent for TicketVoided {
+    const STREAM: Stream = Stream::Tickets;
+    const KIND: &'static str = event_kind::TICKET_VOIDED;
+}
+
+/// One scanned material of an application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SubmittedMaterial {
+    /// Material code from the catalog.
+    pub material_code: String,
+    /// sha256 (lower-case hex) of the PDF, also listed in `Event.attachments`.
+    pub attachment_sha256: String,
+    /// Pages scanned.
+    pub pages: u32,
+}
+
+/// `records` / `application_submitted`: an application made at the kiosk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationSubmitted {
+    /// [`application_no`].
+    pub application_no: String,
+    /// Matter id from the catalog.
+    pub matter_code: String,
+    /// [`holder_hash`] of the applicant.
+    pub holder_hash: String,
+    /// Masked name, e.g. `张*` (`kiosk_hal::mask::mask_name`).
+    pub holder_name_masked: String,
+    /// Form field -> value.
+    #[schema(value_type = Object)]
+    pub form: serde_json::Map<String, serde_json::Value>,
+    /// Scanned materials.
+    pub materials: Vec<SubmittedMaterial>,
+    /// When the applicant submitted.
+    pub submitted_at: DateTime<Utc>,
+}
+
+impl CitizenEvent for ApplicationSubmitted {
+    const STREAM: Stream = Stream::Records;
+    const KIND: &'static str = event_kind::APPLICATION_SUBMITTED;
+}
+
+/// `ratings` / `rating_given`: a 好差评 rating. Central keeps the first per hall and subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RatingGiven {
+    /// [`rating_subject::ticket`] or [`rating_subject::application`].
+    pub subject: String,
+    /// 1..=5: 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意.
+    pub level: u8,
+    /// Reason codes (asked for levels 1 and 2).
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Optional free text.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The matter rated, when known.
+    #[serde(default)]
+    pub matter_code: Option<String>,
+}
+
+impl CitizenEvent for RatingGiven {
+    const STREAM: Stream = Stream::Ratings;
+    const KIND: &'static str = event_kind::RATING_GIVEN;
+}
+
+/// `help` / `help_requested`: a citizen pressed "call for help"; staff see it at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HelpRequested {
+    /// Page the citizen was on.
+    pub page: String,
+    /// UI language, `zh` or `en`.
+    pub language: String,
+    /// When it was pressed.
+    pub at: DateTime<Utc>,
+}
+
+impl CitizenEvent for HelpRequested {
+    const STREAM: Stream = Stream::Help;
+    const KIND: &'static str = event_kind::HELP_REQUESTED;
+}
+
+/// Body of `POST /v1/queue/leases`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LeaseRequest {
+    /// Queue letter.
+    pub category: String,
+    /// Today or tomorrow in hall time; other dates are refused (422).
+    pub business_date: NaiveDate,
+    /// How many numbers, `1..=LEASE_MAX_COUNT`.
+    pub count: u32,
+}
+
+/// A block of numbers `first..=last` leased to the asking kiosk (201). Fewer than asked when
+/// the numbers below 500 run out; none left is 409 `numbers_exhausted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Lease {
+    /// Id to put in `TicketIssued.source` as `lease:<lease_id>`.
+    pub lease_id: Uuid,
+    /// Queue letter.
+    pub category: String,
+    /// Business date.
+    pub business_date: NaiveDate,
+    /// First number of the block.
+    pub first: u32,
+    /// Last number of the block (inclusive, at most [`LEASE_MAX_NUMBER`]).
+    pub last: u32,
+}
+
+/// `GET /v1/queue/state`: the queues of the kiosk's hall today.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueueSnapshot {
+    /// Business date (hall time).
+    pub business_date: NaiveDate,
+    /// When central computed it.
+    pub as_of: DateTime<Utc>,
+    /// Categories with at least one ticket today, by code.
+    pub categories: Vec<CategoryQueue>,
+}
+
+/// One category in a [`QueueSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CategoryQueue {
+    /// Queue letter.
+    pub category: String,
+    /// Issued − called − voided.
+    pub waiting: u32,
+    /// Mean seconds between consecutive calls of this category over its last ten calls
+    /// today: what each ticket ahead adds to the wait, all windows together. `null` until
+    /// two tickets were called; use the catalog's `avg_service_minutes` then.
+    pub avg_service_secs: Option<u32>,
+    /// The ticket called last, e.g. `A007`.
+    pub now_serving: Option<String>,
+}
+
+/// `GET /v1/appointments?date=`: one booked slot of the kiosk's hall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Appointment {
+    /// Id from the booking system.
+    pub appointment_id: String,
+    /// [`holder_hash`] of who booked.
+    pub holder_hash: String,
+    /// Masked name, e.g. `张*`.
+    pub holder_name_masked: String,
+    /// Matter id from the catalog.
+    pub matter_code: String,
+    /// Queue letter its ticket goes to.
+    pub category: String,
+    /// Slot start (RFC 3339, hall offset as imported).
+    pub slot_start: DateTime<FixedOffset>,
+    /// Slot end.
+    pub slot_end: DateTime<FixedOffset>,
+}
+
+/// Where an application stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationStatus {
+    /// Submitted at the kiosk (已提交).
+    Submitted,
+    /// Accepted by the department (已受理).
+    Accepted,
+    /// Under review (审核中).
+    InReview,
+    /// Materials must be supplemented (需补正材料).
+    SupplementRequired,
+    /// Approved (审核通过).
+    Approved,
+    /// Refused (不予受理/不予许可).
+    Rejected,
+    /// Result ready for pickup (待领取).
+    ReadyForPickup,
+    /// Done (已办结).
+    Completed,
+}
+
+impl ApplicationStatus {
+    /// Every status, in the usual order of a case.
+    pub const ALL: [ApplicationStatus; 8] = [
+        ApplicationStatus::Submitted,
+        ApplicationStatus::Accepted,
+        ApplicationStatus::InReview,
+        ApplicationStatus::SupplementRequired,
+        ApplicationStatus::Approved,
+        ApplicationStatus::Rejected,
+        ApplicationStatus::ReadyForPickup,
+        ApplicationStatus::Completed,
+    ];
+
+    /// The wire name, as stored in databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationStatus::Submitted => "submitted",
+            ApplicationStatus::Accepted => "accepted",
+            ApplicationStatus::InReview => "in_review",
+            ApplicationStatus::SupplementRequired => "supplement_required",
+            ApplicationStatus::Approved => "approved",
+            ApplicationStatus::Rejected => "rejected",
+            ApplicationStatus::ReadyForPickup => "ready_for_pickup",
+            ApplicationStatus::Completed => "completed",
+        }
+    }
+
+    /// The status with this wire name.
+    pub fn from_name(name: &str) -> Option<ApplicationStatus> {
+        ApplicationStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+
+    /// Chinese label for screens and slips.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ApplicationStatus::Submitted => "已提交",
+            ApplicationStatus::Accepted => "已受理",
+            ApplicationStatus::InReview => "审核中",
+            ApplicationStatus::SupplementRequired => "需补正材料",
+            ApplicationStatus::Approved => "审核通过",
+            ApplicationStatus::Rejected => "不予受理",
+            ApplicationStatus::ReadyForPickup => "待领取",
+            ApplicationStatus::Completed => "已办结",
+        }
+    }
+
+    /// English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            ApplicationStatus::Submitted => "Submitted",
+            ApplicationStatus::Accepted => "Accepted",
+            ApplicationStatus::InReview => "Under review",
+            ApplicationStatus::SupplementRequired => "Materials to supplement",
+            ApplicationStatus::Approved => "Approved",
+            ApplicationStatus::Rejected => "Refused",
+            ApplicationStatus::ReadyForPickup => "Ready for pickup",
+            ApplicationStatus::Completed => "Completed",
+        }
+    }
+}
+
+impl std::fmt::Display for ApplicationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ApplicationStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ApplicationStatus::from_name(s).ok_or_else(|| {
+            let names: Vec<&str> = ApplicationStatus::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown status {s:?}; one of {}", names.join(", "))
+        })
+    }
+}
+
+/// One step of an application's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    /// When the status was set.
+    pub at: DateTime<Utc>,
+    /// The status from then on.
+    pub status: ApplicationStatus,
+    /// Note for the citizen, Chinese.
+    pub note_zh: Option<String>,
+    /// Note for the citizen, English.
+    pub note_en: Option<String>,
+}
+
+/// `GET /v1/applications/{application_no}` (and each entry of `?holder=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationProgress {
+    /// The application number.
+    pub application_no: String,
+    /// Matter id from the catalog.
+    pub matter_code: String,
+    /// Current status (the last timeline entry's).
+    pub status: ApplicationStatus,
+    /// Oldest first; the first entry is the kiosk submission.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// Codes in [`crate::ApiError::error`] for the citizen endpoints, besides the common ones.
+pub mod citizen_error {
+    /// Every number below 500 of this category and date is leased (409): use the band.
+    pub const NUMBERS_EXHAUSTED: &str = "numbers_exhausted";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_hash_is_sha256_of_the_prefixed_number_with_an_upper_case_x() {
+        // sha256("kiosk-holder:11010519491231002X"), computed independently with sha256sum.
+        let expected = "e4313d035180f6df8a3a529fac5c40165d3bcacafa2c9c74f04af431910bbaf6";
+        let got = holder_hash("11010519491231002X");
+        assert_eq!(got, expected);
+        assert!(is_holder_hash(&got));
+        assert_eq!(holder_hash(" 11010519491231002x\n"), got);
+        assert_ne!(holder_hash("110105194912310021"), got);
+    }
+
+    #[test]
+    fn application_numbers_have_the_kiosk_prefix_the_date_and_a_counter() {
+        let kiosk: Uuid = "0193a1b2-0000-7000-8000-000000000001".parse().unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let no = application_no(kiosk, date, 7);
+        assert_eq!(no, "0193A1B2-20261126-0007");
+        assert!(is_application_no(&no));
+        assert!(!is_application_no("0193a1b2-20261126-0007"));
+        assert!(!is_application_no("0193A1B2-20261132-0007"));
+        assert!(!is_application_no("0193A1B2-20261126-007"));
+        assert!(!is_application_no("../etc/passwd"));
+    }
+
+    #[test]
+    fn business_dates_roll_over_at_midnight_hall_time_not_utc() {
+        let before: DateTime<Utc> = "2026-11-26T15:59:59Z".parse().unwrap();
+        let after: DateTime<Utc> = "2026-11-26T16:00:00Z".parse().unwrap();
+        assert_eq!(before.date_naive(), after.date_naive());
+        assert_eq!(business_date_at(before).to_string(), "2026-11-26");
+        assert_eq!(business_date_at(after).to_string(), "2026-11-27");
+    }
+
+    #[test]
+    fn payloads_round_trip_as_the_contract_spells_them() {
+        let issued = TicketIssued {
+            ticket_no: ticket_no("A", 12),
+            category: "A".into(),
+            number: 12,
+            business_date: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+            priority: TicketPriority::Senior,
+            source: format!("lease:{}", Uuid::nil()),
+            issued_at: "2026-11-26T01:02:03Z".parse().unwrap(),
+            holder_hash: None,
+            appointment_id: None,
+        };
+        let json = issued.to_payload();
+        assert_eq!(json["ticket_no"], "A012");
+        assert_eq!(json["priority"], "senior");
+        assert_eq!(json["business_date"], "2026-11-26");
+        assert_eq!(TicketIssued::from_payload(&json).unwrap(), issued);
+        assert_eq!(
+            rating_subject::ticket("A012", issued.business_date),
+            "ticket:A012:2026-11-26"
+        );
+        let status: ApplicationStatus = "ready_for_pickup".parse().unwrap();
+        assert_eq!(
+            serde_json::to_value(status).unwrap(),
+            serde_json::json!("ready_for_pickup")
+        );
+        assert!("lost".parse::<ApplicationStatus>().is_err());
+        assert!(is_category_code("A") && !is_category_code("a") && !is_category_code(""));
+    }
+}
