@@ -1,6 +1,10 @@
-//! Slint-free core of the kiosk appliance: the durable store and the store-and-forward sync.
+//! Slint-free core of the kiosk appliance: configuration, identity, the durable store and the
+//! store-and-forward sync.
 //! Kept apart from `kiosk-app` so that `kioskctl`, the system tests and the benchmarks can use
 //! it without building the UI.
 
+pub mod config;
+pub mod identity;
+pub mod state;
 pub mod store;
 pub mod sync;

@@ -3,7 +3,8 @@
 //!
 //! The binary (`main.rs`) wires these together; everything here can be tested on its own.
 
-pub mod config;
+/// The configuration file; it lives in `kiosk-core` so that `kioskctl` and the update agent share it.
+pub use kiosk_core::config;
 pub mod logging;
 pub mod status;
 pub mod systemd;

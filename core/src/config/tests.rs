@@ -36,7 +36,7 @@ fn a_minimal_config_takes_sensible_defaults() {
 
 #[test]
 fn the_shipped_example_and_the_simulate_profile_are_valid() {
-    let example = include_str!("../../kiosk.example.toml");
+    let example = include_str!("../../../kiosk-app/kiosk.example.toml");
     let config = Config::parse(example, "kiosk.example.toml").unwrap();
     assert_eq!(config.kiosk.id.as_deref(), Some("K-110101-0001"));
     assert!(config.devices.printer.as_ref().unwrap().tcp.is_some());

@@ -1,0 +1,1 @@
+//! Citizen journeys of the hall kiosk as plain state machines, and the Slint-free engine that drives them.

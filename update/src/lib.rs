@@ -1,0 +1,1 @@
+//! Update agent of the hall kiosk: verify, stage, switch, health gate, rollback.
