@@ -11,8 +11,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod technician;
 #[cfg(test)]
 mod tests;
+
+pub use technician::TechnicianSection;
 
 /// Where the configuration lives on an installed kiosk.
 pub const DEFAULT_PATH: &str = "/etc/kiosk/kiosk.toml";
@@ -39,6 +42,9 @@ pub struct Config {
     /// Attached devices; a device that is not listed is not used.
     #[serde(default)]
     pub devices: DevicesSection,
+    /// Technician mode on the kiosk screen (the PIN's hash).
+    #[serde(default)]
+    pub technician: TechnicianSection,
 }
 
 /// `[kiosk]`
@@ -330,6 +336,7 @@ impl Config {
             5,
             120,
         )?;
+        self.technician.validate()?;
         if self.hall.name_zh.trim().is_empty() {
             return Err(("hall.name_zh".into(), "must not be empty".into()));
         }

@@ -127,3 +127,26 @@ fn the_error_message_reads_as_one_plain_sentence() {
         "{err}"
     );
 }
+
+#[test]
+fn the_technician_pin_is_kept_only_as_an_argon2id_hash() {
+    let config = Config::parse(GOOD, "kiosk.toml").unwrap();
+    assert_eq!(config.technician.pin_hash, None, "no PIN: no technician mode");
+    assert_eq!(config.technician.max_attempts, 5);
+
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA";
+    let text = format!("{GOOD}\n[technician]\npin_hash = \"{hash}\"\nlockout_secs = 600\n");
+    let config = Config::parse(&text, "kiosk.toml").unwrap();
+    assert_eq!(config.technician.pin_hash.as_deref(), Some(hash));
+    assert_eq!(config.technician.lockout_secs, 600);
+
+    // A plain PIN pasted where the hash belongs is refused, pointing at set-pin.
+    let text = format!("{GOOD}\n[technician]\npin_hash = \"482913\"\n");
+    let (key, line, problem) = refused(&text);
+    assert_eq!(key, "technician.pin_hash");
+    assert_eq!(line, 15);
+    assert!(problem.contains("kioskctl technician set-pin"), "{problem}");
+
+    let text = format!("{GOOD}\n[technician]\nmax_attempts = 0\n");
+    assert_eq!(refused(&text).0, "technician.max_attempts");
+}
