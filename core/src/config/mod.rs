@@ -45,6 +45,10 @@ pub struct Config {
     /// Technician mode on the kiosk screen (the PIN's hash).
     #[serde(default)]
     pub technician: TechnicianSection,
+    /// The update agent (`kiosk-update`): where releases live, when it may switch, how it
+    /// restarts the app and how long the new version has to prove itself healthy.
+    #[serde(default)]
+    pub update: UpdateSection,
 }
 
 /// `[kiosk]`
@@ -233,6 +237,94 @@ pub struct ScannerDevice {
     pub device: String,
 }
 
+/// `[update]`: settings of the update agent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateSection {
+    /// Folder holding `releases/`, `downloads/` and the `current` symlink.
+    pub root: PathBuf,
+    /// Maintenance window in hall local time, `HH:MM-HH:MM`; it may span midnight
+    /// (`22:00-06:00`). The agent switches versions only inside it.
+    pub window: String,
+    /// The hall's offset from UTC (`+08:00` in China), which makes `window` local time.
+    pub utc_offset: String,
+    /// The command that restarts the app after a switch, as program and arguments.
+    pub restart_command: Vec<String>,
+    /// Seconds the new version has to report itself healthy (5–1800).
+    pub health_deadline_secs: u64,
+    /// Installed releases kept besides the current and previous one (0–10).
+    pub keep_releases: u32,
+}
+
+impl Default for UpdateSection {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("/opt/kiosk"),
+            window: "22:00-06:00".into(),
+            utc_offset: "+08:00".into(),
+            restart_command: vec![
+                "systemctl".into(),
+                "restart".into(),
+                "kiosk-app.service".into(),
+            ],
+            health_deadline_secs: 120,
+            keep_releases: 1,
+        }
+    }
+}
+
+/// A daily window of hall local time, `start` inclusive, `end` exclusive; it wraps past
+/// midnight when `end` is not after `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaintenanceWindow {
+    /// First minute inside the window.
+    pub start: chrono::NaiveTime,
+    /// First minute after it.
+    pub end: chrono::NaiveTime,
+    /// Offset of hall local time from UTC.
+    pub offset: chrono::FixedOffset,
+}
+
+impl MaintenanceWindow {
+    /// Whether `now` falls inside the window, in hall local time.
+    pub fn contains(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let local = now.with_timezone(&self.offset).time();
+        if self.start < self.end {
+            self.start <= local && local < self.end
+        } else {
+            local >= self.start || local < self.end
+        }
+    }
+}
+
+impl UpdateSection {
+    /// The window as times and offset; `Err` names what is wrong with the text.
+    pub fn maintenance_window(&self) -> Result<MaintenanceWindow, String> {
+        let time = |t: &str| {
+            chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M")
+                .map_err(|_| format!("{t:?} is not a time such as 22:00"))
+        };
+        let (start, end) = self
+            .window
+            .split_once('-')
+            .ok_or_else(|| format!("{:?} is not a window such as \"22:00-06:00\"", self.window))?;
+        let (start, end) = (time(start)?, time(end)?);
+        if start == end {
+            return Err(format!("{:?} is an empty window", self.window));
+        }
+        let offset = self
+            .utc_offset
+            .parse::<chrono::FixedOffset>()
+            .map_err(|_| format!("{:?} is not an offset such as \"+08:00\"", self.utc_offset))?;
+        Ok(MaintenanceWindow { start, end, offset })
+    }
+
+    /// The deadline of the health gate.
+    pub fn health_deadline(&self) -> Duration {
+        Duration::from_secs(self.health_deadline_secs)
+    }
+}
+
 /// Why a configuration was refused. The message is meant for the technician who wrote it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -355,6 +447,33 @@ impl Config {
                     "{:?} is not a log filter such as \"info\"",
                     self.logging.level
                 ),
+            ));
+        }
+        if let Err(problem) = self.update.maintenance_window() {
+            let key = if problem.contains("offset") {
+                "update.utc_offset"
+            } else {
+                "update.window"
+            };
+            return Err((key.into(), problem));
+        }
+        range(
+            "update.health_deadline_secs",
+            self.update.health_deadline_secs,
+            5,
+            1800,
+        )?;
+        range(
+            "update.keep_releases",
+            u64::from(self.update.keep_releases),
+            0,
+            10,
+        )?;
+        if self.update.restart_command.is_empty() {
+            return Err((
+                "update.restart_command".into(),
+                "must name a program, e.g. [\"systemctl\", \"restart\", \"kiosk-app.service\"]"
+                    .into(),
             ));
         }
         for (name, printer) in [

@@ -150,3 +150,45 @@ fn the_technician_pin_is_kept_only_as_an_argon2id_hash() {
     let text = format!("{GOOD}\n[technician]\nmax_attempts = 0\n");
     assert_eq!(refused(&text).0, "technician.max_attempts");
 }
+
+#[test]
+fn the_update_section_defaults_to_a_night_window_in_beijing_time() {
+    let config = Config::parse(GOOD, "kiosk.toml").unwrap();
+    assert_eq!(config.update.root, PathBuf::from("/opt/kiosk"));
+    let window = config.update.maintenance_window().unwrap();
+    let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    // 22:00-06:00 at +08:00 is 14:00-22:00 UTC.
+    assert!(window.contains(at("2026-11-26T14:00:00Z")));
+    assert!(window.contains(at("2026-11-26T21:59:00Z")));
+    assert!(!window.contains(at("2026-11-26T22:00:00Z")), "06:00 local");
+    assert!(
+        !window.contains(at("2026-11-26T02:00:00Z")),
+        "10:00 local, hall open"
+    );
+    assert_eq!(config.update.health_deadline(), Duration::from_secs(120));
+}
+
+#[test]
+fn a_day_window_and_a_bad_window_in_the_update_section() {
+    let text = format!(
+        "{GOOD}\n[update]\nroot = \"/srv/kiosk\"\nwindow = \"12:00-13:30\"\nutc_offset = \"+00:00\"\nrestart_command = [\"true\"]\nhealth_deadline_secs = 30\n"
+    );
+    let config = Config::parse(&text, "kiosk.toml").unwrap();
+    let window = config.update.maintenance_window().unwrap();
+    let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert!(window.contains(at("2026-11-26T13:29:00Z")));
+    assert!(!window.contains(at("2026-11-26T13:30:00Z")));
+    assert!(!window.contains(at("2026-11-26T11:59:00Z")));
+
+    let bad = text.replace("12:00-13:30", "25:00-06:00");
+    let (key, line, problem) = refused(&bad);
+    assert_eq!(key, "update.window");
+    assert_eq!(line, 16);
+    assert!(problem.contains("25:00"), "{problem}");
+    let bad = text.replace("+00:00", "Beijing");
+    assert_eq!(refused(&bad).0, "update.utc_offset");
+    let bad = text.replace("[\"true\"]", "[]");
+    assert_eq!(refused(&bad).0, "update.restart_command");
+    let bad = text.replace("= 30", "= 3");
+    assert_eq!(refused(&bad).0, "update.health_deadline_secs");
+}

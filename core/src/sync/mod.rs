@@ -7,6 +7,7 @@
 mod backoff;
 mod client;
 mod downlink;
+pub mod release;
 mod uplink;
 
 pub use backoff::Backoff;
