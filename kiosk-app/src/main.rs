@@ -9,6 +9,7 @@ use clap::Parser;
 use slint::ComponentHandle;
 
 use kiosk_app::config::{self, Config, LogFormat};
+use kiosk_app::state_file::StatePublisher;
 use kiosk_app::status::{self, KioskStatus};
 use kiosk_app::ui_bridge::{Shell, ShellOptions, headless};
 use kiosk_app::{VERSION, logging, systemd};
@@ -74,14 +75,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
-    let options = ShellOptions {
-        hall: config.hall.clone(),
-        ui: config.ui.clone(),
-        kiosk_label: format!(
-            "{} · v{VERSION}",
-            config.kiosk.id.as_deref().unwrap_or("unprovisioned")
-        ),
-    };
+    let options = ShellOptions::from_config(&config);
 
     if let Some(dir) = &cli.screenshots {
         let files = headless::render_all_screens(options, dir)?;
@@ -107,7 +101,15 @@ fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
         .build()
         .context("cannot start the I/O runtime")?;
 
+    // The state file (CONTRACTS E) for the update agent and kioskctl.
+    let (state, _state_writer) = {
+        let _runtime = runtime.enter();
+        StatePublisher::start(config.kiosk.data_dir.clone(), VERSION)
+    };
+
     let shell = Shell::new(options).context("cannot open the UI")?;
+    let session_state = state.clone();
+    shell.on_session_change(move |active| session_state.session_active(active));
     let (status_tx, mut status_rx) =
         tokio::sync::watch::channel(KioskStatus::initial(config.central.as_ref()));
     shell.set_status(&status_rx.borrow());
@@ -118,9 +120,11 @@ fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
         Duration::from_secs(10),
     ));
     let sink = shell.status_sink();
+    let status_state = state.clone();
     runtime.spawn(async move {
         while status_rx.changed().await.is_ok() {
             let status = status_rx.borrow_and_update().clone();
+            status_state.status(&status);
             sink(status);
         }
     });
@@ -130,8 +134,10 @@ fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
     }
     shell.window().show().context("cannot show the UI")?;
 
-    // READY once the event loop is turning, i.e. the window is up and drawing.
+    // READY, and `ui_drawn` in the state file, once the event loop is turning with the window
+    // shown (the software renderer has no after-render notifier to wait for instead).
     slint::Timer::single_shot(Duration::ZERO, move || {
+        state.ui_drawn();
         tracing::info!(
             startup_ms = started.elapsed().as_millis() as u64,
             "kiosk ready"

@@ -27,6 +27,9 @@ pub struct KioskStatus {
     pub connectivity: Connectivity,
     /// The latest report of each configured device.
     pub devices: Vec<DeviceHealth>,
+    /// Whether the devices have been checked at least once (an empty list before that means
+    /// "not known yet", after it "none configured").
+    pub checked: bool,
 }
 
 impl KioskStatus {
@@ -40,6 +43,7 @@ impl KioskStatus {
                 Connectivity::NotConfigured
             },
             devices: Vec::new(),
+            checked: false,
         }
     }
 
@@ -131,7 +135,8 @@ pub async fn run_probes(
         };
         let devices = probe_device_nodes(&devices);
         tx.send_if_modified(|status| {
-            let changed = status.connectivity != connectivity
+            let changed = !status.checked
+                || status.connectivity != connectivity
                 || status.devices.iter().map(|d| (&d.kind, &d.state)).ne(devices.iter().map(|d| (&d.kind, &d.state)));
             if changed {
                 if status.connectivity != connectivity {
@@ -142,6 +147,7 @@ pub async fn run_probes(
                 }
                 status.connectivity = connectivity;
                 status.devices = devices.clone();
+                status.checked = true;
             }
             changed
         });
@@ -190,6 +196,7 @@ mod tests {
         let status = KioskStatus {
             connectivity: Connectivity::Online,
             devices: probe_device_nodes(&devices),
+            checked: true,
         };
         assert_eq!(
             status.faulty_devices().collect::<Vec<_>>(),

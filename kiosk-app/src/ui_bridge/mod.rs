@@ -6,11 +6,16 @@
 #![allow(elided_lifetimes_in_paths)]
 
 mod shell;
+mod technician;
 
 pub mod headless;
 
-pub use kiosk_ui::{AppWindow, Device, HelpState, Notice, NoticeKind, Page, ShellAdapter, Theme};
+pub use kiosk_ui::{
+    AppWindow, Device, HelpState, Notice, NoticeKind, Page, PinState, ShellAdapter, TechCheck,
+    TechDevice, TechStage, TechnicianAdapter, Theme,
+};
 pub use shell::{Shell, ShellOptions};
+pub use technician::{SelftestLine, Technician, TechnicianOptions, app_probes, verify_pin};
 
 use crate::status::KioskStatus;
 use kiosk_hal::DeviceKind;

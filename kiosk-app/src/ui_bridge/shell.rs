@@ -1,15 +1,16 @@
 //! The kiosk shell: header, status strip, home tiles, language and elder-mode switches, the
 //! call for help, and the inactivity timeout that ends a forgotten session.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use chrono::{Datelike, Timelike};
 use slint::{ComponentHandle, ModelRc, Timer, TimerMode, VecModel};
 
+use super::technician::{self, Technician, TechnicianOptions};
 use super::{AppWindow, HelpState, Page, ShellAdapter, Theme, notices_for};
-use crate::config::{HallSection, Language, UiSection};
+use crate::config::{Config, HallSection, Language, UiSection};
 use crate::status::KioskStatus;
 
 /// What the shell needs from the configuration.
@@ -21,12 +22,40 @@ pub struct ShellOptions {
     pub ui: UiSection,
     /// Small print in the footer: kiosk id and version, for staff and technicians.
     pub kiosk_label: String,
+    /// Technician mode.
+    pub technician: TechnicianOptions,
+}
+
+impl ShellOptions {
+    /// The shell's options from the configuration.
+    pub fn from_config(config: &Config) -> Self {
+        let kiosk_id = config
+            .kiosk
+            .id
+            .clone()
+            .unwrap_or_else(|| "unprovisioned".into());
+        Self {
+            hall: config.hall.clone(),
+            ui: config.ui.clone(),
+            kiosk_label: format!("{kiosk_id} · v{}", crate::VERSION),
+            technician: TechnicianOptions {
+                settings: config.technician.clone(),
+                central_url: config.central.as_ref().map(|c| c.url.clone()),
+                kiosk_id,
+                version: crate::VERSION.into(),
+                data_dir: config.kiosk.data_dir.clone(),
+                devices: config.devices.clone(),
+                central: config.central.clone(),
+            },
+        }
+    }
 }
 
 /// The running shell. Create it on the UI thread; it lives as long as the window.
 pub struct Shell {
     window: AppWindow,
     inner: Rc<Inner>,
+    technician: Rc<Technician>,
 }
 
 struct Inner {
@@ -38,7 +67,13 @@ struct Inner {
     expiry: Timer,
     clock: Timer,
     seconds_left: Cell<u64>,
+    // Whether a citizen is in a journey, and who wants to know when that changes.
+    session_active: Cell<bool>,
+    session_observer: RefCell<Option<SessionObserver>>,
 }
+
+/// Told whether a citizen session is under way.
+type SessionObserver = Box<dyn Fn(bool)>;
 
 /// Why a session ended, for the log.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +87,7 @@ impl Shell {
     /// (winit on a kiosk, the software renderer for screenshots, the testing backend in tests).
     pub fn new(options: ShellOptions) -> Result<Self, slint::PlatformError> {
         let window = AppWindow::new()?;
+        let technician = Technician::setup(&window, options.technician.clone());
         let inner = Rc::new(Inner {
             window: window.as_weak(),
             options,
@@ -60,14 +96,25 @@ impl Shell {
             expiry: Timer::default(),
             clock: Timer::default(),
             seconds_left: Cell::new(0),
+            session_active: Cell::new(false),
+            session_observer: RefCell::new(None),
         });
         inner.setup(&window);
-        Ok(Self { window, inner })
+        Ok(Self {
+            window,
+            inner,
+            technician,
+        })
     }
 
     /// The window, for showing it and for tests.
     pub fn window(&self) -> &AppWindow {
         &self.window
+    }
+
+    /// Technician mode.
+    pub fn technician(&self) -> &Rc<Technician> {
+        &self.technician
     }
 
     /// Shows a new status (on the UI thread).
@@ -84,6 +131,13 @@ impl Shell {
         }
     }
 
+    /// Calls `observer` (on the UI thread) whenever a citizen session starts or ends: a journey
+    /// page is open, as opposed to the home screen. The state file's `session_active`.
+    pub fn on_session_change(&self, observer: impl Fn(bool) + 'static) {
+        observer(self.inner.session_active.get());
+        *self.inner.session_observer.borrow_mut() = Some(Box::new(observer));
+    }
+
     /// Switches the UI language (as the footer switch does).
     pub fn select_language(&self, language: Language) {
         self.inner.apply_language(language);
@@ -95,6 +149,7 @@ fn show_status(window: &AppWindow, status: &KioskStatus) {
     window
         .global::<ShellAdapter>()
         .set_notices(ModelRc::new(VecModel::from(notices)));
+    technician::show_status(window, status);
 }
 
 impl Inner {
@@ -178,6 +233,15 @@ impl Inner {
     fn set_page(&self, page: Page) {
         self.ui(|ui| ui.global::<ShellAdapter>().set_page(page));
         tracing::debug!(?page, "page");
+        self.note_session(page != Page::Home);
+    }
+
+    fn note_session(&self, active: bool) {
+        if self.session_active.replace(active) != active
+            && let Some(observer) = self.session_observer.borrow().as_ref()
+        {
+            observer(active);
+        }
     }
 
     /// The citizen went home: the journey is over, but their language and elder-mode choice
@@ -277,11 +341,11 @@ impl Inner {
         self.idle.stop();
         self.ui(|ui| {
             let adapter = ui.global::<ShellAdapter>();
-            adapter.set_page(Page::Home);
             adapter.set_help_state(HelpState::Hidden);
             ui.global::<Theme>()
                 .set_elder_mode(self.options.ui.elder_mode);
         });
+        self.set_page(Page::Home);
         self.apply_language(self.options.ui.language);
         tracing::info!(reason = ?why, "session ended");
     }

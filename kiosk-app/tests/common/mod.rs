@@ -10,14 +10,13 @@ use slint::ComponentHandle;
 
 /// The simulate profile's shell on a 1920×1080 test window, shown.
 pub fn start_shell() -> Shell {
+    start_shell_with(Config::simulate().unwrap())
+}
+
+/// The shell for this configuration on a 1920×1080 test window, shown.
+pub fn start_shell_with(config: Config) -> Shell {
     i_slint_backend_testing::init_integration_test_with_mock_time();
-    let config = Config::simulate().unwrap();
-    let shell = Shell::new(ShellOptions {
-        hall: config.hall,
-        ui: config.ui,
-        kiosk_label: "TEST-0001 · v0".into(),
-    })
-    .unwrap();
+    let shell = Shell::new(ShellOptions::from_config(&config)).unwrap();
     shell
         .window()
         .window()
@@ -64,4 +63,28 @@ pub fn button(shell: &Shell, label: &str) -> ElementHandle {
 pub fn tap(shell: &Shell, label: &str) {
     button(shell, label).mock_single_click(slint::platform::PointerEventButton::Left);
     settle();
+}
+
+/// Runs what other threads queued for the UI thread (results of background work), as the
+/// real event loop would between frames.
+pub fn pump() {
+    slint::invoke_from_event_loop(|| {
+        let _ = slint::quit_event_loop();
+    })
+    .unwrap();
+    slint::run_event_loop().unwrap();
+    settle();
+}
+
+/// Pumps the event loop until `done` holds (background work finishing), for at most 20 s.
+pub fn pump_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        pump();
+    }
 }

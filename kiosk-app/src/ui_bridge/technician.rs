@@ -1,0 +1,458 @@
+//! Technician mode on the kiosk screen: held hall name → PIN keypad → device status, network,
+//! version, a test ticket and the self-test. The PIN is checked against the configured
+//! argon2id hash on a worker thread (argon2 is slow on purpose), and a run of wrong PINs
+//! locks the keypad for a while.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use slint::{ComponentHandle, ModelRc, Timer, TimerMode, VecModel};
+
+use super::{AppWindow, PinState, TechCheck, TechDevice, TechStage, TechnicianAdapter, device_of};
+use crate::config::{CentralSection, DevicesSection, TechnicianSection};
+use crate::status::{Connectivity, KioskStatus};
+
+/// The longest PIN `kioskctl technician set-pin` accepts.
+const MAX_PIN_DIGITS: usize = 12;
+
+/// Technician mode closes itself after this long without a touch, so a technician who walks
+/// away does not leave it open to the next citizen.
+const IDLE_EXIT: Duration = Duration::from_secs(300);
+
+/// What technician mode shows besides the live status.
+#[derive(Debug, Clone)]
+pub struct TechnicianOptions {
+    /// The PIN hash and the lockout rules.
+    pub settings: TechnicianSection,
+    /// Central's URL, if provisioned.
+    pub central_url: Option<String>,
+    /// This kiosk's id (or "unprovisioned").
+    pub kiosk_id: String,
+    /// The running version.
+    pub version: String,
+    /// The data directory, whose store tells the backlog and the last sync.
+    pub data_dir: std::path::PathBuf,
+    /// The configured devices and central, for the self-test.
+    pub devices: DevicesSection,
+    /// Central, for the self-test.
+    pub central: Option<CentralSection>,
+}
+
+/// One line of a self-test report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelftestLine {
+    /// Which check.
+    pub name: String,
+    /// `PASS`, `WARN`, `FAIL` or `SKIP`.
+    pub outcome: &'static str,
+    /// What was found.
+    pub summary: String,
+    /// What to do about it.
+    pub advice: Option<String>,
+}
+
+/// Something technician mode can ask the rest of the app to do; the answer comes back through
+/// [`Technician::show_test_ticket_result`] / [`Technician::show_selftest`].
+pub type Action = Box<dyn Fn()>;
+
+/// Technician mode, bound to the window's `TechnicianAdapter`.
+pub struct Technician {
+    window: slint::Weak<AppWindow>,
+    options: TechnicianOptions,
+    pin: RefCell<String>,
+    wrong_in_a_row: Cell<u32>,
+    locked: Cell<bool>,
+    lock_timer: Timer,
+    idle_timer: Timer,
+    test_ticket: RefCell<Option<Action>>,
+    selftest: RefCell<Option<Action>>,
+}
+
+impl Technician {
+    /// Binds the adapter's callbacks.
+    pub fn setup(window: &AppWindow, options: TechnicianOptions) -> Rc<Self> {
+        let this = Rc::new(Self {
+            window: window.as_weak(),
+            options,
+            pin: RefCell::new(String::new()),
+            wrong_in_a_row: Cell::new(0),
+            locked: Cell::new(false),
+            lock_timer: Timer::default(),
+            idle_timer: Timer::default(),
+            test_ticket: RefCell::new(None),
+            selftest: RefCell::new(None),
+        });
+        let (devices, central) = (this.options.devices.clone(), this.options.central.clone());
+        this.set_selftest(
+            "The app's own probes: device nodes and central's address. \
+             `kioskctl selftest` on the console checks more (disk, clock, identity, outbox).",
+            move || app_probes(&devices, central.as_ref()),
+        );
+        let adapter = window.global::<TechnicianAdapter>();
+        adapter.set_version(this.options.version.clone().into());
+        adapter.set_kiosk_id(this.options.kiosk_id.clone().into());
+        adapter.set_central_url(this.options.central_url.clone().unwrap_or_default().into());
+        adapter.set_last_sync("–".into());
+        adapter.set_backlog("–".into());
+
+        let w = Rc::downgrade(&this);
+        adapter.on_open_requested(move || with(&w, |t| t.open_pin()));
+        let w = Rc::downgrade(&this);
+        adapter.on_pin_digit(move |d| with(&w, |t| t.digit(&d)));
+        let w = Rc::downgrade(&this);
+        adapter.on_pin_backspace(move || {
+            with(&w, |t| {
+                t.pin.borrow_mut().pop();
+                t.show_pin(PinState::Entering);
+            })
+        });
+        let w = Rc::downgrade(&this);
+        adapter.on_pin_submit(move || with(&w, |t| t.submit()));
+        let w = Rc::downgrade(&this);
+        adapter.on_exit(move || with(&w, |t| t.close()));
+        let w = Rc::downgrade(&this);
+        adapter.on_print_test_ticket(move || {
+            with(&w, |t| {
+                t.touch();
+                if let Some(action) = t.test_ticket.borrow().as_ref() {
+                    t.ui(|a| {
+                        a.set_test_ticket_busy(true);
+                        a.set_test_ticket_result("".into());
+                    });
+                    action();
+                }
+            })
+        });
+        let w = Rc::downgrade(&this);
+        adapter.on_run_selftest(move || {
+            with(&w, |t| {
+                t.touch();
+                if let Some(action) = t.selftest.borrow().as_ref() {
+                    t.ui(|a| {
+                        a.set_selftest_busy(true);
+                        a.set_checks(ModelRc::default());
+                    });
+                    action();
+                }
+            })
+        });
+        this
+    }
+
+    /// What "print test ticket" does; without it the button stays disabled.
+    pub fn set_test_ticket_action(&self, action: impl Fn() + 'static) {
+        *self.test_ticket.borrow_mut() = Some(Box::new(action));
+        self.ui(|a| a.set_test_ticket_available(true));
+    }
+
+    /// Runs `test` on a worker thread whenever the technician asks for a self-test; `note`
+    /// says above the results what the test covers.
+    pub fn set_selftest(
+        self: &Rc<Self>,
+        note: &str,
+        test: impl Fn() -> Vec<SelftestLine> + Send + Sync + 'static,
+    ) {
+        let test = std::sync::Arc::new(test);
+        let weak = Rc::downgrade(self);
+        *self.selftest.borrow_mut() = Some(Box::new(move || {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let test = test.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(test());
+            });
+            let weak = weak.clone();
+            let _ = slint::spawn_local(async move {
+                let lines = rx.await.unwrap_or_default();
+                with(&weak, |t| t.show_selftest(lines));
+            });
+        }));
+        self.ui(|a| a.set_selftest_note(note.into()));
+    }
+
+    /// The outcome of a test ticket, in the technician's words.
+    pub fn show_test_ticket_result(&self, text: &str) {
+        self.ui(|a| {
+            a.set_test_ticket_busy(false);
+            a.set_test_ticket_result(text.into());
+        });
+    }
+
+    /// Shows self-test results.
+    pub fn show_selftest(&self, lines: Vec<SelftestLine>) {
+        let checks: Vec<TechCheck> = lines
+            .into_iter()
+            .map(|l| TechCheck {
+                name: l.name.into(),
+                outcome: l.outcome.into(),
+                summary: l.summary.into(),
+                advice: l.advice.unwrap_or_default().into(),
+            })
+            .collect();
+        self.ui(|a| {
+            a.set_selftest_busy(false);
+            a.set_checks(ModelRc::new(VecModel::from(checks)));
+        });
+    }
+
+    /// Backlog and last sync from the store's status snapshot.
+    pub fn set_sync(&self, backlog: Option<u64>, last_sync: Option<String>) {
+        self.ui(|a| {
+            a.set_backlog(backlog.map_or("–".into(), |b| b.to_string()).into());
+            a.set_last_sync(last_sync.unwrap_or_else(|| "–".into()).into());
+        });
+    }
+
+    /// Whether technician mode (or its PIN dialog) is on screen.
+    pub fn is_open(&self) -> bool {
+        self.window
+            .upgrade()
+            .is_some_and(|w| w.global::<TechnicianAdapter>().get_stage() != TechStage::Closed)
+    }
+
+    fn ui(&self, f: impl FnOnce(TechnicianAdapter<'_>)) {
+        if let Some(w) = self.window.upgrade() {
+            f(w.global::<TechnicianAdapter>());
+        }
+    }
+
+    fn open_pin(self: &Rc<Self>) {
+        if self.is_open() {
+            return;
+        }
+        tracing::info!("technician PIN requested");
+        self.pin.borrow_mut().clear();
+        let state = if self.options.settings.pin_hash.is_none() {
+            PinState::NoPin
+        } else if self.locked.get() {
+            PinState::Locked
+        } else {
+            PinState::Entering
+        };
+        self.show_pin(state);
+        self.ui(|a| a.set_stage(TechStage::Pin));
+        self.touch();
+    }
+
+    fn digit(self: &Rc<Self>, d: &str) {
+        self.touch();
+        if self.locked.get() || !d.chars().all(|c| c.is_ascii_digit()) {
+            return;
+        }
+        let mut pin = self.pin.borrow_mut();
+        if pin.len() < MAX_PIN_DIGITS {
+            pin.push_str(d);
+        }
+        drop(pin);
+        self.show_pin(PinState::Entering);
+    }
+
+    fn show_pin(&self, state: PinState) {
+        let digits = i32::try_from(self.pin.borrow().len()).unwrap_or(0);
+        let state = if self.locked.get() {
+            PinState::Locked
+        } else {
+            state
+        };
+        let tries_left = self
+            .options
+            .settings
+            .max_attempts
+            .saturating_sub(self.wrong_in_a_row.get());
+        let minutes = self.options.settings.lockout_secs.div_ceil(60);
+        self.ui(|a| {
+            a.set_pin_digits(digits);
+            a.set_pin_state(state);
+            a.set_tries_left(i32::try_from(tries_left).unwrap_or(0));
+            a.set_locked_minutes(i32::try_from(minutes).unwrap_or(i32::MAX));
+        });
+    }
+
+    /// Checks the PIN off the UI thread; the keypad shows "checking" meanwhile.
+    fn submit(self: &Rc<Self>) {
+        self.touch();
+        let Some(hash) = self.options.settings.pin_hash.clone() else {
+            return;
+        };
+        if self.locked.get() || self.pin.borrow().is_empty() {
+            return;
+        }
+        let pin = std::mem::take(&mut *self.pin.borrow_mut());
+        self.show_pin(PinState::Checking);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(verify_pin(&hash, &pin));
+        });
+        let weak = Rc::downgrade(self);
+        let spawned = slint::spawn_local(async move {
+            let right = rx.await.unwrap_or(false);
+            with(&weak, |t| t.pin_checked(right));
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot check the technician PIN: {e}");
+            self.show_pin(PinState::Entering);
+        }
+    }
+
+    fn pin_checked(self: &Rc<Self>, right: bool) {
+        if right {
+            tracing::info!("technician mode opened");
+            self.wrong_in_a_row.set(0);
+            self.ui(|a| a.set_stage(TechStage::Open));
+            self.refresh_sync();
+            return;
+        }
+        let wrong = self.wrong_in_a_row.get() + 1;
+        self.wrong_in_a_row.set(wrong);
+        tracing::warn!(wrong_in_a_row = wrong, "wrong technician PIN");
+        if wrong >= self.options.settings.max_attempts {
+            tracing::warn!(
+                seconds = self.options.settings.lockout_secs,
+                "technician PIN locked after too many wrong tries"
+            );
+            self.locked.set(true);
+            let weak = Rc::downgrade(self);
+            self.lock_timer.start(
+                TimerMode::SingleShot,
+                Duration::from_secs(self.options.settings.lockout_secs),
+                move || {
+                    with(&weak, |t| {
+                        t.locked.set(false);
+                        t.wrong_in_a_row.set(0);
+                        t.show_pin(PinState::Entering);
+                    })
+                },
+            );
+        }
+        self.show_pin(PinState::Wrong);
+    }
+
+    /// Reads the store's sync snapshot on a worker thread (it opens the database).
+    fn refresh_sync(self: &Rc<Self>) {
+        let dir = self.options.data_dir.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(kiosk_core::store::read_status(&dir).ok());
+        });
+        let weak = Rc::downgrade(self);
+        let _ = slint::spawn_local(async move {
+            if let Ok(Some(status)) = rx.await {
+                let last = status.last_success_at.map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                });
+                with(&weak, |t| t.set_sync(Some(status.total_backlog), last));
+            }
+        });
+    }
+
+    fn touch(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        self.idle_timer
+            .start(TimerMode::SingleShot, IDLE_EXIT, move || {
+                with(&weak, |t| t.close());
+            });
+    }
+
+    fn close(&self) {
+        self.pin.borrow_mut().clear();
+        self.idle_timer.stop();
+        if self.is_open() {
+            tracing::info!("technician mode closed");
+        }
+        self.ui(|a| {
+            a.set_stage(TechStage::Closed);
+            a.set_pin_digits(0);
+            a.set_checks(ModelRc::default());
+            a.set_test_ticket_result("".into());
+        });
+    }
+}
+
+/// Shows the latest device and network status in technician mode (kept up to date while it
+/// is closed too, so it opens on current facts).
+pub fn show_status(window: &AppWindow, status: &KioskStatus) {
+    let devices: Vec<TechDevice> = status
+        .devices
+        .iter()
+        .map(|d| TechDevice {
+            device: device_of(d.kind),
+            ok: d.state.is_usable(),
+            detail: format!("{}: {:?}", d.location, d.state).into(),
+        })
+        .collect();
+    let adapter = window.global::<TechnicianAdapter>();
+    adapter.set_devices(ModelRc::new(VecModel::from(devices)));
+    adapter.set_central_reachable(status.connectivity == Connectivity::Online);
+}
+
+/// The self-test the app can run on its own: each configured device node exists, central's
+/// address accepts a TCP connection.
+pub fn app_probes(devices: &DevicesSection, central: Option<&CentralSection>) -> Vec<SelftestLine> {
+    let mut lines: Vec<SelftestLine> = crate::status::probe_device_nodes(devices)
+        .into_iter()
+        .map(|d| {
+            let ok = d.state.is_usable();
+            SelftestLine {
+                name: d.kind.label().to_string(),
+                outcome: if ok { "PASS" } else { "FAIL" },
+                summary: format!("{}: {:?}", d.location, d.state),
+                advice: (!ok)
+                    .then(|| "check the cable and the udev rule (kioskctl devices)".to_string()),
+            }
+        })
+        .collect();
+    let central_line = match central.and_then(|c| crate::status::central_address(&c.url)) {
+        None => SelftestLine {
+            name: "central".into(),
+            outcome: "FAIL",
+            summary: "no central platform configured".into(),
+            advice: Some("provision the kiosk: kioskctl provision --central URL --token T".into()),
+        },
+        Some(address) => {
+            let reached = std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .is_some_and(|a| {
+                    std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok()
+                });
+            SelftestLine {
+                name: "central".into(),
+                outcome: if reached { "PASS" } else { "FAIL" },
+                summary: format!(
+                    "{address}: {}",
+                    if reached {
+                        "connection accepted"
+                    } else {
+                        "no connection within 3 s"
+                    }
+                ),
+                advice: (!reached)
+                    .then(|| "check the hall network, the firewall and [central] url".to_string()),
+            }
+        }
+    };
+    lines.push(central_line);
+    lines
+}
+
+/// Whether `pin` matches the argon2id PHC string `hash` (parameters are read from the string).
+pub fn verify_pin(hash: &str, pin: &str) -> bool {
+    use argon2::PasswordVerifier;
+    match argon2::PasswordHash::new(hash) {
+        Ok(parsed) => argon2::Argon2::default()
+            .verify_password(pin.as_bytes(), &parsed)
+            .is_ok(),
+        Err(e) => {
+            tracing::error!("the configured technician PIN hash is unreadable: {e}");
+            false
+        }
+    }
+}
+
+fn with(weak: &Weak<Technician>, f: impl FnOnce(&Rc<Technician>)) {
+    if let Some(t) = weak.upgrade() {
+        f(&t);
+    }
+}
