@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use central::Store;
 use central::store::PublishOutcome;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use kiosk_api::{Catalog, keys};
+
+mod cli_ops;
 
 #[derive(Parser)]
 #[command(name = "central", version, about = "Central platform for hall kiosks")]
@@ -52,6 +54,15 @@ enum Command {
     },
     /// Print the OpenAPI document of the kiosk API.
     Openapi,
+    /// Signed software releases.
+    #[command(subcommand)]
+    Release(cli_ops::ReleaseCommand),
+    /// Staged rollouts of a release to the fleet.
+    #[command(subcommand)]
+    Rollout(cli_ops::RolloutCommand),
+    /// Ops console users.
+    #[command(subcommand)]
+    User(cli_ops::UserCommand),
 }
 
 #[derive(Subcommand)]
@@ -85,12 +96,18 @@ enum KeysCommand {
         /// Also make this central trust the new key (what kiosks get at enrolment).
         #[arg(long)]
         db: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Make central trust an ops public key (a FILE.pub written by `keys generate`).
     Trust {
         /// The public key file.
         #[arg(long)]
         public_key: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: Db,
     },
@@ -105,6 +122,28 @@ enum PublishCommand {
         /// Ops private key (PEM) from `central keys generate`.
         #[arg(long)]
         key: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Sign and publish a kiosk configuration (a JSON object) as the desired config of a hall.
+    Config {
+        /// Configuration JSON file.
+        file: PathBuf,
+        /// Hall whose kiosks apply it.
+        #[arg(long)]
+        hall: String,
+        /// Version chosen by ops, e.g. 2026-11-26.1.
+        #[arg(long)]
+        version: String,
+        /// Ops private key (PEM) from `central keys generate`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: Db,
     },
@@ -118,7 +157,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    // Parsed by hand so `rollout start` can keep its --percent/--hall stages in order.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
         Command::Serve { db, listen } => serve(&db.db, &listen).await,
         Command::Token(TokenCommand::Create {
             hall,
@@ -141,8 +183,14 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Keys(KeysCommand::Generate { out, db }) => generate_key(&out, db.as_deref()).await,
-        Command::Keys(KeysCommand::Trust { public_key, db }) => {
+        Command::Keys(KeysCommand::Generate { out, db, json }) => {
+            generate_key(&out, db.as_deref(), json).await
+        }
+        Command::Keys(KeysCommand::Trust {
+            public_key,
+            json,
+            db,
+        }) => {
             let text = std::fs::read_to_string(&public_key)
                 .with_context(|| format!("reading the ops public key {}", public_key.display()))?;
             let key = keys::public_key_from_base64(&text).with_context(|| {
@@ -155,12 +203,33 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .set_ops_public_key(&keys::public_key_to_base64(&key))
                 .await?;
-            println!("central now trusts ops key {}", keys::key_id(&key));
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "trusted_key_id": keys::key_id(&key) })
+                );
+            } else {
+                println!("central now trusts ops key {}", keys::key_id(&key));
+            }
             Ok(())
         }
-        Command::Publish(PublishCommand::Catalog { file, key, db }) => {
-            publish_catalog(&file, &key, &db.db).await
-        }
+        Command::Publish(PublishCommand::Catalog {
+            file,
+            key,
+            json,
+            db,
+        }) => publish_catalog(&file, &key, &db.db, json).await,
+        Command::Publish(PublishCommand::Config {
+            file,
+            hall,
+            version,
+            key,
+            json,
+            db,
+        }) => cli_ops::publish_config(&file, &hall, &version, &key, &db.db, json).await,
+        Command::Release(c) => cli_ops::release(c).await,
+        Command::Rollout(c) => cli_ops::rollout(c, cli_ops::stage_order(&matches)).await,
+        Command::User(c) => cli_ops::user(c).await,
         Command::Stats { db, json } => {
             let stats = open(&db.db).await?.stats().await?;
             if json {
@@ -229,7 +298,7 @@ async fn serve(db: &str, listen: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn generate_key(out: &Path, db: Option<&str>) -> anyhow::Result<()> {
+async fn generate_key(out: &Path, db: Option<&str>, json: bool) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let key = keys::generate();
     let public = keys::public_key_to_base64(&key.verifying_key());
@@ -251,54 +320,62 @@ async fn generate_key(out: &Path, db: Option<&str>) -> anyhow::Result<()> {
     pub_path.push(".pub");
     std::fs::write(&pub_path, format!("{public}\n"))
         .with_context(|| format!("writing {}", Path::new(&pub_path).display()))?;
+    let key_id = keys::key_id(&key.verifying_key());
+    if let Some(db) = db {
+        open(db).await?.set_ops_public_key(&public).await?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "key_id": key_id,
+                "private_key": out.display().to_string(),
+                "public_key_file": Path::new(&pub_path).display().to_string(),
+                "public_key": public,
+                "trusted": db.is_some(),
+            })
+        );
+        return Ok(());
+    }
     println!(
-        "ops key {} written to {} (public key in {})",
-        keys::key_id(&key.verifying_key()),
+        "ops key {key_id} written to {} (public key in {})",
         out.display(),
         Path::new(&pub_path).display()
     );
-    if let Some(db) = db {
-        open(db).await?.set_ops_public_key(&public).await?;
-        println!(
-            "central now trusts ops key {}",
-            keys::key_id(&key.verifying_key())
-        );
+    if db.is_some() {
+        println!("central now trusts ops key {key_id}");
     }
     Ok(())
 }
 
-async fn publish_catalog(file: &Path, key: &Path, db: &str) -> anyhow::Result<()> {
+async fn publish_catalog(file: &Path, key: &Path, db: &str, json: bool) -> anyhow::Result<()> {
     let bytes =
         std::fs::read(file).with_context(|| format!("reading the catalog {}", file.display()))?;
     let catalog = Catalog::from_json(&bytes)
         .with_context(|| format!("checking the catalog {}", file.display()))?;
-    let pem = std::fs::read_to_string(key)
-        .with_context(|| format!("reading the ops key {}", key.display()))?;
-    let ops = keys::private_key_from_pem(&pem)
-        .with_context(|| format!("reading the ops key {}", key.display()))?;
     let store = open(db).await?;
-    let public = keys::public_key_to_base64(&ops.verifying_key());
-    match store.ops_public_key().await? {
-        Some(trusted) if trusted == public => {}
-        Some(trusted) => bail!(
-            "{} is not the ops key this central trusts (key id {}); kiosks would refuse the bundle. Use the trusted key, or `central keys trust` the new one (kiosks enrolled earlier keep the old key)",
-            key.display(),
-            keys::public_key_from_base64(&trusted)
-                .map(|k| keys::key_id(&k))
-                .unwrap_or_else(|_| "unreadable".into())
-        ),
-        None => bail!(
-            "central trusts no ops key yet; run `central keys trust --public-key {}.pub --db …` first",
-            key.display()
-        ),
-    }
+    let ops = cli_ops::trusted_ops_key(key, &store).await?;
     let bundle = kiosk_api::sign_bundle(
         &ops,
         kiosk_api::catalog::BUNDLE_KIND,
         &catalog.version,
         &bytes,
     );
-    match store.publish(&catalog.hall.id, &bundle).await? {
+    let outcome = store.publish(&catalog.hall.id, &bundle).await?;
+    if json && outcome != PublishOutcome::VersionTaken {
+        println!(
+            "{}",
+            serde_json::json!({
+                "kind": kiosk_api::catalog::BUNDLE_KIND,
+                "version": catalog.version,
+                "hall_id": catalog.hall.id,
+                "key_id": bundle.key_id,
+                "already_published": outcome == PublishOutcome::AlreadyPublished,
+            })
+        );
+        return Ok(());
+    }
+    match outcome {
         PublishOutcome::Published => println!(
             "published catalog {} for hall {}",
             catalog.version, catalog.hall.id

@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod handlers;
+mod releases;
 
 pub use error::ApiFailure;
 
@@ -59,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route(routes::DESIRED_STATE, get(handlers::desired_state))
         .route(routes::BUNDLE, get(handlers::bundle))
+        .route(routes::RELEASE_MANIFEST, get(releases::manifest))
+        .route(routes::RELEASE_ARTIFACT, get(releases::artifact))
         .route(kiosk_api::openapi::DOCUMENT_PATH, get(handlers::openapi))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::wrong_method)

@@ -101,6 +101,7 @@ impl Store {
 
         let mut stored = 0i64;
         let mut max_seq = 0i64;
+        let mut stored_events: Vec<&Event> = Vec::new();
         for chunk in candidates.chunks(ROWS_PER_INSERT) {
             let mut sql = String::from(
                 "INSERT INTO events (kiosk_id, event_id, seq, stream, kind, priority, occurred_at, received_at, payload, attachments) VALUES ",
@@ -156,6 +157,7 @@ impl Store {
             {
                 stored += 1;
                 max_seq = max_seq.max(seq_i64(e));
+                stored_events.push(e);
                 outcome.insert(e.event_id, EventOutcome::Stored);
             }
             let known = existing_event_ids(&mut w, &kiosk, &skipped).await?;
@@ -170,6 +172,9 @@ impl Store {
                 outcome.insert(e.event_id, o);
             }
         }
+
+        // Projections of what was newly stored, in this same transaction.
+        super::rollouts::project_health_events(&mut w.tx, &kiosk, &stored_events).await?;
 
         sqlx::query("UPDATE kiosks SET event_count = event_count + $2, max_seq = CASE WHEN max_seq < $3 THEN $3 ELSE max_seq END, last_seen_at = $4 WHERE id = $1")
             .bind(&kiosk)

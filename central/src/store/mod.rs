@@ -8,14 +8,20 @@
 
 mod attachments;
 mod bundles;
+mod console;
 mod enrol;
 mod ingest;
+mod releases;
+pub mod rollouts;
 mod stats;
 
 pub use attachments::{ChunkOutcome, ChunkUpload};
 pub use bundles::PublishOutcome;
+pub use console::{ConsoleSession, SESSION_MILLIS, UserError};
 pub use enrol::{EnrolError, KioskAuth, TokenCreated};
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
+pub use releases::{RELEASE_CHUNK_BYTES, ReleasePublished};
+pub use rollouts::{RolloutError, RolloutFailure, RolloutStatus, StageSelector, StageStatus};
 pub use stats::{GapRange, KindCount, KioskStats, Stats};
 
 use std::str::FromStr as _;

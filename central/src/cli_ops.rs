@@ -1,0 +1,463 @@
+//! Ops commands of `central`: releases, rollouts, console users, config bundles, and the
+//! ops key check they share with `publish catalog`.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use central::Store;
+use central::store::{ReleasePublished, RolloutStatus, StageSelector};
+use clap::{ArgMatches, Subcommand};
+use ed25519_dalek::SigningKey;
+use kiosk_api::{ReleaseManifest, SignedRelease, keys};
+use sha2::{Digest as _, Sha256};
+
+use crate::{Db, open};
+
+#[derive(Subcommand)]
+pub(crate) enum ReleaseCommand {
+    /// Sign and publish a release artifact (a gzip tar holding bin/kiosk-app).
+    Publish {
+        /// The artifact file.
+        artifact: PathBuf,
+        /// Release version (semver), e.g. 0.2.0.
+        #[arg(long)]
+        version: String,
+        /// Lowest version a kiosk must run to take this release directly (semver).
+        #[arg(long)]
+        min_version: String,
+        /// Ops private key (PEM) from `central keys generate`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Print the signed manifest as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// List published releases.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RolloutCommand {
+    /// Start rolling a release out, in stages taken in the order given.
+    Start {
+        /// Release version to roll out.
+        #[arg(long)]
+        release: String,
+        /// A stage reaching this share of the whole fleet (cumulative), e.g. 10 or 10%.
+        #[arg(long, value_parser = parse_percent)]
+        percent: Vec<u8>,
+        /// A stage of every kiosk of this hall.
+        #[arg(long)]
+        hall: Vec<String>,
+        /// Pause once this many kiosks failed (rolled back or refused) without ops accepting it.
+        #[arg(long, default_value_t = 1)]
+        max_failures: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Stop offering the release until resumed.
+    Pause {
+        /// Rollout id.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Go on, accepting the failures so far.
+    Resume {
+        /// Rollout id.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Stop for good (kiosks that updated keep the release).
+    Abort {
+        /// Rollout id.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Progress per cohort and failures with their reasons; all rollouts without ID.
+    Status {
+        /// Rollout id.
+        id: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add an ops console user; the password is read from --password-file or stdin's first line.
+    Add {
+        /// User name.
+        name: String,
+        /// File holding the password (first line).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+fn parse_percent(text: &str) -> Result<u8, String> {
+    let n = text.trim().trim_end_matches('%');
+    match n.parse::<u8>() {
+        Ok(p) if (1..=100).contains(&p) => Ok(p),
+        _ => Err(format!("{text:?} is not a share from 1 to 100")),
+    }
+}
+
+/// The stages of `rollout start` in the order they were written on the command line.
+pub(crate) fn stage_order(matches: &ArgMatches) -> Vec<StageSelector> {
+    let Some(start) = matches
+        .subcommand_matches("rollout")
+        .and_then(|m| m.subcommand_matches("start"))
+    else {
+        return Vec::new();
+    };
+    let mut stages: Vec<(usize, StageSelector)> = Vec::new();
+    if let (Some(idx), Some(vals)) = (start.indices_of("percent"), start.get_many::<u8>("percent"))
+    {
+        stages.extend(idx.zip(vals).map(|(i, p)| (i, StageSelector::Percent(*p))));
+    }
+    if let (Some(idx), Some(vals)) = (start.indices_of("hall"), start.get_many::<String>("hall")) {
+        stages.extend(
+            idx.zip(vals)
+                .map(|(i, h)| (i, StageSelector::Hall(h.clone()))),
+        );
+    }
+    stages.sort_by_key(|(i, _)| *i);
+    stages.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Reads the ops key and checks that central trusts it, so kiosks will accept what it signs.
+pub(crate) async fn trusted_ops_key(key: &Path, store: &Store) -> anyhow::Result<SigningKey> {
+    let pem = std::fs::read_to_string(key)
+        .with_context(|| format!("reading the ops key {}", key.display()))?;
+    let ops = keys::private_key_from_pem(&pem)
+        .with_context(|| format!("reading the ops key {}", key.display()))?;
+    let public = keys::public_key_to_base64(&ops.verifying_key());
+    match store.ops_public_key().await? {
+        Some(trusted) if trusted == public => Ok(ops),
+        Some(trusted) => bail!(
+            "{} is not the ops key this central trusts (key id {}); kiosks would refuse what it signs. Use the trusted key, or `central keys trust` the new one (kiosks enrolled earlier keep the old key)",
+            key.display(),
+            keys::public_key_from_base64(&trusted)
+                .map(|k| keys::key_id(&k))
+                .unwrap_or_else(|_| "unreadable".into())
+        ),
+        None => bail!(
+            "central trusts no ops key yet; run `central keys trust --public-key {}.pub --db …` first",
+            key.display()
+        ),
+    }
+}
+
+/// Checks that `bytes` is a gzip tar whose root holds `bin/kiosk-app` (CONTRACTS C).
+fn check_artifact(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let entries = archive
+        .entries()
+        .context("the artifact is not a gzip tar")?;
+    for entry in entries {
+        let entry = entry.context("the artifact is not a readable gzip tar")?;
+        let path = entry
+            .path()
+            .context("the artifact has an entry with an unreadable name")?;
+        let path = path.strip_prefix(".").unwrap_or(&path);
+        if path == Path::new("bin/kiosk-app") {
+            return Ok(());
+        }
+    }
+    bail!(
+        "the artifact holds no bin/kiosk-app at its root; build it as `tar czf ARTIFACT -C DIR bin ...`"
+    )
+}
+
+fn print_release(release: &SignedRelease) {
+    let m = &release.manifest;
+    println!(
+        "release {} sha256 {} {} bytes min_version {} signed by {} at {}",
+        m.version,
+        m.sha256,
+        m.size,
+        m.min_version,
+        release.key_id,
+        m.published_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+}
+
+pub(crate) async fn release(command: ReleaseCommand) -> anyhow::Result<()> {
+    match command {
+        ReleaseCommand::Publish {
+            artifact,
+            version,
+            min_version,
+            key,
+            json,
+            db,
+        } => {
+            let (Some(v), Some(min)) = (
+                central::store::rollouts::parse_version(&version),
+                central::store::rollouts::parse_version(&min_version),
+            ) else {
+                bail!(
+                    "--version {version:?} and --min-version {min_version:?} must both be semantic versions like 0.2.0"
+                );
+            };
+            if min > v {
+                bail!("--min-version {min} is above --version {v}; no kiosk could take it");
+            }
+            let bytes = std::fs::read(&artifact)
+                .with_context(|| format!("reading the artifact {}", artifact.display()))?;
+            check_artifact(&bytes)
+                .with_context(|| format!("checking the artifact {}", artifact.display()))?;
+            let store = open(&db.db).await?;
+            let ops = trusted_ops_key(&key, &store).await?;
+            let published_at =
+                chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis())
+                    .context("reading the clock")?;
+            let manifest = ReleaseManifest {
+                version: v.to_string(),
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                size: u64::try_from(bytes.len()).context("artifact size")?,
+                min_version: min.to_string(),
+                published_at,
+            };
+            let signed = kiosk_api::sign_release(&ops, manifest);
+            match store.publish_release(&signed, &bytes).await? {
+                ReleasePublished::Published => {}
+                ReleasePublished::VersionTaken => bail!(
+                    "release {v} is already published; a version is published once, so bump --version"
+                ),
+            }
+            if json {
+                println!("{}", serde_json::to_string(&signed)?);
+            } else {
+                print!("published ");
+                print_release(&signed);
+            }
+            Ok(())
+        }
+        ReleaseCommand::List { json, db } => {
+            let releases = open(&db.db).await?.releases().await?;
+            if json {
+                println!("{}", serde_json::to_string(&releases)?);
+            } else {
+                if releases.is_empty() {
+                    println!("no releases published");
+                }
+                releases.iter().for_each(print_release);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_rollout(r: &RolloutStatus) {
+    println!(
+        "rollout {} of release {}: {} (stage {} of {}, pauses at {} failure(s))",
+        r.id,
+        r.release,
+        r.state,
+        r.current_stage,
+        r.stages.len(),
+        r.max_failures
+    );
+    if let Some(reason) = &r.paused_reason {
+        println!("  {reason}");
+    }
+    for s in &r.stages {
+        println!(
+            "  stage {} {:<24} {:<8} kiosks {:>4}  committed {:>4}  pending {:>4}  failed {:>3}  acknowledged {:>3}  skipped {:>3}",
+            s.stage,
+            s.selector,
+            s.state,
+            s.kiosks,
+            s.committed,
+            s.pending,
+            s.failed,
+            s.acknowledged,
+            s.skipped
+        );
+    }
+    for f in &r.failures {
+        println!(
+            "  failure: kiosk {} ({}, {}) {} {}: {} at {}",
+            f.kiosk_id, f.hostname, f.hall_id, f.outcome, f.reason, f.detail, f.at
+        );
+    }
+}
+
+fn show(json: bool, rollout: &RolloutStatus) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(rollout)?);
+    } else {
+        print_rollout(rollout);
+    }
+    Ok(())
+}
+
+pub(crate) async fn rollout(
+    command: RolloutCommand,
+    stages: Vec<StageSelector>,
+) -> anyhow::Result<()> {
+    match command {
+        RolloutCommand::Start {
+            release,
+            max_failures,
+            json,
+            db,
+            ..
+        } => {
+            let status = open(&db.db)
+                .await?
+                .start_rollout(&release, &stages, max_failures)
+                .await?;
+            show(json, &status)
+        }
+        RolloutCommand::Pause { id, json, db } => {
+            show(json, &open(&db.db).await?.pause_rollout(id).await?)
+        }
+        RolloutCommand::Resume { id, json, db } => {
+            show(json, &open(&db.db).await?.resume_rollout(id).await?)
+        }
+        RolloutCommand::Abort { id, json, db } => {
+            show(json, &open(&db.db).await?.abort_rollout(id).await?)
+        }
+        RolloutCommand::Status { id, json, db } => {
+            let store = open(&db.db).await?;
+            match id {
+                Some(id) => {
+                    let status = store
+                        .rollout_status(id)
+                        .await?
+                        .with_context(|| format!("no rollout {id}"))?;
+                    show(json, &status)
+                }
+                None => {
+                    let all = store.rollouts().await?;
+                    if json {
+                        println!("{}", serde_json::to_string(&all)?);
+                    } else if all.is_empty() {
+                        println!("no rollouts");
+                    } else {
+                        all.iter().for_each(print_rollout);
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+pub(crate) async fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            name,
+            password_file,
+            json,
+            db,
+        } => {
+            let text = match &password_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the password file {}", path.display()))?,
+                None => {
+                    let mut text = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .context("reading the password from stdin")?;
+                    text
+                }
+            };
+            let password = text.lines().next().unwrap_or_default();
+            open(&db.db)
+                .await?
+                .add_console_user(&name, password)
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "user": name.trim(), "added": true })
+                );
+            } else {
+                println!("console user {} added", name.trim());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `central publish config`: a JSON object signed as the `config` bundle of a hall.
+pub(crate) async fn publish_config(
+    file: &Path,
+    hall: &str,
+    version: &str,
+    key: &Path,
+    db: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(file).with_context(|| format!("reading the config {}", file.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", file.display()))?;
+    if !value.is_object() {
+        bail!("{} must hold a JSON object", file.display());
+    }
+    if version.trim().is_empty() {
+        bail!("--version must not be empty");
+    }
+    let store = open(db).await?;
+    let ops = trusted_ops_key(key, &store).await?;
+    let bundle = kiosk_api::sign_bundle(&ops, "config", version, &bytes);
+    let outcome = store.publish(hall, &bundle).await?;
+    if outcome == central::store::PublishOutcome::VersionTaken {
+        bail!(
+            "a different config was already published as version {version}; publish it under a new --version"
+        );
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "kind": "config",
+                "version": version,
+                "hall_id": hall,
+                "sha256": hex::encode(Sha256::digest(&bytes)),
+                "key_id": bundle.key_id,
+                "already_published": outcome == central::store::PublishOutcome::AlreadyPublished,
+            })
+        );
+    } else {
+        println!("published config {version} for hall {hall}");
+    }
+    Ok(())
+}

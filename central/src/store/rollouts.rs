@@ -1,0 +1,889 @@
+//! Rollouts of a release to the fleet in cohorts (DESIGN.md §7, CONTRACTS C), and the
+//! projection of `health` events that drives them.
+//!
+//! A rollout is a list of stages. A stage picks its kiosks when it starts: `hall:ID` takes
+//! every kiosk of that hall, `percent:P` tops the rollout up to P % of the whole fleet, in an
+//! order fixed per rollout (sha256 of rollout id and kiosk id), so the percentages are
+//! cumulative and spread over halls. A kiosk chosen is only offered the release when it runs
+//! an older version that is at least the manifest's `min_version`; otherwise it is `skipped`
+//! with the reason, and never offered a downgrade.
+//!
+//! The next stage starts only when every kiosk of the current one reported `update_result`
+//! `committed` (or was skipped). A `rolled_back` or `refused` result marks the kiosk `failed`
+//! with its reason; it is offered nothing more, and it holds its stage back. When the failed
+//! kiosks of a rollout reach its `max_failures` (default 1: the first failure), the rollout
+//! pauses. Resuming is ops accepting those failures: they become `acknowledged`, no longer
+//! hold the stage, and count no more towards the threshold. One rollout runs at a time.
+
+use std::collections::{BTreeSet, HashSet};
+
+use kiosk_api::fleet::{KIND_HEALTH_REPORT, KIND_UPDATE_RESULT};
+use kiosk_api::{Event, HealthReport, ReleaseRef, Stream, UpdateOutcome, UpdateResult};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use sqlx::{Any, Row as _, Transaction};
+
+use super::{Doing as _, Store, StoreError, now_millis};
+
+/// Rollout states.
+pub mod rollout_state {
+    /// Offering the release to the current stage's kiosks.
+    pub const ACTIVE: &str = "active";
+    /// Stopped by ops or by failures; nothing offered until resumed.
+    pub const PAUSED: &str = "paused";
+    /// Stopped for good; kiosks that committed keep the release (never downgraded).
+    pub const ABORTED: &str = "aborted";
+    /// Every stage done.
+    pub const COMPLETED: &str = "completed";
+}
+
+/// Member states.
+pub mod member_state {
+    /// Offered the release, no result yet.
+    pub const PENDING: &str = "pending";
+    /// Reported `update_result` committed.
+    pub const COMMITTED: &str = "committed";
+    /// Reported rolled_back or refused; holds its stage until ops resume.
+    pub const FAILED: &str = "failed";
+    /// A failure ops accepted by resuming.
+    pub const ACKNOWLEDGED: &str = "acknowledged";
+    /// Not offered: already on the release or newer, or below its min_version.
+    pub const SKIPPED: &str = "skipped";
+}
+
+use member_state as ms;
+use rollout_state as rs;
+
+/// How a stage picks its kiosks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageSelector {
+    /// Up to this share of the whole fleet, counting earlier stages.
+    Percent(u8),
+    /// Every kiosk of this hall.
+    Hall(String),
+}
+
+impl StageSelector {
+    fn to_db(&self) -> String {
+        match self {
+            StageSelector::Percent(p) => format!("percent:{p}"),
+            StageSelector::Hall(h) => format!("hall:{h}"),
+        }
+    }
+
+    fn from_db(text: &str) -> Result<StageSelector, StoreError> {
+        match text.split_once(':') {
+            Some(("percent", p)) => p
+                .parse()
+                .map(StageSelector::Percent)
+                .map_err(|_| StoreError::Corrupt("rollout stage")),
+            Some(("hall", h)) => Ok(StageSelector::Hall(h.to_owned())),
+            _ => Err(StoreError::Corrupt("rollout stage")),
+        }
+    }
+}
+
+impl std::fmt::Display for StageSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StageSelector::Percent(p) => write!(f, "{p}% of the fleet"),
+            StageSelector::Hall(h) => write!(f, "hall {h}"),
+        }
+    }
+}
+
+/// Why a rollout command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    /// No release of that version.
+    #[error("no release {0} is published; run `central release publish` first")]
+    UnknownRelease(String),
+    /// No such hall.
+    #[error("no hall {0} is known (halls appear with `central token create --hall`)")]
+    UnknownHall(String),
+    /// A rollout is active or paused.
+    #[error(
+        "rollout {0} is still {1}; abort it (`central rollout abort {0}`) before starting another"
+    )]
+    AnotherRunning(i64, String),
+    /// The stages make no sense.
+    #[error("{0}")]
+    BadStages(String),
+    /// No such rollout.
+    #[error("no rollout {0}")]
+    NotFound(i64),
+    /// The command does not apply in the rollout's state.
+    #[error("rollout {id} is {state}; {wanted}")]
+    WrongState {
+        /// Rollout id.
+        id: i64,
+        /// Its state.
+        state: String,
+        /// What would be needed.
+        wanted: &'static str,
+    },
+    /// Database failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A rollout and its progress, as `central rollout status --json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutStatus {
+    /// Rollout id.
+    pub id: i64,
+    /// Release version rolled out.
+    pub release: String,
+    /// active, paused, aborted or completed.
+    pub state: String,
+    /// Stage being rolled out (1-based).
+    pub current_stage: u32,
+    /// Failed kiosks (not yet acknowledged) that pause the rollout.
+    pub max_failures: u32,
+    /// Why it is paused.
+    pub paused_reason: Option<String>,
+    /// Created, RFC 3339.
+    pub created_at: String,
+    /// Last change, RFC 3339.
+    pub updated_at: String,
+    /// The cohorts in order.
+    pub stages: Vec<StageStatus>,
+    /// Every failed update of this rollout, newest first.
+    pub failures: Vec<RolloutFailure>,
+}
+
+/// Progress of one cohort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageStatus {
+    /// 1-based stage number.
+    pub stage: u32,
+    /// `percent:P` or `hall:ID`.
+    pub selector: String,
+    /// pending, active or done.
+    pub state: String,
+    /// Kiosks chosen.
+    pub kiosks: u64,
+    /// Of those, committed.
+    pub committed: u64,
+    /// Offered, no result yet.
+    pub pending: u64,
+    /// Failed, not acknowledged.
+    pub failed: u64,
+    /// Failed and acknowledged by resuming.
+    pub acknowledged: u64,
+    /// Not offered (see the member note).
+    pub skipped: u64,
+}
+
+/// One failed update of a rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutFailure {
+    /// Kiosk id.
+    pub kiosk_id: String,
+    /// Its hall.
+    pub hall_id: String,
+    /// Its host name.
+    pub hostname: String,
+    /// rolled_back or refused.
+    pub outcome: String,
+    /// Machine reason.
+    pub reason: String,
+    /// What happened.
+    pub detail: String,
+    /// When it happened on the kiosk (RFC 3339).
+    pub at: String,
+}
+
+/// The version text parsed, or None when it is not semver.
+pub fn parse_version(text: &str) -> Option<semver::Version> {
+    semver::Version::parse(text.trim()).ok()
+}
+
+/// Whether a kiosk running `current` may be offered `release` with `min_version`, and if not,
+/// why (the `skipped` note).
+pub fn offer_check(current: &str, release: &str, min_version: &str) -> Result<(), String> {
+    let (Some(cur), Some(rel), Some(min)) = (
+        parse_version(current),
+        parse_version(release),
+        parse_version(min_version),
+    ) else {
+        return Err(format!(
+            "version {current:?} is not semver; cannot tell whether {release} is an upgrade"
+        ));
+    };
+    if cur >= rel {
+        return Err(format!("runs {cur}, not older than {rel}"));
+    }
+    if cur < min {
+        return Err(format!(
+            "runs {cur}, below min_version {min}: needs an intermediate release first"
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn rfc3339_millis(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn millis_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(rfc3339_millis)
+        .unwrap_or_default()
+}
+
+fn count(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative count"))
+}
+
+fn stage_no(v: i64) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt("rollout stage"))
+}
+
+type Tx = Transaction<'static, Any>;
+
+impl Store {
+    /// Starts rolling `release` out in `stages`; pauses once `max_failures` kiosks failed.
+    pub async fn start_rollout(
+        &self,
+        release: &str,
+        stages: &[StageSelector],
+        max_failures: u32,
+    ) -> Result<RolloutStatus, RolloutError> {
+        if stages.is_empty() {
+            return Err(RolloutError::BadStages(
+                "give at least one stage: --percent P or --hall H".into(),
+            ));
+        }
+        if max_failures == 0 {
+            return Err(RolloutError::BadStages(
+                "--max-failures must be at least 1".into(),
+            ));
+        }
+        let mut last_percent = 0u8;
+        for s in stages {
+            if let StageSelector::Percent(p) = s {
+                if *p == 0 || *p > 100 {
+                    return Err(RolloutError::BadStages(format!(
+                        "--percent {p}: a share must be 1 to 100"
+                    )));
+                }
+                if *p <= last_percent {
+                    return Err(RolloutError::BadStages(format!(
+                        "--percent {p} after {last_percent}: percentages count the whole fleet, so each must be larger than the one before"
+                    )));
+                }
+                last_percent = *p;
+            }
+        }
+        let now = now_millis();
+        let mut w = self.write().await?;
+        let exists =
+            sqlx::query_scalar::<_, String>("SELECT version FROM releases WHERE version = $1")
+                .bind(release)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .doing("looking for the release")?;
+        if exists.is_none() {
+            return Err(RolloutError::UnknownRelease(release.to_owned()));
+        }
+        let running = sqlx::query(
+            "SELECT id, state FROM rollouts WHERE state = $1 OR state = $2 ORDER BY id LIMIT 1",
+        )
+        .bind(rs::ACTIVE)
+        .bind(rs::PAUSED)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .doing("looking for running rollouts")?;
+        if let Some(row) = running {
+            return Err(RolloutError::AnotherRunning(
+                row.try_get(0).doing("reading a rollout")?,
+                row.try_get(1).doing("reading a rollout")?,
+            ));
+        }
+        for s in stages {
+            if let StageSelector::Hall(h) = s {
+                let hall = sqlx::query_scalar::<_, String>("SELECT id FROM halls WHERE id = $1")
+                    .bind(h)
+                    .fetch_optional(&mut *w.tx)
+                    .await
+                    .doing("looking for the hall")?;
+                if hall.is_none() {
+                    return Err(RolloutError::UnknownHall(h.clone()));
+                }
+            }
+        }
+        let id: i64 = sqlx::query_scalar("INSERT INTO rollouts (release_version, state, current_stage, max_failures, created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $4) RETURNING id")
+            .bind(release)
+            .bind(rs::ACTIVE)
+            .bind(i64::from(max_failures))
+            .bind(now)
+            .fetch_one(&mut *w.tx)
+            .await
+            .doing("creating the rollout")?;
+        for (i, s) in stages.iter().enumerate() {
+            let stage = i64::try_from(i + 1).map_err(|_| StoreError::Corrupt("rollout stage"))?;
+            sqlx::query("INSERT INTO rollout_stages (rollout_id, stage, selector, state) VALUES ($1, $2, $3, 'pending')")
+                .bind(id)
+                .bind(stage)
+                .bind(s.to_db())
+                .execute(&mut *w.tx)
+                .await
+                .doing("creating the rollout's stages")?;
+        }
+        activate_stage(&mut w.tx, id, 1).await?;
+        advance(&mut w.tx, id).await?;
+        w.commit().await?;
+        self.rollout_status(id)
+            .await?
+            .ok_or(RolloutError::NotFound(id))
+    }
+
+    async fn set_rollout_state(
+        &self,
+        id: i64,
+        from: &[&str],
+        to: &str,
+        wanted: &'static str,
+    ) -> Result<RolloutStatus, RolloutError> {
+        let mut w = self.write().await?;
+        let state = sqlx::query_scalar::<_, String>("SELECT state FROM rollouts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .doing("reading the rollout")?
+            .ok_or(RolloutError::NotFound(id))?;
+        if !from.contains(&state.as_str()) {
+            return Err(RolloutError::WrongState { id, state, wanted });
+        }
+        let reason = (to == rs::PAUSED).then_some("paused by ops");
+        sqlx::query(
+            "UPDATE rollouts SET state = $2, paused_reason = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(to)
+        .bind(reason)
+        .bind(now_millis())
+        .execute(&mut *w.tx)
+        .await
+        .doing("changing the rollout's state")?;
+        if to == rs::ACTIVE {
+            sqlx::query("UPDATE rollout_members SET state = $2, updated_at = $3 WHERE rollout_id = $1 AND state = $4")
+                .bind(id)
+                .bind(ms::ACKNOWLEDGED)
+                .bind(now_millis())
+                .bind(ms::FAILED)
+                .execute(&mut *w.tx)
+                .await
+                .doing("acknowledging failures")?;
+            advance(&mut w.tx, id).await?;
+        }
+        w.commit().await?;
+        self.rollout_status(id)
+            .await?
+            .ok_or(RolloutError::NotFound(id))
+    }
+
+    /// Pauses an active rollout: nothing more is offered until it is resumed.
+    pub async fn pause_rollout(&self, id: i64) -> Result<RolloutStatus, RolloutError> {
+        self.set_rollout_state(
+            id,
+            &[rs::ACTIVE],
+            rs::PAUSED,
+            "only an active rollout can be paused",
+        )
+        .await
+    }
+
+    /// Resumes a paused rollout, accepting its failures so far (they become acknowledged).
+    pub async fn resume_rollout(&self, id: i64) -> Result<RolloutStatus, RolloutError> {
+        self.set_rollout_state(
+            id,
+            &[rs::PAUSED],
+            rs::ACTIVE,
+            "only a paused rollout can be resumed",
+        )
+        .await
+    }
+
+    /// Aborts a rollout for good; kiosks that committed keep the release.
+    pub async fn abort_rollout(&self, id: i64) -> Result<RolloutStatus, RolloutError> {
+        self.set_rollout_state(
+            id,
+            &[rs::ACTIVE, rs::PAUSED],
+            rs::ABORTED,
+            "only an active or paused rollout can be aborted",
+        )
+        .await
+    }
+
+    /// One rollout with its stages and failures.
+    pub async fn rollout_status(&self, id: i64) -> Result<Option<RolloutStatus>, StoreError> {
+        let doing = "reading a rollout";
+        let Some(row) = sqlx::query("SELECT id, release_version, state, current_stage, max_failures, paused_reason, created_at, updated_at FROM rollouts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .doing(doing)?
+        else {
+            return Ok(None);
+        };
+        let mut status = RolloutStatus {
+            id: row.try_get(0).doing(doing)?,
+            release: row.try_get(1).doing(doing)?,
+            state: row.try_get(2).doing(doing)?,
+            current_stage: stage_no(row.try_get(3).doing(doing)?)?,
+            max_failures: stage_no(row.try_get(4).doing(doing)?)?,
+            paused_reason: row.try_get(5).doing(doing)?,
+            created_at: millis_text(row.try_get(6).doing(doing)?),
+            updated_at: millis_text(row.try_get(7).doing(doing)?),
+            stages: Vec::new(),
+            failures: Vec::new(),
+        };
+        let stages = sqlx::query("SELECT s.stage, s.selector, s.state, \
+                COUNT(m.kiosk_id), \
+                COALESCE(SUM(CASE WHEN m.state = 'committed' THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN m.state = 'pending' THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN m.state = 'failed' THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN m.state = 'acknowledged' THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN m.state = 'skipped' THEN 1 ELSE 0 END), 0) \
+            FROM rollout_stages s LEFT JOIN rollout_members m ON m.rollout_id = s.rollout_id AND m.stage = s.stage \
+            WHERE s.rollout_id = $1 GROUP BY s.stage, s.selector, s.state ORDER BY s.stage")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await
+            .doing(doing)?;
+        for r in stages {
+            status.stages.push(StageStatus {
+                stage: stage_no(r.try_get(0).doing(doing)?)?,
+                selector: r.try_get(1).doing(doing)?,
+                state: r.try_get(2).doing(doing)?,
+                kiosks: count(r.try_get(3).doing(doing)?)?,
+                committed: count(r.try_get(4).doing(doing)?)?,
+                pending: count(r.try_get(5).doing(doing)?)?,
+                failed: count(r.try_get(6).doing(doing)?)?,
+                acknowledged: count(r.try_get(7).doing(doing)?)?,
+                skipped: count(r.try_get(8).doing(doing)?)?,
+            });
+        }
+        let failures = sqlx::query("SELECT u.kiosk_id, k.hall_id, k.hostname, u.outcome, u.reason, u.detail, u.occurred_at \
+            FROM update_results u JOIN kiosks k ON k.id = u.kiosk_id \
+            WHERE u.rollout_id = $1 AND u.outcome <> 'committed' ORDER BY u.occurred_at DESC, u.kiosk_id")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await
+            .doing(doing)?;
+        for r in failures {
+            status.failures.push(RolloutFailure {
+                kiosk_id: r.try_get(0).doing(doing)?,
+                hall_id: r.try_get(1).doing(doing)?,
+                hostname: r.try_get(2).doing(doing)?,
+                outcome: r.try_get(3).doing(doing)?,
+                reason: r.try_get(4).doing(doing)?,
+                detail: r.try_get(5).doing(doing)?,
+                at: r.try_get(6).doing(doing)?,
+            });
+        }
+        Ok(Some(status))
+    }
+
+    /// Every rollout, newest first.
+    pub async fn rollouts(&self) -> Result<Vec<RolloutStatus>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM rollouts ORDER BY id DESC")
+            .fetch_all(self.pool())
+            .await
+            .doing("listing rollouts")?;
+        let mut all = Vec::new();
+        for id in ids {
+            if let Some(s) = self.rollout_status(id).await? {
+                all.push(s);
+            }
+        }
+        Ok(all)
+    }
+
+    /// The release this kiosk should install now, if it is a pending member of an active
+    /// rollout's started cohort and the release is an upgrade it may take.
+    pub async fn desired_release(
+        &self,
+        kiosk_id: uuid::Uuid,
+    ) -> Result<Option<ReleaseRef>, StoreError> {
+        let doing = "reading the kiosk's release";
+        let row = sqlx::query("SELECT rel.version, rel.sha256, rel.size, rel.min_version, COALESCE(ks.version, k.version) \
+            FROM rollout_members m \
+            JOIN rollouts r ON r.id = m.rollout_id \
+            JOIN releases rel ON rel.version = r.release_version \
+            JOIN kiosks k ON k.id = m.kiosk_id \
+            LEFT JOIN kiosk_status ks ON ks.kiosk_id = m.kiosk_id \
+            WHERE m.kiosk_id = $1 AND m.state = $2 AND r.state = $3 AND m.stage <= r.current_stage")
+            .bind(kiosk_id.to_string())
+            .bind(ms::PENDING)
+            .bind(rs::ACTIVE)
+            .fetch_optional(self.pool())
+            .await
+            .doing(doing)?;
+        let Some(row) = row else { return Ok(None) };
+        let version: String = row.try_get(0).doing(doing)?;
+        let min_version: String = row.try_get(3).doing(doing)?;
+        let current: String = row.try_get(4).doing(doing)?;
+        // The kiosk may have moved since it was chosen (installed by hand): never downgrade.
+        if offer_check(&current, &version, &min_version).is_err() {
+            return Ok(None);
+        }
+        Ok(Some(ReleaseRef {
+            version,
+            sha256: row.try_get(1).doing(doing)?,
+            size: u64::try_from(row.try_get::<i64, _>(2).doing(doing)?)
+                .map_err(|_| StoreError::Corrupt("release size"))?,
+        }))
+    }
+}
+
+/// Picks the kiosks of `stage` and starts it.
+async fn activate_stage(tx: &mut Tx, rollout_id: i64, stage: i64) -> Result<(), StoreError> {
+    let doing = "starting a rollout stage";
+    let row = sqlx::query("SELECT s.selector, rel.version, rel.min_version FROM rollout_stages s \
+        JOIN rollouts r ON r.id = s.rollout_id JOIN releases rel ON rel.version = r.release_version \
+        WHERE s.rollout_id = $1 AND s.stage = $2")
+        .bind(rollout_id)
+        .bind(stage)
+        .fetch_one(&mut **tx)
+        .await
+        .doing(doing)?;
+    let selector = StageSelector::from_db(&row.try_get::<String, _>(0).doing(doing)?)?;
+    let release: String = row.try_get(1).doing(doing)?;
+    let min_version: String = row.try_get(2).doing(doing)?;
+    let members: HashSet<String> =
+        sqlx::query_scalar("SELECT kiosk_id FROM rollout_members WHERE rollout_id = $1")
+            .bind(rollout_id)
+            .fetch_all(&mut **tx)
+            .await
+            .doing(doing)?
+            .into_iter()
+            .collect();
+    let kiosks = sqlx::query("SELECT k.id, k.hall_id, COALESCE(ks.version, k.version) FROM kiosks k LEFT JOIN kiosk_status ks ON ks.kiosk_id = k.id ORDER BY k.id")
+        .fetch_all(&mut **tx)
+        .await
+        .doing(doing)?;
+    let mut fleet = Vec::with_capacity(kiosks.len());
+    for r in kiosks {
+        let id: String = r.try_get(0).doing(doing)?;
+        let hall: String = r.try_get(1).doing(doing)?;
+        let version: String = r.try_get(2).doing(doing)?;
+        fleet.push((id, hall, version));
+    }
+    let chosen: Vec<(String, String)> = match &selector {
+        StageSelector::Hall(h) => fleet
+            .into_iter()
+            .filter(|(_, hall, _)| hall == h)
+            .map(|(id, _, v)| (id, v))
+            .collect(),
+        StageSelector::Percent(p) => {
+            let target = (fleet.len() * usize::from(*p)).div_ceil(100);
+            let mut ordered: Vec<([u8; 32], String, String)> = fleet
+                .into_iter()
+                .map(|(id, _, v)| {
+                    let key: [u8; 32] = Sha256::digest(format!("{rollout_id}:{id}")).into();
+                    (key, id, v)
+                })
+                .collect();
+            ordered.sort();
+            ordered
+                .into_iter()
+                .take(target)
+                .map(|(_, id, v)| (id, v))
+                .collect()
+        }
+    };
+    let now = now_millis();
+    for (kiosk, current) in chosen {
+        if members.contains(&kiosk) {
+            continue;
+        }
+        let (state, note) = match offer_check(&current, &release, &min_version) {
+            Ok(()) => (ms::PENDING, String::new()),
+            Err(why) => (ms::SKIPPED, why),
+        };
+        sqlx::query("INSERT INTO rollout_members (rollout_id, kiosk_id, stage, state, note, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(rollout_id)
+            .bind(&kiosk)
+            .bind(stage)
+            .bind(state)
+            .bind(note)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .doing(doing)?;
+    }
+    sqlx::query("UPDATE rollout_stages SET state = 'active', started_at = $3 WHERE rollout_id = $1 AND stage = $2")
+        .bind(rollout_id)
+        .bind(stage)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .doing(doing)?;
+    sqlx::query("UPDATE rollouts SET current_stage = $2, updated_at = $3 WHERE id = $1")
+        .bind(rollout_id)
+        .bind(stage)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .doing(doing)?;
+    Ok(())
+}
+
+/// Pauses on too many failures, or moves an active rollout on as far as its results allow.
+async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
+    let doing = "advancing a rollout";
+    loop {
+        let row =
+            sqlx::query("SELECT state, current_stage, max_failures FROM rollouts WHERE id = $1")
+                .bind(rollout_id)
+                .fetch_one(&mut **tx)
+                .await
+                .doing(doing)?;
+        let state: String = row.try_get(0).doing(doing)?;
+        let stage: i64 = row.try_get(1).doing(doing)?;
+        let max_failures: i64 = row.try_get(2).doing(doing)?;
+        if state != rs::ACTIVE {
+            return Ok(());
+        }
+        let failed = sqlx::query("SELECT m.kiosk_id, m.note FROM rollout_members m WHERE m.rollout_id = $1 AND m.state = $2 ORDER BY m.updated_at, m.kiosk_id")
+            .bind(rollout_id)
+            .bind(ms::FAILED)
+            .fetch_all(&mut **tx)
+            .await
+            .doing(doing)?;
+        if i64::try_from(failed.len()).unwrap_or(i64::MAX) >= max_failures {
+            let mut reasons = BTreeSet::new();
+            for r in &failed {
+                reasons.insert(r.try_get::<String, _>(1).doing(doing)?);
+            }
+            let reason = format!(
+                "paused: {} kiosk(s) failed the update (threshold {max_failures}): {}",
+                failed.len(),
+                reasons.into_iter().collect::<Vec<_>>().join(", ")
+            );
+            sqlx::query(
+                "UPDATE rollouts SET state = $2, paused_reason = $3, updated_at = $4 WHERE id = $1",
+            )
+            .bind(rollout_id)
+            .bind(rs::PAUSED)
+            .bind(reason)
+            .bind(now_millis())
+            .execute(&mut **tx)
+            .await
+            .doing(doing)?;
+            return Ok(());
+        }
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rollout_members WHERE rollout_id = $1 AND stage = $2 AND (state = $3 OR state = $4)")
+            .bind(rollout_id)
+            .bind(stage)
+            .bind(ms::PENDING)
+            .bind(ms::FAILED)
+            .fetch_one(&mut **tx)
+            .await
+            .doing(doing)?;
+        if open > 0 {
+            return Ok(());
+        }
+        let now = now_millis();
+        sqlx::query("UPDATE rollout_stages SET state = 'done', done_at = $3 WHERE rollout_id = $1 AND stage = $2")
+            .bind(rollout_id)
+            .bind(stage)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .doing(doing)?;
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT stage FROM rollout_stages WHERE rollout_id = $1 AND stage = $2",
+        )
+        .bind(rollout_id)
+        .bind(stage + 1)
+        .fetch_optional(&mut **tx)
+        .await
+        .doing(doing)?;
+        match next {
+            Some(next) => activate_stage(tx, rollout_id, next).await?,
+            None => {
+                sqlx::query("UPDATE rollouts SET state = $2, updated_at = $3 WHERE id = $1")
+                    .bind(rollout_id)
+                    .bind(rs::COMPLETED)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .doing(doing)?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn set_version(
+    tx: &mut Tx,
+    kiosk: &str,
+    version: &str,
+    at: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO kiosk_status (kiosk_id, version, version_at, received_at) VALUES ($1, $2, $3, $4) \
+        ON CONFLICT (kiosk_id) DO UPDATE SET version = excluded.version, version_at = excluded.version_at, received_at = excluded.received_at \
+        WHERE kiosk_status.version_at <= excluded.version_at")
+        .bind(kiosk)
+        .bind(version)
+        .bind(at)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .doing("recording the kiosk's version")?;
+    Ok(())
+}
+
+/// Projects newly stored `health` events of `kiosk` in the ingest transaction: the latest
+/// health report and version, update results, and the rollouts they move. A payload that
+/// does not fit the contract stays stored as an event and is skipped here (with a warning),
+/// since refusing it would only make the kiosk resend it forever.
+pub(crate) async fn project_health_events(
+    tx: &mut Tx,
+    kiosk: &str,
+    events: &[&Event],
+) -> Result<(), StoreError> {
+    let now = now_millis();
+    let mut touched = BTreeSet::new();
+    for e in events.iter().filter(|e| e.stream == Stream::Health) {
+        let at = rfc3339_millis(e.occurred_at);
+        match e.kind.as_str() {
+            KIND_HEALTH_REPORT => {
+                let report: HealthReport = match serde_json::from_value(e.payload.clone()) {
+                    Ok(r) => r,
+                    Err(error) => {
+                        tracing::warn!(%kiosk, event = %e.event_id, %error, "health_report payload does not fit the contract; stored, not projected");
+                        continue;
+                    }
+                };
+                let text = serde_json::to_string(&report)
+                    .map_err(|_| StoreError::Corrupt("health report"))?;
+                set_version(tx, kiosk, &report.version, &at, now).await?;
+                sqlx::query(
+                    "UPDATE kiosk_status SET report = $2, reported_at = $3, received_at = $4 \
+                    WHERE kiosk_id = $1 AND (reported_at IS NULL OR reported_at <= $3)",
+                )
+                .bind(kiosk)
+                .bind(text)
+                .bind(&at)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .doing("recording the health report")?;
+            }
+            KIND_UPDATE_RESULT => {
+                let result: UpdateResult = match serde_json::from_value(e.payload.clone()) {
+                    Ok(r) => r,
+                    Err(error) => {
+                        tracing::warn!(%kiosk, event = %e.event_id, %error, "update_result payload does not fit the contract; stored, not projected");
+                        continue;
+                    }
+                };
+                let running = match result.outcome {
+                    UpdateOutcome::Committed => &result.version,
+                    UpdateOutcome::RolledBack | UpdateOutcome::Refused => &result.from_version,
+                };
+                set_version(tx, kiosk, running, &at, now).await?;
+                let rollouts = sqlx::query("SELECT m.rollout_id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id \
+                    WHERE m.kiosk_id = $1 AND r.release_version = $2 AND (r.state = $3 OR r.state = $4)")
+                    .bind(kiosk)
+                    .bind(&result.version)
+                    .bind(rs::ACTIVE)
+                    .bind(rs::PAUSED)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .doing("finding the kiosk's rollout")?;
+                let rollout_id: Option<i64> = match rollouts.first() {
+                    Some(r) => Some(r.try_get(0).doing("finding the kiosk's rollout")?),
+                    None => None,
+                };
+                sqlx::query("INSERT INTO update_results (kiosk_id, event_id, version, from_version, outcome, reason, detail, occurred_at, received_at, rollout_id) \
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING")
+                    .bind(kiosk)
+                    .bind(e.event_id.to_string())
+                    .bind(&result.version)
+                    .bind(&result.from_version)
+                    .bind(result.outcome.as_str())
+                    .bind(&result.reason)
+                    .bind(&result.detail)
+                    .bind(&at)
+                    .bind(now)
+                    .bind(rollout_id)
+                    .execute(&mut **tx)
+                    .await
+                    .doing("recording the update result")?;
+                let Some(rollout_id) = rollout_id else {
+                    continue;
+                };
+                match result.outcome {
+                    UpdateOutcome::Committed => {
+                        sqlx::query("UPDATE rollout_members SET state = $3, note = '', updated_at = $4 WHERE rollout_id = $1 AND kiosk_id = $2 AND state <> $5")
+                            .bind(rollout_id)
+                            .bind(kiosk)
+                            .bind(ms::COMMITTED)
+                            .bind(now)
+                            .bind(ms::SKIPPED)
+                            .execute(&mut **tx)
+                            .await
+                            .doing("recording a committed update")?;
+                    }
+                    UpdateOutcome::RolledBack | UpdateOutcome::Refused => {
+                        let note = if result.reason.is_empty() {
+                            result.outcome.as_str().to_owned()
+                        } else {
+                            format!("{}: {}", result.outcome.as_str(), result.reason)
+                        };
+                        sqlx::query("UPDATE rollout_members SET state = $3, note = $4, updated_at = $5 WHERE rollout_id = $1 AND kiosk_id = $2 AND state = $6")
+                            .bind(rollout_id)
+                            .bind(kiosk)
+                            .bind(ms::FAILED)
+                            .bind(note)
+                            .bind(now)
+                            .bind(ms::PENDING)
+                            .execute(&mut **tx)
+                            .await
+                            .doing("recording a failed update")?;
+                    }
+                }
+                touched.insert(rollout_id);
+            }
+            _ => {}
+        }
+    }
+    for rollout_id in touched {
+        advance(tx, rollout_id).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_upgrades_from_at_least_min_version_are_offered() {
+        assert_eq!(offer_check("0.1.0", "0.2.0", "0.1.0"), Ok(()));
+        assert!(offer_check("0.2.0", "0.2.0", "0.1.0").is_err());
+        assert!(offer_check("0.3.0", "0.2.0", "0.1.0").is_err());
+        let old = offer_check("0.0.9", "0.2.0", "0.1.0").unwrap_err();
+        assert!(old.contains("min_version"), "{old}");
+        assert!(offer_check("latest", "0.2.0", "0.1.0").is_err());
+        assert_eq!(offer_check("0.2.0-rc.1", "0.2.0", "0.1.0"), Ok(()));
+    }
+
+    #[test]
+    fn stage_selectors_round_trip_through_the_database_text() {
+        for s in [
+            StageSelector::Percent(10),
+            StageSelector::Hall("dongcheng-main".into()),
+        ] {
+            assert_eq!(StageSelector::from_db(&s.to_db()).unwrap(), s);
+        }
+        assert!(StageSelector::from_db("everyone").is_err());
+    }
+}
