@@ -59,12 +59,31 @@ pub struct KioskSection {
     pub id: Option<String>,
     /// Where the database, spool and keys live.
     pub data_dir: PathBuf,
+    /// Queue numbers reserved for this kiosk when it is offline with no lease left, as central
+    /// assigned them at enrolment. Written by `kioskctl provision`; `identity.json` in the data
+    /// directory holds the same band, and `kioskctl selftest` checks that the two agree.
+    pub number_band: Option<NumberBand>,
 }
+
+/// `[kiosk] number_band = { first = 950, last = 999 }`: an inclusive range of queue numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberBand {
+    /// First number of the band.
+    pub first: u32,
+    /// Last number of the band (inclusive).
+    pub last: u32,
+}
+
+/// Offline bands lie in this range of each category's numbers (leased blocks lie below it).
+pub const OFFLINE_BAND_RANGE: std::ops::RangeInclusive<u32> = 500..=999;
 
 /// `[hall]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HallSection {
+    /// The hall's id at central, bound by the enrolment token (written by `kioskctl provision`).
+    pub id: Option<String>,
     /// The hall's name in Chinese, shown in the header.
     pub name_zh: String,
     /// The hall's name in English.
@@ -438,6 +457,23 @@ impl Config {
             return Err((
                 "central.url".into(),
                 format!("{:?} is not an http(s) URL", central.url),
+            ));
+        }
+        if let Some(band) = self.kiosk.number_band
+            && (band.first > band.last
+                || !OFFLINE_BAND_RANGE.contains(&band.first)
+                || !OFFLINE_BAND_RANGE.contains(&band.last))
+        {
+            return Err((
+                "kiosk.number_band".into(),
+                format!(
+                    "{}..={} is not an offline band: it must lie within {}..={}, first <= last; \
+                     re-run `kioskctl provision` rather than editing it",
+                    band.first,
+                    band.last,
+                    OFFLINE_BAND_RANGE.start(),
+                    OFFLINE_BAND_RANGE.end()
+                ),
             ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {

@@ -192,3 +192,35 @@ fn a_day_window_and_a_bad_window_in_the_update_section() {
     let bad = text.replace("= 30", "= 3");
     assert_eq!(refused(&bad).0, "update.health_deadline_secs");
 }
+
+#[test]
+fn a_provisioned_config_carries_the_hall_id_and_the_offline_band() {
+    let text = GOOD
+        .replace(
+            "[kiosk]\n",
+            "[kiosk]\nid = \"0193a1b2-0000-7000-8000-000000000001\"\nnumber_band = { first = 950, last = 999 }\n",
+        )
+        .replace("[hall]\n", "[hall]\nid = \"dongcheng-main\"\n");
+    let config = Config::parse(&text, "kiosk.toml").unwrap();
+    assert_eq!(
+        config.kiosk.number_band,
+        Some(NumberBand {
+            first: 950,
+            last: 999
+        })
+    );
+    assert_eq!(config.hall.id.as_deref(), Some("dongcheng-main"));
+}
+
+#[test]
+fn a_number_band_outside_the_offline_range_is_refused() {
+    let text = GOOD.replace(
+        "[kiosk]\n",
+        "[kiosk]\nnumber_band = { first = 450, last = 499 }\n",
+    );
+    let (key, line, problem) = refused(&text);
+    assert_eq!(key, "kiosk.number_band");
+    assert_eq!(line, 3);
+    assert!(problem.contains("500..=999"), "{problem}");
+    assert!(problem.contains("kioskctl provision"), "{problem}");
+}
