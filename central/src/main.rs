@@ -9,10 +9,13 @@ use central::store::PublishOutcome;
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use kiosk_api::{Catalog, keys};
 
+mod cli_citizen;
 mod cli_ops;
 
 #[derive(Parser)]
 #[command(name = "central", version, about = "Central platform for hall kiosks")]
+// `central help ack ID` is a command of its own; `--help` still prints help.
+#[command(disable_help_subcommand = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,6 +66,21 @@ enum Command {
     /// Ops console users.
     #[command(subcommand)]
     User(cli_ops::UserCommand),
+    /// Appointments booked in the halls.
+    #[command(subcommand)]
+    Appointments(cli_citizen::AppointmentsCommand),
+    /// Progress of applications made at kiosks.
+    #[command(subcommand)]
+    Application(cli_citizen::ApplicationCommand),
+    /// Queue tickets: call the next one, statistics.
+    #[command(subcommand)]
+    Queue(cli_citizen::QueueCommand),
+    /// Citizens' calls for help.
+    #[command(subcommand)]
+    Help(cli_citizen::HelpCommand),
+    /// 好差评 ratings and their follow-up.
+    #[command(subcommand)]
+    Ratings(cli_citizen::RatingsCommand),
 }
 
 #[derive(Subcommand)]
@@ -230,6 +248,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Release(c) => cli_ops::release(c).await,
         Command::Rollout(c) => cli_ops::rollout(c, cli_ops::stage_order(&matches)).await,
         Command::User(c) => cli_ops::user(c).await,
+        Command::Appointments(c) => cli_citizen::appointments(c).await,
+        Command::Application(c) => cli_citizen::application(c).await,
+        Command::Queue(c) => cli_citizen::queue(c).await,
+        Command::Help(c) => cli_citizen::help(c).await,
+        Command::Ratings(c) => cli_citizen::ratings(c).await,
         Command::Stats { db, json } => {
             let stats = open(&db.db).await?.stats().await?;
             if json {

@@ -2,6 +2,7 @@
 //! they hold no SQL.
 
 mod auth;
+mod citizen;
 mod error;
 mod handlers;
 mod releases;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::BUNDLE, get(handlers::bundle))
         .route(routes::RELEASE_MANIFEST, get(releases::manifest))
         .route(routes::RELEASE_ARTIFACT, get(releases::artifact))
+        .merge(citizen::routes())
         .route(kiosk_api::openapi::DOCUMENT_PATH, get(handlers::openapi))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::wrong_method)

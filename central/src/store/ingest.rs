@@ -175,6 +175,7 @@ impl Store {
 
         // Projections of what was newly stored, in this same transaction.
         super::rollouts::project_health_events(&mut w.tx, &kiosk, &stored_events).await?;
+        super::citizen::project_citizen_events(&mut w.tx, &kiosk, &stored_events).await?;
 
         sqlx::query("UPDATE kiosks SET event_count = event_count + $2, max_seq = CASE WHEN max_seq < $3 THEN $3 ELSE max_seq END, last_seen_at = $4 WHERE id = $1")
             .bind(&kiosk)

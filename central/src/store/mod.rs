@@ -8,6 +8,7 @@
 
 mod attachments;
 mod bundles;
+mod citizen;
 mod console;
 mod enrol;
 mod ingest;
@@ -17,6 +18,10 @@ mod stats;
 
 pub use attachments::{ChunkOutcome, ChunkUpload};
 pub use bundles::PublishOutcome;
+pub use citizen::{
+    AdvanceError, AppointmentImport, BadReview, CalledTicket, CategoryStats, HelpRequest,
+    ImportError, ImportSummary, LeaseError, LevelCount, QueueStats, RatingDistribution,
+};
 pub use console::{ConsoleSession, SESSION_MILLIS, UserError};
 pub use enrol::{EnrolError, KioskAuth, TokenCreated};
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};

@@ -1,0 +1,447 @@
+//! Staff and ops commands of the citizen journeys: appointments import, application
+//! progress, calling tickets at a window, help requests and bad reviews. Every command takes
+//! `--db` and `--json`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use central::Store;
+use central::store::{AdvanceError, AppointmentImport, ImportError};
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+use kiosk_api::citizen::{ApplicationStatus, business_date_at, is_category_code};
+use serde::Serialize;
+
+/// `--db` and `--json`, shared by every command here.
+#[derive(Args)]
+pub(crate) struct Common {
+    /// `postgres://…` for PostgreSQL; anything else is a SQLite file (created if missing).
+    #[arg(long)]
+    db: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AppointmentsCommand {
+    /// Import a hall's booked appointments from the booking system's JSON export: an array of
+    /// {appointment_id, holder_hash | id_number, holder_name_masked, matter_code, category,
+    /// slot_start, slot_end} (RFC 3339 slots). Known ids are updated; all or nothing.
+    Import {
+        /// The JSON file.
+        file: PathBuf,
+        /// Hall the appointments are for.
+        #[arg(long)]
+        hall: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List a hall's appointments of one day.
+    List {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// Business date YYYY-MM-DD (default: today, hall time).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ApplicationCommand {
+    /// Set an application's status, with notes the citizen reads at the kiosk.
+    Advance {
+        /// Application number, e.g. 0193A1B2-20261126-0007.
+        application_no: String,
+        /// accepted, in_review, supplement_required, approved, rejected, ready_for_pickup,
+        /// completed.
+        #[arg(long)]
+        status: ApplicationStatus,
+        /// Note in Chinese.
+        #[arg(long)]
+        note_zh: Option<String>,
+        /// Note in English.
+        #[arg(long)]
+        note_en: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show an application's status and timeline.
+    Show {
+        /// Application number.
+        application_no: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum QueueCommand {
+    /// A window calls the next ticket of a category (priority tickets first).
+    Call {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// Queue letter, e.g. A.
+        #[arg(long)]
+        category: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Issued, voided, called and waiting tickets per category.
+    Stats {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// Business date YYYY-MM-DD (default: today, hall time).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum HelpCommand {
+    /// Hall staff acknowledge a help request.
+    Ack {
+        /// Its id (from `central help list`).
+        id: i64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Help requests, newest first.
+    List {
+        /// Only those not yet acknowledged.
+        #[arg(long)]
+        open: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RatingsCommand {
+    /// 好差评 of a hall by level, and the bad reviews (levels 1-2) not yet followed up.
+    Summary {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Mark a bad review followed up.
+    FollowUp {
+        /// Rating id (from `central ratings summary`).
+        id: i64,
+        /// What was done.
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+async fn open(db: &str) -> anyhow::Result<Store> {
+    Store::open(db).await.with_context(|| {
+        let shown = match (db.find("://"), db.rfind('@')) {
+            (Some(_), Some(at)) => format!("…{}", &db[at..]),
+            _ => db.to_owned(),
+        };
+        format!("opening the database {shown}")
+    })
+}
+
+fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn today() -> NaiveDate {
+    business_date_at(chrono::Utc::now())
+}
+
+/// `central appointments …`.
+pub(crate) async fn appointments(command: AppointmentsCommand) -> anyhow::Result<()> {
+    match command {
+        AppointmentsCommand::Import { file, hall, common } => {
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("reading the appointments file {}", file.display()))?;
+            let list: Vec<AppointmentImport> = serde_json::from_slice(&bytes).map_err(|e| {
+                // Position only: the file may hold ID numbers, which must not reach a log.
+                anyhow::anyhow!(
+                    "{} is not a JSON array of appointments (line {}, column {}: {}); see `central appointments import --help`",
+                    file.display(),
+                    e.line(),
+                    e.column(),
+                    match e.classify() {
+                        serde_json::error::Category::Data => "wrong field, type or missing field",
+                        _ => "not valid JSON",
+                    }
+                )
+            })?;
+            let store = open(&common.db).await?;
+            let summary = match store.import_appointments(&hall, &list).await {
+                Ok(s) => s,
+                Err(ImportError::Store(e)) => return Err(e.into()),
+                Err(e) => bail!("{}: {e}; nothing was imported", file.display()),
+            };
+            if common.json {
+                json(&summary)?;
+            } else {
+                println!(
+                    "hall {hall}: {} appointments added, {} updated",
+                    summary.added, summary.updated
+                );
+            }
+            Ok(())
+        }
+        AppointmentsCommand::List { hall, date, common } => {
+            let date = date.unwrap_or_else(today);
+            let list = open(&common.db).await?.appointments(&hall, date).await?;
+            if common.json {
+                return json(&list);
+            }
+            println!("hall {hall}, {date}: {} appointments", list.len());
+            for a in &list {
+                println!(
+                    "{}  {}-{}  {:<4} {:<24} {}",
+                    a.appointment_id,
+                    a.slot_start.format("%H:%M"),
+                    a.slot_end.format("%H:%M"),
+                    a.category,
+                    a.matter_code,
+                    a.holder_name_masked
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_progress(p: &kiosk_api::citizen::ApplicationProgress) {
+    println!(
+        "{} ({}): {} {}",
+        p.application_no,
+        p.matter_code,
+        p.status,
+        p.status.label_zh()
+    );
+    for t in &p.timeline {
+        println!(
+            "  {}  {:<20} {} {}",
+            t.at.with_timezone(&kiosk_api::citizen::hall_offset())
+                .format("%Y-%m-%d %H:%M"),
+            t.status.as_str(),
+            t.note_zh.as_deref().unwrap_or(""),
+            t.note_en
+                .as_deref()
+                .map(|n| format!("/ {n}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// `central application …`.
+pub(crate) async fn application(command: ApplicationCommand) -> anyhow::Result<()> {
+    match command {
+        ApplicationCommand::Advance {
+            application_no,
+            status,
+            note_zh,
+            note_en,
+            common,
+        } => {
+            let store = open(&common.db).await?;
+            let progress = match store
+                .advance_application(
+                    &application_no,
+                    status,
+                    note_zh.as_deref(),
+                    note_en.as_deref(),
+                    chrono::Utc::now(),
+                )
+                .await
+            {
+                Ok(p) => p,
+                Err(AdvanceError::Store(e)) => return Err(e.into()),
+                Err(e) => bail!("{e}"),
+            };
+            if common.json {
+                json(&progress)
+            } else {
+                print_progress(&progress);
+                Ok(())
+            }
+        }
+        ApplicationCommand::Show {
+            application_no,
+            common,
+        } => {
+            let Some(progress) = open(&common.db)
+                .await?
+                .application_progress(&application_no, None)
+                .await?
+            else {
+                bail!("{}", AdvanceError::Unknown(application_no));
+            };
+            if common.json {
+                json(&progress)
+            } else {
+                print_progress(&progress);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `central queue …`.
+pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
+    match command {
+        QueueCommand::Call {
+            hall,
+            category,
+            common,
+        } => {
+            if !is_category_code(&category) {
+                bail!("category {category:?} is not a queue letter such as A");
+            }
+            let called = open(&common.db)
+                .await?
+                .call_next(&hall, &category, chrono::Utc::now())
+                .await?;
+            match (called, common.json) {
+                (Some(t), true) => json(&t),
+                (Some(t), false) => {
+                    println!(
+                        "calling {} ({}); {} still waiting in {}",
+                        t.ticket_no, t.priority, t.still_waiting, t.category
+                    );
+                    Ok(())
+                }
+                (None, _) => bail!("nobody is waiting in category {category} of hall {hall} today"),
+            }
+        }
+        QueueCommand::Stats { hall, date, common } => {
+            let date = date.unwrap_or_else(today);
+            let stats = open(&common.db).await?.queue_stats(&hall, date).await?;
+            if common.json {
+                return json(&stats);
+            }
+            println!("hall {hall}, {date}");
+            println!(
+                "{:<8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>10} {:>8}",
+                "category",
+                "issued",
+                "voided",
+                "called",
+                "waiting",
+                "priority",
+                "pace (s)",
+                "serving"
+            );
+            for c in &stats.categories {
+                println!(
+                    "{:<8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>10} {:>8}",
+                    c.category,
+                    c.issued,
+                    c.voided,
+                    c.called,
+                    c.waiting,
+                    c.waiting_priority,
+                    c.avg_service_secs
+                        .map_or_else(|| "-".into(), |s| s.to_string()),
+                    c.now_serving.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `central help …`.
+pub(crate) async fn help(command: HelpCommand) -> anyhow::Result<()> {
+    match command {
+        HelpCommand::Ack { id, common } => {
+            if !open(&common.db).await?.acknowledge_help(id).await? {
+                bail!("no help request {id}; see `central help list --open`");
+            }
+            if common.json {
+                json(&serde_json::json!({ "acknowledged": id }))
+            } else {
+                println!("help request {id} acknowledged");
+                Ok(())
+            }
+        }
+        HelpCommand::List { open: only, common } => {
+            let list = open(&common.db).await?.help_requests(only).await?;
+            if common.json {
+                return json(&list);
+            }
+            for h in &list {
+                println!(
+                    "{:>5}  {}  {:<20} {:<16} page {:<16} {}",
+                    h.id,
+                    h.requested_at
+                        .with_timezone(&kiosk_api::citizen::hall_offset())
+                        .format("%m-%d %H:%M:%S"),
+                    h.hall_id,
+                    h.hostname,
+                    h.page,
+                    if h.acknowledged_at.is_some() {
+                        "acknowledged"
+                    } else {
+                        "OPEN"
+                    }
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `central ratings …`.
+pub(crate) async fn ratings(command: RatingsCommand) -> anyhow::Result<()> {
+    match command {
+        RatingsCommand::Summary { hall, common } => {
+            let store = open(&common.db).await?;
+            let distribution = store.rating_distribution(&hall).await?;
+            let bad = store.bad_reviews(&hall).await?;
+            if common.json {
+                return json(&serde_json::json!({
+                    "distribution": distribution,
+                    "bad_reviews": bad,
+                }));
+            }
+            println!("hall {hall}: {} ratings", distribution.total);
+            for l in &distribution.levels {
+                println!("  level {}: {}", l.level, l.count);
+            }
+            println!("bad reviews to follow up: {}", bad.len());
+            for b in &bad {
+                println!(
+                    "{:>5}  level {}  {:<32} {}",
+                    b.id,
+                    b.level,
+                    b.subject,
+                    b.reasons.join(",")
+                );
+            }
+            Ok(())
+        }
+        RatingsCommand::FollowUp { id, note, common } => {
+            let Some(review) = open(&common.db).await?.follow_up_review(id, &note).await? else {
+                bail!("no rating {id}; see `central ratings summary --hall H`");
+            };
+            if common.json {
+                json(&review)
+            } else {
+                println!("rating {id} ({}) followed up", review.subject);
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Queue, appointment and progress endpoints of the citizen journeys (CONTRACTS B). Every one
+//! is signed like `/v1/events`, and answers for the asking kiosk's own hall only.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use kiosk_api::citizen::{LeaseRequest, citizen_error, is_application_no, is_holder_hash};
+use kiosk_api::{error_code, routes};
+
+use super::auth::authenticate_and_claim;
+use super::{ApiFailure, AppState};
+use crate::store::LeaseError;
+
+/// Largest lease request body; a real one is about 70 bytes.
+const MAX_LEASE_BYTES: usize = 4 * 1024;
+
+/// The routes of this module, merged into [`super::router`].
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            routes::QUEUE_LEASES,
+            post(lease).layer(DefaultBodyLimit::max(MAX_LEASE_BYTES)),
+        )
+        .route(routes::QUEUE_STATE, get(queue_state))
+        .route(routes::APPOINTMENTS, get(appointments))
+        .route(routes::APPLICATIONS, get(applications_by_holder))
+        .route(routes::APPLICATION, get(application))
+}
+
+/// The one value of query parameter `name`, or 422.
+fn query_param(uri: &Uri, name: &str) -> Result<String, ApiFailure> {
+    let mut found = None;
+    for pair in uri.query().unwrap_or("").split('&') {
+        if let Some((key, value)) = pair.split_once('=')
+            && key == name
+        {
+            if found.is_some() {
+                return Err(ApiFailure::invalid(format!(
+                    "query parameter {name} is given twice"
+                )));
+            }
+            found = Some(value.to_owned());
+        }
+    }
+    found.ok_or_else(|| ApiFailure::invalid(format!("query parameter {name} is missing")))
+}
+
+async fn lease(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiFailure> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiFailure::too_large(format!("body is larger than {MAX_LEASE_BYTES} bytes"))
+        } else {
+            ApiFailure::new(
+                StatusCode::BAD_REQUEST,
+                error_code::BAD_REQUEST,
+                format!("body could not be read: {e}"),
+            )
+        }
+    })?;
+    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, &body).await?;
+    let request: LeaseRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiFailure::from_json(&e))?;
+    match state
+        .store
+        .lease_numbers(&kiosk, &request, chrono::Utc::now())
+        .await
+    {
+        Ok(lease) => {
+            tracing::info!(kiosk = %kiosk.kiosk_id, hall = %kiosk.hall_id, category = %lease.category, date = %lease.business_date, first = lease.first, last = lease.last, "numbers leased");
+            Ok((StatusCode::CREATED, Json(lease)).into_response())
+        }
+        Err(LeaseError::Invalid(message)) => Err(ApiFailure::invalid(message)),
+        Err(e @ LeaseError::Exhausted { .. }) => Err(ApiFailure::new(
+            StatusCode::CONFLICT,
+            citizen_error::NUMBERS_EXHAUSTED,
+            e.to_string(),
+        )),
+        Err(LeaseError::Store(e)) => Err(e.into()),
+    }
+}
+
+async fn queue_state(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
+    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
+    let snapshot = state
+        .store
+        .queue_snapshot(&kiosk.hall_id, chrono::Utc::now())
+        .await?;
+    Ok(Json(snapshot).into_response())
+}
+
+async fn appointments(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
+    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
+    let date = query_param(&uri, "date")?;
+    let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+        .map_err(|_| ApiFailure::invalid(format!("date {date:?} is not YYYY-MM-DD")))?;
+    let list = state.store.appointments(&kiosk.hall_id, date).await?;
+    Ok(Json(list).into_response())
+}
+
+async fn applications_by_holder(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
+    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
+    let holder = query_param(&uri, "holder")?;
+    if !is_holder_hash(&holder) {
+        return Err(ApiFailure::invalid(
+            "holder is not a holder hash (64 lower-case hex); never send the ID number itself",
+        ));
+    }
+    let list = state
+        .store
+        .applications_by_holder(&kiosk.hall_id, &holder)
+        .await?;
+    Ok(Json(list).into_response())
+}
+
+async fn application(
+    State(state): State<AppState>,
+    Path(application_no): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
+    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
+    if !is_application_no(&application_no) {
+        return Err(ApiFailure::invalid(format!(
+            "{application_no:?} is not an application number like 0193A1B2-20261126-0007"
+        )));
+    }
+    match state
+        .store
+        .application_progress(&application_no, Some(&kiosk.hall_id))
+        .await?
+    {
+        Some(progress) => Ok(Json(progress).into_response()),
+        // Another hall's application is answered the same as none: no probing across halls.
+        None => Err(ApiFailure::new(
+            StatusCode::NOT_FOUND,
+            error_code::NOT_FOUND,
+            format!(
+                "no application {application_no} in this hall; a new one reaches central once the submitting kiosk's outbox delivers it"
+            ),
+        )),
+    }
+}

@@ -1,0 +1,374 @@
+//! Queue numbers (DESIGN.md §6): leased blocks below 500, the queue state kiosks show, the
+//! window's "call next", and the hall's queue statistics for the console.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use kiosk_api::citizen::{
+    CategoryQueue, LEASE_MAX_COUNT, LEASE_MAX_NUMBER, Lease, LeaseRequest, QueueSnapshot,
+    business_date_at, is_category_code,
+};
+use serde::Serialize;
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use super::{millis, time_of};
+use crate::store::{Doing as _, KioskAuth, Store, StoreError, now_millis};
+
+/// Calls whose gaps make the pace of a category: recent enough to follow the hall's rhythm.
+const PACE_CALLS: usize = 10;
+
+/// Why a lease was not granted.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// The request breaks the contract (category, count or date).
+    #[error("{0}")]
+    Invalid(String),
+    /// Every number below 500 of this category and date is leased.
+    #[error(
+        "every number 1..={LEASE_MAX_NUMBER} of category {category} on {business_date} is leased; issue from the kiosk's own band"
+    )]
+    Exhausted {
+        /// Category.
+        category: String,
+        /// Business date.
+        business_date: NaiveDate,
+    },
+    /// Database failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A hall's queues on one business date (`Store::queue_stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    /// Hall.
+    pub hall_id: String,
+    /// Business date.
+    pub business_date: NaiveDate,
+    /// Categories with at least one ticket that day, by code.
+    pub categories: Vec<CategoryStats>,
+}
+
+/// One category of [`QueueStats`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CategoryStats {
+    /// Queue letter.
+    pub category: String,
+    /// Tickets printed (voided ones included).
+    pub issued: u64,
+    /// Numbers voided (print failures and the like).
+    pub voided: u64,
+    /// Tickets called to a window.
+    pub called: u64,
+    /// Neither called nor voided.
+    pub waiting: u64,
+    /// Of those waiting, with priority (绿色通道 or appointment).
+    pub waiting_priority: u64,
+    /// Mean seconds between the last ten consecutive calls; `None` before two calls.
+    pub avg_service_secs: Option<u32>,
+    /// Mean seconds from print to call over the tickets called; `None` before one call.
+    pub avg_wait_secs: Option<u32>,
+    /// Ticket called last.
+    pub now_serving: Option<String>,
+}
+
+/// The ticket a window called (`Store::call_next`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CalledTicket {
+    /// E.g. `A012`.
+    pub ticket_no: String,
+    /// Queue letter.
+    pub category: String,
+    /// Priority of the ticket (`normal`, `senior`, …).
+    pub priority: String,
+    /// When it was printed.
+    pub issued_at: DateTime<Utc>,
+    /// When it was called.
+    pub called_at: DateTime<Utc>,
+    /// Tickets of the category still waiting after this one.
+    pub still_waiting: u64,
+}
+
+fn count(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative count"))
+}
+
+fn secs(total_ms: i64, n: usize) -> Option<u32> {
+    let n = i64::try_from(n).ok().filter(|n| *n > 0)?;
+    u32::try_from((total_ms / n).max(0) / 1000).ok()
+}
+
+impl Store {
+    /// Leases `request.count` numbers (fewer when the numbers below 500 run out) of a category
+    /// and date to `kiosk`. Blocks of a hall, category and date never overlap: the counter row
+    /// is bumped in place, which serialises concurrent leases on both databases.
+    pub async fn lease_numbers(
+        &self,
+        kiosk: &KioskAuth,
+        request: &LeaseRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Lease, LeaseError> {
+        if !is_category_code(&request.category) {
+            return Err(LeaseError::Invalid(format!(
+                "category {:?} is not one to four upper-case letters",
+                request.category
+            )));
+        }
+        if !(1..=LEASE_MAX_COUNT).contains(&request.count) {
+            return Err(LeaseError::Invalid(format!(
+                "count {} is not in 1..={LEASE_MAX_COUNT}",
+                request.count
+            )));
+        }
+        let today = business_date_at(now);
+        let tomorrow = today.checked_add_days(Days::new(1)).unwrap_or(today);
+        if request.business_date != today && request.business_date != tomorrow {
+            return Err(LeaseError::Invalid(format!(
+                "numbers are leased for today ({today}) or tomorrow ({tomorrow}) in hall time, not {}",
+                request.business_date
+            )));
+        }
+        let date = request.business_date.to_string();
+        let count = i64::from(request.count);
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO lease_counters (hall_id, category, business_date, next_number) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING",
+        )
+        .bind(&kiosk.hall_id)
+        .bind(&request.category)
+        .bind(&date)
+        .execute(&mut *w.tx)
+        .await
+        .doing("creating the lease counter")?;
+        let next: i64 = sqlx::query_scalar(
+            "UPDATE lease_counters SET next_number = next_number + $4 \
+             WHERE hall_id = $1 AND category = $2 AND business_date = $3 RETURNING next_number",
+        )
+        .bind(&kiosk.hall_id)
+        .bind(&request.category)
+        .bind(&date)
+        .bind(count)
+        .fetch_one(&mut *w.tx)
+        .await
+        .doing("advancing the lease counter")?;
+        let first = next - count;
+        if first > i64::from(LEASE_MAX_NUMBER) {
+            // Dropping the transaction leaves the counter as it was.
+            return Err(LeaseError::Exhausted {
+                category: request.category.clone(),
+                business_date: request.business_date,
+            });
+        }
+        let last = (next - 1).min(i64::from(LEASE_MAX_NUMBER));
+        let lease_id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO number_leases (lease_id, hall_id, kiosk_id, category, business_date, first_number, last_number, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(lease_id.to_string())
+        .bind(&kiosk.hall_id)
+        .bind(kiosk.kiosk_id.to_string())
+        .bind(&request.category)
+        .bind(&date)
+        .bind(first)
+        .bind(last)
+        .bind(now_millis())
+        .execute(&mut *w.tx)
+        .await
+        .doing("recording the lease")?;
+        w.commit().await?;
+        let number = |n: i64| u32::try_from(n).map_err(|_| StoreError::Corrupt("lease counter"));
+        Ok(Lease {
+            lease_id,
+            category: request.category.clone(),
+            business_date: request.business_date,
+            first: number(first)?,
+            last: number(last)?,
+        })
+    }
+
+    /// The owner kiosk of the leased block holding `number`, if any (DESIGN.md §6: central
+    /// knows every block's owner).
+    pub async fn lease_owner(
+        &self,
+        hall_id: &str,
+        category: &str,
+        business_date: NaiveDate,
+        number: u32,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT kiosk_id FROM number_leases WHERE hall_id = $1 AND category = $2 AND business_date = $3 \
+             AND first_number <= $4 AND last_number >= $4",
+        )
+        .bind(hall_id)
+        .bind(category)
+        .bind(business_date.to_string())
+        .bind(i64::from(number))
+        .fetch_optional(self.pool())
+        .await
+        .doing("finding a lease's owner")?;
+        owner
+            .map(|o| o.parse().map_err(|_| StoreError::Corrupt("lease owner")))
+            .transpose()
+    }
+
+    /// Tickets of `hall_id` on `date` per category: issued, voided, called, waiting, pace.
+    pub async fn queue_stats(
+        &self,
+        hall_id: &str,
+        date: NaiveDate,
+    ) -> Result<QueueStats, StoreError> {
+        let doing = "computing queue statistics";
+        let day = date.to_string();
+        let rows = sqlx::query(
+            "SELECT category, \
+             COUNT(CASE WHEN source <> '' THEN 1 END) AS issued, \
+             COUNT(voided_at) AS voided, \
+             COUNT(called_at) AS called, \
+             COUNT(CASE WHEN voided_at IS NULL AND called_at IS NULL THEN 1 END) AS waiting, \
+             COUNT(CASE WHEN voided_at IS NULL AND called_at IS NULL AND priority <> 'normal' THEN 1 END) AS waiting_priority \
+             FROM tickets WHERE hall_id = $1 AND business_date = $2 GROUP BY category ORDER BY category",
+        )
+        .bind(hall_id)
+        .bind(&day)
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        let calls = sqlx::query(
+            "SELECT category, ticket_no, issued_at, called_at FROM tickets \
+             WHERE hall_id = $1 AND business_date = $2 AND called_at IS NOT NULL \
+             ORDER BY category, called_at, number",
+        )
+        .bind(hall_id)
+        .bind(&day)
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        let mut by_category: BTreeMap<String, Vec<(String, i64, i64)>> = BTreeMap::new();
+        for r in calls {
+            by_category
+                .entry(r.try_get("category").doing(doing)?)
+                .or_default()
+                .push((
+                    r.try_get("ticket_no").doing(doing)?,
+                    r.try_get("issued_at").doing(doing)?,
+                    r.try_get("called_at").doing(doing)?,
+                ));
+        }
+        let mut categories = Vec::new();
+        for r in rows {
+            let category: String = r.try_get("category").doing(doing)?;
+            let calls = by_category.remove(&category).unwrap_or_default();
+            let recent = &calls[calls.len().saturating_sub(PACE_CALLS)..];
+            let gaps: i64 = recent.windows(2).map(|w| w[1].2 - w[0].2).sum();
+            let waits: i64 = calls.iter().map(|c| c.2 - c.1).sum();
+            categories.push(CategoryStats {
+                issued: count(r.try_get("issued").doing(doing)?)?,
+                voided: count(r.try_get("voided").doing(doing)?)?,
+                called: count(r.try_get("called").doing(doing)?)?,
+                waiting: count(r.try_get("waiting").doing(doing)?)?,
+                waiting_priority: count(r.try_get("waiting_priority").doing(doing)?)?,
+                avg_service_secs: secs(gaps, recent.len().saturating_sub(1)),
+                avg_wait_secs: secs(waits, calls.len()),
+                now_serving: calls.last().map(|c| c.0.clone()),
+                category,
+            });
+        }
+        Ok(QueueStats {
+            hall_id: hall_id.to_owned(),
+            business_date: date,
+            categories,
+        })
+    }
+
+    /// What `GET /v1/queue/state` answers for `hall_id` at `now`.
+    pub async fn queue_snapshot(
+        &self,
+        hall_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<QueueSnapshot, StoreError> {
+        let stats = self.queue_stats(hall_id, business_date_at(now)).await?;
+        Ok(QueueSnapshot {
+            business_date: stats.business_date,
+            as_of: now,
+            categories: stats
+                .categories
+                .into_iter()
+                .map(|c| CategoryQueue {
+                    category: c.category,
+                    waiting: u32::try_from(c.waiting).unwrap_or(u32::MAX),
+                    avg_service_secs: c.avg_service_secs,
+                    now_serving: c.now_serving,
+                })
+                .collect(),
+        })
+    }
+
+    /// A window of `hall_id` calls the next ticket of `category` today: priority tickets
+    /// (绿色通道, appointments) first, then in print order. `None` when nobody waits.
+    pub async fn call_next(
+        &self,
+        hall_id: &str,
+        category: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CalledTicket>, StoreError> {
+        let doing = "calling the next ticket";
+        let day = business_date_at(now).to_string();
+        let mut w = self.write().await?;
+        // On PostgreSQL two windows may pick the same ticket; the guarded UPDATE lets one win
+        // and the other picks again.
+        for _ in 0..5 {
+            let Some(row) = sqlx::query(
+                "SELECT number, ticket_no, priority, issued_at FROM tickets \
+                 WHERE hall_id = $1 AND business_date = $2 AND category = $3 AND called_at IS NULL AND voided_at IS NULL \
+                 ORDER BY CASE WHEN priority = 'normal' THEN 1 ELSE 0 END, issued_at, number LIMIT 1",
+            )
+            .bind(hall_id)
+            .bind(&day)
+            .bind(category)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .doing(doing)?
+            else {
+                return Ok(None);
+            };
+            let number: i64 = row.try_get("number").doing(doing)?;
+            let done = sqlx::query(
+                "UPDATE tickets SET called_at = $5 WHERE hall_id = $1 AND business_date = $2 AND category = $3 \
+                 AND number = $4 AND called_at IS NULL",
+            )
+            .bind(hall_id)
+            .bind(&day)
+            .bind(category)
+            .bind(number)
+            .bind(millis(now))
+            .execute(&mut *w.tx)
+            .await
+            .doing(doing)?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            let still_waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tickets WHERE hall_id = $1 AND business_date = $2 AND category = $3 \
+                 AND called_at IS NULL AND voided_at IS NULL",
+            )
+            .bind(hall_id)
+            .bind(&day)
+            .bind(category)
+            .fetch_one(&mut *w.tx)
+            .await
+            .doing(doing)?;
+            w.commit().await?;
+            return Ok(Some(CalledTicket {
+                ticket_no: row.try_get("ticket_no").doing(doing)?,
+                category: category.to_owned(),
+                priority: row.try_get("priority").doing(doing)?,
+                issued_at: time_of(row.try_get("issued_at").doing(doing)?)?,
+                called_at: now,
+                still_waiting: count(still_waiting)?,
+            }));
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,580 @@
+//! Appointments, application progress, ratings (好差评) and help requests.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use kiosk_api::citizen::{
+    ApplicationProgress, ApplicationStatus, Appointment, TimelineEntry, business_date_at,
+    holder_hash, is_category_code, is_holder_hash,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{millis, time_of};
+use crate::store::{Doing as _, Store, StoreError, now_millis};
+
+/// One appointment as the booking system exports it for `central appointments import`: the
+/// [`Appointment`] fields, where the holder may be given as `id_number` instead of
+/// `holder_hash`. Central hashes the number at once and never stores or prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentImport {
+    /// Id from the booking system, unique in the hall.
+    pub appointment_id: String,
+    /// `holder_hash` of CONTRACTS D.
+    #[serde(default)]
+    pub holder_hash: Option<String>,
+    /// The plain ID-card number, hashed on import.
+    #[serde(default)]
+    pub id_number: Option<String>,
+    /// Masked name, e.g. `张*`.
+    pub holder_name_masked: String,
+    /// Matter id from the catalog.
+    pub matter_code: String,
+    /// Queue letter.
+    pub category: String,
+    /// Slot start, RFC 3339 with the hall's offset.
+    pub slot_start: DateTime<FixedOffset>,
+    /// Slot end.
+    pub slot_end: DateTime<FixedOffset>,
+}
+
+/// Why an appointment file was refused; nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The hall is unknown.
+    #[error(
+        "hall {0} is unknown to central; check --hall (halls are made by `central token create`)"
+    )]
+    UnknownHall(String),
+    /// One entry breaks the rules.
+    #[error("appointment {index} ({appointment_id}): {problem}")]
+    Invalid {
+        /// Position in the file, from 0.
+        index: usize,
+        /// Its id.
+        appointment_id: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Database failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// Appointments new to central.
+    pub added: u64,
+    /// Appointments already known, replaced by the file's version (rescheduled slots).
+    pub updated: u64,
+}
+
+/// Why an application could not be advanced.
+#[derive(Debug, thiserror::Error)]
+pub enum AdvanceError {
+    /// No such application.
+    #[error(
+        "no application {0}; it reaches central when the kiosk's outbox delivers it (check `central stats`)"
+    )]
+    Unknown(String),
+    /// `submitted` is set by the kiosk only.
+    #[error("status submitted is set by the kiosk's submission, not by staff")]
+    Submitted,
+    /// Database failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Ratings of a hall by level (`Store::rating_distribution`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RatingDistribution {
+    /// Hall.
+    pub hall_id: String,
+    /// Ratings in all.
+    pub total: u64,
+    /// Levels 5 (非常满意) down to 1 (非常不满意), all five present.
+    pub levels: Vec<LevelCount>,
+}
+
+/// Ratings of one level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LevelCount {
+    /// 1..=5.
+    pub level: u8,
+    /// Ratings of that level.
+    pub count: u64,
+}
+
+/// A rating of level 1 or 2 (`Store::bad_reviews`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadReview {
+    /// Id for `Store::follow_up_review`.
+    pub id: i64,
+    /// Hall.
+    pub hall_id: String,
+    /// `ticket:A012:2026-11-26` or `application:<no>`.
+    pub subject: String,
+    /// 1 or 2.
+    pub level: u8,
+    /// Reason codes.
+    pub reasons: Vec<String>,
+    /// Free text of the citizen.
+    pub note: Option<String>,
+    /// Matter rated, when known.
+    pub matter_code: Option<String>,
+    /// Kiosk it came from.
+    pub kiosk_id: String,
+    /// When it was given.
+    pub given_at: DateTime<Utc>,
+    /// When staff followed it up (`None` for those `bad_reviews` lists).
+    pub followed_up_at: Option<DateTime<Utc>>,
+    /// What staff noted when following up.
+    pub follow_up_note: Option<String>,
+}
+
+/// A citizen's call for help (`Store::help_requests`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HelpRequest {
+    /// Id for `Store::acknowledge_help` / `central help ack ID`.
+    pub id: i64,
+    /// Hall.
+    pub hall_id: String,
+    /// Kiosk it came from.
+    pub kiosk_id: String,
+    /// Host name of that kiosk, to find it in the hall.
+    pub hostname: String,
+    /// Page the citizen was on.
+    pub page: String,
+    /// UI language.
+    pub language: String,
+    /// When the citizen asked.
+    pub requested_at: DateTime<Utc>,
+    /// When staff acknowledged it; `None` while open.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+fn check_import(a: &AppointmentImport) -> Result<(String, NaiveDate), String> {
+    if a.appointment_id.trim().is_empty() || a.appointment_id.len() > 64 {
+        return Err("appointment_id must be 1 to 64 characters".into());
+    }
+    let hash = match (&a.holder_hash, &a.id_number) {
+        (Some(h), None) if is_holder_hash(h) => h.clone(),
+        (Some(_), None) => return Err("holder_hash is not 64 lower-case hex".into()),
+        (None, Some(n)) => {
+            let n = n.trim();
+            let fits = n.len() == 18
+                && n[..17].bytes().all(|b| b.is_ascii_digit())
+                && n[17..]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'X' || b == b'x');
+            if !fits {
+                return Err("id_number is not 17 digits and a digit or X".into());
+            }
+            holder_hash(n)
+        }
+        _ => return Err("give exactly one of holder_hash and id_number".into()),
+    };
+    if !is_category_code(&a.category) {
+        return Err(format!(
+            "category {:?} is not one to four upper-case letters",
+            a.category
+        ));
+    }
+    if a.slot_end <= a.slot_start {
+        return Err("slot_end is not after slot_start".into());
+    }
+    if a.holder_name_masked.chars().count() > 32 {
+        return Err("holder_name_masked is longer than 32 characters".into());
+    }
+    Ok((hash, business_date_at(a.slot_start.with_timezone(&Utc))))
+}
+
+fn appointment_of(r: &AnyRow) -> Result<Appointment, StoreError> {
+    let doing = "reading appointments";
+    let time = |col: &str| -> Result<DateTime<FixedOffset>, StoreError> {
+        let text: String = r.try_get(col).doing(doing)?;
+        DateTime::parse_from_rfc3339(&text).map_err(|_| StoreError::Corrupt("appointment slot"))
+    };
+    Ok(Appointment {
+        appointment_id: r.try_get("appointment_id").doing(doing)?,
+        holder_hash: r.try_get("holder_hash").doing(doing)?,
+        holder_name_masked: r.try_get("holder_name_masked").doing(doing)?,
+        matter_code: r.try_get("matter_code").doing(doing)?,
+        category: r.try_get("category").doing(doing)?,
+        slot_start: time("slot_start")?,
+        slot_end: time("slot_end")?,
+    })
+}
+
+fn level_of(v: i64) -> Result<u8, StoreError> {
+    u8::try_from(v).map_err(|_| StoreError::Corrupt("rating level"))
+}
+
+fn review_of(r: &AnyRow) -> Result<BadReview, StoreError> {
+    let doing = "reading ratings";
+    let reasons: String = r.try_get("reasons").doing(doing)?;
+    Ok(BadReview {
+        id: r.try_get("id").doing(doing)?,
+        hall_id: r.try_get("hall_id").doing(doing)?,
+        subject: r.try_get("subject").doing(doing)?,
+        level: level_of(r.try_get("level").doing(doing)?)?,
+        reasons: serde_json::from_str(&reasons).map_err(|_| StoreError::Corrupt("reasons"))?,
+        note: r.try_get("note").doing(doing)?,
+        matter_code: r.try_get("matter_code").doing(doing)?,
+        kiosk_id: r.try_get("kiosk_id").doing(doing)?,
+        given_at: time_of(r.try_get("given_at").doing(doing)?)?,
+        followed_up_at: r
+            .try_get::<Option<i64>, _>("followed_up_at")
+            .doing(doing)?
+            .map(time_of)
+            .transpose()?,
+        follow_up_note: r.try_get("follow_up_note").doing(doing)?,
+    })
+}
+
+const REVIEW_COLUMNS: &str = "id, hall_id, subject, level, reasons, note, matter_code, kiosk_id, given_at, followed_up_at, follow_up_note";
+
+impl Store {
+    /// Stores the appointments of `hall_id` from the booking system, all or nothing. An
+    /// appointment already known (same hall and id) is replaced: slots get rescheduled.
+    pub async fn import_appointments(
+        &self,
+        hall_id: &str,
+        appointments: &[AppointmentImport],
+    ) -> Result<ImportSummary, ImportError> {
+        let mut checked = Vec::with_capacity(appointments.len());
+        for (index, a) in appointments.iter().enumerate() {
+            let (hash, date) = check_import(a).map_err(|problem| ImportError::Invalid {
+                index,
+                appointment_id: a.appointment_id.clone(),
+                problem,
+            })?;
+            checked.push((a, hash, date));
+        }
+        let mut w = self.write().await?;
+        let known: Option<String> = sqlx::query_scalar("SELECT id FROM halls WHERE id = $1")
+            .bind(hall_id)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .doing("finding the hall")?;
+        if known.is_none() {
+            return Err(ImportError::UnknownHall(hall_id.to_owned()));
+        }
+        let now = now_millis();
+        let mut summary = ImportSummary {
+            added: 0,
+            updated: 0,
+        };
+        for (a, hash, date) in checked {
+            let existed: Option<String> = sqlx::query_scalar(
+                "SELECT appointment_id FROM appointments WHERE hall_id = $1 AND appointment_id = $2",
+            )
+            .bind(hall_id)
+            .bind(&a.appointment_id)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .doing("importing appointments")?;
+            sqlx::query(
+                "INSERT INTO appointments (hall_id, appointment_id, business_date, holder_hash, holder_name_masked, matter_code, category, slot_start, slot_end, slot_start_ms, imported_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (hall_id, appointment_id) DO UPDATE SET business_date = excluded.business_date, \
+                 holder_hash = excluded.holder_hash, holder_name_masked = excluded.holder_name_masked, \
+                 matter_code = excluded.matter_code, category = excluded.category, slot_start = excluded.slot_start, \
+                 slot_end = excluded.slot_end, slot_start_ms = excluded.slot_start_ms, imported_at = excluded.imported_at",
+            )
+            .bind(hall_id)
+            .bind(&a.appointment_id)
+            .bind(date.to_string())
+            .bind(hash)
+            .bind(&a.holder_name_masked)
+            .bind(&a.matter_code)
+            .bind(&a.category)
+            .bind(a.slot_start.to_rfc3339())
+            .bind(a.slot_end.to_rfc3339())
+            .bind(a.slot_start.timestamp_millis())
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await
+            .doing("importing appointments")?;
+            if existed.is_some() {
+                summary.updated += 1;
+            } else {
+                summary.added += 1;
+            }
+        }
+        w.commit().await?;
+        Ok(summary)
+    }
+
+    /// Appointments of `hall_id` whose slot starts on `date` (hall time), by slot start.
+    pub async fn appointments(
+        &self,
+        hall_id: &str,
+        date: NaiveDate,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        sqlx::query(
+            "SELECT appointment_id, holder_hash, holder_name_masked, matter_code, category, slot_start, slot_end \
+             FROM appointments WHERE hall_id = $1 AND business_date = $2 ORDER BY slot_start_ms, appointment_id",
+        )
+        .bind(hall_id)
+        .bind(date.to_string())
+        .fetch_all(self.pool())
+        .await
+        .doing("reading appointments")?
+        .iter()
+        .map(appointment_of)
+        .collect()
+    }
+
+    /// Progress of one application; only one of `hall_id` when given (a kiosk sees its own
+    /// hall's applications only).
+    pub async fn application_progress(
+        &self,
+        application_no: &str,
+        hall_id: Option<&str>,
+    ) -> Result<Option<ApplicationProgress>, StoreError> {
+        let row = sqlx::query(
+            "SELECT application_no, hall_id, matter_code, status FROM applications WHERE application_no = $1",
+        )
+        .bind(application_no)
+        .fetch_optional(self.pool())
+        .await
+        .doing("reading an application")?;
+        let Some(row) = row else { return Ok(None) };
+        let hall: String = row.try_get("hall_id").doing("reading an application")?;
+        if hall_id.is_some_and(|h| h != hall) {
+            return Ok(None);
+        }
+        self.progress_of(&row).await.map(Some)
+    }
+
+    /// Applications of one holder made in `hall_id`, newest first.
+    pub async fn applications_by_holder(
+        &self,
+        hall_id: &str,
+        holder_hash: &str,
+    ) -> Result<Vec<ApplicationProgress>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT application_no, hall_id, matter_code, status FROM applications \
+             WHERE hall_id = $1 AND holder_hash = $2 ORDER BY submitted_at DESC, application_no DESC",
+        )
+        .bind(hall_id)
+        .bind(holder_hash)
+        .fetch_all(self.pool())
+        .await
+        .doing("reading a holder's applications")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.progress_of(row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn progress_of(&self, row: &AnyRow) -> Result<ApplicationProgress, StoreError> {
+        let doing = "reading an application's timeline";
+        let application_no: String = row.try_get("application_no").doing(doing)?;
+        let status = |text: String| {
+            ApplicationStatus::from_name(&text).ok_or(StoreError::Corrupt("application status"))
+        };
+        let mut timeline = Vec::new();
+        for r in sqlx::query(
+            "SELECT set_at, status, note_zh, note_en FROM application_timeline WHERE application_no = $1 ORDER BY id",
+        )
+        .bind(&application_no)
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?
+        {
+            timeline.push(TimelineEntry {
+                at: time_of(r.try_get("set_at").doing(doing)?)?,
+                status: status(r.try_get("status").doing(doing)?)?,
+                note_zh: r.try_get("note_zh").doing(doing)?,
+                note_en: r.try_get("note_en").doing(doing)?,
+            });
+        }
+        Ok(ApplicationProgress {
+            application_no,
+            matter_code: row.try_get("matter_code").doing(doing)?,
+            status: status(row.try_get("status").doing(doing)?)?,
+            timeline,
+        })
+    }
+
+    /// Staff move an application on: a timeline entry with notes for the citizen, and the
+    /// new current status.
+    pub async fn advance_application(
+        &self,
+        application_no: &str,
+        status: ApplicationStatus,
+        note_zh: Option<&str>,
+        note_en: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<ApplicationProgress, AdvanceError> {
+        if status == ApplicationStatus::Submitted {
+            return Err(AdvanceError::Submitted);
+        }
+        let mut w = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE applications SET status = $2, updated_at = $3 WHERE application_no = $1",
+        )
+        .bind(application_no)
+        .bind(status.as_str())
+        .bind(now_millis())
+        .execute(&mut *w.tx)
+        .await
+        .doing("advancing an application")?;
+        if done.rows_affected() == 0 {
+            return Err(AdvanceError::Unknown(application_no.to_owned()));
+        }
+        sqlx::query(
+            "INSERT INTO application_timeline (application_no, set_at, status, note_zh, note_en) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(application_no)
+        .bind(millis(at))
+        .bind(status.as_str())
+        .bind(note_zh)
+        .bind(note_en)
+        .execute(&mut *w.tx)
+        .await
+        .doing("advancing an application")?;
+        w.commit().await?;
+        self.application_progress(application_no, None)
+            .await?
+            .ok_or_else(|| AdvanceError::Unknown(application_no.to_owned()))
+    }
+
+    /// Ratings of `hall_id` by level.
+    pub async fn rating_distribution(
+        &self,
+        hall_id: &str,
+    ) -> Result<RatingDistribution, StoreError> {
+        let doing = "counting ratings";
+        let rows = sqlx::query(
+            "SELECT level, COUNT(*) AS n FROM ratings WHERE hall_id = $1 GROUP BY level",
+        )
+        .bind(hall_id)
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        let mut counts = [0u64; 5];
+        for r in rows {
+            let level = level_of(r.try_get("level").doing(doing)?)?;
+            let n: i64 = r.try_get("n").doing(doing)?;
+            let slot = counts
+                .get_mut(usize::from(level).wrapping_sub(1))
+                .ok_or(StoreError::Corrupt("rating level"))?;
+            *slot = u64::try_from(n).map_err(|_| StoreError::Corrupt("negative count"))?;
+        }
+        Ok(RatingDistribution {
+            hall_id: hall_id.to_owned(),
+            total: counts.iter().sum(),
+            levels: (1..=5u8)
+                .rev()
+                .map(|level| LevelCount {
+                    level,
+                    count: counts[usize::from(level) - 1],
+                })
+                .collect(),
+        })
+    }
+
+    /// Ratings of level 1 or 2 of `hall_id` not yet followed up, oldest first.
+    pub async fn bad_reviews(&self, hall_id: &str) -> Result<Vec<BadReview>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REVIEW_COLUMNS} FROM ratings WHERE hall_id = $1 AND level <= 2 AND followed_up_at IS NULL ORDER BY given_at, id"
+        )))
+        .bind(hall_id)
+        .fetch_all(self.pool())
+        .await
+        .doing("reading bad reviews")?
+        .iter()
+        .map(review_of)
+        .collect()
+    }
+
+    /// Marks bad review `id` followed up with staff's `note`. `None` when there is no such
+    /// rating; a review already followed up keeps its first follow-up.
+    pub async fn follow_up_review(
+        &self,
+        id: i64,
+        note: &str,
+    ) -> Result<Option<BadReview>, StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "UPDATE ratings SET followed_up_at = $2, follow_up_note = $3 WHERE id = $1 AND followed_up_at IS NULL",
+        )
+        .bind(id)
+        .bind(now_millis())
+        .bind(note)
+        .execute(&mut *w.tx)
+        .await
+        .doing("following up a review")?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REVIEW_COLUMNS} FROM ratings WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .doing("following up a review")?;
+        w.commit().await?;
+        row.as_ref().map(review_of).transpose()
+    }
+
+    /// Help requests of every hall, newest first; only those not yet acknowledged when
+    /// `open_only`.
+    pub async fn help_requests(&self, open_only: bool) -> Result<Vec<HelpRequest>, StoreError> {
+        let doing = "reading help requests";
+        let filter = if open_only {
+            "WHERE h.acknowledged_at IS NULL"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT h.id, h.hall_id, h.kiosk_id, k.hostname, h.page, h.language, h.requested_at, h.acknowledged_at \
+             FROM help_requests h JOIN kiosks k ON k.id = h.kiosk_id {filter} ORDER BY h.requested_at DESC, h.id DESC"
+        )))
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        rows.iter()
+            .map(|r| {
+                Ok(HelpRequest {
+                    id: r.try_get("id").doing(doing)?,
+                    hall_id: r.try_get("hall_id").doing(doing)?,
+                    kiosk_id: r.try_get("kiosk_id").doing(doing)?,
+                    hostname: r.try_get("hostname").doing(doing)?,
+                    page: r.try_get("page").doing(doing)?,
+                    language: r.try_get("language").doing(doing)?,
+                    requested_at: time_of(r.try_get("requested_at").doing(doing)?)?,
+                    acknowledged_at: r
+                        .try_get::<Option<i64>, _>("acknowledged_at")
+                        .doing(doing)?
+                        .map(time_of)
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Staff acknowledge help request `id`. `false` when there is no such request; one
+    /// already acknowledged keeps its first acknowledgement.
+    pub async fn acknowledge_help(&self, id: i64) -> Result<bool, StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "UPDATE help_requests SET acknowledged_at = $2 WHERE id = $1 AND acknowledged_at IS NULL",
+        )
+        .bind(id)
+        .bind(now_millis())
+        .execute(&mut *w.tx)
+        .await
+        .doing("acknowledging a help request")?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM help_requests WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .doing("acknowledging a help request")?;
+        w.commit().await?;
+        Ok(exists.is_some())
+    }
+}
