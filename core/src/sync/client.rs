@@ -103,7 +103,12 @@ impl CentralClient {
         &self.base
     }
 
-    fn signed(&self, method: Method, path: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+    pub(super) fn signed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
         let timestamp = chrono::Utc::now().timestamp() + self.clock_offset_secs;
         let headers = sign_request(
             &self.key,
@@ -123,7 +128,7 @@ impl CentralClient {
         request
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         path: &str,
         request: reqwest::RequestBuilder,
@@ -134,7 +139,11 @@ impl CentralClient {
         })
     }
 
-    async fn body(&self, path: &str, response: reqwest::Response) -> Result<Vec<u8>, SyncError> {
+    pub(super) async fn body(
+        &self,
+        path: &str,
+        response: reqwest::Response,
+    ) -> Result<Vec<u8>, SyncError> {
         response
             .bytes()
             .await
@@ -145,7 +154,7 @@ impl CentralClient {
             })
     }
 
-    async fn refused(&self, path: &str, response: reqwest::Response) -> SyncError {
+    pub(super) async fn refused(&self, path: &str, response: reqwest::Response) -> SyncError {
         let status = response.status();
         let body = self.body(path, response).await.unwrap_or_default();
         let error = serde_json::from_slice::<ApiError>(&body).unwrap_or_else(|_| {
@@ -161,7 +170,7 @@ impl CentralClient {
         }
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(
+    pub(super) fn parse<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &[u8],

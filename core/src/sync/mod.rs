@@ -5,6 +5,7 @@
 //! - [`CentralClient`]: the signed HTTP client both use; [`enrol`] for provisioning.
 
 mod backoff;
+mod citizen;
 mod client;
 mod downlink;
 pub mod release;
