@@ -30,6 +30,8 @@ fn main() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
+    let load_before = load_average();
+    let fsync_lat = fsync_floor(work.path());
     let (record_lat, telemetry_lat) = enqueue_latency(&work.path().join("latency"));
 
     let central_exe = cargo_bin("central", "central");
@@ -64,11 +66,23 @@ fn main() {
     let _ = central.0.wait();
 
     println!();
+    println!(
+        "load average (1 min) before / after: {load_before} / {}",
+        load_average()
+    );
     println!("| measure | value |");
     println!("|---|---|");
     println!(
+        "| baseline: 4 KiB append + fdatasync, same directory: p50 / p99 | {:.3} ms / {:.3} ms |",
+        fsync_lat.0, fsync_lat.1
+    );
+    println!(
         "| durable enqueue, citizen record (FULL): p50 / p99 | {:.3} ms / {:.3} ms |",
         record_lat.0, record_lat.1
+    );
+    println!(
+        "| durable enqueue p99 / fdatasync p99 | {:.2}x |",
+        record_lat.1 / fsync_lat.1
     );
     println!(
         "| durable enqueue, telemetry (NORMAL): p50 / p99 | {:.3} ms / {:.3} ms |",
@@ -96,6 +110,30 @@ fn main() {
         "| peak RSS of the kiosk side during the naive drain | {:.1} MB |",
         naive.peak_kb as f64 / 1024.0
     );
+}
+
+/// The disk's own floor for a durable commit: one small append made durable, as often as the
+/// enqueue samples. A `synchronous=FULL` commit cannot be faster than this.
+fn fsync_floor(dir: &Path) -> (f64, f64) {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(dir.join("fsync-floor")).unwrap();
+    let block = [0x5au8; 4096];
+    let samples = (0..ENQUEUE_SAMPLES)
+        .map(|_| {
+            let start = Instant::now();
+            file.write_all(&block).unwrap();
+            file.sync_data().unwrap();
+            start.elapsed()
+        })
+        .collect();
+    percentiles(samples)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {

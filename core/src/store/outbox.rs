@@ -332,9 +332,8 @@ impl Store {
             for (event_id, outcome) in results {
                 let id = event_id.as_bytes().as_slice();
                 let seq: Option<i64> = tx
-                    .query_row("SELECT seq FROM outbox WHERE event_id = ?1", [id], |row| {
-                        row.get(0)
-                    })
+                    .prepare_cached("SELECT seq FROM outbox WHERE event_id = ?1")?
+                    .query_row([id], |row| row.get(0))
                     .optional()?;
                 let Some(seq) = seq else { continue };
                 match outcome {
@@ -343,12 +342,14 @@ impl Store {
                             .prepare_cached("SELECT sha256 FROM outbox_attachments WHERE seq = ?1")?
                             .query_map([seq], |row| row.get(0))?
                             .collect::<Result<_, _>>()?;
-                        tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
-                        tx.execute(
+                        // Cached statements: a 500-event acknowledgement runs these 500 times.
+                        tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?
+                            .execute([seq])?;
+                        tx.prepare_cached(
                             "UPDATE records SET personal = NULL, acknowledged_ms = ?2
                              WHERE event_seq = ?1",
-                            params![seq, now],
-                        )?;
+                        )?
+                        .execute(params![seq, now])?;
                         for sha in shas {
                             let still_used: Option<i64> = tx
                                 .query_row(
