@@ -51,6 +51,15 @@ pub fn is_holder_hash(text: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// True for the shape of a resident ID-card number: 17 digits and a check digit or `X`/`x`.
+/// The check digit itself is not verified (the card reader already read it off the chip).
+pub fn is_id_number(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
+}
+
 /// True for a queue category code: one to four upper-case ASCII letters (`A`, `B`, …).
 pub fn is_category_code(text: &str) -> bool {
     (1..=4).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase())
@@ -508,6 +517,32 @@ mod tests {
         assert!(is_holder_hash(&got));
         assert_eq!(holder_hash(" 11010519491231002x\n"), got);
         assert_ne!(holder_hash("110105194912310021"), got);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn shape_checks_never_panic_and_accept_only_ascii(text in "\\PC{0,40}") {
+            if is_id_number(&text) || is_application_no(&text) || is_holder_hash(&text) {
+                proptest::prop_assert!(text.is_ascii());
+            }
+            let _ = is_category_code(&text);
+        }
+
+        #[test]
+        fn every_well_formed_id_number_hashes_to_a_holder_hash(digits in "[0-9]{17}[0-9Xx]") {
+            proptest::prop_assert!(is_id_number(&digits));
+            proptest::prop_assert!(is_holder_hash(&holder_hash(&digits)));
+        }
+    }
+
+    #[test]
+    fn id_numbers_are_seventeen_digits_and_a_check_character() {
+        assert!(is_id_number("11010519491231002X"));
+        assert!(is_id_number("110105194912310021"));
+        // 16 digits and a two-byte character: 18 bytes, but not an ID number.
+        assert!(!is_id_number("1101051949123100é"));
+        assert!(!is_id_number("11010519491231002Y"));
+        assert!(!is_id_number("1101051949123100"));
     }
 
     #[test]

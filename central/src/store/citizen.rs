@@ -169,6 +169,15 @@ async fn ticket_issued(
     if !ticket_fits(kiosk, e, &t.category, t.number) {
         return Ok(());
     }
+    // Only a hash may be kept: anything else could be a plain ID number from a faulty kiosk.
+    let holder = t.holder_hash.as_deref().filter(|h| is_holder_hash(h));
+    if t.holder_hash.is_some() && holder.is_none() {
+        skip(
+            kiosk,
+            e,
+            "holder_hash is not a hash; the ticket is kept without it",
+        );
+    }
     // A row with an empty source was made by a void that arrived first: fill it in.
     let done = sqlx::query(
         "INSERT INTO tickets (hall_id, business_date, category, number, ticket_no, kiosk_id, priority, source, holder_hash, appointment_id, issued_at) \
@@ -187,7 +196,7 @@ async fn ticket_issued(
     .bind(kiosk)
     .bind(t.priority.as_str())
     .bind(&t.source)
-    .bind(t.holder_hash.as_deref())
+    .bind(holder)
     .bind(t.appointment_id.as_deref())
     .bind(millis(t.issued_at))
     .execute(&mut **tx)

@@ -3,7 +3,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use kiosk_api::citizen::{
     ApplicationProgress, ApplicationStatus, Appointment, TimelineEntry, business_date_at,
-    holder_hash, is_category_code, is_holder_hash,
+    holder_hash, is_category_code, is_holder_hash, is_id_number,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
@@ -163,12 +163,7 @@ fn check_import(a: &AppointmentImport) -> Result<(String, NaiveDate), String> {
         (Some(_), None) => return Err("holder_hash is not 64 lower-case hex".into()),
         (None, Some(n)) => {
             let n = n.trim();
-            let fits = n.len() == 18
-                && n[..17].bytes().all(|b| b.is_ascii_digit())
-                && n[17..]
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'X' || b == b'x');
-            if !fits {
+            if !is_id_number(n) {
                 return Err("id_number is not 17 digits and a digit or X".into());
             }
             holder_hash(n)
