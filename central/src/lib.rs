@@ -4,6 +4,7 @@
 //! The binary `central` wires these together; tests and the ingest benchmark use them
 //! directly.
 
+pub mod console;
 pub mod duration;
 pub mod http;
 pub mod store;

@@ -176,6 +176,9 @@ pub(crate) async fn desired_state(
     let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     let mut desired = state.store.desired_state(&kiosk.hall_id).await?;
     desired.release = state.store.desired_release(kiosk.kiosk_id).await?;
+    if state.due_for_seen(kiosk.kiosk_id) {
+        state.store.touch_kiosk(kiosk.kiosk_id).await?;
+    }
     let json = serde_json::to_vec(&desired).map_err(|e| {
         ApiFailure::new(
             StatusCode::INTERNAL_SERVER_ERROR,

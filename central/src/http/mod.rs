@@ -30,6 +30,9 @@ pub struct AppState {
     store: Store,
     // Enrolled keys never change (revocation is a later issue), so they are cached for good.
     kiosks: Arc<RwLock<HashMap<Uuid, KioskAuth>>>,
+    // When each kiosk's last desired-state poll was written as its last_seen_at, so that a
+    // poll writes at most once a minute per kiosk.
+    seen: Arc<std::sync::Mutex<HashMap<Uuid, std::time::Instant>>>,
 }
 
 impl AppState {
@@ -38,6 +41,23 @@ impl AppState {
         AppState {
             store,
             kiosks: Arc::default(),
+            seen: Arc::default(),
+        }
+    }
+
+    /// Whether a poll of `kiosk` now should update its last_seen_at.
+    pub(crate) fn due_for_seen(&self, kiosk: Uuid) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = self
+            .seen
+            .lock()
+            .expect("invariant: seen lock is never poisoned (no panics while held)");
+        match seen.get(&kiosk) {
+            Some(t) if now.duration_since(*t) < Duration::from_secs(60) => false,
+            _ => {
+                seen.insert(kiosk, now);
+                true
+            }
         }
     }
 }
@@ -65,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::RELEASE_ARTIFACT, get(releases::artifact))
         .merge(citizen::routes())
         .route(kiosk_api::openapi::DOCUMENT_PATH, get(handlers::openapi))
+        .nest("/console", crate::console::router(state.store.clone()))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::wrong_method)
         .with_state(state)

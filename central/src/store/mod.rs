@@ -11,6 +11,7 @@ mod bundles;
 mod citizen;
 mod console;
 mod enrol;
+mod fleet;
 mod ingest;
 mod releases;
 pub mod rollouts;
@@ -24,6 +25,7 @@ pub use citizen::{
 };
 pub use console::{ConsoleSession, SESSION_MILLIS, UserError};
 pub use enrol::{EnrolError, KioskAuth, TokenCreated};
+pub use fleet::{FleetKiosk, Hall, HealthEntry, ONLINE_WITHIN_MILLIS, UpdateResultRow};
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
 pub use releases::{RELEASE_CHUNK_BYTES, ReleasePublished};
 pub use rollouts::{RolloutError, RolloutFailure, RolloutStatus, StageSelector, StageStatus};

@@ -1,0 +1,458 @@
+//! The ops console, served by `central serve` under `/console`: plain server-rendered HTML,
+//! no JavaScript, no build step (DESIGN.md §7).
+//!
+//! Pages are written with `maud`: its `html!` templates are checked Rust at compile time and
+//! escape every interpolated value unless explicitly marked pre-escaped (nothing here is), so
+//! a kiosk's host name or a citizen's rating note cannot inject markup. Plain string functions
+//! would make escaping something to remember at every call.
+//!
+//! Sign-in: argon2id password hashes ([`crate::store::ConsoleSession`]); a session cookie
+//! `HttpOnly; SameSite=Strict; Path=/console`; every POST form carries the session's CSRF
+//! token, and the login form a double-submit token of its own. A failed login never says
+//! whether the name or the password was wrong. Run central behind TLS in production (the
+//! cookie has no `Secure` flag so the console also works on a plain-HTTP test address).
+
+mod pages;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::Markup;
+use rand::RngCore as _;
+use serde::Deserialize;
+
+use crate::store::{ConsoleSession, RolloutError, SESSION_MILLIS, Store, StoreError};
+
+/// Cookie holding the session token.
+pub const SESSION_COOKIE: &str = "kiosk_console";
+/// Cookie holding the login form's double-submit token.
+pub const LOGIN_COOKIE: &str = "kiosk_console_login";
+
+#[derive(Clone)]
+struct Console {
+    store: Store,
+}
+
+/// The console's routes, to be nested under `/console`.
+pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
+    Router::new()
+        .route("/", get(index))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/fleet", get(fleet))
+        .route("/kiosks/{id}", get(kiosk))
+        .route("/rollouts", get(rollouts))
+        .route("/rollouts/{id}/{action}", post(rollout_action))
+        .route("/halls/{id}", get(hall))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .with_state(Console { store })
+}
+
+/// A finished page with the headers every console page carries.
+fn page(status: StatusCode, markup: Markup) -> Response {
+    let mut response = (status, markup).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn trouble(e: &StoreError) -> Response {
+    tracing::error!(error = %e, "console page failed in the database");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::message(
+            None,
+            "数据库暂不可用 · Database unavailable",
+            "central could not read its database; reload in a moment.",
+        ),
+    )
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn set_cookie(response: &mut Response, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// The signed-in session, or the response that sends the browser to the login page.
+async fn session(console: &Console, headers: &HeaderMap) -> Result<ConsoleSession, Response> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Err(Redirect::to("/console/login").into_response());
+    };
+    match console.store.console_session(&token).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(Redirect::to("/console/login").into_response()),
+        Err(e) => Err(trouble(&e)),
+    }
+}
+
+fn csrf_refused(session: Option<&ConsoleSession>) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        pages::message(
+            session,
+            "表单已过期 · Form expired",
+            "The form was not sent from this console session. Go back, reload the page and try again.",
+        ),
+    )
+}
+
+async fn index() -> Redirect {
+    Redirect::to("/console/fleet")
+}
+
+async fn not_found(State(console): State<Console>, headers: HeaderMap) -> Response {
+    let session = session(&console, &headers).await.ok();
+    page(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            session.as_ref(),
+            "未找到 · Not found",
+            "No such console page.",
+        ),
+    )
+}
+
+fn login_page(status: StatusCode, failed: bool) -> Response {
+    let token = random_token();
+    let mut response = page(status, pages::login(&token, failed));
+    set_cookie(
+        &mut response,
+        format!("{LOGIN_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=3600"),
+    );
+    response
+}
+
+async fn login_form() -> Response {
+    login_page(StatusCode::OK, false)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_secret(&expected, &form.csrf) {
+        return csrf_refused(None);
+    }
+    match console
+        .store
+        .console_login(&form.user, &form.password)
+        .await
+    {
+        Ok(Some(session)) => {
+            tracing::info!(user = %session.user, "console login");
+            let mut response = Redirect::to("/console/fleet").into_response();
+            set_cookie(
+                &mut response,
+                format!(
+                    "{SESSION_COOKIE}={}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}",
+                    session.token,
+                    SESSION_MILLIS / 1000
+                ),
+            );
+            set_cookie(
+                &mut response,
+                format!("{LOGIN_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"),
+            );
+            response
+        }
+        Ok(None) => {
+            tracing::warn!("console login refused");
+            login_page(StatusCode::UNAUTHORIZED, true)
+        }
+        Err(e) => trouble(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    if let Err(e) = console.store.console_logout(&session.token).await {
+        return trouble(&e);
+    }
+    let mut response = Redirect::to("/console/login").into_response();
+    set_cookie(
+        &mut response,
+        format!("{SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+async fn fleet(State(console): State<Console>, headers: HeaderMap) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let data = async {
+        let kiosks = console.store.fleet().await?;
+        let help = console.store.help_requests(true).await?;
+        let halls = console.store.halls().await?;
+        Ok::<_, StoreError>((kiosks, help, halls))
+    };
+    match data.await {
+        Ok((kiosks, help, halls)) => page(
+            StatusCode::OK,
+            pages::fleet(&session, &kiosks, &help, &halls),
+        ),
+        Err(e) => trouble(&e),
+    }
+}
+
+async fn kiosk(
+    State(console): State<Console>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let data = async {
+        let Some(kiosk) = console.store.fleet_kiosk(&id).await? else {
+            return Ok(None);
+        };
+        let history = console.store.health_history(&id, 20).await?;
+        let updates = console.store.update_results(Some(&id), 20).await?;
+        let help: Vec<_> = console
+            .store
+            .help_requests(false)
+            .await?
+            .into_iter()
+            .filter(|h| h.kiosk_id == id)
+            .take(20)
+            .collect();
+        Ok::<_, StoreError>(Some((kiosk, history, updates, help)))
+    };
+    match data.await {
+        Ok(Some((kiosk, history, updates, help))) => page(
+            StatusCode::OK,
+            pages::kiosk(&session, &kiosk, &history, &updates, &help),
+        ),
+        Ok(None) => page(
+            StatusCode::NOT_FOUND,
+            pages::message(
+                Some(&session),
+                "未找到终端 · No such kiosk",
+                "No kiosk with this id is enrolled.",
+            ),
+        ),
+        Err(e) => trouble(&e),
+    }
+}
+
+async fn rollouts(State(console): State<Console>, headers: HeaderMap) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let data = async {
+        Ok::<_, StoreError>((
+            console.store.rollouts().await?,
+            console.store.releases().await?,
+        ))
+    };
+    match data.await {
+        Ok((rollouts, releases)) => page(
+            StatusCode::OK,
+            pages::rollouts(&session, &rollouts, &releases),
+        ),
+        Err(e) => trouble(&e),
+    }
+}
+
+async fn rollout_action(
+    State(console): State<Console>,
+    Path((id, action)): Path<(i64, String)>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    let done = match action.as_str() {
+        "pause" => console.store.pause_rollout(id).await,
+        "resume" => console.store.resume_rollout(id).await,
+        "abort" => console.store.abort_rollout(id).await,
+        _ => {
+            return page(
+                StatusCode::NOT_FOUND,
+                pages::message(
+                    Some(&session),
+                    "未找到 · Not found",
+                    "No such rollout action.",
+                ),
+            );
+        }
+    };
+    match done {
+        Ok(_) => {
+            tracing::info!(user = %session.user, rollout = id, %action, "rollout changed from the console");
+            Redirect::to("/console/rollouts").into_response()
+        }
+        Err(RolloutError::Store(e)) => trouble(&e),
+        Err(e) => page(
+            StatusCode::CONFLICT,
+            pages::message(Some(&session), "无法执行 · Not done", &e.to_string()),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct HallQuery {
+    date: Option<String>,
+}
+
+/// Today in China Standard Time (UTC+8, no daylight saving), the halls' business day.
+fn hall_today() -> chrono::NaiveDate {
+    let offset =
+        chrono::FixedOffset::east_opt(8 * 3600).expect("invariant: +08:00 is a valid offset");
+    chrono::Utc::now().with_timezone(&offset).date_naive()
+}
+
+async fn hall(
+    State(console): State<Console>,
+    Path(id): Path<String>,
+    Query(query): Query<HallQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let date = query
+        .date
+        .as_deref()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .unwrap_or_else(hall_today);
+    let data = async {
+        let halls = console.store.halls().await?;
+        let Some(hall) = halls.into_iter().find(|h| h.id == id) else {
+            return Ok(None);
+        };
+        let queue = console.store.queue_stats(&id, date).await?;
+        let ratings = console.store.rating_distribution(&id).await?;
+        let bad = console.store.bad_reviews(&id).await?;
+        let help: Vec<_> = console
+            .store
+            .help_requests(true)
+            .await?
+            .into_iter()
+            .filter(|h| h.hall_id == id)
+            .collect();
+        let kiosks: Vec<_> = console
+            .store
+            .fleet()
+            .await?
+            .into_iter()
+            .filter(|k| k.hall_id == id)
+            .collect();
+        Ok::<_, StoreError>(Some((hall, queue, ratings, bad, help, kiosks)))
+    };
+    match data.await {
+        Ok(Some((hall, queue, ratings, bad, help, kiosks))) => page(
+            StatusCode::OK,
+            pages::hall(
+                &session, &hall, date, &queue, &ratings, &bad, &help, &kiosks,
+            ),
+        ),
+        Ok(None) => page(
+            StatusCode::NOT_FOUND,
+            pages::message(
+                Some(&session),
+                "未找到大厅 · No such hall",
+                "No hall with this id.",
+            ),
+        ),
+        Err(e) => trouble(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_by_exact_name_and_secrets_compare_whole() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("kiosk_console_login=abc; kiosk_console=def"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("def"));
+        assert_eq!(cookie(&h, LOGIN_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "other"), None);
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "ab"));
+    }
+}

@@ -1,0 +1,501 @@
+//! The console's pages as maud templates. Every value from the database goes through
+//! maud's escaping; the only pre-escaped text is the constant style sheet below.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use kiosk_api::SignedRelease;
+use kiosk_api::fleet::{DeviceReport, DeviceState};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::store::{
+    BadReview, ConsoleSession, FleetKiosk, Hall, HealthEntry, HelpRequest, QueueStats,
+    RatingDistribution, RolloutStatus, UpdateResultRow,
+};
+
+const CSS: &str = r#"
+body { font-family: "Noto Sans CJK SC", "Noto Sans", sans-serif; margin: 0; color: #1b1f24; background: #f5f6f8; font-size: 15px; }
+header { background: #23395d; color: #fff; padding: 0.6em 1.2em; display: flex; gap: 1.4em; align-items: center; flex-wrap: wrap; }
+header a { color: #fff; text-decoration: none; font-weight: 600; }
+header form { margin-left: auto; }
+main { padding: 1em 1.4em; max-width: 1400px; }
+h1 { font-size: 1.4em; margin: 0.4em 0 0.8em; }
+h2 { font-size: 1.15em; margin: 1.4em 0 0.5em; }
+table { border-collapse: collapse; background: #fff; width: 100%; margin-bottom: 1em; }
+th, td { border: 1px solid #d5d9e0; padding: 0.35em 0.55em; text-align: left; vertical-align: top; }
+th { background: #e9edf3; font-weight: 600; }
+td.num, th.num { text-align: right; }
+.ok { color: #17692f; font-weight: 600; }
+.warn { color: #8a5a00; font-weight: 600; }
+.bad { color: #b0201a; font-weight: 600; }
+.muted { color: #666; }
+.box { background: #fff; border: 1px solid #d5d9e0; padding: 0.8em 1em; margin-bottom: 1em; }
+.error { background: #fdecea; border: 1px solid #e0a19b; padding: 0.6em 1em; margin-bottom: 1em; }
+form.inline { display: inline; }
+button { font-size: 0.95em; padding: 0.25em 0.8em; cursor: pointer; }
+label { display: block; margin: 0.6em 0 0.2em; }
+input[type=text], input[type=password] { font-size: 1em; padding: 0.3em; width: 18em; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.3em 1.2em; }
+dt { font-weight: 600; }
+dd { margin: 0; }
+"#;
+
+fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("invariant: +08:00 is a valid offset")
+}
+
+/// A time as Beijing time, `2026-11-26 18:05:03`.
+fn bj(t: DateTime<Utc>) -> String {
+    t.with_timezone(&china())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// An RFC 3339 text as Beijing time, or as it is if unreadable.
+fn bj_text(text: &str) -> String {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| bj(t.with_timezone(&Utc)))
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+fn ago(t: DateTime<Utc>) -> String {
+    let secs = (Utc::now() - t).num_seconds().max(0);
+    match secs {
+        0..60 => format!("{secs} 秒前 · {secs} s ago"),
+        60..3600 => format!("{m} 分钟前 · {m} min ago", m = secs / 60),
+        3600..86400 => format!("{h} 小时前 · {h} h ago", h = secs / 3600),
+        _ => format!("{d} 天前 · {d} d ago", d = secs / 86400),
+    }
+}
+
+fn kind_label(kind: &str) -> String {
+    match kind {
+        "id_card_reader" => "身份证阅读器 ID-card reader".into(),
+        "printer" => "打印机 printer".into(),
+        "dispenser" => "取号机 ticket dispenser".into(),
+        "scanner" => "扫描仪 scanner".into(),
+        "number_display" => "叫号屏 number display".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn state_label(state: DeviceState) -> (&'static str, &'static str) {
+    match state {
+        DeviceState::Ready => ("正常 ready", "ok"),
+        DeviceState::Degraded => ("需注意 degraded", "warn"),
+        DeviceState::Fault => ("故障 fault", "bad"),
+        DeviceState::Absent => ("未连接 absent", "bad"),
+    }
+}
+
+fn detail_label(detail: &str) -> String {
+    match detail {
+        "paper_low" => "纸将尽 paper low".into(),
+        "paper_out" => "缺纸 paper out".into(),
+        "cover_open" => "机盖打开 cover open".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn rating_label(level: u8) -> &'static str {
+    match level {
+        5 => "非常满意 very satisfied",
+        4 => "满意 satisfied",
+        3 => "基本满意 fairly satisfied",
+        2 => "不满意 dissatisfied",
+        1 => "非常不满意 very dissatisfied",
+        _ => "?",
+    }
+}
+
+fn outcome_class(outcome: &str) -> &'static str {
+    if outcome == "committed" { "ok" } else { "bad" }
+}
+
+fn device(d: &DeviceReport) -> Markup {
+    let (label, class) = state_label(d.state);
+    html! {
+        (kind_label(&d.kind)) ": " span class=(class) { (label) }
+        @if !d.detail.is_empty() { " (" (detail_label(&d.detail)) ")" }
+    }
+}
+
+/// The devices that need attention, or a word that all are fine.
+fn devices_summary(report: Option<&kiosk_api::HealthReport>) -> Markup {
+    match report {
+        None => html! { span class="muted" { "无报告 no report yet" } },
+        Some(r) => {
+            let trouble: Vec<&DeviceReport> = r
+                .devices
+                .iter()
+                .filter(|d| d.state != DeviceState::Ready)
+                .collect();
+            html! {
+                @if trouble.is_empty() {
+                    span class="ok" { "全部正常 all ready" }
+                } @else {
+                    @for (i, d) in trouble.iter().enumerate() {
+                        @if i > 0 { br; }
+                        (device(d))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · 运维控制台 Ops console" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    span { "政务服务终端运维 · Hall kiosk ops" }
+                    @if let Some(s) = session {
+                        a href="/console/fleet" { "终端 Fleet" }
+                        a href="/console/rollouts" { "发布 Rollouts" }
+                        form class="inline" method="post" action="/console/logout" {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            span { (s.user) " " }
+                            button type="submit" { "退出 Log out" }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                    p class="muted" { "时间均为北京时间 (UTC+8) · times are Beijing time (UTC+8)" }
+                }
+            }
+        }
+    }
+}
+
+/// A page with one message.
+pub(super) fn message(session: Option<&ConsoleSession>, title: &str, text: &str) -> Markup {
+    layout(title, session, html! { div class="box" { p { (text) } } })
+}
+
+/// The login form; `failed` after a refused attempt (never saying which part was wrong).
+pub(super) fn login(csrf: &str, failed: bool) -> Markup {
+    layout(
+        "登录 Log in",
+        None,
+        html! {
+            @if failed {
+                div class="error" role="alert" { "用户名或密码错误 · Wrong user name or password" }
+            }
+            form class="box" method="post" action="/console/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="user" { "用户名 User name" }
+                input type="text" id="user" name="user" autocomplete="username" required;
+                label for="password" { "密码 Password" }
+                input type="password" id="password" name="password" autocomplete="current-password" required;
+                p { button type="submit" { "登录 Log in" } }
+            }
+        },
+    )
+}
+
+/// The fleet list.
+pub(super) fn fleet(
+    session: &ConsoleSession,
+    kiosks: &[FleetKiosk],
+    help: &[HelpRequest],
+    halls: &[Hall],
+) -> Markup {
+    let online = kiosks.iter().filter(|k| k.online).count();
+    layout(
+        "终端列表 Fleet",
+        Some(session),
+        html! {
+            p {
+                (kiosks.len()) " 台终端 kiosks · " span class="ok" { (online) " 在线 online" } " · "
+                span class=(if online < kiosks.len() { "bad" } else { "muted" }) { (kiosks.len() - online) " 离线 offline" }
+                " · " span class="muted" { "在线 = 5 分钟内有联系 · online = heard from within 5 minutes" }
+            }
+            p {
+                "大厅 Halls: "
+                @for (i, h) in halls.iter().enumerate() {
+                    @if i > 0 { " · " }
+                    a href=(format!("/console/halls/{}", h.id)) { (h.name) " (" (h.id) ")" }
+                }
+            }
+            table id="fleet" {
+                thead { tr {
+                    th { "终端 Kiosk" } th { "大厅 Hall" } th { "状态 Status" } th { "最后联系 Last seen" }
+                    th { "版本 Version" } th { "设备 Devices" } th class="num" { "积压 Backlog" } th class="num" { "求助 Help" }
+                } }
+                tbody {
+                    @for k in kiosks {
+                        @let open_help = help.iter().filter(|h| h.kiosk_id == k.kiosk_id).count();
+                        tr data-kiosk=(k.kiosk_id) {
+                            td { a href=(format!("/console/kiosks/{}", k.kiosk_id)) { (k.hostname) } br; span class="muted" { (k.kiosk_id) } }
+                            td { a href=(format!("/console/halls/{}", k.hall_id)) { (k.hall_name) } }
+                            td { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
+                            td { @match k.last_seen_at { Some(t) => { (bj(t)) br; span class="muted" { (ago(t)) } }, None => { span class="muted" { "从未 never" } } } }
+                            td { (k.version) }
+                            td { (devices_summary(k.report.as_ref())) }
+                            td class="num" { @match &k.report { Some(r) => { (r.backlog) }, None => { "–" } } }
+                            td class="num" { @if open_help > 0 { span class="bad" { (open_help) } } @else { "0" } }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// One kiosk: state now, health history, update results and help requests.
+pub(super) fn kiosk(
+    session: &ConsoleSession,
+    k: &FleetKiosk,
+    history: &[HealthEntry],
+    updates: &[UpdateResultRow],
+    help: &[HelpRequest],
+) -> Markup {
+    layout(
+        &format!("终端 Kiosk {}", k.hostname),
+        Some(session),
+        html! {
+            dl class="box" id="kiosk" {
+                dt { "终端编号 Kiosk id" } dd { (k.kiosk_id) }
+                dt { "主机名 Host name" } dd { (k.hostname) }
+                dt { "大厅 Hall" } dd { a href=(format!("/console/halls/{}", k.hall_id)) { (k.hall_name) } " (" (k.hall_id) ")" }
+                dt { "状态 Status" } dd { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
+                dt { "最后联系 Last seen" } dd { @match k.last_seen_at { Some(t) => { (bj(t)) " · " (ago(t)) }, None => { "从未 never" } } }
+                dt { "版本 Version" } dd { (k.version) }
+                dt { "登记时间 Enrolled" } dd { @if let Some(t) = k.enrolled_at { (bj(t)) } }
+                dt { "离线号段 Offline numbers" } dd { (k.band.0) "–" (k.band.1) }
+                @if let Some(r) = &k.report {
+                    dt { "积压 Backlog" } dd { (r.backlog) " 条 events" }
+                    dt { "磁盘剩余 Disk free" } dd { (r.disk_free_bytes / (1024 * 1024)) " MiB" }
+                    dt { "使用中 Session active" } dd { @if r.session_active { "是 yes" } @else { "否 no" } }
+                }
+            }
+            h2 { "设备 Devices" }
+            @match &k.report {
+                Some(r) => {
+                    table id="devices" {
+                        thead { tr { th { "设备 Device" } th { "状态 State" } th { "说明 Detail" } } }
+                        tbody { @for d in &r.devices {
+                            @let (label, class) = state_label(d.state);
+                            tr { td { (kind_label(&d.kind)) } td { span class=(class) { (label) } } td { (detail_label(&d.detail)) } }
+                        } }
+                    }
+                    @if let Some(at) = &k.reported_at { p class="muted" { "报告于 reported at " (bj_text(at)) } }
+                },
+                None => { p class="muted" { "无报告 no health report yet" } },
+            }
+            h2 { "健康记录 Health history" }
+            table id="health-history" {
+                thead { tr { th { "时间 Time" } th { "版本 Version" } th { "设备 Devices" } th class="num" { "积压 Backlog" } th class="num" { "磁盘剩余 Disk free (MiB)" } } }
+                tbody { @for h in history {
+                    tr {
+                        td { (bj_text(&h.at)) }
+                        @match &h.report {
+                            Some(r) => {
+                                td { (r.version) } td { (devices_summary(Some(r))) } td class="num" { (r.backlog) } td class="num" { (r.disk_free_bytes / (1024 * 1024)) }
+                            },
+                            None => { td colspan="4" class="bad" { "报告格式错误 report does not fit the contract" } },
+                        }
+                    }
+                } }
+            }
+            h2 { "更新结果 Update results" }
+            (update_table(updates))
+            h2 { "求助 Help requests" }
+            (help_table(help))
+        },
+    )
+}
+
+fn update_table(updates: &[UpdateResultRow]) -> Markup {
+    html! {
+        table class="updates" {
+            thead { tr { th { "时间 Time" } th { "版本 Version" } th { "原版本 From" } th { "结果 Outcome" } th { "原因 Reason" } th { "说明 Detail" } } }
+            tbody { @for u in updates {
+                tr {
+                    td { (bj_text(&u.at)) } td { (u.version) } td { (u.from_version) }
+                    td { span class=(outcome_class(&u.outcome)) { (u.outcome) } } td { (u.reason) } td { (u.detail) }
+                }
+            } }
+        }
+        @if updates.is_empty() { p class="muted" { "暂无 none yet" } }
+    }
+}
+
+fn help_table(help: &[HelpRequest]) -> Markup {
+    html! {
+        table class="help" {
+            thead { tr { th { "时间 Time" } th { "终端 Kiosk" } th { "页面 Page" } th { "语言 Language" } th { "状态 State" } } }
+            tbody { @for h in help {
+                tr {
+                    td { (bj(h.requested_at)) }
+                    td { a href=(format!("/console/kiosks/{}", h.kiosk_id)) { (h.hostname) } }
+                    td { (h.page) } td { (h.language) }
+                    td { @match h.acknowledged_at { Some(t) => { span class="muted" { "已处理 handled " (bj(t)) } }, None => { span class="bad" { "待处理 open" } } } }
+                }
+            } }
+        }
+        @if help.is_empty() { p class="muted" { "暂无 none" } }
+    }
+}
+
+/// Rollouts with their cohorts, failures and buttons.
+pub(super) fn rollouts(
+    session: &ConsoleSession,
+    rollouts: &[RolloutStatus],
+    releases: &[SignedRelease],
+) -> Markup {
+    layout(
+        "版本发布 Rollouts",
+        Some(session),
+        html! {
+            @if rollouts.is_empty() { p class="muted" { "暂无发布 no rollouts yet; start one with `central rollout start`" } }
+            @for r in rollouts {
+                section class="box rollout" id=(format!("rollout-{}", r.id)) {
+                    h2 { "发布 Rollout " (r.id) " · 版本 release " (r.release) " · "
+                        span class=(match r.state.as_str() { "active" | "completed" => "ok", "paused" => "warn", _ => "bad" }) { (state_zh(&r.state)) " " (r.state) } }
+                    @if let Some(reason) = &r.paused_reason { p class="warn" { "暂停原因 Paused: " (reason) } }
+                    p class="muted" { "创建 created " (bj_text(&r.created_at)) " · 更新 updated " (bj_text(&r.updated_at))
+                        " · 失败达 " (r.max_failures) " 台即暂停 pauses at " (r.max_failures) " failed kiosk(s)" }
+                    table class="stages" {
+                        thead { tr { th { "批次 Cohort" } th { "范围 Selector" } th { "状态 State" } th class="num" { "终端 Kiosks" } th class="num" { "已完成 Committed" }
+                            th class="num" { "进行中 Pending" } th class="num" { "失败 Failed" } th class="num" { "已确认失败 Acknowledged" } th class="num" { "跳过 Skipped" } th class="num" { "进度 Progress" } } }
+                        tbody { @for s in &r.stages {
+                            @let settled = s.committed + s.acknowledged + s.skipped;
+                            tr {
+                                td { (s.stage) } td { (s.selector) } td { (s.state) } td class="num" { (s.kiosks) } td class="num" { (s.committed) }
+                                td class="num" { (s.pending) } td class="num" { @if s.failed > 0 { span class="bad" { (s.failed) } } @else { "0" } }
+                                td class="num" { (s.acknowledged) } td class="num" { (s.skipped) }
+                                td class="num" { @if s.kiosks > 0 { (settled * 100 / s.kiosks) "%" } @else { "–" } }
+                            }
+                        } }
+                    }
+                    @if !r.failures.is_empty() {
+                        h2 { "失败 Failures" }
+                        table class="failures" {
+                            thead { tr { th { "时间 Time" } th { "终端 Kiosk" } th { "大厅 Hall" } th { "结果 Outcome" } th { "原因 Reason" } th { "说明 Detail" } } }
+                            tbody { @for f in &r.failures {
+                                tr {
+                                    td { (bj_text(&f.at)) }
+                                    td { a href=(format!("/console/kiosks/{}", f.kiosk_id)) { (f.hostname) } }
+                                    td { (f.hall_id) }
+                                    td { span class="bad" { (f.outcome) } } td { (f.reason) } td { (f.detail) }
+                                }
+                            } }
+                        }
+                    }
+                    @for action in actions(&r.state) {
+                        form class="inline" method="post" action=(format!("/console/rollouts/{}/{}", r.id, action.0)) {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button type="submit" { (action.1) }
+                            " "
+                        }
+                    }
+                }
+            }
+            h2 { "已发布版本 Published releases" }
+            table id="releases" {
+                thead { tr { th { "版本 Version" } th { "最低版本 Min version" } th class="num" { "大小 Size (bytes)" } th { "sha256" } th { "签名密钥 Key" } th { "发布时间 Published" } } }
+                tbody { @for rel in releases {
+                    @let m = &rel.manifest;
+                    tr { td { (m.version) } td { (m.min_version) } td class="num" { (m.size) } td { code { (m.sha256) } } td { (rel.key_id) } td { (bj(m.published_at)) } }
+                } }
+            }
+        },
+    )
+}
+
+fn state_zh(state: &str) -> &'static str {
+    match state {
+        "active" => "进行中",
+        "paused" => "已暂停",
+        "aborted" => "已中止",
+        "completed" => "已完成",
+        _ => "",
+    }
+}
+
+fn actions(state: &str) -> Vec<(&'static str, &'static str)> {
+    match state {
+        "active" => vec![("pause", "暂停 Pause"), ("abort", "中止 Abort")],
+        "paused" => vec![("resume", "继续 Resume"), ("abort", "中止 Abort")],
+        _ => vec![],
+    }
+}
+
+/// A hall: queue statistics of a day, 好差评 distribution, bad reviews to follow up, open
+/// help requests and its kiosks.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn hall(
+    session: &ConsoleSession,
+    hall: &Hall,
+    date: NaiveDate,
+    queue: &QueueStats,
+    ratings: &RatingDistribution,
+    bad: &[BadReview],
+    help: &[HelpRequest],
+    kiosks: &[FleetKiosk],
+) -> Markup {
+    layout(
+        &format!("大厅 Hall {}", hall.name),
+        Some(session),
+        html! {
+            p class="muted" { "大厅编号 Hall id " (hall.id) " · " (kiosks.len()) " 台终端 kiosks, "
+                (kiosks.iter().filter(|k| k.online).count()) " 在线 online" }
+            h2 { "排队统计 Queue · " (date) }
+            form method="get" action=(format!("/console/halls/{}", hall.id)) {
+                label for="date" { "日期 Date" }
+                input type="text" id="date" name="date" value=(date) pattern="\\d{4}-\\d{2}-\\d{2}";
+                " " button type="submit" { "查看 Show" }
+            }
+            table id="queue" {
+                thead { tr { th { "队列 Queue" } th class="num" { "已取号 Issued" } th class="num" { "作废 Voided" } th class="num" { "已叫号 Called" }
+                    th class="num" { "等候 Waiting" } th class="num" { "其中优先 Priority waiting" } th class="num" { "平均办理 Avg service" } th class="num" { "平均等候 Avg wait" } th { "正在办理 Now serving" } } }
+                tbody { @for c in &queue.categories {
+                    tr {
+                        td { (c.category) } td class="num" { (c.issued) } td class="num" { (c.voided) } td class="num" { (c.called) }
+                        td class="num" { (c.waiting) } td class="num" { (c.waiting_priority) }
+                        td class="num" { @match c.avg_service_secs { Some(s) => { (s / 60) " 分 min " (s % 60) " 秒 s" }, None => { "–" } } }
+                        td class="num" { @match c.avg_wait_secs { Some(s) => { (s / 60) " 分 min " (s % 60) " 秒 s" }, None => { "–" } } }
+                        td { @match &c.now_serving { Some(t) => { (t) }, None => { "–" } } }
+                    }
+                } }
+            }
+            @if queue.categories.is_empty() { p class="muted" { "当日无取号 no tickets that day" } }
+            h2 { "好差评 Ratings · " (ratings.total) " 条 in total" }
+            table id="ratings" {
+                thead { tr { th { "评价 Level" } th class="num" { "数量 Count" } th class="num" { "占比 Share" } } }
+                tbody { @for level in (1..=5u8).rev() {
+                    @let n = ratings.levels.iter().find(|l| l.level == level).map_or(0, |l| l.count);
+                    tr {
+                        td { @if level <= 2 { span class="bad" { (rating_label(level)) } } @else { (rating_label(level)) } }
+                        td class="num" { (n) }
+                        td class="num" { @if ratings.total > 0 { (n * 100 / ratings.total) "%" } @else { "–" } }
+                    }
+                } }
+            }
+            h2 { "待回访差评 Bad reviews to follow up · " (bad.len()) }
+            table id="bad-reviews" {
+                thead { tr { th { "时间 Time" } th { "评价 Level" } th { "对象 Subject" } th { "事项 Matter" } th { "原因 Reasons" } th { "留言 Note" } th { "终端 Kiosk" } } }
+                tbody { @for b in bad {
+                    tr {
+                        td { (bj(b.given_at)) } td { span class="bad" { (rating_label(b.level)) } } td { (b.subject) }
+                        td { @if let Some(m) = &b.matter_code { (m) } } td { (b.reasons.join(", ")) }
+                        td { @if let Some(n) = &b.note { (n) } }
+                        td { a href=(format!("/console/kiosks/{}", b.kiosk_id)) { "终端 kiosk" } }
+                    }
+                } }
+            }
+            @if bad.is_empty() { p class="ok" { "无待回访差评 nothing to follow up" } }
+            h2 { "待处理求助 Open help requests" }
+            (help_table(help))
+        },
+    )
+}

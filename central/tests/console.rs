@@ -1,0 +1,317 @@
+//! The ops console over real HTTP, as a browser without JavaScript uses it: sign-in, the
+//! fleet, a kiosk, rollouts with their failures and buttons, a hall's queue and 好差评. Data
+//! reaches central the way kiosks send it (signed event batches). SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod ops_common;
+
+use std::collections::HashMap;
+
+use common::{Central, Kiosk, databases};
+use kiosk_api::{EnrolRequest, Enrolment, Event, Stream, keys, routes};
+use ops_common::{artifact, health, publish, report_health, report_update};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A cookie-keeping client that does not follow redirects, like a careful browser test.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let r = request.header("cookie", cookie).send().await.unwrap();
+        for c in r.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            assert!(
+                c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+                "{c}"
+            );
+            let (pair, _) = c.split_once(';').unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Page {
+            status: r.status().as_u16(),
+            location: r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned()),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let r = self.http.get(format!("{}{path}", self.base));
+        self.send(r).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self.http.post(format!("{}{path}", self.base)).form(form);
+        self.send(r).await
+    }
+
+    async fn log_in(&mut self, user: &str, password: &str) -> Page {
+        let form = self.get("/console/login").await;
+        let csrf = csrf_of(&form.body);
+        self.post(
+            "/console/login",
+            &[("user", user), ("password", password), ("csrf", &csrf)],
+        )
+        .await
+    }
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find(r#"name="csrf" value=""#)
+        .expect("page has a csrf field")
+        + 19;
+    html[at..at + 64].to_owned()
+}
+
+async fn enrol_named(central: &Central, hall: &str, hostname: &str) -> Kiosk {
+    let key = keys::generate();
+    let token = central.token(hall).await;
+    let r = central
+        .http
+        .post(format!("{}{}", central.base, routes::ENROLMENTS))
+        .json(&EnrolRequest {
+            token,
+            public_key: keys::public_key_to_base64(&key.verifying_key()),
+            hostname: hostname.into(),
+            version: "0.1.0".into(),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let enrolment: Enrolment = r.json().await.unwrap();
+    Kiosk {
+        key,
+        enrolment,
+        base: central.base.clone(),
+        http: central.http.clone(),
+        clock_skew: 0,
+    }
+}
+
+fn citizen_event(stream: Stream, kind: &str, payload: serde_json::Value) -> Event {
+    Event {
+        stream,
+        kind: kind.into(),
+        payload,
+        ..health("x", serde_json::json!({}))
+    }
+}
+
+#[tokio::test]
+async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        central
+            .store
+            .add_console_user("ops", PASSWORD)
+            .await
+            .unwrap();
+        let kiosk = enrol_named(&central, "dongcheng-main", "east-3 <b>lobby</b>").await;
+        report_health(
+            &kiosk,
+            serde_json::json!({"version": "0.1.0", "devices": [
+                {"kind": "printer", "state": "degraded", "detail": "paper_low"},
+                {"kind": "id_card_reader", "state": "fault", "detail": "no answer on /dev/kiosk/idcard"},
+                {"kind": "scanner", "state": "ready"}
+            ], "backlog": 17, "disk_free_bytes": 3221225472u64, "session_active": false}),
+        )
+        .await;
+        let mut browser = Browser::new(&central.base);
+
+        // Not signed in: every page sends the browser to the login form.
+        let fleet = browser.get("/console/fleet").await;
+        assert_eq!(fleet.status, 303, "{}", db.name);
+        assert_eq!(fleet.location.as_deref(), Some("/console/login"));
+        // A wrong password and an unknown user get the very same answer.
+        let wrong = browser.log_in("ops", "not the password").await;
+        let unknown = browser.log_in("nobody", PASSWORD).await;
+        assert_eq!((wrong.status, unknown.status), (401, 401));
+        assert!(wrong.body.contains("Wrong user name or password"));
+        assert_eq!(
+            wrong.body.replace(&csrf_of(&wrong.body), ""),
+            unknown.body.replace(&csrf_of(&unknown.body), "")
+        );
+        // A login form not sent from our page is refused.
+        let forged = browser
+            .post(
+                "/console/login",
+                &[
+                    ("user", "ops"),
+                    ("password", PASSWORD),
+                    ("csrf", &"0".repeat(64)),
+                ],
+            )
+            .await;
+        assert_eq!(forged.status, 403);
+
+        let ok = browser.log_in("ops", PASSWORD).await;
+        assert_eq!(
+            (ok.status, ok.location.as_deref()),
+            (303, Some("/console/fleet"))
+        );
+        let fleet = browser.get("/console/fleet").await;
+        assert_eq!(fleet.status, 200);
+        let html = &fleet.body;
+        assert!(html.contains(&kiosk.id().to_string()));
+        assert!(
+            html.contains("east-3 &lt;b&gt;lobby&lt;/b&gt;"),
+            "host names are escaped"
+        );
+        assert!(!html.contains("<b>lobby"));
+        assert!(html.contains("在线 online"));
+        assert!(html.contains("纸将尽 paper low"));
+        assert!(html.contains("故障 fault"));
+        assert!(html.contains(">17<"), "backlog shown");
+
+        let detail = browser
+            .get(&format!("/console/kiosks/{}", kiosk.id()))
+            .await;
+        assert_eq!(detail.status, 200);
+        assert!(detail.body.contains("no answer on /dev/kiosk/idcard"));
+        assert!(detail.body.contains("3072 MiB"));
+        assert!(detail.body.contains("id=\"health-history\""));
+
+        // A rollout whose only kiosk fails its health gate: paused, reason on the page.
+        publish(&central, "0.2.0", "0.1.0", &artifact(3, 500)).await;
+        let rollout = central
+            .store
+            .start_rollout("0.2.0", &[central::store::StageSelector::Percent(100)], 1)
+            .await
+            .unwrap();
+        report_update(
+            &kiosk,
+            "0.2.0",
+            "0.1.0",
+            "rolled_back",
+            "health_deadline",
+            "ui not drawn within 90 s",
+        )
+        .await;
+        let page = browser.get("/console/rollouts").await;
+        assert!(page.body.contains("已暂停 paused"));
+        assert!(page.body.contains("health_deadline"));
+        assert!(page.body.contains("ui not drawn within 90 s"));
+        let kiosk_page = browser
+            .get(&format!("/console/kiosks/{}", kiosk.id()))
+            .await;
+        assert!(kiosk_page.body.contains("rolled_back"));
+        // Buttons need the session's CSRF token.
+        let action = format!("/console/rollouts/{}/resume", rollout.id);
+        let refused = browser.post(&action, &[("csrf", &"f".repeat(64))]).await;
+        assert_eq!(refused.status, 403);
+        assert_eq!(
+            central
+                .store
+                .rollout_status(rollout.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            "paused"
+        );
+        let csrf = csrf_of(&page.body);
+        let resumed = browser.post(&action, &[("csrf", &csrf)]).await;
+        assert_eq!(resumed.status, 303);
+        // The only kiosk's failure is accepted, so the rollout is done.
+        assert_eq!(
+            central
+                .store
+                .rollout_status(rollout.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            "completed"
+        );
+
+        // The hall: 好差评 and a bad review to follow up, and a help request.
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+            .date_naive();
+        let events = vec![
+            citizen_event(
+                Stream::Ratings,
+                "rating_given",
+                serde_json::json!({
+                "subject": format!("ticket:A012:{today}"), "level": 1, "reasons": ["long_wait"],
+                "note": "等了<很久>", "matter_code": null}),
+            ),
+            citizen_event(
+                Stream::Ratings,
+                "rating_given",
+                serde_json::json!({
+                "subject": format!("ticket:A013:{today}"), "level": 5, "reasons": [], "note": null, "matter_code": null}),
+            ),
+            citizen_event(
+                Stream::Help,
+                "help_requested",
+                serde_json::json!({
+                "page": "apply/materials", "language": "zh", "at": chrono::Utc::now()}),
+            ),
+        ];
+        assert_eq!(kiosk.post_events(&events).await.status(), 200);
+        let hall = browser.get("/console/halls/dongcheng-main").await;
+        assert_eq!(hall.status, 200);
+        assert!(hall.body.contains("等了&lt;很久&gt;"), "{}", db.name);
+        assert!(hall.body.contains("long_wait"));
+        assert!(hall.body.contains("apply/materials"));
+        assert!(hall.body.contains("2 条 in total"));
+        let fleet = browser.get("/console/fleet").await;
+        assert!(
+            fleet.body.contains("<span class=\"bad\">1</span>"),
+            "one open help request"
+        );
+
+        // Logging out ends the session for good.
+        let csrf = csrf_of(&fleet.body);
+        let cookie = browser.cookies.get("kiosk_console").cloned().unwrap();
+        assert_eq!(
+            browser
+                .post("/console/logout", &[("csrf", &csrf)])
+                .await
+                .status,
+            303
+        );
+        browser.cookies.insert("kiosk_console".into(), cookie);
+        assert_eq!(browser.get("/console/fleet").await.status, 303);
+        central.stop().await;
+    }
+}
