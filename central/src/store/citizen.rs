@@ -39,17 +39,17 @@ fn time_of(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or(StoreError::Corrupt("timestamp"))
 }
 
-/// Reads a typed payload, or says why it is not projected.
+/// Reads a typed payload, or says (at debug level) why it is not projected.
 fn payload<T: CitizenEvent>(kiosk: &str, e: &Event) -> Option<T> {
     if e.stream != T::STREAM {
-        tracing::warn!(%kiosk, event = %e.event_id, kind = %e.kind, stream = %e.stream, expected = %T::STREAM, "citizen event on the wrong stream; stored, not projected");
+        tracing::debug!(%kiosk, event = %e.event_id, kind = %e.kind, stream = %e.stream, expected = %T::STREAM, "citizen event on the wrong stream; stored, not projected");
         return None;
     }
     match T::from_payload(&e.payload) {
         Ok(p) => Some(p),
         Err(error) => {
             // The error names a field, never its value: payloads hold personal data.
-            tracing::warn!(%kiosk, event = %e.event_id, kind = %e.kind, problem = error.classify_name(), column = error.column(), "citizen payload does not fit the contract; stored, not projected");
+            tracing::debug!(%kiosk, event = %e.event_id, kind = %e.kind, problem = error.classify_name(), column = error.column(), "citizen payload does not fit the contract; stored, not projected");
             None
         }
     }
@@ -71,7 +71,7 @@ impl ClassifyName for serde_json::Error {
 }
 
 fn skip(kiosk: &str, e: &Event, why: &str) {
-    tracing::warn!(%kiosk, event = %e.event_id, kind = %e.kind, why, "citizen event not projected");
+    tracing::debug!(%kiosk, event = %e.event_id, kind = %e.kind, why, "citizen event not projected");
 }
 
 /// Projects the citizen events among `events` (all newly stored by `kiosk` in this
@@ -101,28 +101,27 @@ pub(crate) async fn project_citizen_events(
         .await
         .doing("finding the kiosk's hall")?;
     let now = now_millis();
+    // One line per batch, not per event: a kiosk of an older build may send thousands.
+    let mut not_projected = 0u64;
+    let mut first_not_projected = None;
     for e in events.iter().filter(|e| citizen(e)) {
-        match e.kind.as_str() {
-            k::TICKET_ISSUED => {
-                if let Some(t) = payload::<TicketIssued>(kiosk, e) {
-                    ticket_issued(tx, &hall, kiosk, e, &t).await?;
-                }
-            }
-            k::TICKET_VOIDED => {
-                if let Some(t) = payload::<TicketVoided>(kiosk, e) {
-                    ticket_voided(tx, &hall, kiosk, e, &t).await?;
-                }
-            }
-            k::APPLICATION_SUBMITTED => {
-                if let Some(a) = payload::<ApplicationSubmitted>(kiosk, e) {
-                    application_submitted(tx, &hall, kiosk, e, &a, now).await?;
-                }
-            }
-            k::RATING_GIVEN => {
-                if let Some(r) = payload::<RatingGiven>(kiosk, e) {
-                    rating_given(tx, &hall, kiosk, e, &r).await?;
-                }
-            }
+        let projected = match e.kind.as_str() {
+            k::TICKET_ISSUED => match payload::<TicketIssued>(kiosk, e) {
+                Some(t) => ticket_issued(tx, &hall, kiosk, e, &t).await?,
+                None => false,
+            },
+            k::TICKET_VOIDED => match payload::<TicketVoided>(kiosk, e) {
+                Some(t) => ticket_voided(tx, &hall, kiosk, e, &t).await?,
+                None => false,
+            },
+            k::APPLICATION_SUBMITTED => match payload::<ApplicationSubmitted>(kiosk, e) {
+                Some(a) => application_submitted(tx, &hall, kiosk, e, &a, now).await?,
+                None => false,
+            },
+            k::RATING_GIVEN => match payload::<RatingGiven>(kiosk, e) {
+                Some(r) => rating_given(tx, &hall, kiosk, e, &r).await?,
+                None => false,
+            },
             k::HELP_REQUESTED => {
                 if let Some(h) = payload::<HelpRequested>(kiosk, e) {
                     sqlx::query(
@@ -139,10 +138,20 @@ pub(crate) async fn project_citizen_events(
                     .await
                     .doing("recording a help request")?;
                     tracing::info!(%kiosk, %hall, page = %h.page, "citizen asked for help");
+                    true
+                } else {
+                    false
                 }
             }
-            _ => {}
+            _ => true,
+        };
+        if !projected {
+            not_projected += 1;
+            first_not_projected.get_or_insert((e.event_id, e.kind.clone()));
         }
+    }
+    if let Some((event, kind)) = first_not_projected {
+        tracing::warn!(%kiosk, count = not_projected, first_event = %event, first_kind = %kind, "citizen events stored but not projected (payload outside the contract); RUST_LOG=central=debug says why for each");
     }
     Ok(())
 }
@@ -165,9 +174,9 @@ async fn ticket_issued(
     kiosk: &str,
     e: &Event,
     t: &TicketIssued,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     if !ticket_fits(kiosk, e, &t.category, t.number) {
-        return Ok(());
+        return Ok(false);
     }
     // Only a hash may be kept: anything else could be a plain ID number from a faulty kiosk.
     let holder = t.holder_hash.as_deref().filter(|h| is_holder_hash(h));
@@ -206,7 +215,7 @@ async fn ticket_issued(
         // Two kiosks issued the same number: a lease bug. The first ticket stands.
         tracing::error!(%kiosk, %hall, ticket = %t.ticket_no, date = %t.business_date, "ticket number issued twice; the first one is kept");
     }
-    Ok(())
+    Ok(true)
 }
 
 async fn ticket_voided(
@@ -215,9 +224,9 @@ async fn ticket_voided(
     kiosk: &str,
     e: &Event,
     t: &TicketVoided,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     if !ticket_fits(kiosk, e, &t.category, t.number) {
-        return Ok(());
+        return Ok(false);
     }
     let at = millis(e.occurred_at);
     sqlx::query(
@@ -238,7 +247,7 @@ async fn ticket_voided(
     .execute(&mut **tx)
     .await
     .doing("recording a voided ticket")?;
-    Ok(())
+    Ok(true)
 }
 
 /// Timeline note of the submission, for the citizen.
@@ -252,18 +261,18 @@ async fn application_submitted(
     e: &Event,
     a: &ApplicationSubmitted,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     if !is_application_no(&a.application_no) {
         skip(
             kiosk,
             e,
             "application_no is not <8 hex>-<YYYYMMDD>-<4 digits>",
         );
-        return Ok(());
+        return Ok(false);
     }
     if !is_holder_hash(&a.holder_hash) {
         skip(kiosk, e, "holder_hash is not 64 lower-case hex");
-        return Ok(());
+        return Ok(false);
     }
     let form = serde_json::to_string(&a.form).map_err(|_| StoreError::Corrupt("form"))?;
     let materials =
@@ -288,7 +297,7 @@ async fn application_submitted(
     .doing("recording an application")?;
     if done.rows_affected() == 0 {
         tracing::error!(%kiosk, application = %a.application_no, "application number submitted twice; the first one is kept");
-        return Ok(());
+        return Ok(true);
     }
     sqlx::query(
         "INSERT INTO application_timeline (application_no, set_at, status, note_zh, note_en) VALUES ($1, $2, 'submitted', $3, $4)",
@@ -300,7 +309,7 @@ async fn application_submitted(
     .execute(&mut **tx)
     .await
     .doing("starting an application's timeline")?;
-    Ok(())
+    Ok(true)
 }
 
 async fn rating_given(
@@ -309,10 +318,10 @@ async fn rating_given(
     kiosk: &str,
     e: &Event,
     r: &RatingGiven,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     if !(1..=5).contains(&r.level) {
         skip(kiosk, e, "rating level is not in 1..=5");
-        return Ok(());
+        return Ok(false);
     }
     let reasons = serde_json::to_string(&r.reasons).map_err(|_| StoreError::Corrupt("reasons"))?;
     let done = sqlx::query(
@@ -335,5 +344,5 @@ async fn rating_given(
         // retried for ever, and one rating per subject is the rule (the first one stands).
         tracing::info!(%kiosk, %hall, subject = %r.subject, "a second rating of the same subject was ignored");
     }
-    Ok(())
+    Ok(true)
 }
