@@ -192,7 +192,8 @@ pub struct DesiredState {
     /// Software release to install: set while the kiosk is in an active rollout cohort and runs
     /// a version below it; fetch `GET /v1/releases/{version}/manifest` and `/artifact`.
     pub release: Option<ReleaseRef>,
-    /// Queue settings. Central does not serve queue leases yet (later issue): always null.
+    /// Reserved, always null: kiosks lease numbers at `POST /v1/queue/leases` and read the
+    /// queue at `GET /v1/queue/state` ([`crate::citizen`]).
     pub queue: Option<QueueState>,
 }
 
@@ -218,7 +219,7 @@ pub struct ReleaseRef {
     pub size: u64,
 }
 
-/// Queue settings (shape reserved for the queue-lease issue).
+/// Queue settings (reserved; the queue itself is in [`crate::citizen`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct QueueState {
     /// Business day the numbers belong to (the hall's local date).
