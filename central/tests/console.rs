@@ -181,6 +181,18 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
             )
             .await;
         assert_eq!(forged.status, 403);
+        // Five wrong guesses lock a name out for a while, right password or not.
+        central
+            .store
+            .add_console_user("ops-wu", PASSWORD)
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            assert_eq!(browser.log_in("ops-wu", "guess").await.status, 401);
+        }
+        let locked = browser.log_in("ops-wu", PASSWORD).await;
+        assert_eq!(locked.status, 401);
+        assert!(locked.body.contains("Wrong user name or password"));
 
         let ok = browser.log_in("ops", PASSWORD).await;
         assert_eq!(
@@ -229,6 +241,10 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
         assert!(page.body.contains("已暂停 paused"));
         assert!(page.body.contains("health_deadline"));
         assert!(page.body.contains("ui not drawn within 90 s"));
+        assert!(
+            page.body.contains("rolled_back: health_deadline"),
+            "member note"
+        );
         let kiosk_page = browser
             .get(&format!("/console/kiosks/{}", kiosk.id()))
             .await;

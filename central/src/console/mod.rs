@@ -9,10 +9,15 @@
 //! Sign-in: argon2id password hashes ([`crate::store::ConsoleSession`]); a session cookie
 //! `HttpOnly; SameSite=Strict; Path=/console`; every POST form carries the session's CSRF
 //! token, and the login form a double-submit token of its own. A failed login never says
-//! whether the name or the password was wrong. Run central behind TLS in production (the
+//! whether the name or the password was wrong; after [`MAX_FAILED_LOGINS`] failures a name is
+//! locked out for [`LOCKOUT`], with the same answer. Run central behind TLS in production (the
 //! cookie has no `Secure` flag so the console also works on a plain-HTTP test address).
 
 mod pages;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
@@ -30,9 +35,52 @@ pub const SESSION_COOKIE: &str = "kiosk_console";
 /// Cookie holding the login form's double-submit token.
 pub const LOGIN_COOKIE: &str = "kiosk_console_login";
 
+/// Failed logins of one user name within [`LOCKOUT`] after which its logins are refused,
+/// right password or not, until [`LOCKOUT`] has passed since the first of them. Counted per
+/// central node, in memory.
+pub const MAX_FAILED_LOGINS: u32 = 5;
+/// See [`MAX_FAILED_LOGINS`].
+pub const LOCKOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 #[derive(Clone)]
 struct Console {
     store: Store,
+    failures: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
+}
+
+impl Console {
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+        self.failures
+            .lock()
+            .expect("invariant: login failure lock is never poisoned (no panics while held)")
+    }
+
+    fn locked_out(&self, user: &str) -> bool {
+        let mut failures = self.failures();
+        match failures.get(user) {
+            Some((_, since)) if since.elapsed() > LOCKOUT => {
+                failures.remove(user);
+                false
+            }
+            Some((n, _)) => *n >= MAX_FAILED_LOGINS,
+            None => false,
+        }
+    }
+
+    fn login_failed(&self, user: &str) {
+        let mut failures = self.failures();
+        // Guessing many names must not grow this without bound.
+        if failures.len() > 10_000 {
+            failures.retain(|_, (_, since)| since.elapsed() <= LOCKOUT);
+        }
+        let entry = failures
+            .entry(user.to_owned())
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() > LOCKOUT {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
 }
 
 /// The console's routes, to be nested under `/console`.
@@ -48,7 +96,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/halls/{id}", get(hall))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .with_state(Console { store })
+        .with_state(Console {
+            store,
+            failures: Arc::default(),
+        })
 }
 
 /// A finished page with the headers every console page carries.
@@ -186,12 +237,14 @@ async fn login(
     if expected.is_empty() || !same_secret(&expected, &form.csrf) {
         return csrf_refused(None);
     }
-    match console
-        .store
-        .console_login(&form.user, &form.password)
-        .await
-    {
+    let user = form.user.trim();
+    if console.locked_out(user) {
+        tracing::warn!(user = %user, "console login refused: too many failed attempts");
+        return login_page(StatusCode::UNAUTHORIZED, true);
+    }
+    match console.store.console_login(user, &form.password).await {
         Ok(Some(session)) => {
+            console.failures().remove(user);
             tracing::info!(user = %session.user, "console login");
             let mut response = Redirect::to("/console/fleet").into_response();
             set_cookie(
@@ -210,6 +263,7 @@ async fn login(
         }
         Ok(None) => {
             tracing::warn!("console login refused");
+            console.login_failed(user);
             login_page(StatusCode::UNAUTHORIZED, true)
         }
         Err(e) => trouble(&e),
@@ -312,15 +366,17 @@ async fn rollouts(State(console): State<Console>, headers: HeaderMap) -> Respons
         Err(r) => return r,
     };
     let data = async {
-        Ok::<_, StoreError>((
-            console.store.rollouts().await?,
-            console.store.releases().await?,
-        ))
+        let rollouts = console.store.rollouts().await?;
+        let mut members = Vec::with_capacity(rollouts.len());
+        for r in &rollouts {
+            members.push(console.store.rollout_members(r.id).await?);
+        }
+        Ok::<_, StoreError>((rollouts, members, console.store.releases().await?))
     };
     match data.await {
-        Ok((rollouts, releases)) => page(
+        Ok((rollouts, members, releases)) => page(
             StatusCode::OK,
-            pages::rollouts(&session, &rollouts, &releases),
+            pages::rollouts(&session, &rollouts, &members, &releases),
         ),
         Err(e) => trouble(&e),
     }

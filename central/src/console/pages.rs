@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::store::{
     BadReview, ConsoleSession, FleetKiosk, Hall, HealthEntry, HelpRequest, QueueStats,
-    RatingDistribution, RolloutStatus, UpdateResultRow,
+    RatingDistribution, RolloutMember, RolloutStatus, UpdateResultRow,
 };
 
 const CSS: &str = r#"
@@ -350,6 +350,7 @@ fn help_table(help: &[HelpRequest]) -> Markup {
 pub(super) fn rollouts(
     session: &ConsoleSession,
     rollouts: &[RolloutStatus],
+    members: &[Vec<RolloutMember>],
     releases: &[SignedRelease],
 ) -> Markup {
     layout(
@@ -357,7 +358,7 @@ pub(super) fn rollouts(
         Some(session),
         html! {
             @if rollouts.is_empty() { p class="muted" { "暂无发布 no rollouts yet; start one with `central rollout start`" } }
-            @for r in rollouts {
+            @for (r, chosen) in rollouts.iter().zip(members) {
                 section class="box rollout" id=(format!("rollout-{}", r.id)) {
                     h2 { "发布 Rollout " (r.id) " · 版本 release " (r.release) " · "
                         span class=(match r.state.as_str() { "active" | "completed" => "ok", "paused" => "warn", _ => "bad" }) { (state_zh(&r.state)) " " (r.state) } }
@@ -391,6 +392,21 @@ pub(super) fn rollouts(
                             } }
                         }
                     }
+                    details {
+                        summary { "终端明细 Kiosks of this rollout (" (chosen.len()) ")" }
+                        table class="members" {
+                            thead { tr { th { "批次 Cohort" } th { "终端 Kiosk" } th { "大厅 Hall" } th { "状态 State" } th { "说明 Note" } } }
+                            tbody { @for m in chosen {
+                                tr {
+                                    td { (m.stage) }
+                                    td { a href=(format!("/console/kiosks/{}", m.kiosk_id)) { (m.hostname) } }
+                                    td { (m.hall_id) }
+                                    td { span class=(member_class(&m.state)) { (m.state) } }
+                                    td { (m.note) }
+                                }
+                            } }
+                        }
+                    }
                     @for action in actions(&r.state) {
                         form class="inline" method="post" action=(format!("/console/rollouts/{}/{}", r.id, action.0)) {
                             input type="hidden" name="csrf" value=(session.csrf);
@@ -410,6 +426,15 @@ pub(super) fn rollouts(
             }
         },
     )
+}
+
+fn member_class(state: &str) -> &'static str {
+    match state {
+        "committed" => "ok",
+        "failed" => "bad",
+        "acknowledged" | "skipped" => "warn",
+        _ => "muted",
+    }
 }
 
 fn state_zh(state: &str) -> &'static str {

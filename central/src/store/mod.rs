@@ -28,7 +28,9 @@ pub use enrol::{EnrolError, KioskAuth, TokenCreated};
 pub use fleet::{FleetKiosk, Hall, HealthEntry, ONLINE_WITHIN_MILLIS, UpdateResultRow};
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
 pub use releases::{RELEASE_CHUNK_BYTES, ReleasePublished};
-pub use rollouts::{RolloutError, RolloutFailure, RolloutStatus, StageSelector, StageStatus};
+pub use rollouts::{
+    RolloutError, RolloutFailure, RolloutMember, RolloutStatus, StageSelector, StageStatus,
+};
 pub use stats::{GapRange, KindCount, KioskStats, Stats};
 
 use std::str::FromStr as _;

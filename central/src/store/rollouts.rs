@@ -175,6 +175,23 @@ pub struct StageStatus {
     pub skipped: u64,
 }
 
+/// One kiosk chosen by a rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutMember {
+    /// Kiosk id.
+    pub kiosk_id: String,
+    /// Its hall.
+    pub hall_id: String,
+    /// Its host name.
+    pub hostname: String,
+    /// Cohort (1-based).
+    pub stage: u32,
+    /// pending, committed, failed, acknowledged or skipped.
+    pub state: String,
+    /// Why it was skipped, or how it failed.
+    pub note: String,
+}
+
 /// One failed update of a rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RolloutFailure {
@@ -485,6 +502,32 @@ impl Store {
             });
         }
         Ok(Some(status))
+    }
+
+    /// The kiosks a rollout chose, by cohort.
+    pub async fn rollout_members(&self, id: i64) -> Result<Vec<RolloutMember>, StoreError> {
+        let doing = "reading a rollout's kiosks";
+        let rows = sqlx::query(
+            "SELECT m.kiosk_id, k.hall_id, k.hostname, m.stage, m.state, m.note \
+            FROM rollout_members m JOIN kiosks k ON k.id = m.kiosk_id \
+            WHERE m.rollout_id = $1 ORDER BY m.stage, k.hall_id, k.hostname, m.kiosk_id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        rows.iter()
+            .map(|r| {
+                Ok(RolloutMember {
+                    kiosk_id: r.try_get(0).doing(doing)?,
+                    hall_id: r.try_get(1).doing(doing)?,
+                    hostname: r.try_get(2).doing(doing)?,
+                    stage: stage_no(r.try_get(3).doing(doing)?)?,
+                    state: r.try_get(4).doing(doing)?,
+                    note: r.try_get(5).doing(doing)?,
+                })
+            })
+            .collect()
     }
 
     /// Every rollout, newest first.
