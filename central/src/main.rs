@@ -30,7 +30,7 @@ struct Db {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the kiosk API.
+    /// Serve the kiosk API, and the ops console at /console.
     Serve {
         #[command(flatten)]
         db: Db,

@@ -156,6 +156,13 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
         .await;
         let mut browser = Browser::new(&central.base);
 
+        for root in ["/console", "/console/"] {
+            let r = browser.get(root).await;
+            assert_eq!(
+                (r.status, r.location.as_deref()),
+                (303, Some("/console/fleet"))
+            );
+        }
         // Not signed in: every page sends the browser to the login form.
         let fleet = browser.get("/console/fleet").await;
         assert_eq!(fleet.status, 303, "{}", db.name);

@@ -86,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .merge(citizen::routes())
         .route(kiosk_api::openapi::DOCUMENT_PATH, get(handlers::openapi))
         .nest("/console", crate::console::router(state.store.clone()))
+        .route(
+            "/console/",
+            get(|| async { axum::response::Redirect::to("/console/fleet") }),
+        )
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::wrong_method)
         .with_state(state)
