@@ -716,3 +716,71 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
         central.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_ticket_outside_its_kiosks_lease_or_band_is_flagged() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let (a, b) = (central.kiosk().await, central.kiosk().await);
+        let hall = a.enrolment.hall_id.clone();
+        let lease_a: Lease = lease(&a, "A", today(), 10).await.json().await.unwrap();
+        let from = |number: u32, source: String| TicketIssued {
+            source,
+            ..issued("A", number, TicketPriority::Normal)
+        };
+        let band_a = a.enrolment.number_band;
+        let (mut out_a, mut out_b) = (Outbox::new(), Outbox::new());
+        acked(
+            &a,
+            &[
+                out_a.event(&from(lease_a.first, format!("lease:{}", lease_a.lease_id))),
+                out_a.event(&from(band_a.first, "band".into())),
+            ],
+        )
+        .await;
+        assert!(
+            central
+                .store
+                .misnumbered_tickets(&hall, today())
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            db.name
+        );
+        // Kiosk b claims a's lease, and prints from a's band.
+        acked(
+            &b,
+            &[
+                out_b.event(&from(
+                    lease_a.first + 1,
+                    format!("lease:{}", lease_a.lease_id),
+                )),
+                out_b.event(&from(band_a.first + 1, "band".into())),
+                out_b.event(&from(lease_a.last + 1, format!("lease:{}", Uuid::now_v7()))),
+            ],
+        )
+        .await;
+        let flagged = central
+            .store
+            .misnumbered_tickets(&hall, today())
+            .await
+            .unwrap();
+        let flagged: Vec<(&str, &str)> = flagged
+            .iter()
+            .map(|t| (t.ticket_no.as_str(), t.kiosk_id.as_str()))
+            .collect();
+        let b_id = b.id().to_string();
+        assert_eq!(
+            flagged,
+            [
+                (ticket_no("A", lease_a.first + 1).as_str(), b_id.as_str()),
+                (ticket_no("A", lease_a.last + 1).as_str(), b_id.as_str()),
+                (ticket_no("A", band_a.first + 1).as_str(), b_id.as_str()),
+            ],
+            "{}",
+            db.name
+        );
+        central.stop().await;
+    }
+}

@@ -11,7 +11,7 @@ mod queue;
 #[path = "citizen_records.rs"]
 mod records;
 
-pub use queue::{CalledTicket, CategoryStats, LeaseError, QueueStats};
+pub use queue::{CalledTicket, CategoryStats, LeaseError, MisnumberedTicket, QueueStats};
 pub use records::{
     AdvanceError, AppointmentImport, BadReview, HelpRequest, ImportError, ImportSummary,
     LevelCount, RatingDistribution,
@@ -23,7 +23,7 @@ use kiosk_api::citizen::{
     ApplicationSubmitted, CitizenEvent, HelpRequested, RatingGiven, TicketIssued, TicketVoided,
     is_application_no, is_category_code, is_holder_hash,
 };
-use sqlx::{Any, Row as _, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{Doing as _, StoreError, now_millis};
 
@@ -215,46 +215,7 @@ async fn ticket_issued(
         // Two kiosks issued the same number: a lease bug. The first ticket stands.
         tracing::error!(%kiosk, %hall, ticket = %t.ticket_no, date = %t.business_date, "ticket number issued twice; the first one is kept");
     }
-    if let Some(lease) = t.source.strip_prefix("lease:") {
-        check_lease(tx, kiosk, lease, t).await?;
-    }
     Ok(true)
-}
-
-/// A ticket from a lease must lie in a block leased to the same kiosk (DESIGN.md §6); one
-/// that does not means two kiosks may hand out the same number, which ops must hear of.
-async fn check_lease(
-    tx: &mut Tx,
-    kiosk: &str,
-    lease: &str,
-    t: &TicketIssued,
-) -> Result<(), StoreError> {
-    let row = sqlx::query(
-        "SELECT kiosk_id, category, business_date, first_number, last_number FROM number_leases WHERE lease_id = $1",
-    )
-    .bind(lease)
-    .fetch_optional(&mut **tx)
-    .await
-    .doing("checking a ticket's lease")?;
-    let doing = "reading a lease";
-    let fits = match &row {
-        None => false,
-        Some(r) => {
-            let owner: String = r.try_get("kiosk_id").doing(doing)?;
-            let category: String = r.try_get("category").doing(doing)?;
-            let date: String = r.try_get("business_date").doing(doing)?;
-            let first: i64 = r.try_get("first_number").doing(doing)?;
-            let last: i64 = r.try_get("last_number").doing(doing)?;
-            owner == kiosk
-                && category == t.category
-                && date == t.business_date.to_string()
-                && (first..=last).contains(&i64::from(t.number))
-        }
-    };
-    if !fits {
-        tracing::error!(%kiosk, %lease, ticket = %t.ticket_no, date = %t.business_date, "ticket is outside the block leased to this kiosk; numbers may collide");
-    }
-    Ok(())
 }
 
 async fn ticket_voided(

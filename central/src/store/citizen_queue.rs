@@ -90,6 +90,17 @@ pub struct CalledTicket {
     pub still_waiting: u64,
 }
 
+/// A ticket whose number the issuing kiosk did not own (`Store::misnumbered_tickets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MisnumberedTicket {
+    /// E.g. `A012`.
+    pub ticket_no: String,
+    /// Kiosk that printed it.
+    pub kiosk_id: String,
+    /// What it claimed: `lease:<uuid>` or `band`.
+    pub source: String,
+}
+
 fn count(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative count"))
 }
@@ -211,6 +222,41 @@ impl Store {
         owner
             .map(|o| o.parse().map_err(|_| StoreError::Corrupt("lease owner")))
             .transpose()
+    }
+
+    /// Tickets of `hall_id` on `date` whose number lies neither in a block leased to the
+    /// kiosk that printed it (as its `lease:<id>` source says) nor in that kiosk's offline
+    /// band. Empty when no two kiosks can have handed out the same number.
+    pub async fn misnumbered_tickets(
+        &self,
+        hall_id: &str,
+        date: NaiveDate,
+    ) -> Result<Vec<MisnumberedTicket>, StoreError> {
+        let doing = "checking ticket numbers against leases and bands";
+        let rows = sqlx::query(
+            "SELECT t.ticket_no, t.kiosk_id, t.source FROM tickets t JOIN kiosks k ON k.id = t.kiosk_id \
+             WHERE t.hall_id = $1 AND t.business_date = $2 AND t.source <> '' AND NOT ( \
+             (t.source = 'band' AND t.number >= k.band_first AND t.number <= k.band_last) \
+             OR EXISTS (SELECT 1 FROM number_leases l WHERE 'lease:' || l.lease_id = t.source \
+             AND l.kiosk_id = t.kiosk_id AND l.hall_id = t.hall_id AND l.category = t.category \
+             AND l.business_date = t.business_date \
+             AND t.number >= l.first_number AND t.number <= l.last_number)) \
+             ORDER BY t.category, t.number",
+        )
+        .bind(hall_id)
+        .bind(date.to_string())
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        rows.iter()
+            .map(|r| {
+                Ok(MisnumberedTicket {
+                    ticket_no: r.try_get("ticket_no").doing(doing)?,
+                    kiosk_id: r.try_get("kiosk_id").doing(doing)?,
+                    source: r.try_get("source").doing(doing)?,
+                })
+            })
+            .collect()
     }
 
     /// Tickets of `hall_id` on `date` per category: issued, voided, called, waiting, pace.

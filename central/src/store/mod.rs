@@ -21,7 +21,8 @@ pub use attachments::{ChunkOutcome, ChunkUpload};
 pub use bundles::PublishOutcome;
 pub use citizen::{
     AdvanceError, AppointmentImport, BadReview, CalledTicket, CategoryStats, HelpRequest,
-    ImportError, ImportSummary, LeaseError, LevelCount, QueueStats, RatingDistribution,
+    ImportError, ImportSummary, LeaseError, LevelCount, MisnumberedTicket, QueueStats,
+    RatingDistribution,
 };
 pub use console::{ConsoleSession, SESSION_MILLIS, UserError};
 pub use enrol::{EnrolError, KioskAuth, TokenCreated};
