@@ -14,6 +14,9 @@ use serde::Deserialize;
 mod technician;
 #[cfg(test)]
 mod tests;
+mod journeys;
+
+pub use journeys::{JourneysSection, QueueSection, VoiceSection};
 
 pub use technician::TechnicianSection;
 
@@ -42,6 +45,15 @@ pub struct Config {
     /// Attached devices; a device that is not listed is not used.
     #[serde(default)]
     pub devices: DevicesSection,
+    /// Queue numbering (kiosk-journeys).
+    #[serde(default)]
+    pub queue: QueueSection,
+    /// Voice prompts (kiosk-journeys).
+    #[serde(default)]
+    pub voice: VoiceSection,
+    /// Journey links and periodic work (kiosk-journeys).
+    #[serde(default)]
+    pub journeys: JourneysSection,
     /// Technician mode on the kiosk screen (the PIN's hash).
     #[serde(default)]
     pub technician: TechnicianSection,
@@ -448,6 +460,20 @@ impl Config {
             120,
         )?;
         self.technician.validate()?;
+        range("queue.lease_size", self.queue.lease_size.into(), 1, 100)?;
+        range("queue.low_water", self.queue.low_water.into(), 0, 100)?;
+        range(
+            "voice.words_per_minute",
+            self.voice.words_per_minute.into(),
+            80,
+            300,
+        )?;
+        range(
+            "journeys.health_interval_secs",
+            self.journeys.health_interval_secs,
+            10,
+            3600,
+        )?;
         if self.hall.name_zh.trim().is_empty() {
             return Err(("hall.name_zh".into(), "must not be empty".into()));
         }

@@ -224,3 +224,18 @@ fn a_number_band_outside_the_offline_range_is_refused() {
     assert!(problem.contains("500..=999"), "{problem}");
     assert!(problem.contains("kioskctl provision"), "{problem}");
 }
+
+#[test]
+fn the_journey_sections_default_and_refuse_a_lease_too_large() {
+    let config = Config::parse(GOOD, "kiosk.toml").unwrap();
+    assert_eq!(config.queue.lease_size, 20);
+    assert!(config.voice.enabled && !config.voice.always);
+    assert_eq!(config.journeys.health_interval_secs, 60);
+    let text = format!("{GOOD}\n[queue]\nlease_size = 500\n");
+    let (key, _, problem) = refused(&text);
+    assert_eq!(key, "queue.lease_size");
+    assert!(problem.contains("1 to 100"), "{problem}");
+    let text = format!("{GOOD}\n[voice]\nvolume = 3\n");
+    let (key, _, _) = refused(&text);
+    assert!(key.contains("volume"), "{key}");
+}

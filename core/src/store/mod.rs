@@ -8,6 +8,7 @@
 mod budget;
 mod bundles;
 mod crypto;
+mod journeys;
 mod outbox;
 mod schema;
 mod spool;
@@ -24,6 +25,7 @@ use tokio::sync::Notify;
 pub use budget::{Budget, Capacity};
 pub use bundles::AppliedBundle;
 pub use crypto::StoreKey;
+pub use journeys::{NoNumber, TicketAllocation, TicketFate};
 pub use kiosk_api::{EventOutcome, Stream};
 pub use outbox::{AckSummary, Committed, NewEvent, NewRecord, PendingEvent, StreamPolicy};
 pub use schema::SCHEMA_VERSION;

@@ -85,6 +85,44 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO downlink_state (id) VALUES (1);
     "#,
+    // 2: the citizen journeys' own tables (store/journeys.rs).
+    r#"
+    CREATE TABLE queue_leases (
+        lease_id        TEXT    NOT NULL,
+        category        TEXT    NOT NULL,
+        business_date   TEXT    NOT NULL,
+        first           INTEGER NOT NULL,
+        last            INTEGER NOT NULL,
+        next            INTEGER NOT NULL,
+        added_ms        INTEGER NOT NULL,
+        PRIMARY KEY (lease_id, category, business_date)
+    );
+    CREATE TABLE queue_tickets (
+        business_date   TEXT    NOT NULL,
+        category        TEXT    NOT NULL,
+        number          INTEGER NOT NULL,
+        ticket_no       TEXT    NOT NULL,
+        source          TEXT    NOT NULL,
+        holder_hash     TEXT,
+        fate            TEXT    NOT NULL CHECK (fate IN ('allocated', 'issued', 'voided')),
+        allocated_ms    INTEGER NOT NULL,
+        PRIMARY KEY (business_date, category, number)
+    );
+    CREATE INDEX queue_tickets_holder ON queue_tickets (business_date, category, holder_hash);
+    CREATE TABLE journey_cache (
+        key             TEXT    PRIMARY KEY,
+        value           TEXT    NOT NULL,
+        fetched_ms      INTEGER NOT NULL
+    );
+    CREATE TABLE ratings_given (
+        subject         TEXT    PRIMARY KEY,
+        given_ms        INTEGER NOT NULL
+    );
+    CREATE TABLE application_counter (
+        business_date   TEXT    PRIMARY KEY,
+        counter         INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,397 @@
+//! Local tables of the citizen journeys (kiosk-journeys): leased number blocks and the
+//! kiosk's offline band, the numbers handed out (duplicate blocking, crash recovery), a cache
+//! of what central said (queue state, appointments, progress) and the daily application
+//! counter.
+//!
+//! Nothing here holds plain personal data: a ticket's holder is kept as the contract's
+//! `holder_hash` (CONTRACTS D), and cached appointments carry only hashes and masked names.
+
+use chrono::NaiveDate;
+use kiosk_api::NumberBand;
+use kiosk_api::citizen::{Lease, ticket_no};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, StreamPolicy, now_ms};
+use kiosk_api::Stream;
+
+/// A number taken for a ticket, before the dispenser has printed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketAllocation {
+    /// Business date the number belongs to.
+    pub business_date: NaiveDate,
+    /// Queue letter.
+    pub category: String,
+    /// The number.
+    pub number: u32,
+    /// As printed, `A012`.
+    pub ticket_no: String,
+    /// `lease:<uuid>` or `band`.
+    pub source: String,
+    /// `holder_hash` of the card tapped, if any.
+    pub holder_hash: Option<String>,
+}
+
+/// Why no number was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoNumber {
+    /// The same person already holds a printed ticket of this category today.
+    Duplicate {
+        /// The ticket they hold.
+        ticket_no: String,
+    },
+    /// Every leased number and the whole offline band of this category are used today.
+    Exhausted,
+}
+
+/// What happened to an allocated number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketFate {
+    /// Printed: it counts.
+    Issued,
+    /// Not printed (or unknown after a crash): void.
+    Voided,
+}
+
+fn fate_name(fate: TicketFate) -> &'static str {
+    match fate {
+        TicketFate::Issued => "issued",
+        TicketFate::Voided => "voided",
+    }
+}
+
+/// The band's lease id in `queue_leases`.
+const BAND: &str = "band";
+
+impl Store {
+    /// Keeps a block leased from central, for issuing later (offline too).
+    pub fn add_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR IGNORE INTO queue_leases
+               (lease_id, category, business_date, first, last, next, added_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
+            params![
+                lease.lease_id.to_string(),
+                lease.category,
+                lease.business_date.to_string(),
+                lease.first,
+                lease.last,
+                now_ms(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Leased numbers still unused for `category` on `date` (the band not counted).
+    pub fn leased_numbers_left(&self, category: &str, date: NaiveDate) -> Result<u32, StoreError> {
+        let conn = self.conn();
+        let left: i64 = conn.query_row(
+            "SELECT COALESCE(SUM(last - next + 1), 0) FROM queue_leases
+             WHERE category = ?1 AND business_date = ?2 AND lease_id != ?3 AND next <= last",
+            params![category, date.to_string(), BAND],
+            |row| row.get(0),
+        )?;
+        Ok(left.max(0) as u32)
+    }
+
+    /// Takes the next number for a ticket in one durable transaction: from the oldest lease
+    /// with numbers left, else from the kiosk's offline `band`. Refuses a holder who already
+    /// has a printed (or still printing) ticket of this category today. A number once taken
+    /// is never given again, whatever happens to its ticket.
+    pub fn allocate_ticket(
+        &self,
+        category: &str,
+        date: NaiveDate,
+        holder_hash: Option<&str>,
+        band: NumberBand,
+    ) -> Result<Result<TicketAllocation, NoNumber>, StoreError> {
+        let mut conn = self.conn();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let tx = conn.transaction()?;
+        let day = date.to_string();
+        if let Some(holder) = holder_hash {
+            let held: Option<String> = tx
+                .query_row(
+                    "SELECT ticket_no FROM queue_tickets
+                     WHERE business_date = ?1 AND category = ?2 AND holder_hash = ?3
+                       AND fate != 'voided'",
+                    params![day, category, holder],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(ticket_no) = held {
+                return Ok(Err(NoNumber::Duplicate { ticket_no }));
+            }
+        }
+        let leased: Option<(String, u32)> = tx
+            .query_row(
+                "SELECT lease_id, next FROM queue_leases
+                 WHERE category = ?1 AND business_date = ?2 AND lease_id != ?3 AND next <= last
+                 ORDER BY first LIMIT 1",
+                params![category, day, BAND],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let (lease_id, number, source) = match leased {
+            Some((id, next)) => (id.clone(), next, format!("lease:{id}")),
+            None => {
+                tx.execute(
+                    "INSERT OR IGNORE INTO queue_leases
+                       (lease_id, category, business_date, first, last, next, added_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
+                    params![BAND, category, day, band.first, band.last, now_ms()],
+                )?;
+                let next: Option<u32> = tx
+                    .query_row(
+                        "SELECT next FROM queue_leases
+                         WHERE lease_id = ?1 AND category = ?2 AND business_date = ?3
+                           AND next <= last",
+                        params![BAND, category, day],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                match next {
+                    Some(next) => (BAND.to_owned(), next, BAND.to_owned()),
+                    None => return Ok(Err(NoNumber::Exhausted)),
+                }
+            }
+        };
+        tx.execute(
+            "UPDATE queue_leases SET next = next + 1
+             WHERE lease_id = ?1 AND category = ?2 AND business_date = ?3",
+            params![lease_id, category, day],
+        )?;
+        let allocation = TicketAllocation {
+            business_date: date,
+            category: category.to_owned(),
+            number,
+            ticket_no: ticket_no(category, number),
+            source,
+            holder_hash: holder_hash.map(str::to_owned),
+        };
+        tx.execute(
+            "INSERT INTO queue_tickets
+               (business_date, category, number, ticket_no, source, holder_hash, fate, allocated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'allocated', ?7)",
+            params![
+                day,
+                category,
+                number,
+                allocation.ticket_no,
+                allocation.source,
+                allocation.holder_hash,
+                now_ms(),
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Ok(allocation))
+    }
+
+    /// Records what became of an allocated number and queues its event for central
+    /// (`ticket_issued` / `ticket_voided`) in ONE durable transaction, so that a crash leaves
+    /// either both or neither: a number is never reported twice or settled without an event.
+    pub fn settle_ticket_with_event(
+        &self,
+        allocation: &TicketAllocation,
+        fate: TicketFate,
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<u64, StoreError> {
+        let seq = self.journey_event_tx(Stream::Tickets, kind, payload, |tx| {
+            tx.execute(
+                "UPDATE queue_tickets SET fate = ?4
+                 WHERE business_date = ?1 AND category = ?2 AND number = ?3",
+                params![
+                    allocation.business_date.to_string(),
+                    allocation.category,
+                    allocation.number,
+                    fate_name(fate),
+                ],
+            )?;
+            Ok(true)
+        })?;
+        Ok(seq.unwrap_or_default())
+    }
+
+    /// Keeps and queues a 好差评 rating once per subject, in one durable transaction.
+    /// `Ok(false)`: this subject was already rated at this kiosk; nothing was queued.
+    pub fn record_rating(
+        &self,
+        subject: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let seq = self.journey_event_tx(Stream::Ratings, kind, payload, |tx| {
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO ratings_given (subject, given_ms) VALUES (?1, ?2)",
+                params![subject, now_ms()],
+            )?;
+            Ok(inserted == 1)
+        })?;
+        Ok(seq.is_some())
+    }
+
+    /// Whether `subject` was rated at this kiosk.
+    pub fn is_rated(&self, subject: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let found: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM ratings_given WHERE subject = ?1",
+                params![subject],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Runs `local` and, if it says so, adds one outbox row (plain payload: these events
+    /// carry hashes and codes only) in the same `synchronous=FULL` transaction. The row is
+    /// written exactly as `Store::enqueue` writes one; this exists because the journeys' own
+    /// table must change in the same transaction as the outbox.
+    fn journey_event_tx(
+        &self,
+        stream: Stream,
+        kind: &str,
+        payload: &serde_json::Value,
+        local: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<bool, StoreError>,
+    ) -> Result<Option<u64>, StoreError> {
+        let body = serde_json::to_vec(payload)?;
+        let seq = {
+            let mut conn = self.conn();
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            let tx = conn.transaction()?;
+            if !local(&tx)? {
+                return Ok(None);
+            }
+            let event_id = uuid::Uuid::now_v7();
+            let now = chrono::Utc::now();
+            tx.execute(
+                "INSERT INTO outbox (event_id, stream, kind, priority, occurred_at, created_ms,
+                                     personal, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+                params![
+                    event_id.as_bytes().as_slice(),
+                    stream.as_str(),
+                    kind,
+                    stream.priority(),
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    now.timestamp_millis(),
+                    body,
+                ],
+            )?;
+            let seq = tx.last_insert_rowid();
+            tx.commit()?;
+            seq as u64
+        };
+        self.inner.changed.notify_one();
+        self.note_growth(body.len() as u64)?;
+        Ok(Some(seq))
+    }
+
+    /// Records what became of an allocated number (after its event was committed).
+    pub fn settle_ticket(
+        &self,
+        allocation: &TicketAllocation,
+        fate: TicketFate,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE queue_tickets SET fate = ?4
+             WHERE business_date = ?1 AND category = ?2 AND number = ?3",
+            params![
+                allocation.business_date.to_string(),
+                allocation.category,
+                allocation.number,
+                fate_name(fate),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Numbers allocated whose fate was never recorded: the app stopped between taking the
+    /// number and recording the print. The engine settles them at start.
+    pub fn unsettled_tickets(&self) -> Result<Vec<TicketAllocation>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT business_date, category, number, ticket_no, source, holder_hash
+             FROM queue_tickets WHERE fate = 'allocated' ORDER BY allocated_ms",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            let day: String = row.get(0)?;
+            Ok((
+                day,
+                TicketAllocation {
+                    business_date: NaiveDate::MIN,
+                    category: row.get(1)?,
+                    number: row.get(2)?,
+                    ticket_no: row.get(3)?,
+                    source: row.get(4)?,
+                    holder_hash: row.get(5)?,
+                },
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (day, mut allocation) = row?;
+            // Written by this module from a NaiveDate; a row that does not parse is skipped
+            // rather than settled on the wrong date.
+            if let Ok(date) = day.parse() {
+                allocation.business_date = date;
+                out.push(allocation);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keeps what central last said under `key` (`queue_state`, `appointments:<date>`,
+    /// `progress:<no>`, ...). Callers cache nothing personal beyond hashes and masked names.
+    pub fn cache_put(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO journey_cache (key, value, fetched_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, fetched_ms = excluded.fetched_ms",
+            params![key, value.to_string(), now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// What was cached under `key` and when (Unix ms).
+    pub fn cache_get(&self, key: &str) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
+        let conn = self.conn();
+        let row: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT value, fetched_ms FROM journey_cache WHERE key = ?1",
+                params![key],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            Some((text, at)) => Ok(Some((serde_json::from_str(&text)?, at))),
+            None => Ok(None),
+        }
+    }
+
+    /// The next application counter of `date` (1, 2, ...), durable before it is used, so a
+    /// number is never given twice even across a crash.
+    pub fn next_application_counter(&self, date: NaiveDate) -> Result<u32, StoreError> {
+        let mut conn = self.conn();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO application_counter (business_date, counter) VALUES (?1, 1)
+             ON CONFLICT (business_date) DO UPDATE SET counter = counter + 1",
+            params![date.to_string()],
+        )?;
+        let counter: u32 = tx.query_row(
+            "SELECT counter FROM application_counter WHERE business_date = ?1",
+            params![date.to_string()],
+            |row| row.get(0),
+        )?;
+        tx.commit()?;
+        Ok(counter)
+    }
+}
+
+#[cfg(test)]
+#[path = "journeys_tests.rs"]
+mod tests;

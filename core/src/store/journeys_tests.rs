@@ -1,0 +1,175 @@
+use chrono::NaiveDate;
+use kiosk_api::NumberBand;
+use kiosk_api::citizen::Lease;
+use uuid::Uuid;
+
+use crate::store::{NoNumber, Store, StoreKey, StoreOptions, TicketFate};
+
+fn open(dir: &std::path::Path) -> Store {
+    let key = StoreKey::load_or_create(&dir.join("store.key")).unwrap();
+    Store::open(dir, key, StoreOptions::default()).unwrap()
+}
+
+const BAND: NumberBand = NumberBand {
+    first: 500,
+    last: 502,
+};
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+}
+
+#[test]
+fn numbers_come_from_the_lease_then_the_band_and_are_never_reused_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let lease = Lease {
+        lease_id: Uuid::now_v7(),
+        category: "A".into(),
+        business_date: day(),
+        first: 21,
+        last: 22,
+    };
+    store.add_lease(&lease).unwrap();
+    store.add_lease(&lease).unwrap(); // a resent answer adds nothing
+    assert_eq!(store.leased_numbers_left("A", day()).unwrap(), 2);
+    let first = store
+        .allocate_ticket("A", day(), None, BAND)
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.ticket_no, "A021");
+    assert_eq!(first.source, format!("lease:{}", lease.lease_id));
+    store.settle_ticket(&first, TicketFate::Voided).unwrap();
+    drop(store);
+
+    let store = open(dir.path());
+    let numbers: Vec<u32> = (0..4)
+        .map(|_| {
+            store
+                .allocate_ticket("A", day(), None, BAND)
+                .unwrap()
+                .unwrap()
+        })
+        .map(|a| {
+            store.settle_ticket(&a, TicketFate::Issued).unwrap();
+            a.number
+        })
+        .collect();
+    assert_eq!(numbers, [22, 500, 501, 502], "voided 21 is not given again");
+    assert_eq!(
+        store.allocate_ticket("A", day(), None, BAND).unwrap(),
+        Err(NoNumber::Exhausted)
+    );
+    // Another category has its own numbers, band included.
+    let b = store
+        .allocate_ticket("B", day(), None, BAND)
+        .unwrap()
+        .unwrap();
+    assert_eq!((b.ticket_no.as_str(), b.source.as_str()), ("B500", "band"));
+}
+
+#[test]
+fn a_holder_gets_one_ticket_per_category_and_day_unless_it_was_voided() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let holder = kiosk_api::citizen::holder_hash("11010519491231002X");
+    let first = store
+        .allocate_ticket("A", day(), Some(&holder), BAND)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .allocate_ticket("A", day(), Some(&holder), BAND)
+            .unwrap(),
+        Err(NoNumber::Duplicate {
+            ticket_no: "A500".into()
+        }),
+        "still printing counts as held"
+    );
+    store.settle_ticket(&first, TicketFate::Voided).unwrap();
+    let second = store
+        .allocate_ticket("A", day(), Some(&holder), BAND)
+        .unwrap()
+        .unwrap();
+    store.settle_ticket(&second, TicketFate::Issued).unwrap();
+    assert!(matches!(
+        store
+            .allocate_ticket("A", day(), Some(&holder), BAND)
+            .unwrap(),
+        Err(NoNumber::Duplicate { .. })
+    ));
+    assert!(
+        store
+            .allocate_ticket("B", day(), Some(&holder), BAND)
+            .unwrap()
+            .is_ok()
+    );
+    let tomorrow = day().succ_opt().unwrap();
+    assert!(
+        store
+            .allocate_ticket("A", tomorrow, Some(&holder), BAND)
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(store.unsettled_tickets().unwrap().len(), 2);
+}
+
+#[test]
+fn application_counters_and_the_cache_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.next_application_counter(day()).unwrap(), 1);
+    assert_eq!(store.next_application_counter(day()).unwrap(), 2);
+    store
+        .cache_put("queue_state", &serde_json::json!({"waiting": 3}))
+        .unwrap();
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.next_application_counter(day()).unwrap(), 3);
+    let (value, at) = store.cache_get("queue_state").unwrap().unwrap();
+    assert_eq!(value["waiting"], 3);
+    assert!(at > 0);
+    assert!(store.cache_get("nothing").unwrap().is_none());
+}
+
+#[test]
+fn a_settled_ticket_and_its_event_are_one_commit_and_a_subject_is_rated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = store
+        .allocate_ticket("A", day(), None, BAND)
+        .unwrap()
+        .unwrap();
+    let before = store.last_seq().unwrap();
+    store
+        .settle_ticket_with_event(
+            &a,
+            TicketFate::Issued,
+            "ticket_issued",
+            &serde_json::json!({"ticket_no": "A500"}),
+        )
+        .unwrap();
+    assert_eq!(store.last_seq().unwrap(), before + 1);
+    assert!(store.unsettled_tickets().unwrap().is_empty());
+    let batch = store.next_batch(10, 1 << 20).unwrap();
+    assert_eq!(batch.last().unwrap().payload["ticket_no"], "A500");
+
+    let rating = serde_json::json!({"subject": "ticket:A500:2026-11-26", "level": 5});
+    assert!(!store.is_rated("ticket:A500:2026-11-26").unwrap());
+    assert!(
+        store
+            .record_rating("ticket:A500:2026-11-26", "rating_given", &rating)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_rating("ticket:A500:2026-11-26", "rating_given", &rating)
+            .unwrap()
+    );
+    assert!(store.is_rated("ticket:A500:2026-11-26").unwrap());
+    assert_eq!(
+        store.last_seq().unwrap(),
+        before + 2,
+        "the second rating queued nothing"
+    );
+}

@@ -1,0 +1,358 @@
+//! The devices as the engine holds them: the reader as a task forwarding card events, the
+//! two ESC/POS printers (dispenser and receipt printer) opened lazily and reopened after a
+//! fault, the SANE scanner on its own thread. Each keeps its last health.
+
+use std::time::Duration;
+
+use kiosk_core::config::PrinterDevice;
+use kiosk_dispenser::{Dispenser, IssueError, Slip};
+use kiosk_escpos::{DEFAULT_STATUS_TIMEOUT, Endpoint, Printer};
+use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
+use kiosk_idcard::{ReaderConfig, ReaderEvent};
+use kiosk_scanner::{
+    AcceptedPage, CheckThresholds, ColorMode, CompressSettings, ScanEvent, ScanSettings, Scanner,
+    Source, assemble_pdf, check_page, compress_page,
+};
+use tokio::sync::{mpsc, watch};
+
+use crate::journeys::ScanOutcome;
+use crate::model::{PageCheckView, Text};
+use crate::sim::SimControls;
+
+/// The driver endpoint of a configured printer.
+pub fn printer_endpoint(device: &PrinterDevice) -> Option<Endpoint> {
+    if let Some(port) = &device.port {
+        return Some(Endpoint::Serial {
+            path: port.clone(),
+            baud: device.baud.unwrap_or(9600),
+        });
+    }
+    if let Some(path) = &device.device {
+        return Some(Endpoint::Device(path.clone()));
+    }
+    device.tcp.clone().map(Endpoint::Tcp)
+}
+
+/// Starts the reader task; card events and health come out of the channels.
+pub(super) fn spawn_reader(
+    port: String,
+    baud: Option<u32>,
+) -> (mpsc::Receiver<ReaderEvent>, watch::Receiver<DeviceHealth>) {
+    let (events_tx, events) = mpsc::channel(16);
+    let mut reader = kiosk_idcard::spawn(ReaderConfig::serial(port, baud));
+    let (health_tx, health) = watch::channel(reader.health());
+    tokio::spawn(async move {
+        // Health is re-read at least every two seconds even without card events.
+        while !events_tx.is_closed() {
+            match tokio::time::timeout(Duration::from_secs(2), reader.next_event()).await {
+                Ok(Some(event)) => {
+                    let _ = health_tx.send(reader.health());
+                    if events_tx.send(event).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    let health = reader.health();
+                    health_tx.send_if_modified(|old| {
+                        let changed = old.state != health.state;
+                        *old = health;
+                        changed
+                    });
+                }
+            }
+        }
+        reader.shutdown().await;
+    });
+    (events, health)
+}
+
+/// A printer used as the dispenser or the receipt printer.
+pub(super) struct PrinterSlot {
+    kind: DeviceKind,
+    endpoint: Endpoint,
+    device: Option<Dispenser>,
+    take_timeout: Option<Duration>,
+    /// Last health seen.
+    pub health: DeviceHealth,
+}
+
+impl PrinterSlot {
+    pub(super) fn new(
+        kind: DeviceKind,
+        endpoint: Endpoint,
+        take_timeout: Option<Duration>,
+    ) -> Self {
+        let health = DeviceHealth::now(kind, endpoint.to_string(), HealthState::Absent);
+        PrinterSlot {
+            kind,
+            endpoint,
+            device: None,
+            take_timeout,
+            health,
+        }
+    }
+
+    async fn open(&mut self) -> Option<&mut Dispenser> {
+        if self.device.is_none() {
+            match Printer::open(&self.endpoint, DEFAULT_STATUS_TIMEOUT).await {
+                Ok(printer) => {
+                    let mut dispenser = Dispenser::new(printer);
+                    match (self.kind, self.take_timeout) {
+                        (DeviceKind::Dispenser, Some(t)) if t.is_zero() => {
+                            dispenser = dispenser.with_sensor(false);
+                        }
+                        (DeviceKind::Dispenser, Some(t)) => {
+                            dispenser = dispenser.with_take_timeout(t);
+                        }
+                        (DeviceKind::Dispenser, None) => {}
+                        _ => dispenser = dispenser.with_sensor(false),
+                    }
+                    self.device = Some(dispenser);
+                }
+                Err(err) => {
+                    self.health = DeviceHealth::now(
+                        self.kind,
+                        self.endpoint.to_string(),
+                        HealthState::Fault(err.to_string()),
+                    );
+                    return None;
+                }
+            }
+        }
+        self.device.as_mut()
+    }
+
+    /// Asks the printer its status.
+    pub(super) async fn refresh(&mut self) {
+        let kind = self.kind;
+        if let Some(device) = self.open().await {
+            let mut health = device.health().await;
+            health.kind = kind;
+            if !health.state.is_usable() {
+                // A closed or broken link is reopened at the next use.
+                self.device = None;
+            }
+            self.health = health;
+        }
+    }
+
+    /// Prints a ticket; `Err` voids its number.
+    pub(super) async fn issue(
+        &mut self,
+        ticket: &kiosk_dispenser::Ticket,
+    ) -> Result<kiosk_dispenser::Issued, String> {
+        let Some(device) = self.open().await else {
+            return Err("printer_unavailable".into());
+        };
+        let result = device.issue(ticket).await;
+        self.after(&result);
+        result.map_err(|e| reason(&e))
+    }
+
+    /// Prints a slip (receipt, guide, 一次性告知); `false` if it did not come out.
+    pub(super) async fn slip(&mut self, slip: &Slip) -> bool {
+        let Some(device) = self.open().await else {
+            return false;
+        };
+        let result = device.print_slip(slip).await;
+        self.after(&result);
+        result.is_ok()
+    }
+
+    fn after<T>(&mut self, result: &Result<T, IssueError>) {
+        match result {
+            Ok(_) => {
+                if !self.health.state.is_usable() {
+                    self.health =
+                        DeviceHealth::now(self.kind, self.endpoint.to_string(), HealthState::Ready);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(device = self.kind.label(), %err, "print failed");
+                self.health = DeviceHealth::now(
+                    self.kind,
+                    self.endpoint.to_string(),
+                    HealthState::Fault(err.to_string()),
+                );
+                if !matches!(err, IssueError::NotReady { .. }) {
+                    self.device = None;
+                }
+            }
+        }
+    }
+}
+
+/// The machine code of a print failure, for `ticket_voided.reason`.
+fn reason(err: &IssueError) -> String {
+    match err {
+        IssueError::NotReady { problem, .. } => format!("{problem:?}")
+            .chars()
+            .flat_map(|c| {
+                if c.is_uppercase() {
+                    vec!['_', c.to_ascii_lowercase()]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect::<String>()
+            .trim_start_matches('_')
+            .to_owned(),
+        IssueError::Printer { .. } => "printer_error".into(),
+        IssueError::Layout { .. } => "layout_error".into(),
+    }
+}
+
+/// The scanner and how to scan.
+pub(super) struct ScannerSlot {
+    scanner: Option<Scanner>,
+    device: String,
+    sim: Option<SimControls>,
+    /// Last health seen.
+    pub health: DeviceHealth,
+}
+
+impl ScannerSlot {
+    pub(super) async fn start(device: String, sim: Option<SimControls>) -> ScannerSlot {
+        let (scanner, health) = match Scanner::start().await {
+            Ok(scanner) => {
+                let health = scanner.health(&device).await;
+                (Some(scanner), health)
+            }
+            Err(err) => (
+                None,
+                DeviceHealth::now(DeviceKind::Scanner, device.clone(), err.health_state()),
+            ),
+        };
+        ScannerSlot {
+            scanner,
+            device,
+            sim,
+            health,
+        }
+    }
+
+    pub(super) async fn refresh(&mut self) {
+        if let Some(scanner) = &self.scanner {
+            self.health = scanner.health(&self.device).await;
+        }
+    }
+
+    /// Scans one material: every page checked; the PDF when all passed.
+    pub(super) async fn scan(
+        &mut self,
+    ) -> Result<(Vec<PageCheckView>, Option<(Vec<u8>, u32)>), Text> {
+        let Some(scanner) = &self.scanner else {
+            return Err(Text::new("扫描仪不可用", "The scanner is not available"));
+        };
+        let (pages_wanted, extra) = match &self.sim {
+            Some(sim) => {
+                let (picture, n) = sim.pages().picture();
+                (n, vec![("test-picture".to_owned(), picture.to_owned())])
+            }
+            None => (1, Vec::new()),
+        };
+        let settings = ScanSettings {
+            source: if pages_wanted > 1 {
+                Source::Feeder
+            } else {
+                Source::Flatbed
+            },
+            dpi: if self.sim.is_some() { 75 } else { 200 },
+            mode: ColorMode::Color,
+            area_mm: Some((210.0, 297.0)),
+            extra_options: extra,
+        };
+        let failed = |e: kiosk_scanner::ScanError| {
+            tracing::warn!(%e, "scan failed");
+            Text::new(
+                "扫描失败，请检查扫描仪后重试",
+                "Scanning failed; check the scanner and try again",
+            )
+        };
+        scanner.open(&self.device, settings).await.map_err(failed)?;
+        let mut events = scanner.scan_pages(Some(pages_wanted));
+        let thresholds = CheckThresholds::default();
+        let compress = CompressSettings::default();
+        let mut views = Vec::new();
+        let mut accepted: Vec<AcceptedPage> = Vec::new();
+        while let Some(event) = events.recv().await {
+            match event {
+                ScanEvent::PageDone(page) => {
+                    let (thresholds, compress) = (thresholds.clone(), compress.clone());
+                    let (report, kept) = tokio::task::spawn_blocking(move || {
+                        let report = check_page(&page.image, &thresholds);
+                        let kept = if report.accepted() {
+                            compress_page(&page.image, &compress).ok()
+                        } else {
+                            None
+                        };
+                        (report, kept)
+                    })
+                    .await
+                    .map_err(|_| Text::new("扫描处理失败", "Processing the scan failed"))?;
+                    let problems = report
+                        .failed()
+                        .map(|check| check_text(check, report.skew_degrees))
+                        .collect();
+                    views.push(PageCheckView {
+                        page: views.len() as u32 + 1,
+                        accepted: kept.is_some(),
+                        problems,
+                    });
+                    if let Some(page) = kept {
+                        accepted.push(page);
+                    }
+                }
+                ScanEvent::Finished { .. } => break,
+                ScanEvent::Failed(e) => return Err(failed(e)),
+                ScanEvent::PageStarted { .. } | ScanEvent::Progress { .. } => {}
+            }
+        }
+        if views.is_empty() || accepted.len() != views.len() {
+            return Ok((views, None));
+        }
+        let pages = accepted.len() as u32;
+        let pdf = tokio::task::spawn_blocking(move || assemble_pdf(&accepted))
+            .await
+            .map_err(|_| Text::new("扫描处理失败", "Processing the scan failed"))?
+            .map_err(|e| {
+                tracing::warn!(%e, "PDF assembly failed");
+                Text::new("扫描处理失败", "Processing the scan failed")
+            })?;
+        Ok((views, Some((pdf, pages))))
+    }
+}
+
+/// A failed page check in plain words.
+pub fn check_text(check: kiosk_scanner::Check, skew: Option<f32>) -> Text {
+    use kiosk_scanner::Check;
+    match check {
+        Check::Blank => Text::new(
+            "空白页，请放入材料正面",
+            "Blank page: put the material face down",
+        ),
+        Check::TooDark => Text::new("图像过暗，请重新放置", "Too dark: place it again"),
+        Check::TooLight => Text::new("字迹过浅，请重新放置", "Too light: place it again"),
+        Check::Skew => {
+            let degrees = skew.map(|s| format!("{:.1}", s.abs())).unwrap_or_default();
+            Text::new(
+                format!("材料放歪了（{degrees}°），请摆正",),
+                format!("Crooked by {degrees}°: straighten it"),
+            )
+        }
+    }
+}
+
+/// The scan outcome for the journey.
+pub(super) fn scan_outcome(
+    pages: Vec<PageCheckView>,
+    accepted: Option<crate::journeys::ScannedMaterial>,
+    error: Option<Text>,
+) -> ScanOutcome {
+    ScanOutcome {
+        pages,
+        accepted,
+        error,
+    }
+}

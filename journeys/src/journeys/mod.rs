@@ -1,0 +1,254 @@
+//! The journeys as plain state machines: an [`Input`] (a citizen's command, a card tap, the
+//! outcome of an effect) changes the state and yields [`Effect`]s for the engine to carry
+//! out; [`Journey::page`] renders the state as the view model. No I/O, no clock, no devices
+//! here: the engine passes the time and the catalog in a [`Cx`], so every step is unit-tested.
+
+pub mod apply;
+pub mod checkin;
+pub mod guide;
+pub mod help;
+pub mod progress;
+pub mod rating;
+pub mod take_number;
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kiosk_api::catalog::Catalog;
+use kiosk_api::citizen::{Appointment, RatingGiven, TicketPriority};
+
+use crate::holder::Holder;
+use crate::model::{
+    Command, JourneyKind, MaterialLine, Page, PageCheckView, ProgressView, Text, TicketView,
+};
+
+/// What a journey sees of the world at a step.
+pub struct Cx<'a> {
+    /// The hall's catalog.
+    pub catalog: &'a Catalog,
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// Waiting people per category, last known (for the category list).
+    pub waiting: &'a dyn Fn(&str) -> Option<u32>,
+    /// Where to go when the kiosk cannot help.
+    pub help_window: Text,
+    /// Minutes before a slot that check-in opens.
+    pub checkin_early_minutes: u32,
+    /// Minutes after a slot's start that check-in is still accepted.
+    pub checkin_late_minutes: u32,
+}
+
+impl Cx<'_> {
+    /// The hall's business date now.
+    pub fn today(&self) -> NaiveDate {
+        kiosk_api::citizen::business_date_at(self.now)
+    }
+}
+
+/// What happens to a journey.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The citizen (through the UI).
+    Command(Command),
+    /// A card was read on the reader.
+    CardTapped(Holder),
+    /// The reader saw a card it could not read.
+    CardUnreadable,
+    /// An effect finished.
+    Outcome(Outcome),
+}
+
+/// A ticket to print.
+#[derive(Debug, Clone)]
+pub struct TicketOrder {
+    /// Queue letter.
+    pub category: String,
+    /// Priority lane.
+    pub priority: TicketPriority,
+    /// The holder, if a card was tapped (duplicate blocking, masked name on the ticket).
+    pub holder: Option<Holder>,
+    /// The appointment checked in.
+    pub appointment_id: Option<String>,
+}
+
+/// An application to submit.
+#[derive(Debug, Clone)]
+pub struct ApplicationOrder {
+    /// Matter id.
+    pub matter_id: String,
+    /// The applicant.
+    pub holder: Holder,
+    /// Field key -> value (choices as their Chinese label, as the department reads them).
+    pub form: serde_json::Map<String, serde_json::Value>,
+    /// Material id -> its scan's spool handle (sha256) and pages.
+    pub materials: Vec<ScannedMaterial>,
+}
+
+/// A material scanned and kept in the engine's spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedMaterial {
+    /// Material id.
+    pub material_id: String,
+    /// sha256 of the PDF in the spool.
+    pub sha256: String,
+    /// Pages.
+    pub pages: u32,
+}
+
+/// Something a journey asks the engine to do; the result comes back as an [`Outcome`].
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Take a number and print the ticket → [`Outcome::Ticket`].
+    IssueTicket(TicketOrder),
+    /// Find today's appointments of a holder → [`Outcome::Appointments`].
+    FindAppointments {
+        /// The holder's hash.
+        holder_hash: String,
+    },
+    /// Print a guide slip with a QR to the full guide → [`Outcome::Printed`].
+    PrintGuide {
+        /// Matter id.
+        matter_id: String,
+    },
+    /// Scan one material → [`Outcome::Scanned`].
+    Scan {
+        /// Material id.
+        material_id: String,
+    },
+    /// Store and queue the application, print the receipt → [`Outcome::Submitted`].
+    Submit(Box<ApplicationOrder>),
+    /// Print the 一次性告知 list → [`Outcome::Printed`].
+    PrintMissing {
+        /// Matter id.
+        matter_id: String,
+        /// What is still needed.
+        missing: Vec<MaterialLine>,
+    },
+    /// Ask central (or the cache) for progress → [`Outcome::Progress`].
+    FetchProgress(ProgressQuery),
+    /// Store and forward a rating → [`Outcome::Rated`].
+    Rate(RatingGiven),
+    /// Send a help request (priority 0) → [`Outcome::HelpSent`].
+    CallHelp {
+        /// Page the citizen was on.
+        page: String,
+    },
+    /// Go on with a rating of what was just completed (replaces the journey).
+    OfferRating {
+        /// Rating subject.
+        subject: String,
+        /// What it is, for the page.
+        label: Text,
+        /// The matter, when known.
+        matter_code: Option<String>,
+    },
+}
+
+/// Which applications to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgressQuery {
+    /// One application number.
+    Number(String),
+    /// Every application of a holder.
+    Holder(String),
+}
+
+/// Why a ticket was not printed, or a service cannot go on: a plain message and the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Headline.
+    pub title: Text,
+    /// Explanation.
+    pub message: Text,
+    /// Where to go.
+    pub window: Option<Text>,
+}
+
+impl Notice {
+    /// As a page.
+    pub fn page(&self, failure: bool) -> Page {
+        Page::Notice {
+            title: self.title.clone(),
+            message: self.message.clone(),
+            window: self.window.clone(),
+            failure,
+        }
+    }
+}
+
+/// The result of one scan run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOutcome {
+    /// Each page's checks.
+    pub pages: Vec<PageCheckView>,
+    /// The material's PDF, when every page passed.
+    pub accepted: Option<ScannedMaterial>,
+    /// A scanner error in plain words.
+    pub error: Option<Text>,
+}
+
+/// What an effect came back with.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The ticket printed, or why not.
+    Ticket(Result<TicketView, Notice>),
+    /// The holder's appointments today (from central, or the cache offline).
+    Appointments(Vec<Appointment>),
+    /// A slip printed (true) or not.
+    Printed(bool),
+    /// A scan finished.
+    Scanned(ScanOutcome),
+    /// Submitted with this number; `printed` says whether the receipt came out.
+    Submitted(Result<(String, bool), Notice>),
+    /// Progress, and "as of" when it came from the cache.
+    Progress(Result<(Vec<ProgressView>, Option<Text>), Notice>),
+    /// Rated, or already rated.
+    Rated(Result<(), Notice>),
+    /// The help request is queued.
+    HelpSent,
+}
+
+/// One journey's state machine.
+pub trait Journey: Send {
+    /// Which journey.
+    fn kind(&self) -> JourneyKind;
+    /// Handles an input; returns what the engine must do.
+    fn on(&mut self, input: Input, cx: &Cx<'_>) -> Vec<Effect>;
+    /// The page for the current state.
+    fn page(&self, cx: &Cx<'_>) -> Page;
+    /// What the voice says on this page (never personal data).
+    fn prompt(&self) -> Text;
+    /// Whether [`Command::Back`] does something.
+    fn can_go_back(&self) -> bool;
+    /// Whether the reader should be listened to now.
+    fn wants_card(&self) -> bool {
+        false
+    }
+}
+
+/// Starts `kind` in its first state.
+pub fn start(kind: JourneyKind, cx: &Cx<'_>) -> (Box<dyn Journey>, Vec<Effect>) {
+    match kind {
+        JourneyKind::TakeNumber => (Box::new(take_number::TakeNumber::new()), Vec::new()),
+        JourneyKind::CheckIn => (Box::new(checkin::CheckIn::new()), Vec::new()),
+        JourneyKind::Guide => (Box::new(guide::Guide::new()), Vec::new()),
+        JourneyKind::Apply => (Box::new(apply::Apply::new()), Vec::new()),
+        JourneyKind::Progress => (Box::new(progress::Progress::new()), Vec::new()),
+        JourneyKind::Rate => (Box::new(rating::Rating::from_tile()), Vec::new()),
+        JourneyKind::Help => {
+            let mut help = help::Help::new();
+            let effects = help.on(Input::Command(Command::Confirm), cx);
+            (Box::new(help), effects)
+        }
+    }
+}
+
+/// "Something went wrong, please go to the window" for a step that cannot go on.
+pub fn go_to_window(cx: &Cx<'_>, title: Text, message: Text) -> Notice {
+    Notice {
+        title,
+        message,
+        window: Some(cx.help_window.clone()),
+    }
+}

@@ -1,0 +1,256 @@
+//! Simulated devices for `--simulate`, the headless runner and the system tests: kiosk-sim's
+//! ID-card reader on a PTY, two ESC/POS emulators (ticket dispenser and receipt printer) on
+//! local TCP ports writing each cut ticket as a PNG under `<data_dir>/printed/`, and SANE's
+//! `test` backend as the scanner. The kiosk drives them through the real drivers.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use kiosk_idcard::IdCard;
+use kiosk_sim::idcard::{SimConfig, SimulatedReader};
+use kiosk_sim::printer::{Config as PrinterConfig, Cover, Emulator, Paper, Server};
+
+/// The sample resident card of kiosk-sim (a fictional person).
+const SAMPLE_CARD: &str = include_str!("../../drivers/sim/cards/resident.json");
+
+/// Which simulated printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimPrinter {
+    /// The queue-ticket dispenser.
+    Dispenser,
+    /// The receipt printer (receipts, guide slips, 一次性告知).
+    Receipt,
+}
+
+/// What the next scan will deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimPages {
+    /// `n` good pages (the test backend's grid).
+    Good(u32),
+    /// `n` blank pages: the blank check fails them.
+    Blank(u32),
+}
+
+impl SimPages {
+    /// The SANE test backend picture and the page count.
+    pub fn picture(self) -> (&'static str, u32) {
+        match self {
+            SimPages::Good(n) => ("Grid", n.max(1)),
+            SimPages::Blank(n) => ("Solid white", n.max(1)),
+        }
+    }
+}
+
+/// Why the simulators did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimStartError {
+    /// The ID-card simulator.
+    #[error("simulated ID-card reader: {0}")]
+    Reader(#[from] kiosk_sim::idcard::SimError),
+    /// A printer emulator (font missing, port).
+    #[error("simulated printer: {0}")]
+    Printer(#[from] kiosk_sim::printer::EmulatorError),
+    /// A file.
+    #[error("simulated devices: {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+struct Shared {
+    reader: SimulatedReader,
+    dispenser: Emulator,
+    receipt: Emulator,
+    pages: Mutex<SimPages>,
+}
+
+/// The tester's controls (the simulate panel, the headless script, tests). Cheap to clone.
+#[derive(Clone)]
+pub struct SimControls {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SimControls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SimControls")
+    }
+}
+
+impl SimControls {
+    /// Lays a card on the reader.
+    pub fn present_card(&self, card: &IdCard) {
+        if let Err(err) = self.shared.reader.set_card(Some(card)) {
+            tracing::warn!(%err, "simulated reader refused the card");
+        }
+    }
+
+    /// Lays kiosk-sim's sample resident card on the reader.
+    pub fn present_sample_card(&self) {
+        self.present_card(&sample_card());
+    }
+
+    /// Takes the card away.
+    pub fn remove_card(&self) {
+        let _ = self.shared.reader.set_card(None);
+    }
+
+    /// What the next scan delivers.
+    pub fn load_pages(&self, pages: SimPages) {
+        if let Ok(mut p) = self.shared.pages.lock() {
+            *p = pages;
+        }
+    }
+
+    /// What is loaded for the next scan.
+    pub fn pages(&self) -> SimPages {
+        self.shared
+            .pages
+            .lock()
+            .map(|p| *p)
+            .unwrap_or(SimPages::Good(1))
+    }
+
+    fn emulator(&self, which: SimPrinter) -> &Emulator {
+        match which {
+            SimPrinter::Dispenser => &self.shared.dispenser,
+            SimPrinter::Receipt => &self.shared.receipt,
+        }
+    }
+
+    /// Paper loaded, near its end, or out.
+    pub fn set_paper(&self, which: SimPrinter, paper: Paper) {
+        self.emulator(which).set_paper(paper);
+    }
+
+    /// Cover open or closed.
+    pub fn set_cover(&self, which: SimPrinter, cover: Cover) {
+        self.emulator(which).set_cover(cover);
+    }
+
+    /// The citizen takes the ticket from the mouth.
+    pub fn take_ticket(&self, which: SimPrinter) {
+        self.emulator(which).take_ticket();
+    }
+
+    /// PNGs the printer has cut so far in this run.
+    pub fn printed(&self, which: SimPrinter) -> Vec<PathBuf> {
+        self.emulator(which).tickets()
+    }
+}
+
+/// The running simulators; stopped when dropped.
+pub struct SimDevices {
+    controls: SimControls,
+    _dispenser_server: Server,
+    _receipt_server: Server,
+    /// The reader's PTY link.
+    pub idcard_link: PathBuf,
+    /// The dispenser's TCP address.
+    pub dispenser_addr: String,
+    /// The receipt printer's TCP address.
+    pub receipt_addr: String,
+    /// The SANE device of the scanner.
+    pub scanner_device: String,
+}
+
+impl SimDevices {
+    /// Starts the simulators for a kiosk with data in `data_dir`. Sets `SANE_CONFIG_DIR` to a
+    /// folder that loads only SANE's `test` backend: call before any scanner is started.
+    pub fn start(data_dir: &Path) -> Result<SimDevices, SimStartError> {
+        let sim_dir = data_dir.join("sim");
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| SimStartError::Io { path, source }
+        };
+        std::fs::create_dir_all(&sim_dir).map_err(io(&sim_dir))?;
+        let sane = sim_dir.join("sane");
+        std::fs::create_dir_all(&sane).map_err(io(&sane))?;
+        std::fs::write(sane.join("dll.conf"), "test\n").map_err(io(&sane))?;
+        std::fs::write(
+            sane.join("test.conf"),
+            "number_of_devices 1\nresolution 75.0\ngeometry_max 300.0\nbr_x 210.0\nbr_y 297.0\n",
+        )
+        .map_err(io(&sane))?;
+        // SAFETY: the simulators start before the scanner thread and before anything else
+        // of this process reads SANE's environment; libsane reads it at sane_init.
+        unsafe { std::env::set_var("SANE_CONFIG_DIR", &sane) };
+
+        let idcard_link = sim_dir.join("idcard");
+        let _ = std::fs::remove_file(&idcard_link);
+        let reader = SimulatedReader::start(
+            &idcard_link,
+            SimConfig {
+                pace: false,
+                ..SimConfig::default()
+            },
+        )?;
+        let printed = data_dir.join("printed");
+        let dispenser = Emulator::new(PrinterConfig::new(printed.join("dispenser")))?;
+        let receipt = Emulator::new(PrinterConfig::new(printed.join("receipt")))?;
+        let dispenser_server = dispenser.serve_tcp("127.0.0.1:0")?;
+        let receipt_server = receipt.serve_tcp("127.0.0.1:0")?;
+        let addr = |s: &Server| s.tcp_addr().map(|a| a.to_string()).unwrap_or_default();
+        Ok(SimDevices {
+            dispenser_addr: addr(&dispenser_server),
+            receipt_addr: addr(&receipt_server),
+            idcard_link,
+            scanner_device: "test:0".into(),
+            controls: SimControls {
+                shared: Arc::new(Shared {
+                    reader,
+                    dispenser,
+                    receipt,
+                    pages: Mutex::new(SimPages::Good(1)),
+                }),
+            },
+            _dispenser_server: dispenser_server,
+            _receipt_server: receipt_server,
+        })
+    }
+
+    /// The controls.
+    pub fn controls(&self) -> SimControls {
+        self.controls.clone()
+    }
+}
+
+/// kiosk-sim's sample resident card.
+pub fn sample_card() -> IdCard {
+    serde_json::from_str(SAMPLE_CARD).expect("invariant: kiosk-sim's sample card parses")
+}
+
+/// A fictional card for scripted citizen `n`, born on `birth_date`, with a valid number.
+pub fn citizen_card(n: u32, birth_date: NaiveDate) -> IdCard {
+    const SURNAMES: [&str; 8] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄"];
+    const GIVEN: [&str; 8] = ["建国", "秀英", "伟", "晓燕", "志强", "丽娟", "海涛", "静"];
+    let mut card = sample_card();
+    card.name = format!(
+        "{}{}",
+        SURNAMES[(n % 8) as usize],
+        GIVEN[((n / 8) % 8) as usize]
+    );
+    let first17 = format!("110105{}{:03}", birth_date.format("%Y%m%d"), n % 1000);
+    let check = kiosk_idcard::card::check_character(&first17).unwrap_or('0');
+    card.id_number = format!("{first17}{check}");
+    card.birth_date = birth_date;
+    card
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripted_citizens_have_valid_distinct_numbers() {
+        let born = NaiveDate::from_ymd_opt(1950, 3, 4).unwrap();
+        let a = citizen_card(1, born);
+        let b = citizen_card(2, born);
+        assert!(kiosk_idcard::card::id_number_is_valid(&a.id_number));
+        assert_ne!(a.id_number, b.id_number);
+        assert_eq!(&a.id_number[6..14], "19500304");
+    }
+}
