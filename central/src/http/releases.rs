@@ -185,7 +185,25 @@ fn chunks(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::{Wanted, wanted};
+
+    proptest! {
+        #[test]
+        fn any_range_header_gives_bytes_inside_the_artifact_or_none(header in "(bytes=)?[0-9 ,-]{0,24}", size in 0u64..10_000) {
+            match wanted(Some(&header), size) {
+                Wanted::Range(first, last) => prop_assert!(first <= last && last < size),
+                Wanted::All | Wanted::Unsatisfiable => {}
+            }
+        }
+
+        #[test]
+        fn a_resume_from_any_offset_gets_the_rest(first in 0u64..20_000, size in 1u64..10_000) {
+            let expected = if first < size { Wanted::Range(first, size - 1) } else { Wanted::Unsatisfiable };
+            prop_assert_eq!(wanted(Some(&format!("bytes={first}-")), size), expected);
+        }
+    }
 
     #[test]
     fn range_headers_are_read_like_rfc_9110_says() {
