@@ -91,6 +91,18 @@ pub(crate) enum QueueCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Tickets printed outside their kiosk's leased block or offline band (exit 1 if any):
+    /// the numbers that two kiosks may both have handed out.
+    Check {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// Business date YYYY-MM-DD (default: today, hall time).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Issued, voided, called and waiting tickets per category.
     Stats {
         /// Hall.
@@ -324,6 +336,33 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                 }
                 (None, _) => bail!("nobody is waiting in category {category} of hall {hall} today"),
             }
+        }
+        QueueCommand::Check { hall, date, common } => {
+            let date = date.unwrap_or_else(today);
+            let bad = open(&common.db)
+                .await?
+                .misnumbered_tickets(&hall, date)
+                .await?;
+            if common.json {
+                json(&bad)?;
+            } else {
+                for t in &bad {
+                    println!(
+                        "{}  printed by {} claiming {}",
+                        t.ticket_no, t.kiosk_id, t.source
+                    );
+                }
+            }
+            if !bad.is_empty() {
+                bail!(
+                    "{} tickets of hall {hall} on {date} lie outside their kiosk's lease or band",
+                    bad.len()
+                );
+            }
+            if !common.json {
+                println!("hall {hall}, {date}: every ticket lies in its kiosk's lease or band");
+            }
+            Ok(())
         }
         QueueCommand::Stats { hall, date, common } => {
             let date = date.unwrap_or_else(today);

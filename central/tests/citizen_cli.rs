@@ -122,6 +122,11 @@ async fn staff_work_the_hall_from_the_command_line() {
             db.name
         );
         assert_eq!(called["still_waiting"], 1);
+        // B500 and B501 are "band" tickets, but this kiosk's band is 950..=999.
+        let check = run(&db.url, &["queue", "check", "--hall", HALL, "--json"]);
+        assert!(!check.status.success());
+        let flagged: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+        assert_eq!(flagged.as_array().unwrap().len(), 2, "{}", db.name);
         let stats = json(&db.url, &["queue", "stats", "--hall", HALL]);
         assert_eq!(stats["categories"][0]["now_serving"], "B501");
         assert_eq!(stats["categories"][0]["waiting"], 1);
