@@ -38,6 +38,8 @@ use crate::verify::{VersionCheck, check_versions, sha256_file, verify_manifest};
 
 /// Download attempts within one run before leaving the partial file for the next run.
 const DOWNLOAD_ATTEMPTS: u32 = 4;
+/// How long the new version must stay healthy, in one process, before it is committed.
+const HEALTH_SETTLE: Duration = Duration::from_secs(3);
 /// Complete downloads with a wrong digest before the release is refused as corrupt.
 const CORRUPT_DOWNLOADS_REFUSED: u32 = 2;
 
@@ -691,6 +693,7 @@ impl Agent {
                 &gate_pending.version,
                 gate_pending.switched_at,
                 Instant::now() + remaining,
+                HEALTH_SETTLE,
                 || read_rollback_request(&request),
             )
         })

@@ -81,25 +81,40 @@ pub fn judge(state: Option<&KioskState>, version: &str) -> GateOutcome {
     GateOutcome::Healthy(state.clone())
 }
 
-/// Polls the state file until `version` is healthy, its process has died, `stop` says why
-/// to give up (systemd's failure path), or `deadline` passes.
+/// Polls the state file until `version` has been healthy for `settle` in one live process,
+/// its process has died, `stop` says why to give up (systemd's failure path), or `deadline`
+/// passes. The settle time keeps a version that reports healthy and then dies at once (or is
+/// restarted by systemd with another pid) from being committed.
 pub fn health_gate(
     data_dir: &Path,
     version: &str,
     switched_at: DateTime<Utc>,
     deadline: Instant,
+    settle: Duration,
     mut stop: impl FnMut() -> Option<(Reason, String)>,
 ) -> GateOutcome {
+    let mut healthy_since: Option<(Instant, u32)> = None;
     loop {
         let state = fresh_state(data_dir, version, switched_at);
         match judge(state.as_ref(), version) {
-            healthy @ GateOutcome::Healthy(_) => return healthy,
+            GateOutcome::Healthy(state) => match healthy_since {
+                Some((since, pid)) if pid == state.pid => {
+                    if since.elapsed() >= settle {
+                        return GateOutcome::Healthy(state);
+                    }
+                }
+                _ => healthy_since = Some((Instant::now(), state.pid)),
+            },
             crashed @ GateOutcome::Failed {
                 reason: Reason::Crashed,
                 ..
             } => return crashed,
-            failed if Instant::now() >= deadline => return failed,
-            _ => {}
+            failed => {
+                healthy_since = None;
+                if Instant::now() >= deadline {
+                    return failed;
+                }
+            }
         }
         if let Some((reason, detail)) = stop() {
             return GateOutcome::Failed { reason, detail };
@@ -159,6 +174,7 @@ mod tests {
             "0.2.0",
             Utc::now(),
             Instant::now() + Duration::from_secs(30),
+            Duration::ZERO,
             || {
                 asked += 1;
                 (asked == 3).then(|| (Reason::StartLimitHit, "systemd gave up".to_string()))
@@ -171,7 +187,14 @@ mod tests {
                 detail: "systemd gave up".into()
             }
         );
-        let outcome = health_gate(dir.path(), "0.2.0", Utc::now(), Instant::now(), || None);
+        let outcome = health_gate(
+            dir.path(),
+            "0.2.0",
+            Utc::now(),
+            Instant::now(),
+            Duration::ZERO,
+            || None,
+        );
         assert!(matches!(
             outcome,
             GateOutcome::Failed {
@@ -179,5 +202,42 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_version_that_reports_healthy_and_then_dies_is_not_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let since = Utc::now();
+        let mut new = state("0.2.0", std::process::id());
+        new.ui_drawn = true;
+        new.devices_ready = true;
+        new.central_reached = true;
+        new.write(dir.path()).unwrap();
+        let data = dir.path().to_owned();
+        let dies = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            // The same state, now from a process that is gone.
+            new.pid = 4_194_305;
+            new.write(&data).unwrap();
+        });
+        let outcome = health_gate(
+            dir.path(),
+            "0.2.0",
+            since,
+            Instant::now() + Duration::from_secs(30),
+            Duration::from_secs(5),
+            || None,
+        );
+        dies.join().unwrap();
+        assert!(
+            matches!(
+                outcome,
+                GateOutcome::Failed {
+                    reason: Reason::Crashed,
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
     }
 }

@@ -1,0 +1,188 @@
+//! The update agent against a real `central serve`: releases published and rolled out with
+//! central's own CLI, the agent run as its binary on a temporary root, its reports carried to
+//! central by the kiosk's real uplink, and what central recorded read back.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{App, DAY, NIGHT, Rig};
+
+#[test]
+fn an_offered_release_is_switched_to_only_at_night_without_a_session_and_then_committed() {
+    let rig = Rig::start("0.1.0", "0.1.0", 20);
+    let artifact = rig.artifact("0.2.0", App::Healthy);
+    rig.publish_and_roll_out("0.2.0", "0.1.0", &artifact);
+
+    let (_, check) = rig.agent("check", DAY, &[]);
+    assert_eq!(check["verdict"], "would_install", "{check}");
+
+    // Hall open: downloaded and staged beside the running release, not switched.
+    let (code, verdict) = rig.agent("apply", DAY, &[]);
+    assert_eq!(
+        (code, &verdict["verdict"], &verdict["until"]),
+        (0, &"waiting".into(), &"window".into()),
+        "{verdict}"
+    );
+    assert_eq!(verdict["download"]["resumed_from"], 0);
+    assert!(rig.root.join("releases/0.2.0/bin/kiosk-app").is_file());
+    assert!(
+        rig.root
+            .join("releases/0.2.0/share/kiosk/assets.bin")
+            .is_file()
+    );
+    assert_eq!(rig.current(), "0.1.0");
+
+    // Night, but a citizen is at the kiosk.
+    rig.write_state("0.1.0", true);
+    let (_, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(
+        (&verdict["verdict"], &verdict["until"]),
+        (&"waiting".into(), &"session".into()),
+        "{verdict}"
+    );
+    assert_eq!(rig.current(), "0.1.0");
+
+    // Night and nobody there: switch, restart, healthy, committed.
+    rig.write_state("0.1.0", false);
+    let (code, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(code, 0, "{verdict}");
+    assert_eq!(verdict["verdict"], "committed", "{verdict}");
+    assert_eq!(verdict["from_version"], "0.1.0");
+    assert_eq!(rig.current(), "0.2.0");
+    let state = kiosk_core::state::KioskState::read(&rig.data)
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.version, "0.2.0", "the new app runs");
+    let agent: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rig.root.join("agent.json")).unwrap()).unwrap();
+    assert_eq!(agent["previous"], "0.1.0", "remembered for a rollback");
+    assert!(agent["pending"].is_null());
+
+    // The report reaches central through the outbox, and the rollout counts the kiosk.
+    rig.sync();
+    assert_eq!(
+        rig.update_results(),
+        vec![("0.2.0".into(), "committed".into(), "".into())]
+    );
+    let status = rig.rollout_status();
+    assert_eq!(status["stages"][0]["committed"], 1, "{status}");
+
+    // Nothing more to do.
+    let (code, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(code, 0);
+    assert!(
+        ["up_to_date", "no_release"].contains(&verdict["verdict"].as_str().unwrap()),
+        "{verdict}"
+    );
+}
+
+#[test]
+fn a_corrupted_download_is_discarded_by_its_digest_and_an_interrupted_one_is_resumed() {
+    let rig = Rig::start("0.1.0", "0.1.0", 20);
+    let artifact = rig.artifact("0.2.0", App::Healthy);
+    let signed = rig.publish_and_roll_out("0.2.0", "0.1.0", &artifact);
+    let sha256 = signed["manifest"]["sha256"].as_str().unwrap();
+    let bytes = std::fs::read(&artifact).unwrap();
+    let downloads = rig.root.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let part = downloads.join(format!("0.2.0-{sha256}.part"));
+
+    // A partial download whose bytes were damaged on disk: the agent resumes it (nothing
+    // tells it the prefix is bad), finds the wrong digest, throws it away and downloads afresh.
+    let mut damaged = bytes[..bytes.len() / 2].to_vec();
+    damaged[1000] ^= 0xff;
+    std::fs::write(&part, &damaged).unwrap();
+    let (code, verdict) = rig.agent("apply", DAY, &[]);
+    assert_eq!(code, 0, "{verdict}");
+    assert_eq!(verdict["verdict"], "waiting", "{verdict}");
+    assert_eq!(verdict["download"]["resumed_from"], damaged.len() as u64);
+    assert_eq!(verdict["download"]["discarded_corrupt"], 1);
+    assert!(!part.exists(), "the download is gone once staged");
+    let staged = rig.root.join("releases/0.2.0/bin/kiosk-app");
+    assert_eq!(
+        std::fs::read_to_string(&staged).unwrap(),
+        common::app_script("0.2.0", App::Healthy)
+    );
+
+    // A download cut off half-way (a good prefix): resumed with a range request, not restarted.
+    std::fs::remove_dir_all(rig.root.join("releases/0.2.0")).unwrap();
+    std::fs::write(&part, &bytes[..bytes.len() / 3]).unwrap();
+    let (code, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(code, 0, "{verdict}");
+    assert_eq!(verdict["verdict"], "committed", "{verdict}");
+    assert_eq!(
+        verdict["download"]["resumed_from"],
+        (bytes.len() / 3) as u64
+    );
+    assert_eq!(verdict["download"]["discarded_corrupt"], 0);
+    assert_eq!(verdict["download"]["attempts"], 1);
+    assert_eq!(rig.current(), "0.2.0");
+}
+
+#[test]
+fn a_manifest_whose_signature_does_not_verify_is_refused_and_reported_once() {
+    let rig = Rig::start("0.1.0", "0.1.0", 20);
+    let artifact = rig.artifact("0.2.0", App::Healthy);
+    rig.publish_and_roll_out("0.2.0", "0.1.0", &artifact);
+    // Someone with write access to central's database lowers the minimum version without
+    // the ops key: the manifest no longer matches its signature.
+    let conn = rusqlite::Connection::open(&rig.db).unwrap();
+    conn.execute(
+        "UPDATE releases SET min_version = '0.0.1' WHERE version = '0.2.0'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    let (_, check) = rig.agent("check", NIGHT, &[]);
+    assert_eq!(check["reason"], "bad_signature", "{check}");
+    let (code, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(code, 2, "{verdict}");
+    assert_eq!(verdict["verdict"], "refused");
+    assert_eq!(verdict["reason"], "bad_signature");
+    assert!(!rig.root.join("releases/0.2.0").exists(), "nothing staged");
+    assert!(
+        std::fs::read_dir(rig.root.join("downloads"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing downloaded"
+    );
+    assert_eq!(rig.current(), "0.1.0");
+
+    // Asked again, the agent remembers and does not report a second time.
+    let (code, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(
+        (code, &verdict["verdict"]),
+        (0, &"settled".into()),
+        "{verdict}"
+    );
+    rig.sync();
+    assert_eq!(
+        rig.update_results(),
+        vec![("0.2.0".into(), "refused".into(), "bad_signature".into())]
+    );
+    let status = rig.rollout_status();
+    assert_eq!(status["failures"][0]["reason"], "bad_signature", "{status}");
+}
+
+#[test]
+fn a_release_older_than_the_running_one_is_refused_as_a_downgrade() {
+    // Central still believes the kiosk runs 0.1.0, but a technician installed 0.3.0 by hand.
+    let rig = Rig::start("0.1.0", "0.3.0", 20);
+    let artifact = rig.artifact("0.2.0", App::Healthy);
+    rig.publish_and_roll_out("0.2.0", "0.1.0", &artifact);
+
+    let (code, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(code, 2, "{verdict}");
+    assert_eq!(verdict["reason"], "downgrade", "{verdict}");
+    assert_eq!(verdict["running"], "0.3.0");
+    assert_eq!(rig.current(), "0.3.0");
+    assert!(!rig.root.join("releases/0.2.0").exists());
+    rig.sync();
+    assert_eq!(
+        rig.update_results(),
+        vec![("0.2.0".into(), "refused".into(), "downgrade".into())]
+    );
+}
