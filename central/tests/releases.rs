@@ -361,3 +361,45 @@ async fn cohorts_advance_on_committed_updates_and_failures_pause_with_their_reas
         central.stop().await;
     }
 }
+
+#[tokio::test]
+async fn kiosks_committing_at_the_same_moment_still_start_the_next_cohort() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let mut pilots = Vec::new();
+        for _ in 0..4 {
+            pilots.push(kiosk_in(&central, "xicheng").await);
+        }
+        let next = kiosk_in(&central, "dongcheng-main").await;
+        publish(&central, "0.2.0", "0.1.0", &artifact(2, 1000)).await;
+        let rollout = central
+            .store
+            .start_rollout(
+                "0.2.0",
+                &[
+                    central::store::StageSelector::Hall("xicheng".into()),
+                    central::store::StageSelector::Hall("dongcheng-main".into()),
+                ],
+                1,
+            )
+            .await
+            .unwrap();
+        // Every pilot reports in the same instant, each in its own ingest transaction.
+        futures::future::join_all(
+            pilots
+                .iter()
+                .map(|k| report_update(k, "0.2.0", "0.1.0", "committed", "", "")),
+        )
+        .await;
+        let status = central
+            .store
+            .rollout_status(rollout.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.stages[0].committed, 4, "{}", db.name);
+        assert_eq!(status.current_stage, 2, "{}", db.name);
+        assert_eq!(offered(&next).await.as_deref(), Some("0.2.0"));
+        central.stop().await;
+    }
+}

@@ -364,6 +364,12 @@ impl Store {
         wanted: &'static str,
     ) -> Result<RolloutStatus, RolloutError> {
         let mut w = self.write().await?;
+        // Lock the row first so the state read is the state changed (see `advance`).
+        sqlx::query("UPDATE rollouts SET updated_at = updated_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await
+            .doing("locking the rollout")?;
         let state = sqlx::query_scalar::<_, String>("SELECT state FROM rollouts WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *w.tx)
@@ -678,6 +684,14 @@ async fn activate_stage(tx: &mut Tx, rollout_id: i64, stage: i64) -> Result<(), 
 /// Pauses on too many failures, or moves an active rollout on as far as its results allow.
 async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
     let doing = "advancing a rollout";
+    // Lock the rollout row before counting: on PostgreSQL two kiosks committing at once would
+    // otherwise each see the other still pending and neither would start the next cohort.
+    // The second waits here, then (READ COMMITTED) counts with the first one's result.
+    sqlx::query("UPDATE rollouts SET updated_at = updated_at WHERE id = $1")
+        .bind(rollout_id)
+        .execute(&mut **tx)
+        .await
+        .doing(doing)?;
     loop {
         let row =
             sqlx::query("SELECT state, current_stage, max_failures FROM rollouts WHERE id = $1")
@@ -863,6 +877,12 @@ pub(crate) async fn project_health_events(
                 let Some(rollout_id) = rollout_id else {
                     continue;
                 };
+                // Rollout row before member rows, the order ops commands take them in too.
+                sqlx::query("UPDATE rollouts SET updated_at = updated_at WHERE id = $1")
+                    .bind(rollout_id)
+                    .execute(&mut **tx)
+                    .await
+                    .doing("locking the rollout")?;
                 match result.outcome {
                     UpdateOutcome::Committed => {
                         sqlx::query("UPDATE rollout_members SET state = $3, note = '', updated_at = $4 WHERE rollout_id = $1 AND kiosk_id = $2 AND state <> $5")
