@@ -85,10 +85,12 @@ pub struct AgentState {
 }
 
 /// What a download did, for the operator and the tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DownloadInfo {
     /// Bytes found in the partial file and kept on the first attempt.
     pub resumed_from: u64,
+    /// Where later attempts of this run continued after an interrupted answer.
+    pub resumed_after_interruption: Vec<u64>,
     /// Complete downloads thrown away because their digest was wrong.
     pub discarded_corrupt: u32,
     /// Attempts made.
@@ -579,6 +581,8 @@ impl Agent {
                 Ok(d) => {
                     if attempt == 1 {
                         info.resumed_from = d.resumed_from;
+                    } else if d.resumed_from > 0 {
+                        info.resumed_after_interruption.push(d.resumed_from);
                     }
                     if d.size < offered.size {
                         last_error = format!(

@@ -186,3 +186,94 @@ fn a_release_older_than_the_running_one_is_refused_as_a_downgrade() {
         vec![("0.2.0".into(), "refused".into(), "downgrade".into())]
     );
 }
+
+/// A TCP proxy to central that cuts the first answer longer than `cut` bytes after exactly
+/// `cut` bytes (the artifact: every other answer is a few hundred bytes), then passes
+/// everything: a download interrupted mid-stream, as a flaky hall network does.
+struct CuttingProxy {
+    addr: std::net::SocketAddr,
+}
+
+impl CuttingProxy {
+    fn start(central: std::net::SocketAddr, cut: usize) -> CuttingProxy {
+        use std::io::{Read as _, Write as _};
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tripped = Arc::new(AtomicBool::new(false));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(central) else {
+                    continue;
+                };
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_in, &mut s_out);
+                    let _ = s_out.shutdown(Shutdown::Write);
+                });
+                let tripped = tripped.clone();
+                let (mut s_in, mut c_out) = (server, client);
+                std::thread::spawn(move || {
+                    let mut sent = 0usize;
+                    let mut buf = [0u8; 16 * 1024];
+                    loop {
+                        let n = match s_in.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let mut take = n;
+                        let cutting = !tripped.load(Ordering::SeqCst) && sent + n > cut;
+                        if cutting {
+                            take = cut - sent;
+                        }
+                        if c_out.write_all(&buf[..take]).is_err() {
+                            break;
+                        }
+                        sent += take;
+                        if cutting {
+                            tripped.store(true, Ordering::SeqCst);
+                            let _ = c_out.shutdown(Shutdown::Both);
+                            let _ = s_in.shutdown(Shutdown::Both);
+                            break;
+                        }
+                    }
+                    let _ = c_out.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        CuttingProxy { addr }
+    }
+}
+
+#[test]
+fn a_download_cut_off_mid_stream_is_resumed_where_it_stopped() {
+    let rig = Rig::start("0.1.0", "0.1.0", 20);
+    let artifact = rig.artifact("0.2.0", App::Healthy);
+    rig.publish_and_roll_out("0.2.0", "0.1.0", &artifact);
+    let size = std::fs::metadata(&artifact).unwrap().len();
+    // The kiosk talks to central through the proxy (its identity names central's URL).
+    let proxy = CuttingProxy::start(rig.central.addr(), 150_000);
+    let identity_file = rig.data.join("identity.json");
+    let mut identity: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&identity_file).unwrap()).unwrap();
+    identity["central_url"] = format!("http://{}", proxy.addr).into();
+    std::fs::write(&identity_file, serde_json::to_vec(&identity).unwrap()).unwrap();
+
+    let (code, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(code, 0, "{verdict}");
+    assert_eq!(verdict["verdict"], "committed", "{verdict}");
+    let download = &verdict["download"];
+    assert_eq!(download["resumed_from"], 0);
+    assert_eq!(download["attempts"], 2, "{download}");
+    // The second attempt asked for the rest only: it continued from what the first one
+    // wrote, which is the artifact's first bytes up to the cut (less the answer's headers).
+    let resumed = download["resumed_after_interruption"][0].as_u64().unwrap();
+    assert!(resumed > 100_000 && resumed < 150_000, "{download}");
+    assert!(resumed < size);
+    assert_eq!(rig.current(), "0.2.0");
+}
