@@ -57,6 +57,8 @@ CREATE TABLE rollout_members (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (rollout_id, kiosk_id)
 );
+-- Every desired-state poll looks up the polling kiosk's memberships.
+CREATE INDEX rollout_members_by_kiosk ON rollout_members (kiosk_id, state);
 
 -- What each kiosk last said about itself: the version it runs (from the newest
 -- health_report or update_result, by occurred_at) and its newest health_report (history
@@ -85,6 +87,7 @@ CREATE TABLE update_results (
     PRIMARY KEY (kiosk_id, event_id)
 );
 CREATE INDEX update_results_by_version ON update_results (version, outcome);
+CREATE INDEX update_results_by_rollout ON update_results (rollout_id);
 
 -- Ops console users (argon2id PHC strings) and their sessions (only token digests kept).
 CREATE TABLE console_users (

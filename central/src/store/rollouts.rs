@@ -295,6 +295,12 @@ impl Store {
         }
         let now = now_millis();
         let mut w = self.write().await?;
+        // Serialises rollout starts (a row lock on PostgreSQL), so two at once cannot both
+        // find no running rollout.
+        sqlx::query("INSERT INTO settings (name, value) VALUES ('rollout_start', '') ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+            .execute(&mut *w.tx)
+            .await
+            .doing("serialising rollout starts")?;
         let exists =
             sqlx::query_scalar::<_, String>("SELECT version FROM releases WHERE version = $1")
                 .bind(release)
