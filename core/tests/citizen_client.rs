@@ -11,7 +11,8 @@ use std::process::{Child, Command, Stdio};
 use chrono::{NaiveDate, Utc};
 use kiosk_api::citizen::{
     ApplicationStatus, ApplicationSubmitted, CitizenEvent, HelpRequested, LeaseRequest,
-    TicketIssued, TicketPriority, application_no, business_date_at, holder_hash, ticket_no,
+    TicketIssued, TicketPriority, application_no, business_date_at, citizen_error, holder_hash,
+    ticket_no,
 };
 use kiosk_api::{EnrolRequest, Event, EventBatch, keys};
 use kiosk_core::sync::{CentralClient, SyncError, Timeouts, enrol};
@@ -201,6 +202,28 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
             assert_eq!((status, error.error.as_str()), (422, "invalid"));
         }
         other => panic!("a lease three days ahead must be refused, got {other:?}"),
+    }
+
+    // Category Z runs out below 500: a short last block, then 409 numbers_exhausted.
+    let mut last = 0;
+    let exhausted = loop {
+        let ask = LeaseRequest {
+            category: "Z".into(),
+            business_date: today,
+            count: 100,
+        };
+        match kiosk.lease(&ask).await {
+            Ok(l) => last = l.last,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(last, 499);
+    match exhausted {
+        SyncError::Refused { status, error, .. } => {
+            assert_eq!(status, 409);
+            assert_eq!(error.error, citizen_error::NUMBERS_EXHAUSTED);
+        }
+        other => panic!("expected numbers_exhausted, got {other:?}"),
     }
 
     // Two tickets printed from the lease, one application submitted, one call for help.
