@@ -239,14 +239,6 @@ pub enum AgentError {
     /// Another agent holds the lock.
     #[error("another kiosk-update runs on {0} (lock held); try again when it has finished")]
     Busy(PathBuf),
-    /// The restart command could not be run at all.
-    #[error("restart command {command:?}: {source}")]
-    Restart {
-        /// The command.
-        command: Vec<String>,
-        /// The cause.
-        source: std::io::Error,
-    },
     /// The configuration's window is invalid (normally refused when the config is loaded).
     #[error("update.window: {0}")]
     Window(String),
@@ -654,28 +646,28 @@ impl Agent {
             "switched {} from {from_version} to {version}",
             self.layout.current().display()
         );
-        self.restart()
+        self.restart();
+        Ok(())
     }
 
-    fn restart(&self) -> Result<(), AgentError> {
+    /// Runs the restart command. A failure is not an error of the agent: after a switch the
+    /// gate judges what runs (and systemd may still bring the app up); after a rollback the
+    /// report must still be written. Returns what went wrong, if anything, for the report.
+    fn restart(&self) -> Option<String> {
         let command = &self.config.update.restart_command;
-        let Some((program, args)) = command.split_first() else {
-            return Ok(());
-        };
-        let status = Command::new(program)
+        let (program, args) = command.split_first()?;
+        let problem = match Command::new(program)
             .args(args)
             .env("KIOSK_UPDATE_ROOT", self.layout.root())
             .env("KIOSK_DATA_DIR", self.data_dir())
             .status()
-            .map_err(|source| AgentError::Restart {
-                command: command.clone(),
-                source,
-            })?;
-        if !status.success() {
-            // The gate judges the result; systemd may still bring the app up.
-            tracing::warn!("restart command {command:?} exited with {status}");
-        }
-        Ok(())
+        {
+            Ok(status) if status.success() => return None,
+            Ok(status) => format!("restart command {command:?} exited with {status}"),
+            Err(e) => format!("restart command {command:?} could not run: {e}"),
+        };
+        tracing::warn!("{problem}");
+        Some(problem)
     }
 
     /// Runs (or finishes) the health gate of the pending switch, then commits or rolls back.
@@ -751,7 +743,11 @@ impl Agent {
         self.layout
             .switch_to(&pending.from_version)
             .map_err(io_err(&self.layout.current()))?;
-        self.restart()?;
+        let detail = match self.restart() {
+            Some(problem) => format!("{detail}; after switching back: {problem}"),
+            None => detail.to_owned(),
+        };
+        let detail = detail.as_str();
         self.report(
             Some(pending.event_id),
             &pending.version,
