@@ -167,3 +167,48 @@ async fn application(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn uri(query: &str) -> Uri {
+        format!("/v1/appointments?{query}").parse().unwrap()
+    }
+
+    #[test]
+    fn a_query_parameter_is_found_once_or_refused() {
+        assert_eq!(
+            query_param(&uri("date=2026-11-27"), "date").unwrap(),
+            "2026-11-27"
+        );
+        assert_eq!(
+            query_param(&uri("x=1&date=2026-11-27&y"), "date").unwrap(),
+            "2026-11-27"
+        );
+        assert_eq!(
+            query_param(&uri("date=a&date=b"), "date")
+                .unwrap_err()
+                .status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert!(query_param(&uri("dates=1"), "date").is_err());
+        let bare: Uri = "/v1/appointments".parse().unwrap();
+        assert!(query_param(&bare, "date").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn the_query_reader_finds_the_parameter_among_any_others(
+            others in proptest::collection::vec("[a-ce-z]{1,6}=[a-z0-9]{0,6}", 0..6),
+            value in "[0-9a-f]{64}",
+            at in 0usize..6,
+        ) {
+            let mut pairs = others.clone();
+            pairs.insert(at.min(pairs.len()), format!("holder={value}"));
+            let found = query_param(&uri(&pairs.join("&")), "holder").unwrap();
+            prop_assert_eq!(found, value);
+        }
+    }
+}
