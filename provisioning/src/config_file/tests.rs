@@ -1,0 +1,129 @@
+use super::*;
+
+const TECHNICIAN_WROTE: &str = r#"# Hall 3, kiosk beside window 12. Installed by Wang, 2026-11-20.
+
+[kiosk]
+id = "K-OLD"        # from the old central
+data_dir = "/var/lib/kiosk"      # database, spool, keys
+
+[hall]
+name_zh = "旧名字"
+name_en = "Dongcheng District Government Service Center"
+help_window_zh = "1号综合咨询台"
+help_window_en = "Information desk 1"
+
+[ui]
+inactivity_timeout_secs = 90     # the hall asked for longer
+
+[devices.printer]
+tcp = "192.0.2.10:9100"
+"#;
+
+fn values() -> ProvisionedValues {
+    ProvisionedValues {
+        kiosk_id: "0193a1b2-0000-7000-8000-000000000001".into(),
+        number_band: (950, 999),
+        central_url: "https://zwfw-kiosk.example.gov.cn".into(),
+        hall_id: "dongcheng-main".into(),
+        hall_name: "东城区政务服务中心".into(),
+    }
+}
+
+#[test]
+fn provisioning_changes_only_its_own_keys_and_keeps_every_comment() {
+    let origin = Path::new("/etc/kiosk/kiosk.toml");
+    let out = apply(
+        Some(TECHNICIAN_WROTE),
+        &values(),
+        Path::new("/unused"),
+        origin,
+    )
+    .unwrap();
+    for kept in [
+        "# Hall 3, kiosk beside window 12. Installed by Wang, 2026-11-20.",
+        "data_dir = \"/var/lib/kiosk\"      # database, spool, keys",
+        "inactivity_timeout_secs = 90     # the hall asked for longer",
+        "[devices.printer]\ntcp = \"192.0.2.10:9100\"",
+        "name_en = \"Dongcheng District Government Service Center\"",
+    ] {
+        assert!(out.contains(kept), "lost {kept:?} in:\n{out}");
+    }
+    // The old id's comment stays with the new id.
+    assert!(
+        out.contains("id = \"0193a1b2-0000-7000-8000-000000000001\"        # from the old central"),
+        "{out}"
+    );
+    assert!(!out.contains("旧名字"), "{out}");
+    let config = Config::parse(&out, "kiosk.toml").unwrap();
+    assert_eq!(
+        config.kiosk.id.as_deref(),
+        Some("0193a1b2-0000-7000-8000-000000000001")
+    );
+    assert_eq!(
+        config.central.unwrap().url,
+        "https://zwfw-kiosk.example.gov.cn"
+    );
+    assert_eq!(config.hall.name_zh, "东城区政务服务中心");
+    assert_eq!(config.hall.id.as_deref(), Some("dongcheng-main"));
+    let band = config.kiosk.number_band.unwrap();
+    assert_eq!((band.first, band.last), (950, 999));
+    assert_eq!(config.ui.inactivity_timeout_secs, 90);
+}
+
+#[test]
+fn a_kiosk_without_a_configuration_gets_one_the_app_accepts() {
+    let out = apply(
+        None,
+        &values(),
+        Path::new("/var/lib/kiosk"),
+        Path::new("kiosk.toml"),
+    )
+    .unwrap();
+    let config = Config::parse(&out, "kiosk.toml").unwrap();
+    assert_eq!(config.kiosk.data_dir, Path::new("/var/lib/kiosk"));
+    assert_eq!(config.hall.name_zh, "东城区政务服务中心");
+}
+
+#[test]
+fn an_edit_the_app_would_refuse_is_not_made() {
+    let broken =
+        TECHNICIAN_WROTE.replace("inactivity_timeout_secs = 90", "inactivity_timeout = 90");
+    let err = apply(
+        Some(&broken),
+        &values(),
+        Path::new("/x"),
+        Path::new("kiosk.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ui.inactivity_timeout"), "{err}");
+    assert!(err.contains("fix it and run again"), "{err}");
+}
+
+#[test]
+fn a_section_that_is_not_a_table_is_named() {
+    let text = "central = \"https://x\"\n[kiosk]\ndata_dir = \"/d\"\n";
+    let err = apply(Some(text), &values(), Path::new("/x"), Path::new("k.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`central` must be a table"), "{err}");
+}
+
+#[test]
+fn an_atomic_write_keeps_the_mode_and_leaves_no_temporary_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kiosk.toml");
+    std::fs::write(&path, "old").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    check_writable(&path).unwrap();
+    write_atomic(&path, "new").unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("kiosk.toml")]);
+}

@@ -1,0 +1,324 @@
+//! `kioskctl provision`: generates the kiosk's key, enrols with central using a one-time
+//! token, and records the result in the data folder (`identity.json`, `kiosk.pem`) and in the
+//! configuration file.
+//!
+//! The token is spent by central the moment it accepts the enrolment, so everything that
+//! could fail locally is checked before it is sent: the configuration parses (and still
+//! parses with the new values in it), its folder takes a new file, the data folder can be
+//! created and written, and the kiosk is not already enrolled (unless `force`).
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+use kiosk_api::error_code;
+use kiosk_core::config::Config;
+use kiosk_core::identity::{IDENTITY_FILE, Identity, IdentityError, KEY_FILE};
+use kiosk_core::sync::SyncError;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::config_file::{self, ConfigFileError, ProvisionedValues};
+
+/// Where kioskctl puts the data folder when it has to write a new configuration.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/kiosk";
+
+/// What to provision.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The configuration file to write (normally `/etc/kiosk/kiosk.toml`).
+    pub config_path: PathBuf,
+    /// Central's base URL.
+    pub central_url: String,
+    /// The one-time enrolment token from ops.
+    pub token: String,
+    /// The name central records for this kiosk; the machine's host name if `None`.
+    pub hostname: Option<String>,
+    /// Enrol again even though the kiosk already has an identity.
+    pub force: bool,
+    /// The data folder to put in a configuration kioskctl creates (ignored when the file
+    /// exists: its `[kiosk] data_dir` is used).
+    pub new_data_dir: PathBuf,
+}
+
+/// What provisioning did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provisioned {
+    /// The id central assigned.
+    pub kiosk_id: Uuid,
+    /// The hall the token was bound to.
+    pub hall_id: String,
+    /// The hall's name.
+    pub hall_name: String,
+    /// Offline queue numbers reserved for this kiosk.
+    pub number_band: kiosk_api::NumberBand,
+    /// Central's base URL, as recorded.
+    pub central_url: String,
+    /// The configuration written.
+    pub config_path: PathBuf,
+    /// Whether that file was created (it did not exist).
+    pub config_created: bool,
+    /// The data folder holding the identity and key.
+    pub data_dir: PathBuf,
+    /// The kiosk id this enrolment replaced (`--force`).
+    pub replaced: Option<Uuid>,
+}
+
+/// Why provisioning stopped. Each message says what was (not) changed and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// The URL is not http(s).
+    #[error(
+        "{0:?} is not a central URL: give it as https://HOST[:PORT] (http:// only on a test bench)"
+    )]
+    BadUrl(String),
+    /// The configuration cannot be read, would be invalid, or cannot be written.
+    #[error("{0}; nothing was sent to central, the token is still valid")]
+    Config(#[from] ConfigFileError),
+    /// The data folder cannot be created or written.
+    #[error(
+        "cannot write the kiosk's data folder {path}: {source}; run kioskctl as root (sudo) or fix `[kiosk] data_dir`; nothing was sent to central, the token is still valid"
+    )]
+    DataDir {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kiosk already has an identity.
+    #[error(
+        "this kiosk is already enrolled as {kiosk_id} (hall {hall_id}, identity in {data_dir}); nothing was changed. To enrol it again (moved to another hall, key lost or revoked) run provision with --force and a new token"
+    )]
+    AlreadyEnrolled {
+        /// Its id.
+        kiosk_id: Uuid,
+        /// Its hall.
+        hall_id: String,
+        /// Where the identity is.
+        data_dir: PathBuf,
+    },
+    /// The identity in the data folder is damaged.
+    #[error("{0}; or run provision with --force and a new token to replace it")]
+    DamagedIdentity(IdentityError),
+    /// Central refused the token.
+    #[error(
+        "central at {url} refused the enrolment token: it is unknown, already used or expired ({message}). Nothing was changed on this kiosk. Ask ops for a new token (`central token create --hall HALL`) and run provision again"
+    )]
+    TokenRefused {
+        /// Central's URL.
+        url: String,
+        /// Central's words.
+        message: String,
+    },
+    /// Central could not be reached.
+    #[error(
+        "cannot reach central at {url}: {detail}. Nothing was changed on this kiosk and the token is still valid. Check the URL (scheme, host, port), the network cable, DNS and the hall's firewall, and that central is running (`curl {url}/v1/openapi.json` must answer)"
+    )]
+    Unreachable {
+        /// Central's URL.
+        url: String,
+        /// The transport error.
+        detail: String,
+    },
+    /// Central refused for another reason.
+    #[error(
+        "central at {url} refused the enrolment ({status} {code}): {message}. Nothing was changed on this kiosk"
+    )]
+    Refused {
+        /// Central's URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Central's error code.
+        code: String,
+        /// Central's words.
+        message: String,
+    },
+    /// Central answered outside the contract, or the identity could not be saved.
+    #[error("enrolment failed: {0}")]
+    Enrol(IdentityError),
+    /// Enrolled, but the configuration could not be written afterwards.
+    #[error(
+        "enrolled with central as kiosk {kiosk_id} (identity saved in {data_dir}), but writing the configuration failed: {source}. Fix the cause, then run provision again with --force and a new token"
+    )]
+    ConfigAfterEnrol {
+        /// The new id.
+        kiosk_id: Uuid,
+        /// Where the identity is.
+        data_dir: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<ConfigFileError>,
+    },
+}
+
+/// The machine's host name, as the kernel has it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kiosk".into())
+}
+
+/// Provisions the kiosk: see the module documentation for the order of the steps.
+pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError> {
+    let url = request.central_url.trim().trim_end_matches('/').to_owned();
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.contains(char::is_whitespace)
+    {
+        return Err(ProvisionError::BadUrl(request.central_url.clone()));
+    }
+    let path = &request.config_path;
+    let existing = config_file::read(path)?;
+    let config_created = existing.is_none();
+
+    // The edit, tried with stand-in values: a configuration the app would refuse afterwards
+    // must be found before the token is spent.
+    let rehearsal = ProvisionedValues {
+        kiosk_id: Uuid::nil().to_string(),
+        number_band: (950, 999),
+        central_url: url.clone(),
+        hall_id: "rehearsal".into(),
+        hall_name: "rehearsal".into(),
+    };
+    let rehearsed =
+        config_file::apply(existing.as_deref(), &rehearsal, &request.new_data_dir, path)?;
+    let data_dir = Config::parse(&rehearsed, &path.display().to_string())
+        .map_err(ConfigFileError::Invalid)?
+        .kiosk
+        .data_dir;
+    config_file::check_writable(path)?;
+    prepare_data_dir(&data_dir)?;
+
+    let replaced = match Identity::load(&data_dir) {
+        Ok(Some(identity)) if !request.force => {
+            return Err(ProvisionError::AlreadyEnrolled {
+                kiosk_id: identity.kiosk_id,
+                hall_id: identity.hall_id,
+                data_dir,
+            });
+        }
+        Ok(Some(identity)) => Some(identity.kiosk_id),
+        Ok(None) => None,
+        Err(e) if request.force => {
+            note_replacing(&e);
+            None
+        }
+        Err(e) => return Err(ProvisionError::DamagedIdentity(e)),
+    };
+
+    let hostname = request.hostname.clone().unwrap_or_else(hostname);
+    let identity = Identity::enrol(
+        &data_dir,
+        &url,
+        &request.token,
+        &hostname,
+        env!("CARGO_PKG_VERSION"),
+    )
+    .await
+    .map_err(|e| enrol_error(&url, e))?;
+    give_to_folder_owner(&data_dir);
+
+    let values = ProvisionedValues {
+        kiosk_id: identity.kiosk_id.to_string(),
+        number_band: (identity.number_band.first, identity.number_band.last),
+        central_url: identity.central_url.clone(),
+        hall_id: identity.hall_id.clone(),
+        hall_name: identity.hall_name.clone(),
+    };
+    let after_enrol = |source| ProvisionError::ConfigAfterEnrol {
+        kiosk_id: identity.kiosk_id,
+        data_dir: data_dir.clone(),
+        source: Box::new(source),
+    };
+    let text = config_file::apply(existing.as_deref(), &values, &request.new_data_dir, path)
+        .map_err(after_enrol)?;
+    config_file::write_atomic(path, &text).map_err(after_enrol)?;
+
+    Ok(Provisioned {
+        kiosk_id: identity.kiosk_id,
+        hall_id: identity.hall_id,
+        hall_name: identity.hall_name,
+        number_band: identity.number_band,
+        central_url: identity.central_url,
+        config_path: path.clone(),
+        config_created,
+        data_dir,
+        replaced,
+    })
+}
+
+/// A damaged identity replaced under `--force` is worth a line on stderr, not a stop.
+fn note_replacing(e: &IdentityError) {
+    eprintln!("note: replacing a damaged identity: {e}");
+}
+
+/// Creates the data folder (0700) if missing and checks that it takes a new file.
+fn prepare_data_dir(dir: &Path) -> Result<(), ProvisionError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let err = |source| ProvisionError::DataDir {
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(err)?;
+    let probe = dir.join(".kioskctl-probe");
+    std::fs::write(&probe, b"").map_err(err)?;
+    std::fs::remove_file(&probe).map_err(err)
+}
+
+/// Files root writes into the app's data folder must belong to the folder's owner (the
+/// `kiosk` user that tmpfiles.d made it for), or the app could not read its own key.
+fn give_to_folder_owner(dir: &Path) {
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    for name in [IDENTITY_FILE, KEY_FILE] {
+        // Only root can give files away; anyone else already owns them.
+        let _ = std::os::unix::fs::chown(dir.join(name), Some(meta.uid()), Some(meta.gid()));
+    }
+}
+
+fn enrol_error(url: &str, e: IdentityError) -> ProvisionError {
+    match e {
+        IdentityError::Enrol(SyncError::Refused { status, error, .. }) => {
+            if error.error == error_code::TOKEN_REFUSED {
+                ProvisionError::TokenRefused {
+                    url: url.to_owned(),
+                    message: error.message,
+                }
+            } else {
+                ProvisionError::Refused {
+                    url: url.to_owned(),
+                    status,
+                    code: error.error,
+                    message: error.message,
+                }
+            }
+        }
+        IdentityError::Enrol(SyncError::Http { source, .. }) => ProvisionError::Unreachable {
+            url: url.to_owned(),
+            detail: error_chain(&source),
+        },
+        other => ProvisionError::Enrol(other),
+    }
+}
+
+/// An error with its causes, which reqwest keeps in its source chain ("connection refused").
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
