@@ -56,7 +56,8 @@ pub enum ConfigFileError {
 }
 
 /// The file written when a kiosk has no configuration yet: what the app needs to start, with
-/// the hall's desk names for the technician to correct.
+/// the hall's desk names for the technician to correct. The keys provisioning owns are there
+/// (with stand-in values it replaces) so that they sit where a reader looks for them.
 pub fn template(data_dir: &Path) -> String {
     format!(
         r#"# The configuration of this hall kiosk (see docs/technician.md).
@@ -64,14 +65,26 @@ pub fn template(data_dir: &Path) -> String {
 # Everything else is the technician's. Unknown keys are refused at start.
 
 [kiosk]
-data_dir = "{}"                 # database, spool and keys
+id = ""
+number_band = {{ first = 0, last = 0 }}
+# Database, spool and keys.
+data_dir = {}
 
 [hall]
-name_en = "Government Service Center"   # the hall's English name: correct it
-help_window_zh = "综合咨询台"            # where a citizen who needs a person goes: correct it
+id = ""
+name_zh = ""
+# Correct these three by hand: the hall's English name, and the desk a citizen who needs a
+# person is sent to.
+name_en = "Government Service Center"
+help_window_zh = "综合咨询台"
 help_window_en = "Information desk"
+
+[central]
+url = ""
 "#,
-        data_dir.display()
+        Value::from(data_dir.display().to_string())
+            .to_string()
+            .trim()
     )
 }
 

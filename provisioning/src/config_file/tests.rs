@@ -82,6 +82,25 @@ fn a_kiosk_without_a_configuration_gets_one_the_app_accepts() {
     let config = Config::parse(&out, "kiosk.toml").unwrap();
     assert_eq!(config.kiosk.data_dir, Path::new("/var/lib/kiosk"));
     assert_eq!(config.hall.name_zh, "东城区政务服务中心");
+    // The keys provisioning owns sit at the top of their tables, where a reader looks.
+    assert!(
+        out.contains(
+            "[kiosk]\nid = \"0193a1b2-0000-7000-8000-000000000001\"\nnumber_band = { first = 950, last = 999 }\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("[central]\nurl = \"https://zwfw-kiosk.example.gov.cn\"\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_data_folder_with_quotes_in_its_name_stays_valid_toml() {
+    let odd = Path::new("/srv/kiosk \"A\"\\data");
+    let out = apply(None, &values(), odd, Path::new("kiosk.toml")).unwrap();
+    let config = Config::parse(&out, "kiosk.toml").unwrap();
+    assert_eq!(config.kiosk.data_dir, odd);
 }
 
 #[test]
