@@ -146,3 +146,33 @@ fn an_atomic_write_keeps_the_mode_and_leaves_no_temporary_file() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("kiosk.toml")]);
 }
+
+proptest::proptest! {
+    /// Whatever central sends as hall id and name (quotes, backslashes, newlines, CJK, `#`),
+    /// the written file parses and holds exactly those values: nothing is injected or lost.
+    #[test]
+    fn any_hall_name_central_sends_is_written_as_one_toml_string(
+        hall_id in "[a-z0-9-]{1,24}",
+        hall_name in "[^\u{0}]{1,40}",
+        first in 500u32..=999,
+        len in 0u32..50,
+    ) {
+        proptest::prop_assume!(!hall_name.trim().is_empty());
+        let last = (first + len).min(999);
+        let values = ProvisionedValues {
+            kiosk_id: "0193a1b2-0000-7000-8000-000000000001".into(),
+            number_band: (first, last),
+            central_url: "https://zwfw-kiosk.example.gov.cn".into(),
+            hall_id: hall_id.clone(),
+            hall_name: hall_name.clone(),
+        };
+        let out = apply(Some(TECHNICIAN_WROTE), &values, Path::new("/x"), Path::new("kiosk.toml"))
+            .unwrap();
+        let config = Config::parse(&out, "kiosk.toml").unwrap();
+        proptest::prop_assert_eq!(config.hall.name_zh, hall_name);
+        proptest::prop_assert_eq!(config.hall.id, Some(hall_id));
+        let band = config.kiosk.number_band.unwrap();
+        proptest::prop_assert_eq!((band.first, band.last), (first, last));
+        proptest::prop_assert_eq!(config.ui.inactivity_timeout_secs, 90);
+    }
+}
