@@ -11,8 +11,9 @@ use slint::ComponentHandle;
 use kiosk_app::config::{self, Config, LogFormat};
 use kiosk_app::state_file::StatePublisher;
 use kiosk_app::status::{self, KioskStatus};
-use kiosk_app::ui_bridge::{Shell, ShellOptions, headless};
+use kiosk_app::ui_bridge::{Shell, ShellOptions, headless, sim_panel};
 use kiosk_app::{VERSION, logging, systemd};
+use kiosk_journeys::{Engine, EngineOptions};
 
 /// The hall kiosk's touchscreen application.
 #[derive(Parser)]
@@ -110,24 +111,54 @@ fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
     let shell = Shell::new(options).context("cannot open the UI")?;
     let session_state = state.clone();
     shell.on_session_change(move |active| session_state.session_active(active));
-    let (status_tx, mut status_rx) =
-        tokio::sync::watch::channel(KioskStatus::initial(config.central.as_ref()));
-    shell.set_status(&status_rx.borrow());
-    runtime.spawn(status::run_probes(
-        config.central.clone(),
-        config.devices.clone(),
-        status_tx,
-        Duration::from_secs(10),
+    // The journeys: devices (or their simulators), store, central. Without them the kiosk
+    // still shows its shell, says the services are unavailable, and probes what it can.
+    let engine = runtime.block_on(Engine::start(
+        config.clone(),
+        EngineOptions {
+            simulate: cli.simulate,
+            ..EngineOptions::default()
+        },
     ));
-    let sink = shell.status_sink();
-    let status_state = state.clone();
-    runtime.spawn(async move {
-        while status_rx.changed().await.is_ok() {
-            let status = status_rx.borrow_and_update().clone();
-            status_state.status(&status);
-            sink(status);
+    match &engine {
+        Ok(engine) => {
+            if let Some(sim) = engine.sim() {
+                sim_panel::setup(shell.window(), sim.clone());
+            }
+            shell.attach_engine(engine.clone());
+            let mut availability = engine.availability();
+            let engine_state = state.clone();
+            runtime.spawn(async move {
+                loop {
+                    engine_state.engine(&availability.borrow_and_update());
+                    if availability.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
         }
-    });
+        Err(e) => {
+            tracing::error!("citizen services unavailable: the journey engine did not start: {e}");
+            let (status_tx, mut status_rx) =
+                tokio::sync::watch::channel(KioskStatus::initial(config.central.as_ref()));
+            shell.set_status(&status_rx.borrow());
+            runtime.spawn(status::run_probes(
+                config.central.clone(),
+                config.devices.clone(),
+                status_tx,
+                Duration::from_secs(10),
+            ));
+            let sink = shell.status_sink();
+            let status_state = state.clone();
+            runtime.spawn(async move {
+                while status_rx.changed().await.is_ok() {
+                    let status = status_rx.borrow_and_update().clone();
+                    status_state.status(&status);
+                    sink(status);
+                }
+            });
+        }
+    }
 
     if config.ui.fullscreen && !cli.windowed {
         shell.window().window().set_fullscreen(true);
@@ -152,6 +183,9 @@ fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
 
     slint::run_event_loop_until_quit().context("the UI event loop failed")?;
     systemd::notify_stopping();
+    if let Ok(engine) = engine {
+        runtime.block_on(engine.shutdown());
+    }
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }

@@ -44,7 +44,17 @@ impl StatePublisher {
         self.update(|s| s.session_active = active);
     }
 
-    /// What the status probes (or the engine's device tasks) found.
+    /// What the journey engine's device tasks and central link report.
+    pub fn engine(&self, availability: &kiosk_journeys::Availability) {
+        self.update(|s| {
+            s.devices_ready = availability.devices.iter().all(|d| d.usable);
+            if availability.online {
+                s.central_reached = true;
+            }
+        });
+    }
+
+    /// What the status probes found (when the engine did not start).
     pub fn status(&self, status: &KioskStatus) {
         self.update(|s| apply_status(s, status));
     }

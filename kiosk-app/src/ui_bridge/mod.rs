@@ -5,14 +5,18 @@
 // `global::<…>()` says nothing a reader needs.
 #![allow(elided_lifetimes_in_paths)]
 
+mod journeys;
 mod shell;
+pub mod sim_panel;
 mod technician;
 
 pub mod headless;
 
+pub use journeys::JourneyBridge;
 pub use kiosk_ui::{
-    AppWindow, Device, HelpState, Notice, NoticeKind, Page, PinState, ShellAdapter, TechCheck,
-    TechDevice, TechStage, TechnicianAdapter, Theme,
+    AppWindow, Device, HelpState, JApplication, JChoice, JField, JGuide, JMaterial, JPage,
+    JPageCheck, JPair, JTicket, JTimeline, JourneyAdapter, Notice, NoticeKind, Page, PinState,
+    ShellAdapter, SimAdapter, TechCheck, TechDevice, TechStage, TechnicianAdapter, Theme,
 };
 pub use shell::{Shell, ShellOptions};
 pub use technician::{SelftestLine, Technician, TechnicianOptions, app_probes, verify_pin};

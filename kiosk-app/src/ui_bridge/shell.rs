@@ -8,8 +8,13 @@ use std::time::Duration;
 use chrono::{Datelike, Timelike};
 use slint::{ComponentHandle, ModelRc, Timer, TimerMode, VecModel};
 
+use kiosk_journeys::{Availability, Command, EngineHandle, JourneyKind};
+
+use super::journeys::JourneyBridge;
 use super::technician::{self, Technician, TechnicianOptions};
-use super::{AppWindow, HelpState, Page, ShellAdapter, Theme, notices_for};
+use super::{
+    AppWindow, Device, HelpState, Notice, NoticeKind, Page, ShellAdapter, Theme, notices_for,
+};
 use crate::config::{Config, HallSection, Language, UiSection};
 use crate::status::KioskStatus;
 
@@ -70,6 +75,8 @@ struct Inner {
     // Whether a citizen is in a journey, and who wants to know when that changes.
     session_active: Cell<bool>,
     session_observer: RefCell<Option<SessionObserver>>,
+    // The journey engine, once attached; without it journey pages say they are unavailable.
+    journeys: RefCell<Option<Rc<JourneyBridge>>>,
 }
 
 /// Told whether a citizen session is under way.
@@ -98,6 +105,7 @@ impl Shell {
             seconds_left: Cell::new(0),
             session_active: Cell::new(false),
             session_observer: RefCell::new(None),
+            journeys: RefCell::new(None),
         });
         inner.setup(&window);
         Ok(Self {
@@ -110,6 +118,72 @@ impl Shell {
     /// The window, for showing it and for tests.
     pub fn window(&self) -> &AppWindow {
         &self.window
+    }
+
+    /// Lets the journey engine drive the journey pages: tiles start journeys, the engine's
+    /// screens are shown as they are published, and the shell's switches, home button,
+    /// help button and inactivity timeout become engine commands. Call on the UI thread,
+    /// once; the engine's channels are awaited on the UI thread's own event loop.
+    pub fn attach_engine(&self, engine: EngineHandle) {
+        let sender = engine.clone();
+        let language = to_engine_language(self.inner.language());
+        let bridge = JourneyBridge::setup(&self.window, Rc::new(move |c| sender.send(c)), language);
+        bridge.send(Command::SetLanguage { language });
+        bridge.send(Command::SetElderMode {
+            on: self.window.global::<Theme>().get_elder_mode(),
+        });
+        *self.inner.journeys.borrow_mut() = Some(bridge.clone());
+
+        let mut screens = engine.screen();
+        let weak_bridge = Rc::downgrade(&bridge);
+        let weak_inner = Rc::downgrade(&self.inner);
+        let spawned = slint::spawn_local(async move {
+            loop {
+                let screen = screens.borrow_and_update().clone();
+                let journey = screen.journey;
+                match weak_bridge.upgrade() {
+                    Some(b) => b.show_screen(screen),
+                    None => return,
+                }
+                with(&weak_inner, |s| s.follow_journey(journey));
+                if screens.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut availability = engine.availability();
+        let weak_bridge = Rc::downgrade(&bridge);
+        let weak_technician = Rc::downgrade(&self.technician);
+        let window = self.window.as_weak();
+        let watched = slint::spawn_local(async move {
+            loop {
+                let latest = availability.borrow_and_update().clone();
+                if let Some(w) = window.upgrade() {
+                    show_engine_status(&w, &latest);
+                }
+                if let Some(t) = weak_technician.upgrade() {
+                    t.show_engine_devices(&latest);
+                }
+                match weak_bridge.upgrade() {
+                    Some(b) => b.show_availability(latest),
+                    None => return,
+                }
+                if availability.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        if let Err(e) = spawned.and(watched) {
+            tracing::error!("cannot follow the journey engine: {e}");
+        }
+        let tester = engine.clone();
+        self.technician
+            .set_test_ticket_action(move || tester.send(Command::TestTicket));
+    }
+
+    /// The journeys' binding, once an engine is attached.
+    pub fn journeys(&self) -> Option<Rc<JourneyBridge>> {
+        self.inner.journeys.borrow().clone()
     }
 
     /// Technician mode.
@@ -144,6 +218,34 @@ impl Shell {
     }
 }
 
+/// The status strip from the engine's view of the devices, the link and the disk.
+fn show_engine_status(window: &AppWindow, availability: &Availability) {
+    let mut notices: Vec<Notice> = availability
+        .devices
+        .iter()
+        .filter(|d| !d.usable)
+        .map(|d| Notice {
+            kind: NoticeKind::DeviceFault,
+            device: technician::device_named(&d.kind),
+        })
+        .collect();
+    if !availability.accepting_records {
+        notices.push(Notice {
+            kind: NoticeKind::DiskFull,
+            device: Device::None,
+        });
+    }
+    if !availability.online {
+        notices.push(Notice {
+            kind: NoticeKind::Offline,
+            device: Device::None,
+        });
+    }
+    window
+        .global::<ShellAdapter>()
+        .set_notices(ModelRc::new(VecModel::from(notices)));
+}
+
 fn show_status(window: &AppWindow, status: &KioskStatus) {
     let notices = notices_for(status, false);
     window
@@ -170,6 +272,9 @@ impl Inner {
         let w = Rc::downgrade(self);
         adapter.on_open(move |page| {
             with(&w, |s| {
+                if let Some(journey) = journey_of(page) {
+                    s.command(Command::Start { journey });
+                }
                 s.set_page(page);
                 s.touch();
             })
@@ -181,6 +286,9 @@ impl Inner {
             with(&w, |s| {
                 if let Some(language) = Language::from_locale(&locale) {
                     s.apply_language(language);
+                    s.command(Command::SetLanguage {
+                        language: to_engine_language(language),
+                    });
                 }
                 s.touch();
             })
@@ -189,6 +297,8 @@ impl Inner {
         adapter.on_set_elder_mode(move |on| {
             with(&w, |s| {
                 s.ui(|ui| ui.global::<Theme>().set_elder_mode(on));
+                // The engine speaks prompts by default in elder mode.
+                s.command(Command::SetElderMode { on });
                 s.touch();
             })
         });
@@ -196,10 +306,14 @@ impl Inner {
         adapter.on_call_help(move || {
             with(&w, |s| {
                 tracing::info!("citizen asked for help");
-                s.ui(|ui| {
-                    ui.global::<ShellAdapter>()
-                        .set_help_state(HelpState::Directions)
-                });
+                // With the engine, staff are called through central; without it, the
+                // citizen is told where to go.
+                let state = if s.command(Command::CallHelp) {
+                    HelpState::StaffCalled
+                } else {
+                    HelpState::Directions
+                };
+                s.ui(|ui| ui.global::<ShellAdapter>().set_help_state(state));
                 s.touch();
             })
         });
@@ -230,6 +344,37 @@ impl Inner {
         }
     }
 
+    /// Sends a command to the engine, if one is attached; says whether it was sent.
+    fn command(&self, command: Command) -> bool {
+        match self.journeys.borrow().as_ref() {
+            Some(bridge) => {
+                bridge.send(command);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn language(&self) -> Language {
+        self.window
+            .upgrade()
+            .and_then(|ui| Language::from_locale(&ui.global::<ShellAdapter>().get_language()))
+            .unwrap_or(self.options.ui.language)
+    }
+
+    /// The engine moved to another journey, or ended one (a ticket printed and taken, a
+    /// rating sent): the shell's page follows.
+    fn follow_journey(&self, journey: Option<JourneyKind>) {
+        let page = journey.map_or(Page::Home, page_of);
+        let current = self
+            .window
+            .upgrade()
+            .map(|ui| ui.global::<ShellAdapter>().get_page());
+        if current != Some(page) {
+            self.set_page(page);
+        }
+    }
+
     fn set_page(&self, page: Page) {
         self.ui(|ui| ui.global::<ShellAdapter>().set_page(page));
         tracing::debug!(?page, "page");
@@ -251,6 +396,8 @@ impl Inner {
             self.end_session(SessionEnd::Citizen);
             return;
         }
+        self.command(Command::Cancel);
+        self.wipe_journey();
         self.set_page(Page::Home);
         self.touch();
     }
@@ -339,6 +486,17 @@ impl Inner {
     fn end_session(self: &Rc<Self>, why: SessionEnd) {
         self.hide_prompt();
         self.idle.stop();
+        self.command(match why {
+            SessionEnd::Timeout => Command::Timeout,
+            SessionEnd::Citizen => Command::Cancel,
+        });
+        self.wipe_journey();
+        self.command(Command::SetLanguage {
+            language: to_engine_language(self.options.ui.language),
+        });
+        self.command(Command::SetElderMode {
+            on: self.options.ui.elder_mode,
+        });
         self.ui(|ui| {
             let adapter = ui.global::<ShellAdapter>();
             adapter.set_help_state(HelpState::Hidden);
@@ -348,6 +506,12 @@ impl Inner {
         self.set_page(Page::Home);
         self.apply_language(self.options.ui.language);
         tracing::info!(reason = ?why, "session ended");
+    }
+
+    fn wipe_journey(&self) {
+        if let Some(bridge) = self.journeys.borrow().as_ref() {
+            bridge.wipe();
+        }
     }
 
     fn apply_language(&self, language: Language) {
@@ -371,6 +535,9 @@ impl Inner {
             adapter.set_hall_name(name.as_str().into());
             adapter.set_help_window(help.as_str().into());
         });
+        if let Some(bridge) = self.journeys.borrow().as_ref() {
+            bridge.set_language(to_engine_language(language));
+        }
         self.update_clock();
     }
 
@@ -382,6 +549,40 @@ impl Inner {
             adapter.set_clock_time(time.into());
             adapter.set_clock_date(date.into());
         });
+    }
+}
+
+fn to_engine_language(language: Language) -> kiosk_journeys::Language {
+    match language {
+        Language::ZhCn => kiosk_journeys::Language::Zh,
+        Language::En => kiosk_journeys::Language::En,
+    }
+}
+
+/// The journey a home tile starts.
+fn journey_of(page: Page) -> Option<JourneyKind> {
+    Some(match page {
+        Page::Home => return None,
+        Page::TakeNumber => JourneyKind::TakeNumber,
+        Page::CheckIn => JourneyKind::CheckIn,
+        Page::Guide => JourneyKind::Guide,
+        Page::Apply => JourneyKind::Apply,
+        Page::Progress => JourneyKind::Progress,
+        Page::Rate => JourneyKind::Rate,
+        Page::Help => JourneyKind::Help,
+    })
+}
+
+/// The shell page of a journey.
+fn page_of(journey: JourneyKind) -> Page {
+    match journey {
+        JourneyKind::TakeNumber => Page::TakeNumber,
+        JourneyKind::CheckIn => Page::CheckIn,
+        JourneyKind::Guide => Page::Guide,
+        JourneyKind::Apply => Page::Apply,
+        JourneyKind::Progress => Page::Progress,
+        JourneyKind::Rate => Page::Rate,
+        JourneyKind::Help => Page::Help,
     }
 }
 

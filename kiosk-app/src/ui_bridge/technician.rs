@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use slint::{ComponentHandle, ModelRc, Timer, TimerMode, VecModel};
 
-use super::{AppWindow, PinState, TechCheck, TechDevice, TechStage, TechnicianAdapter, device_of};
+use super::{
+    AppWindow, Device, PinState, TechCheck, TechDevice, TechStage, TechnicianAdapter, device_of,
+};
 use crate::config::{CentralSection, DevicesSection, TechnicianSection};
 use crate::status::{Connectivity, KioskStatus};
 
@@ -65,6 +67,7 @@ pub struct Technician {
     locked: Cell<bool>,
     lock_timer: Timer,
     idle_timer: Timer,
+    test_timer: Timer,
     test_ticket: RefCell<Option<Action>>,
     selftest: RefCell<Option<Action>>,
 }
@@ -80,6 +83,7 @@ impl Technician {
             locked: Cell::new(false),
             lock_timer: Timer::default(),
             idle_timer: Timer::default(),
+            test_timer: Timer::default(),
             test_ticket: RefCell::new(None),
             selftest: RefCell::new(None),
         });
@@ -121,6 +125,24 @@ impl Technician {
                         a.set_test_ticket_result("".into());
                     });
                     action();
+                    // The answer comes with the engine's next device report; if none comes,
+                    // say so rather than leave the button disabled.
+                    let weak = Rc::downgrade(t);
+                    t.test_timer
+                        .start(TimerMode::SingleShot, Duration::from_secs(15), move || {
+                            with(&weak, |t| {
+                                t.ui(|a| {
+                                    if a.get_test_ticket_busy() {
+                                        a.set_test_ticket_busy(false);
+                                        a.set_test_ticket_result(
+                                            "no report from the ticket printer within 15 s: \
+                                             see its status above and the log"
+                                                .into(),
+                                        );
+                                    }
+                                })
+                            })
+                        });
                 }
             })
         });
@@ -192,6 +214,37 @@ impl Technician {
         self.ui(|a| {
             a.set_selftest_busy(false);
             a.set_checks(ModelRc::new(VecModel::from(checks)));
+        });
+    }
+
+    /// The devices and the link as the journey engine's driver tasks see them (better than
+    /// the node probes: they talk to the devices). Also ends a pending test ticket: the
+    /// engine republishes the devices after printing it.
+    pub fn show_engine_devices(&self, availability: &kiosk_journeys::Availability) {
+        let devices: Vec<TechDevice> = availability
+            .devices
+            .iter()
+            .map(|d| TechDevice {
+                device: device_named(&d.kind),
+                ok: d.usable,
+                detail: d.detail.as_str().into(),
+            })
+            .collect();
+        let dispenser = availability.devices.iter().find(|d| d.kind == "dispenser");
+        self.ui(|a| {
+            a.set_devices(ModelRc::new(VecModel::from(devices)));
+            a.set_central_reachable(availability.online);
+            if a.get_test_ticket_busy() {
+                a.set_test_ticket_busy(false);
+                a.set_test_ticket_result(
+                    match dispenser {
+                        Some(d) if d.usable => format!("sent to the ticket printer: {}", d.detail),
+                        Some(d) => format!("ticket printer out of order: {}", d.detail),
+                        None => "no ticket printer configured".to_string(),
+                    }
+                    .into(),
+                );
+            }
         });
     }
 
@@ -367,6 +420,17 @@ impl Technician {
             a.set_checks(ModelRc::default());
             a.set_test_ticket_result("".into());
         });
+    }
+}
+
+/// The UI's device for the engine's device kind names.
+pub fn device_named(kind: &str) -> Device {
+    match kind {
+        "id_card_reader" => Device::IdcardReader,
+        "printer" => Device::Printer,
+        "dispenser" => Device::Dispenser,
+        "scanner" => Device::Scanner,
+        _ => Device::None,
     }
 }
 

@@ -1,0 +1,545 @@
+//! The citizen journeys on screen: the engine's [`Screen`] copied into `JourneyAdapter` in the
+//! citizen's language, and the adapter's callbacks turned into engine [`Command`]s.
+//!
+//! The engine's watch channels are awaited on the UI thread itself (`slint::spawn_local`):
+//! tokio's channels need no tokio runtime to be awaited, and the UI thread never waits —
+//! it only wakes when a new screen has been published.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use kiosk_journeys::model::{
+    Choice, FieldInput, FormField, MaterialLine, PageCheckView, ProgressView, Tile,
+};
+use kiosk_journeys::{Availability, Command, JourneyKind, KeypadKey, Language, Page, Screen, Text};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+
+use super::{
+    AppWindow, JApplication, JChoice, JField, JGuide, JMaterial, JPage, JPageCheck, JPair, JTicket,
+    JTimeline, JourneyAdapter,
+};
+
+/// Sends a command to the engine (never blocks).
+pub type CommandSink = Rc<dyn Fn(Command)>;
+
+/// The journeys' binding. Lives on the UI thread.
+pub struct JourneyBridge {
+    window: slint::Weak<AppWindow>,
+    send: CommandSink,
+    screen: RefCell<Screen>,
+    availability: RefCell<Availability>,
+    language: std::cell::Cell<Language>,
+}
+
+impl JourneyBridge {
+    /// Binds the adapter's callbacks to `send`.
+    pub fn setup(window: &AppWindow, send: CommandSink, language: Language) -> Rc<Self> {
+        let this = Rc::new(Self {
+            window: window.as_weak(),
+            send,
+            screen: RefCell::new(Screen::default()),
+            availability: RefCell::new(Availability::default()),
+            language: std::cell::Cell::new(language),
+        });
+        let adapter = window.global::<JourneyAdapter>();
+        adapter.set_engine(true);
+
+        let w = Rc::downgrade(&this);
+        adapter.on_choose(move |id| with(&w, |b| b.send(Command::Choose { id: id.into() })));
+        let w = Rc::downgrade(&this);
+        adapter.on_focus(move |key| with(&w, |b| b.send(Command::Focus { key: key.into() })));
+        let w = Rc::downgrade(&this);
+        adapter.on_key(move |k| {
+            with(&w, |b| {
+                if let Some(key) = keypad_key(&k) {
+                    b.send(Command::Key { key });
+                }
+            })
+        });
+        let w = Rc::downgrade(&this);
+        adapter.on_backspace(move || {
+            with(&w, |b| {
+                b.send(Command::Key {
+                    key: KeypadKey::Backspace,
+                })
+            })
+        });
+        let w = Rc::downgrade(&this);
+        adapter.on_clear(move || {
+            with(&w, |b| {
+                b.send(Command::Key {
+                    key: KeypadKey::Clear,
+                })
+            })
+        });
+        let w = Rc::downgrade(&this);
+        adapter.on_search_key(move |k| {
+            with(&w, |b| b.search(|q| q.push_str(&k.to_lowercase())));
+        });
+        let w = Rc::downgrade(&this);
+        adapter.on_search_backspace(move || {
+            with(&w, |b| {
+                b.search(|q| {
+                    q.pop();
+                })
+            })
+        });
+        let w = Rc::downgrade(&this);
+        adapter.on_search_clear(move || with(&w, |b| b.search(String::clear)));
+        let w = Rc::downgrade(&this);
+        adapter.on_confirm(move || with(&w, |b| b.send(Command::Confirm)));
+        let w = Rc::downgrade(&this);
+        adapter.on_skip(move || with(&w, |b| b.send(Command::Skip)));
+        let w = Rc::downgrade(&this);
+        adapter.on_back(move || with(&w, |b| b.send(Command::Back)));
+        this
+    }
+
+    /// Sends a command to the engine.
+    pub fn send(&self, command: Command) {
+        tracing::debug!(?command, "to engine");
+        (self.send)(command);
+    }
+
+    fn search(&self, edit: impl FnOnce(&mut String)) {
+        let mut query = match &self.screen.borrow().page {
+            Page::GuideBrowse { query, .. } => query.clone(),
+            _ => return,
+        };
+        edit(&mut query);
+        self.send(Command::Search { query });
+    }
+
+    /// The journey under way according to the last screen.
+    pub fn journey(&self) -> Option<JourneyKind> {
+        self.screen.borrow().journey
+    }
+
+    /// Shows a screen the engine published.
+    pub fn show_screen(&self, screen: Screen) {
+        *self.screen.borrow_mut() = screen;
+        self.render();
+    }
+
+    /// Shows which journeys can run.
+    pub fn show_availability(&self, availability: Availability) {
+        *self.availability.borrow_mut() = availability;
+        self.render_tiles();
+    }
+
+    /// The citizen switched language: the same screen, in the other language.
+    pub fn set_language(&self, language: Language) {
+        self.language.set(language);
+        self.render();
+        self.render_tiles();
+    }
+
+    /// Clears every journey property, so nothing of the last citizen stays on screen while
+    /// the engine wipes its side.
+    pub fn wipe(&self) {
+        *self.screen.borrow_mut() = Screen::default();
+        self.ui(|a| {
+            a.set_page(JPage::Home);
+            a.set_prompt("".into());
+            a.set_banner("".into());
+            a.set_heading("".into());
+            a.set_message("".into());
+            a.set_window("".into());
+            a.set_error("".into());
+            a.set_matter("".into());
+            a.set_choices(ModelRc::default());
+            a.set_categories(ModelRc::default());
+            a.set_query("".into());
+            a.set_ticket(JTicket::default());
+            a.set_guide(JGuide::default());
+            a.set_fields(ModelRc::default());
+            a.set_window_only(ModelRc::default());
+            a.set_material(JMaterial::default());
+            a.set_pages(ModelRc::default());
+            a.set_applicant("".into());
+            a.set_answers(ModelRc::default());
+            a.set_scanned(ModelRc::default());
+            a.set_number("".into());
+            a.set_promised("".into());
+            a.set_missing(ModelRc::default());
+            a.set_applications(ModelRc::default());
+            a.set_as_of("".into());
+        });
+    }
+
+    fn ui(&self, f: impl FnOnce(JourneyAdapter<'_>)) {
+        if let Some(w) = self.window.upgrade() {
+            f(w.global::<JourneyAdapter>());
+        }
+    }
+
+    fn render_tiles(&self) {
+        let l = self.language.get();
+        let availability = self.availability.borrow();
+        let tile = |kind: JourneyKind| -> Option<&Tile> {
+            availability.tiles.iter().find(|t| t.journey == kind)
+        };
+        let order = [
+            JourneyKind::TakeNumber,
+            JourneyKind::CheckIn,
+            JourneyKind::Guide,
+            JourneyKind::Apply,
+            JourneyKind::Progress,
+            JourneyKind::Rate,
+        ];
+        let enabled: Vec<bool> = order
+            .iter()
+            .map(|k| tile(*k).is_none_or(|t| t.enabled))
+            .collect();
+        let reasons: Vec<SharedString> = order
+            .iter()
+            .map(|k| {
+                tile(*k)
+                    .filter(|t| !t.enabled)
+                    .and_then(|t| t.reason.as_ref())
+                    .map_or_else(SharedString::new, |r| tr(r, l))
+            })
+            .collect();
+        self.ui(|a| {
+            a.set_tile_enabled(ModelRc::new(VecModel::from(enabled)));
+            a.set_tile_reason(ModelRc::new(VecModel::from(reasons)));
+        });
+    }
+
+    fn render(&self) {
+        let l = self.language.get();
+        let screen = self.screen.borrow();
+        let Some(window) = self.window.upgrade() else {
+            return;
+        };
+        let a = window.global::<JourneyAdapter>();
+        a.set_prompt(tr(&screen.prompt, l));
+        a.set_banner(
+            screen
+                .banner
+                .as_ref()
+                .map_or_else(SharedString::new, |b| tr(b, l)),
+        );
+        a.set_can_go_back(screen.can_go_back);
+        bind_page(&a, &screen.page, l);
+    }
+}
+
+/// Copies one page into the adapter.
+fn bind_page(a: &JourneyAdapter<'_>, page: &Page, l: Language) {
+    let opt = |t: &Option<Text>| t.as_ref().map_or_else(SharedString::new, |t| tr(t, l));
+    let page_kind = match page {
+        Page::Home => JPage::Home,
+        Page::TapCard {
+            purpose,
+            optional,
+            error,
+        } => {
+            a.set_message(tr(purpose, l));
+            a.set_optional(*optional);
+            a.set_error(opt(error));
+            JPage::TapCard
+        }
+        Page::Choose { title, choices } => {
+            a.set_heading(tr(title, l));
+            a.set_choices(choice_model(choices, l));
+            JPage::Choose
+        }
+        Page::Working { what } => {
+            a.set_message(tr(what, l));
+            JPage::Working
+        }
+        Page::Ticket { ticket } => {
+            a.set_ticket(JTicket {
+                number: ticket.ticket_no.as_str().into(),
+                category: tr(&ticket.category, l),
+                window: tr(&ticket.window, l),
+                ahead: int(ticket.ahead),
+                wait_minutes: int(ticket.wait_minutes),
+                priority: opt(&ticket.priority),
+                stale_note: opt(&ticket.stale_note),
+            });
+            JPage::Ticket
+        }
+        Page::Notice {
+            title,
+            message,
+            window,
+            failure,
+        } => {
+            a.set_heading(tr(title, l));
+            a.set_message(tr(message, l));
+            a.set_window(opt(window));
+            a.set_failure(*failure);
+            JPage::Notice
+        }
+        Page::GuideBrowse {
+            categories,
+            query,
+            matters,
+        } => {
+            a.set_categories(choice_model(categories, l));
+            a.set_query(query.as_str().into());
+            a.set_choices(choice_model(matters, l));
+            JPage::GuideBrowse
+        }
+        Page::GuideMatter { guide } => {
+            let texts = |v: &[Text]| strings(v.iter().map(|t| tr(t, l)));
+            a.set_guide(JGuide {
+                name: tr(&guide.name, l),
+                kind: tr(&guide.kind, l),
+                department: tr(&guide.department, l),
+                conditions: texts(&guide.conditions),
+                materials: material_model(&guide.materials, l),
+                basis: texts(&guide.basis),
+                statutory: tr(&guide.statutory_limit, l),
+                promised: tr(&guide.promised_limit, l),
+                fee: tr(&guide.fee, l),
+                window: tr(&guide.window, l),
+                self_apply: guide.self_apply,
+                appointment: guide.appointment,
+            });
+            JPage::GuideMatter
+        }
+        Page::Form {
+            matter,
+            fields,
+            window_only,
+        } => {
+            a.set_matter(tr(matter, l));
+            let fields: Vec<JField> = fields.iter().map(|f| field(f, l)).collect();
+            a.set_fields(ModelRc::new(VecModel::from(fields)));
+            a.set_window_only(strings(window_only.iter().map(|t| tr(t, l))));
+            JPage::Form
+        }
+        Page::Scan {
+            material,
+            index,
+            total,
+            progress,
+            pages,
+            error,
+        } => {
+            a.set_material(material_line(material, l));
+            a.set_index(int(*index));
+            a.set_total(int(*total));
+            a.set_progress(progress.map_or(-1, int));
+            let pages: Vec<JPageCheck> = pages.iter().map(|p| page_check(p, l)).collect();
+            a.set_pages(ModelRc::new(VecModel::from(pages)));
+            a.set_error(opt(error));
+            JPage::Scan
+        }
+        Page::Review {
+            matter,
+            applicant,
+            answers,
+            materials,
+        } => {
+            a.set_matter(tr(matter, l));
+            a.set_applicant(applicant.as_str().into());
+            let answers: Vec<JPair> = answers
+                .iter()
+                .map(|(k, v)| JPair {
+                    label: tr(k, l),
+                    value: tr(v, l),
+                })
+                .collect();
+            a.set_answers(ModelRc::new(VecModel::from(answers)));
+            let scanned: Vec<JPair> = materials
+                .iter()
+                .map(|(name, pages)| JPair {
+                    label: tr(name, l),
+                    value: pages.to_string().into(),
+                })
+                .collect();
+            a.set_scanned(ModelRc::new(VecModel::from(scanned)));
+            JPage::Review
+        }
+        Page::Receipt {
+            application_no,
+            matter,
+            promised,
+            printed,
+        } => {
+            a.set_number(application_no.as_str().into());
+            a.set_matter(tr(matter, l));
+            a.set_promised(tr(promised, l));
+            a.set_printed(*printed);
+            JPage::Receipt
+        }
+        Page::MissingMaterials {
+            matter,
+            missing,
+            printed,
+        } => {
+            a.set_matter(tr(matter, l));
+            a.set_missing(material_model(missing, l));
+            a.set_printed(*printed);
+            JPage::Missing
+        }
+        Page::EnterNumber { value, error } => {
+            a.set_number(value.as_str().into());
+            a.set_error(opt(error));
+            JPage::EnterNumber
+        }
+        Page::Progress {
+            applications,
+            as_of,
+        } => {
+            let apps: Vec<JApplication> = applications.iter().map(|p| application(p, l)).collect();
+            a.set_applications(ModelRc::new(VecModel::from(apps)));
+            a.set_as_of(opt(as_of));
+            JPage::Progress
+        }
+        Page::RatingReasons {
+            level,
+            reasons,
+            note: _,
+        } => {
+            a.set_level(i32::from(*level));
+            a.set_choices(choice_model(reasons, l));
+            JPage::RatingReasons
+        }
+        Page::Thanks { subject } => {
+            a.set_message(tr(subject, l));
+            JPage::Thanks
+        }
+    };
+    a.set_page(page_kind);
+}
+
+fn tr(text: &Text, l: Language) -> SharedString {
+    text.get(l).into()
+}
+
+fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn strings(items: impl Iterator<Item = SharedString>) -> ModelRc<SharedString> {
+    ModelRc::new(VecModel::from(items.collect::<Vec<_>>()))
+}
+
+fn choice(c: &Choice, l: Language) -> JChoice {
+    JChoice {
+        id: c.id.as_str().into(),
+        label: tr(&c.label, l),
+        detail: c
+            .detail
+            .as_ref()
+            .map_or_else(SharedString::new, |d| tr(d, l)),
+        enabled: c.enabled,
+        selected: c.selected,
+    }
+}
+
+fn choice_model(choices: &[Choice], l: Language) -> ModelRc<JChoice> {
+    ModelRc::new(VecModel::from(
+        choices.iter().map(|c| choice(c, l)).collect::<Vec<_>>(),
+    ))
+}
+
+fn material_line(m: &MaterialLine, l: Language) -> JMaterial {
+    JMaterial {
+        name: tr(&m.name, l),
+        originals: int(m.originals),
+        copies: int(m.copies),
+        required: m.required,
+        note: m.note.as_ref().map_or_else(SharedString::new, |n| tr(n, l)),
+    }
+}
+
+fn material_model(materials: &[MaterialLine], l: Language) -> ModelRc<JMaterial> {
+    ModelRc::new(VecModel::from(
+        materials
+            .iter()
+            .map(|m| material_line(m, l))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn field(f: &FormField, l: Language) -> JField {
+    let (digits, length, choices) = match &f.input {
+        FieldInput::Digits { length } => (true, int(*length), ModelRc::default()),
+        FieldInput::Choice { choices } => (false, 0, choice_model(choices, l)),
+    };
+    JField {
+        key: f.key.as_str().into(),
+        label: tr(&f.label, l),
+        required: f.required,
+        digits,
+        length,
+        value: f.value.as_str().into(),
+        focused: f.focused,
+        error: f
+            .error
+            .as_ref()
+            .map_or_else(SharedString::new, |e| tr(e, l)),
+        choices,
+    }
+}
+
+fn page_check(p: &PageCheckView, l: Language) -> JPageCheck {
+    let problems: Vec<&str> = p.problems.iter().map(|t| t.get(l)).collect();
+    let separator = match l {
+        Language::Zh => "；",
+        Language::En => "; ",
+    };
+    JPageCheck {
+        page: int(p.page),
+        accepted: p.accepted,
+        problems: problems.join(separator).into(),
+    }
+}
+
+fn application(p: &ProgressView, l: Language) -> JApplication {
+    let timeline: Vec<JTimeline> = p
+        .timeline
+        .iter()
+        .map(|t| JTimeline {
+            at: t.at.as_str().into(),
+            status: tr(&t.status, l),
+            note: tr(&t.note, l),
+        })
+        .collect();
+    JApplication {
+        number: p.application_no.as_str().into(),
+        matter: tr(&p.matter, l),
+        status: tr(&p.status, l),
+        timeline: ModelRc::new(VecModel::from(timeline)),
+    }
+}
+
+/// A key of the on-screen keypads, as the engine knows it.
+fn keypad_key(key: &str) -> Option<KeypadKey> {
+    let mut chars = key.chars();
+    let (c, None) = (chars.next()?, chars.next()) else {
+        return None;
+    };
+    match c {
+        '0'..='9' => c.to_digit(10).map(|d| KeypadKey::Digit(d as u8)),
+        'A'..='Z' => Some(KeypadKey::Letter(c)),
+        '-' => Some(KeypadKey::Dash),
+        _ => None,
+    }
+}
+
+fn with(weak: &Weak<JourneyBridge>, f: impl FnOnce(&Rc<JourneyBridge>)) {
+    if let Some(b) = weak.upgrade() {
+        f(&b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keypad_labels_become_engine_keys() {
+        assert_eq!(keypad_key("7"), Some(KeypadKey::Digit(7)));
+        assert_eq!(keypad_key("B"), Some(KeypadKey::Letter('B')));
+        assert_eq!(keypad_key("-"), Some(KeypadKey::Dash));
+        assert_eq!(keypad_key("删除"), None);
+        assert_eq!(keypad_key("12"), None);
+    }
+}
