@@ -88,3 +88,90 @@ pub fn pump_until(what: &str, mut done: impl FnMut() -> bool) {
         pump();
     }
 }
+
+/// The shell driven by the journey engine on the simulated devices (kiosk-sim's reader on a
+/// PTY, two ESC/POS emulators, SANE's test backend), with its data in a temporary folder.
+pub struct Kiosk {
+    pub shell: Shell,
+    pub engine: kiosk_journeys::EngineHandle,
+    pub sim: kiosk_journeys::SimControls,
+    pub runtime: tokio::runtime::Runtime,
+    pub dir: tempfile::TempDir,
+}
+
+impl Kiosk {
+    pub fn start() -> Kiosk {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::simulate().unwrap();
+        config.kiosk.data_dir = dir.path().to_owned();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let shell = start_shell_with(config.clone());
+        let engine = runtime
+            .block_on(kiosk_journeys::Engine::start(
+                config,
+                kiosk_journeys::EngineOptions {
+                    simulate: true,
+                    voice: false,
+                    ..Default::default()
+                },
+            ))
+            .unwrap();
+        let sim = engine.sim().unwrap().clone();
+        shell.attach_engine(engine.clone());
+        pump();
+        Kiosk {
+            shell,
+            engine,
+            sim,
+            runtime,
+            dir,
+        }
+    }
+
+    pub fn journey(&self) -> kiosk_app::ui_bridge::JourneyAdapter<'_> {
+        self.shell
+            .window()
+            .global::<kiosk_app::ui_bridge::JourneyAdapter>()
+    }
+
+    /// Waits until the engine's screen shows this page.
+    pub fn wait_for(&self, page: kiosk_app::ui_bridge::JPage) {
+        pump_until(&format!("page {page:?}"), || self.journey().get_page() == page);
+    }
+
+    /// Taps the choice (or guide category) whose id is `id`, by its label as shown.
+    pub fn tap_choice(&self, id: &str) {
+        use slint::Model;
+        let journey = self.journey();
+        let label = journey
+            .get_choices()
+            .iter()
+            .chain(journey.get_categories().iter())
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no choice {id} on screen"))
+            .label;
+        tap(&self.shell, &label);
+    }
+
+    /// The card leaves the reader (and the reader has noticed).
+    pub fn take_card_away(&self) {
+        self.runtime.block_on(self.sim.take_card_away());
+    }
+
+    pub fn stop(self) {
+        let Kiosk {
+            shell,
+            engine,
+            runtime,
+            dir,
+            ..
+        } = self;
+        runtime.block_on(engine.shutdown());
+        drop(shell);
+        drop(dir);
+    }
+}
