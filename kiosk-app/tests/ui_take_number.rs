@@ -57,8 +57,15 @@ fn a_senior_gets_a_priority_ticket_and_paper_out_voids_the_number() {
     });
     let reason = kiosk.journey().get_tile_reason().row_data(0).unwrap();
     assert!(!reason.is_empty());
-    assert!(visible(shell, &reason), "the greyed tile says why: {reason}");
+    assert!(
+        visible(shell, &reason),
+        "the greyed tile says why: {reason}"
+    );
     tap(shell, "取号");
-    assert_eq!(kiosk.journey().get_page(), JPage::Home, "a greyed tile does nothing");
+    assert_eq!(
+        kiosk.journey().get_page(),
+        JPage::Home,
+        "a greyed tile does nothing"
+    );
     kiosk.stop();
 }

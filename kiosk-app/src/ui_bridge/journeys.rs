@@ -461,7 +461,20 @@ fn material_model(materials: &[MaterialLine], l: Language) -> ModelRc<JMaterial>
 fn field(f: &FormField, l: Language) -> JField {
     let (digits, length, choices) = match &f.input {
         FieldInput::Digits { length } => (true, int(*length), ModelRc::default()),
-        FieldInput::Choice { choices } => (false, 0, choice_model(choices, l)),
+        FieldInput::Choice { choices } => {
+            // `Choose` takes `<field key>=<choice>`; the engine may already give ids that way.
+            let qualified: Vec<Choice> = choices
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    if !c.id.contains('=') {
+                        c.id = format!("{}={}", f.key, c.id);
+                    }
+                    c
+                })
+                .collect();
+            (false, 0, choice_model(&qualified, l))
+        }
     };
     JField {
         key: f.key.as_str().into(),

@@ -122,7 +122,17 @@ impl Kiosk {
             .unwrap();
         let sim = engine.sim().unwrap().clone();
         shell.attach_engine(engine.clone());
-        pump();
+        // The simulated reader comes up a moment after the engine: wait until its task has
+        // talked to it, as a citizen would find it.
+        pump_until("the ID-card reader to be ready", || {
+            let availability = engine.availability();
+            let ready = availability
+                .borrow()
+                .devices
+                .iter()
+                .any(|d| d.kind == "id_card_reader" && d.usable);
+            ready
+        });
         Kiosk {
             shell,
             engine,
@@ -140,7 +150,9 @@ impl Kiosk {
 
     /// Waits until the engine's screen shows this page.
     pub fn wait_for(&self, page: kiosk_app::ui_bridge::JPage) {
-        pump_until(&format!("page {page:?}"), || self.journey().get_page() == page);
+        pump_until(&format!("page {page:?}"), || {
+            self.journey().get_page() == page
+        });
     }
 
     /// Taps the choice (or guide category) whose id is `id`, by its label as shown.
@@ -154,6 +166,19 @@ impl Kiosk {
             .find(|c| c.id == id)
             .unwrap_or_else(|| panic!("no choice {id} on screen"))
             .label;
+        tap(&self.shell, &label);
+    }
+
+    /// Taps the `index`th answer of a choice field of the form.
+    pub fn tap_choice_in_field(&self, key: &str, index: usize) {
+        use slint::Model;
+        let field = self
+            .journey()
+            .get_fields()
+            .iter()
+            .find(|f| f.key == key)
+            .unwrap_or_else(|| panic!("no field {key} on screen"));
+        let label = field.choices.row_data(index).unwrap().label;
         tap(&self.shell, &label);
     }
 
