@@ -29,6 +29,8 @@ pub struct JourneyBridge {
     screen: RefCell<Screen>,
     availability: RefCell<Availability>,
     language: std::cell::Cell<Language>,
+    // The search text as typed: keys come faster than the engine echoes the query back.
+    query: RefCell<String>,
 }
 
 impl JourneyBridge {
@@ -40,6 +42,7 @@ impl JourneyBridge {
             screen: RefCell::new(Screen::default()),
             availability: RefCell::new(Availability::default()),
             language: std::cell::Cell::new(language),
+            query: RefCell::new(String::new()),
         });
         let adapter = window.global::<JourneyAdapter>();
         adapter.set_engine(true);
@@ -102,11 +105,14 @@ impl JourneyBridge {
     }
 
     fn search(&self, edit: impl FnOnce(&mut String)) {
-        let mut query = match &self.screen.borrow().page {
-            Page::GuideBrowse { query, .. } => query.clone(),
-            _ => return,
+        if !matches!(self.screen.borrow().page, Page::GuideBrowse { .. }) {
+            return;
+        }
+        let query = {
+            let mut typed = self.query.borrow_mut();
+            edit(&mut typed);
+            typed.clone()
         };
-        edit(&mut query);
         self.send(Command::Search { query });
     }
 
@@ -117,6 +123,12 @@ impl JourneyBridge {
 
     /// Shows a screen the engine published.
     pub fn show_screen(&self, screen: Screen) {
+        let was_browsing = matches!(self.screen.borrow().page, Page::GuideBrowse { .. });
+        if let Page::GuideBrowse { query, .. } = &screen.page
+            && !was_browsing
+        {
+            *self.query.borrow_mut() = query.clone();
+        }
         *self.screen.borrow_mut() = screen;
         self.render();
     }

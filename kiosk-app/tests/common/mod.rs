@@ -125,13 +125,12 @@ impl Kiosk {
         // The simulated reader comes up a moment after the engine: wait until its task has
         // talked to it, as a citizen would find it.
         pump_until("the ID-card reader to be ready", || {
-            let availability = engine.availability();
-            let ready = availability
+            engine
+                .availability()
                 .borrow()
                 .devices
                 .iter()
-                .any(|d| d.kind == "id_card_reader" && d.usable);
-            ready
+                .any(|d| d.kind == "id_card_reader" && d.usable)
         });
         Kiosk {
             shell,
