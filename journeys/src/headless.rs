@@ -187,18 +187,32 @@ struct Script {
 const WAIT: Duration = Duration::from_secs(60);
 
 impl Script {
-    /// Sends `command` and waits for a page that `done` accepts.
+    /// Sends `command` and waits for a page, published after it, that `done` accepts.
     async fn send_until(&mut self, command: Command, done: impl Fn(&Page) -> bool) -> Option<Page> {
-        self.screen.mark_unchanged();
+        let after = self.screen.borrow().revision;
         self.engine.send(command);
-        self.wait_for(done).await
+        self.wait_after(after, done).await
     }
 
+    /// Waits for a page that `done` accepts (the current one counts).
     async fn wait_for(&mut self, done: impl Fn(&Page) -> bool) -> Option<Page> {
-        let found = tokio::time::timeout(WAIT, self.screen.wait_for(|s| done(&s.page))).await;
+        self.wait_after(0, done).await
+    }
+
+    async fn wait_after(&mut self, after: u64, done: impl Fn(&Page) -> bool) -> Option<Page> {
+        let found = tokio::time::timeout(
+            WAIT,
+            self.screen
+                .wait_for(|s| s.revision > after && done(&s.page)),
+        )
+        .await
+        .map(|r| r.map(|screen| screen.page.clone()));
         match found {
-            Ok(Ok(screen)) => Some(screen.page.clone()),
-            _ => None,
+            Ok(Ok(page)) => Some(page),
+            _ => {
+                tracing::warn!(page = ?self.screen.borrow().page, "expected page not reached");
+                None
+            }
         }
     }
 
@@ -274,7 +288,7 @@ impl Script {
                     }
                     other => other,
                 };
-                sim.remove_card();
+                sim.take_card_away().await;
                 page
             }
         };
@@ -365,7 +379,7 @@ impl Script {
         }
         sim.present_card(&self.card(n, false));
         let chose = self.wait_for(|p| matches!(p, Page::Choose { .. })).await;
-        sim.remove_card();
+        sim.take_card_away().await;
         if chose.is_none() {
             return false;
         }
@@ -530,7 +544,7 @@ impl Script {
         let page = self
             .wait_for(|p| matches!(p, Page::Notice { .. } | Page::Ticket { .. }))
             .await;
-        sim.remove_card();
+        sim.take_card_away().await;
         sim.take_ticket(SimPrinter::Dispenser);
         page.is_some()
     }

@@ -98,6 +98,13 @@ impl SimControls {
         let _ = self.shared.reader.set_card(None);
     }
 
+    /// Takes the card away and waits until the reader has polled without it (a card put
+    /// back sooner would look to the reader as if it had never left).
+    pub async fn take_card_away(&self) {
+        self.remove_card();
+        tokio::time::sleep(kiosk_idcard::MIN_POLL_INTERVAL * 3).await;
+    }
+
     /// What the next scan delivers.
     pub fn load_pages(&self, pages: SimPages) {
         if let Ok(mut p) = self.shared.pages.lock() {

@@ -40,6 +40,9 @@ struct Cli {
     /// Benchmark probe: render the first frame headless, report timings and memory, exit.
     #[arg(long, hide = true)]
     probe_startup: bool,
+    /// Scripted citizens without a UI: `--simulate --headless --citizens N [--central URL --token T]`.
+    #[command(flatten)]
+    headless_run: kiosk_journeys::headless::HeadlessArgs,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,9 @@ fn main() -> ExitCode {
     if let Err(e) = logging::init(format, &config.logging.level) {
         eprintln!("kiosk-app: cannot set up logging: {e:#}");
         return ExitCode::FAILURE;
+    }
+    if cli.headless_run.headless {
+        return kiosk_journeys::headless::run_cli(config, &cli.headless_run);
     }
     match run(cli, config, started) {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,9 +3,11 @@
 //! - [`binaries`]: finds (building if needed) the binaries a test runs as processes.
 //! - [`central`]: a `central serve` process that can be killed and restarted on its port.
 //! - [`proxy`]: a TCP fault proxy (drops, resets, stalls, 500s, truncated answers).
+//! - [`relay`]: a relay that can be switched off and on (a kiosk's network down).
 //! - [`ledger`]: what central stored, read from its database, checked against what was sent.
 
 pub mod binaries;
 pub mod central;
 pub mod ledger;
 pub mod proxy;
+pub mod relay;

@@ -368,6 +368,12 @@ impl Actor {
             Command::Start { journey } => {
                 self.end_session();
                 if !self.availability_tx.borrow().allows(journey) {
+                    // The fault may be over (paper loaded, cover closed): ask again now
+                    // rather than at the next poll.
+                    self.refresh_health().await;
+                }
+                if !self.availability_tx.borrow().allows(journey) {
+                    tracing::info!(journey = journey.as_str(), "journey not available");
                     self.publish();
                     return;
                 }
@@ -508,8 +514,9 @@ impl Actor {
             self.voice
                 .say(&screen.prompt, self.session.language, self.session.elder);
         }
-        let _ = self.screen_tx.send(screen);
+        // Counters first: whoever sees the new page sees the counts that go with it.
         let _ = self.stats_tx.send(self.stats);
+        let _ = self.screen_tx.send(screen);
     }
 
     // ---- effects ----------------------------------------------------------------------

@@ -1,0 +1,149 @@
+#![allow(clippy::unwrap_used)]
+//! The engine on the simulated devices (kiosk-sim's reader on a PTY, two ESC/POS emulators
+//! on TCP, SANE's test backend), driven through the same commands the UI sends.
+
+use std::time::Duration;
+
+use kiosk_core::config::Config;
+use kiosk_journeys::sim::{SimPrinter, citizen_card};
+use kiosk_journeys::{Command, Engine, EngineOptions, JourneyKind, Page};
+use kiosk_sim::printer::Paper;
+
+fn config(dir: &std::path::Path) -> Config {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let mut config = Config::simulate().unwrap();
+    config.kiosk.data_dir = dir.to_owned();
+    config
+}
+
+/// Waits for a page published after revision `after` that `done` accepts.
+async fn until(
+    screen: &mut tokio::sync::watch::Receiver<kiosk_journeys::Screen>,
+    after: u64,
+    done: impl Fn(&Page) -> bool,
+) -> Page {
+    let reached = tokio::time::timeout(
+        Duration::from_secs(60),
+        screen.wait_for(|s| s.revision > after && done(&s.page)),
+    )
+    .await
+    .map(|r| r.map(|s| s.page.clone()));
+    match reached {
+        Ok(Ok(page)) => page,
+        _ => panic!(
+            "page not reached; the screen shows {:?}",
+            screen.borrow().page
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_prints_a_paper_out_voids_the_number_and_a_holder_gets_one_ticket_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(
+        config(dir.path()),
+        EngineOptions {
+            simulate: true,
+            voice: false,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let sim = engine.sim().unwrap().clone();
+    let mut screen = engine.screen();
+    assert!(
+        engine
+            .availability()
+            .borrow()
+            .allows(JourneyKind::TakeNumber)
+    );
+
+    // A senior taps a card: priority lane, no question asked.
+    let r = screen.borrow().revision;
+    engine.send(Command::Start {
+        journey: JourneyKind::TakeNumber,
+    });
+    engine.send(Command::Choose { id: "B".into() });
+    until(&mut screen, r, |p| {
+        matches!(p, Page::TapCard { optional: true, .. })
+    })
+    .await;
+    let born = chrono::NaiveDate::from_ymd_opt(1950, 6, 1).unwrap();
+    let r = screen.borrow().revision;
+    sim.present_card(&citizen_card(7, born));
+    let Page::Ticket { ticket } = until(&mut screen, r, |p| matches!(p, Page::Ticket { .. })).await
+    else {
+        unreachable!()
+    };
+    sim.take_card_away().await;
+    assert_eq!(ticket.ticket_no, "B500", "unenrolled kiosk: the band");
+    assert!(ticket.priority.is_some());
+    assert_eq!(sim.printed(SimPrinter::Dispenser).len(), 1);
+
+    // The same person again, same category and day: refused, nothing printed.
+    let r = screen.borrow().revision;
+    engine.send(Command::Start {
+        journey: JourneyKind::TakeNumber,
+    });
+    engine.send(Command::Choose { id: "B".into() });
+    until(&mut screen, r, |p| matches!(p, Page::TapCard { .. })).await;
+    let r = screen.borrow().revision;
+    sim.present_card(&citizen_card(7, born));
+    let Page::Notice { message, .. } =
+        until(&mut screen, r, |p| matches!(p, Page::Notice { .. })).await
+    else {
+        unreachable!()
+    };
+    sim.take_card_away().await;
+    assert!(message.zh.contains("B500"), "{message:?}");
+    assert_eq!(sim.printed(SimPrinter::Dispenser).len(), 1);
+
+    // Paper out: the number is void and the citizen is sent to the desk.
+    sim.set_paper(SimPrinter::Dispenser, Paper::Out);
+    let r = screen.borrow().revision;
+    engine.send(Command::Start {
+        journey: JourneyKind::TakeNumber,
+    });
+    engine.send(Command::Choose { id: "A".into() });
+    engine.send(Command::Skip);
+    let Page::Notice {
+        failure, window, ..
+    } = until(&mut screen, r, |p| matches!(p, Page::Notice { .. })).await
+    else {
+        unreachable!()
+    };
+    assert!(failure);
+    assert_eq!(window.unwrap().zh, "1号综合咨询台");
+    sim.set_paper(SimPrinter::Dispenser, Paper::Ok);
+    let r = screen.borrow().revision;
+    engine.send(Command::Start {
+        journey: JourneyKind::TakeNumber,
+    });
+    engine.send(Command::Choose { id: "A".into() });
+    engine.send(Command::Skip);
+    let Page::Ticket { ticket } = until(&mut screen, r, |p| matches!(p, Page::Ticket { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        ticket.ticket_no, "A501",
+        "the voided A500 is not given again"
+    );
+    let stats = *engine.stats().borrow();
+    assert_eq!(
+        (
+            stats.tickets_printed,
+            stats.tickets_voided,
+            stats.duplicates_refused
+        ),
+        (2, 1, 1)
+    );
+    let r = screen.borrow().revision;
+    engine.send(Command::Cancel);
+    until(&mut screen, r, |p| matches!(p, Page::Home)).await;
+    engine.shutdown().await;
+}
