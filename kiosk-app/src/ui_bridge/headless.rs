@@ -179,5 +179,66 @@ pub fn render_all_screens(options: ShellOptions, dir: &Path) -> anyhow::Result<V
             window.set_size(landscape);
         }
     }
+
+    // The journey pages, fed sample screens as the engine would publish them.
+    let bridge = shell.attach_journeys(Rc::new(|_| {}));
+    for (language, lang_dir) in [(Language::ZhCn, "zh"), (Language::En, "en")] {
+        for elder in [false, true] {
+            let sub = dir.join(if elder {
+                format!("{lang_dir}-elder")
+            } else {
+                lang_dir.to_string()
+            });
+            shell.select_language(language);
+            shell.window().global::<Theme>().set_elder_mode(elder);
+            for (name, journey, page) in super::samples::samples() {
+                reset(&weak);
+                bridge.show_screen(kiosk_journeys::Screen {
+                    journey: Some(journey),
+                    page,
+                    can_go_back: true,
+                    ..Default::default()
+                });
+                shell.show_journey(Some(journey));
+                let path = sub.join(format!("journey-{name}.png"));
+                save_png(&render(&window), &path)?;
+                written.push(path);
+            }
+            // A ticket printer out of paper: its journeys greyed, saying why.
+            reset(&weak);
+            bridge.show_screen(kiosk_journeys::Screen::default());
+            shell.show_journey(None);
+            bridge.show_availability(printer_fault());
+            let path = sub.join("home-tiles-greyed.png");
+            save_png(&render(&window), &path)?;
+            written.push(path);
+            bridge.show_availability(kiosk_journeys::Availability::default());
+        }
+    }
     Ok(written)
+}
+
+/// The dispenser out of paper: taking a number and checking in are off.
+fn printer_fault() -> kiosk_journeys::Availability {
+    use kiosk_journeys::model::Tile;
+    use kiosk_journeys::{JourneyKind, Text};
+    let reason = Text::new(
+        "取号机暂停出票，请到1号综合咨询台办理",
+        "The ticket printer is out of order: please go to Information desk 1",
+    );
+    kiosk_journeys::Availability {
+        tiles: JourneyKind::ALL
+            .iter()
+            .map(|&journey| {
+                let off = matches!(journey, JourneyKind::TakeNumber | JourneyKind::CheckIn);
+                Tile {
+                    journey,
+                    title: journey.title(),
+                    enabled: !off,
+                    reason: off.then(|| reason.clone()),
+                }
+            })
+            .collect(),
+        ..Default::default()
+    }
 }

@@ -6,13 +6,14 @@
 #![allow(elided_lifetimes_in_paths)]
 
 mod journeys;
+mod samples;
 mod shell;
 pub mod sim_panel;
 mod technician;
 
 pub mod headless;
 
-pub use journeys::JourneyBridge;
+pub use journeys::{CommandSink, JourneyBridge};
 pub use kiosk_ui::{
     AppWindow, Device, HelpState, JApplication, JChoice, JField, JGuide, JMaterial, JPage,
     JPageCheck, JPair, JTicket, JTimeline, JourneyAdapter, Notice, NoticeKind, Page, PinState,

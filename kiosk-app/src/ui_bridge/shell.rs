@@ -126,13 +126,7 @@ impl Shell {
     /// once; the engine's channels are awaited on the UI thread's own event loop.
     pub fn attach_engine(&self, engine: EngineHandle) {
         let sender = engine.clone();
-        let language = to_engine_language(self.inner.language());
-        let bridge = JourneyBridge::setup(&self.window, Rc::new(move |c| sender.send(c)), language);
-        bridge.send(Command::SetLanguage { language });
-        bridge.send(Command::SetElderMode {
-            on: self.window.global::<Theme>().get_elder_mode(),
-        });
-        *self.inner.journeys.borrow_mut() = Some(bridge.clone());
+        let bridge = self.attach_journeys(Rc::new(move |c| sender.send(c)));
 
         let mut screens = engine.screen();
         let weak_bridge = Rc::downgrade(&bridge);
@@ -179,6 +173,24 @@ impl Shell {
         let tester = engine.clone();
         self.technician
             .set_test_ticket_action(move || tester.send(Command::TestTicket));
+    }
+
+    /// Binds the journey pages to whatever takes their commands (the engine; a no-op for
+    /// screenshots, which show sample screens through [`JourneyBridge::show_screen`]).
+    pub fn attach_journeys(&self, send: super::journeys::CommandSink) -> Rc<JourneyBridge> {
+        let language = to_engine_language(self.inner.language());
+        let bridge = JourneyBridge::setup(&self.window, send, language);
+        bridge.send(Command::SetLanguage { language });
+        bridge.send(Command::SetElderMode {
+            on: self.window.global::<Theme>().get_elder_mode(),
+        });
+        *self.inner.journeys.borrow_mut() = Some(bridge.clone());
+        bridge
+    }
+
+    /// Shows the page of this journey (what a tile or the engine does), for screenshots.
+    pub fn show_journey(&self, journey: Option<JourneyKind>) {
+        self.inner.follow_journey(journey);
     }
 
     /// The journeys' binding, once an engine is attached.
