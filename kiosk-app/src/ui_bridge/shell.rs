@@ -51,6 +51,7 @@ impl ShellOptions {
                 data_dir: config.kiosk.data_dir.clone(),
                 devices: config.devices.clone(),
                 central: config.central.clone(),
+                config: Some(Box::new(config.clone())),
             },
         }
     }

@@ -39,6 +39,9 @@ pub struct TechnicianOptions {
     pub devices: DevicesSection,
     /// Central, for the self-test.
     pub central: Option<CentralSection>,
+    /// The whole configuration, for `kioskctl`'s self-test; without it the app's own probes
+    /// are the self-test.
+    pub config: Option<Box<crate::config::Config>>,
 }
 
 /// One line of a self-test report.
@@ -70,6 +73,9 @@ pub struct Technician {
     test_timer: Timer,
     test_ticket: RefCell<Option<Action>>,
     selftest: RefCell<Option<Action>>,
+    // The devices as the engine last reported them, for kioskctl's self-test (which must not
+    // open the ports the engine owns).
+    reported: std::sync::Arc<std::sync::Mutex<Vec<kiosk_hal::DeviceHealth>>>,
 }
 
 impl Technician {
@@ -86,13 +92,22 @@ impl Technician {
             test_timer: Timer::default(),
             test_ticket: RefCell::new(None),
             selftest: RefCell::new(None),
+            reported: std::sync::Arc::default(),
         });
-        let (devices, central) = (this.options.devices.clone(), this.options.central.clone());
-        this.set_selftest(
-            "The app's own probes: device nodes and central's address. \
-             `kioskctl selftest` on the console checks more (disk, clock, identity, outbox).",
-            move || app_probes(&devices, central.as_ref()),
-        );
+        if let Some(config) = this.options.config.clone() {
+            let reported = this.reported.clone();
+            this.set_selftest(
+                "kioskctl's self-test: the devices as the app reports them, disk, identity, \
+                 central, clock, outbox.",
+                move || kioskctl_selftest(&config, &reported),
+            );
+        } else {
+            let (devices, central) = (this.options.devices.clone(), this.options.central.clone());
+            this.set_selftest(
+                "The app's own probes: device nodes and central's address.",
+                move || app_probes(&devices, central.as_ref()),
+            );
+        }
         let adapter = window.global::<TechnicianAdapter>();
         adapter.set_version(this.options.version.clone().into());
         adapter.set_kiosk_id(this.options.kiosk_id.clone().into());
@@ -230,6 +245,27 @@ impl Technician {
                 detail: d.detail.as_str().into(),
             })
             .collect();
+        if let Ok(mut reported) = self.reported.lock() {
+            *reported = availability
+                .devices
+                .iter()
+                .filter_map(|d| {
+                    let kind = match d.kind.as_str() {
+                        "id_card_reader" => kiosk_hal::DeviceKind::IdCardReader,
+                        "printer" => kiosk_hal::DeviceKind::Printer,
+                        "dispenser" => kiosk_hal::DeviceKind::Dispenser,
+                        "scanner" => kiosk_hal::DeviceKind::Scanner,
+                        _ => return None,
+                    };
+                    let state = if d.usable {
+                        kiosk_hal::HealthState::Ready
+                    } else {
+                        kiosk_hal::HealthState::Fault(d.detail.clone())
+                    };
+                    Some(kiosk_hal::DeviceHealth::now(kind, d.detail.clone(), state))
+                })
+                .collect();
+        }
         let dispenser = availability.devices.iter().find(|d| d.kind == "dispenser");
         self.ui(|a| {
             a.set_devices(ModelRc::new(VecModel::from(devices)));
@@ -499,6 +535,44 @@ pub fn app_probes(devices: &DevicesSection, central: Option<&CentralSection>) ->
     };
     lines.push(central_line);
     lines
+}
+
+/// `kioskctl selftest` as a library, judging the devices by what the app's driver tasks
+/// reported instead of opening their ports.
+fn kioskctl_selftest(
+    config: &crate::config::Config,
+    reported: &std::sync::Mutex<Vec<kiosk_hal::DeviceHealth>>,
+) -> Vec<SelftestLine> {
+    let devices = reported.lock().map(|r| r.clone()).unwrap_or_default();
+    let options = kioskctl::SelftestOptions {
+        devices: kioskctl::DeviceProbe::Reported(devices),
+        ..Default::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return vec![SelftestLine {
+                name: "selftest".into(),
+                outcome: "FAIL",
+                summary: format!("cannot start the self-test: {e}"),
+                advice: None,
+            }];
+        }
+    };
+    let report = runtime.block_on(kioskctl::selftest::run(config, &options));
+    report
+        .checks
+        .into_iter()
+        .map(|c| SelftestLine {
+            name: c.name,
+            outcome: c.outcome.label(),
+            summary: c.summary,
+            advice: c.advice,
+        })
+        .collect()
 }
 
 /// Whether `pin` matches the argon2id PHC string `hash` (parameters are read from the string).
