@@ -1,6 +1,7 @@
 //! The shorter journeys through the touchscreen: the guide (search by pinyin initials, a
 //! matter's detail, the printed slip), check-in without an appointment, progress by an
-//! unknown number, a bad rating that asks for reasons, and the call for help.
+//! unknown number, a bad rating that asks for reasons, a session that times out, and the
+//! call for help.
 
 #![allow(clippy::unwrap_used, elided_lifetimes_in_paths)]
 
@@ -97,6 +98,21 @@ fn guide_check_in_progress_rating_and_help_through_the_screen() {
     assert!(visible(shell, "感谢您的评价"));
     tap(shell, "返回首页");
     kiosk.wait_for(JPage::Home);
+
+    // A citizen who walks away mid-journey: the prompt, then the engine is told the session
+    // timed out and the journey's screen is wiped.
+    tap(shell, "自助申报");
+    kiosk.wait_for(JPage::TapCard);
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(61));
+    common::settle();
+    assert!(visible(shell, "您还在吗？"));
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(21));
+    common::settle();
+    assert_eq!(kiosk.journey().get_page(), JPage::Home, "wiped at once");
+    pump_until("the engine to count the timeout", || {
+        kiosk.engine.stats().borrow().timeouts == 1
+    });
+    assert!(kiosk.engine.screen().borrow().journey.is_none());
 
     // Help from the home screen: staff are called and the citizen is told to wait.
     tap(shell, "呼叫帮助");
