@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod journeys;
 mod technician;
 #[cfg(test)]
 mod tests;
-mod journeys;
 
 pub use journeys::{JourneysSection, QueueSection, VoiceSection};
 
