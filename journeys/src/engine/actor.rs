@@ -25,7 +25,6 @@ use kiosk_idcard::ReaderEvent;
 use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
 
-use super::central::CitizenClient;
 use super::devices::{PrinterSlot, ScannerSlot, spawn_reader};
 use super::queue::{Keeper, QueueInfo};
 use super::{EngineError, EngineHandle, EngineOptions, Stats};
@@ -40,6 +39,7 @@ use crate::model::{
 };
 use crate::sim::SimDevices;
 use crate::voice::Voice;
+use kiosk_core::sync::CentralClient;
 
 /// Numbers used when the kiosk was never enrolled (simulate mode without central).
 const UNENROLLED_BAND: NumberBand = NumberBand {
@@ -63,7 +63,7 @@ struct Actor {
     store: Store,
     band: NumberBand,
     kiosk_id: Option<Uuid>,
-    client: Option<CitizenClient>,
+    client: Option<CentralClient>,
     uplink: Option<UplinkHandle>,
     downlink: Option<DownlinkHandle>,
     queue: Arc<Mutex<QueueInfo>>,
@@ -116,8 +116,15 @@ pub(super) async fn start(
     let identity = Identity::load(&data_dir)?;
     let (client, uplink, downlink) = match &identity {
         Some(identity) => {
-            let key = Identity::signing_key(&data_dir)?;
-            let citizen = CitizenClient::new(&identity.central_url, identity.kiosk_id, key)?;
+            // Short timeouts for the citizen's calls: someone is waiting, and every answer
+            // has an offline fallback.
+            let citizen = identity.client(
+                &data_dir,
+                Timeouts {
+                    connect: Duration::from_secs(2),
+                    request: Duration::from_secs(4),
+                },
+            )?;
             let sync_client = identity.client(&data_dir, Timeouts::default())?;
             let uplink = Uplink::builder(store.clone(), sync_client.clone()).spawn();
             let downlink = Downlink::new(store.clone(), sync_client, identity.ops_key()?)
@@ -1172,31 +1179,26 @@ impl Actor {
         };
         if let Some(client) = self.client.clone() {
             let answer = match &query {
-                ProgressQuery::Number(no) => client.application(no).await.map(|p| vec![p]),
-                ProgressQuery::Holder(hash) => client.applications_of(hash).await,
+                // `None`: central does not know it; a kiosk submission not yet sent is in
+                // the cache.
+                ProgressQuery::Number(no) => client
+                    .application_progress(no)
+                    .await
+                    .map(|p| p.into_iter().collect::<Vec<_>>()),
+                ProgressQuery::Holder(hash) => client.applications_by_holder(hash).await,
             };
             match answer {
-                Ok(list) => {
+                Ok(list) if !list.is_empty() => {
                     let holder = match &query {
                         ProgressQuery::Holder(h) => Some(h.clone()),
                         ProgressQuery::Number(_) => None,
                     };
                     self.cache_progress(holder.as_deref(), &list).await;
                     self.stats.progress_lookups += 1;
-                    if list.is_empty() {
-                        return Err(missing.clone());
-                    }
                     return Ok((self.progress_views(&list), None));
                 }
-                Err(err)
-                    if matches!(
-                        err,
-                        super::central::CentralError::Refused { status: 404, .. }
-                    ) =>
-                {
-                    // Central does not know it; a kiosk submission not yet sent is in the cache.
-                    tracing::debug!(%err, "progress not on central");
-                }
+                // Central does not know it; a kiosk submission not yet sent is in the cache.
+                Ok(_) => tracing::debug!("progress not on central"),
                 Err(err) => tracing::debug!(%err, "progress from the cache"),
             }
         }

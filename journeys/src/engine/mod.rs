@@ -11,7 +11,6 @@
 //! ```
 
 mod actor;
-pub mod central;
 mod devices;
 mod queue;
 
@@ -93,9 +92,6 @@ pub enum EngineError {
     /// The simulators did not start.
     #[error("{0}")]
     Sim(#[from] crate::sim::SimStartError),
-    /// Central's client could not be built.
-    #[error("{0}")]
-    Central(#[from] central::CentralError),
     /// kiosk-core's sync client could not be built.
     #[error("{0}")]
     Sync(#[from] kiosk_core::sync::SyncError),

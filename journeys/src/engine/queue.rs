@@ -10,7 +10,7 @@ use kiosk_api::citizen::{LeaseRequest, QueueSnapshot, business_date_at};
 use kiosk_core::store::Store;
 use tokio::sync::Notify;
 
-use super::central::CitizenClient;
+use kiosk_core::sync::{CentralClient, SyncError};
 
 /// Cache key of the last queue state.
 pub(super) const QUEUE_STATE_KEY: &str = "queue_state";
@@ -61,7 +61,7 @@ impl QueueInfo {
 /// The keeper's settings.
 pub(super) struct Keeper {
     pub store: Store,
-    pub client: Option<CitizenClient>,
+    pub client: Option<CentralClient>,
     pub info: Arc<Mutex<QueueInfo>>,
     pub categories: Vec<String>,
     pub lease_size: u32,
@@ -101,7 +101,7 @@ impl Keeper {
         }
     }
 
-    async fn round(&self, client: &CitizenClient) {
+    async fn round(&self, client: &CentralClient) {
         let was_online = lock(&self.info).online;
         let online = match client.queue_state().await {
             Ok(snapshot) => {
@@ -133,7 +133,7 @@ impl Keeper {
     }
 
     /// Leases a block for every category running low today.
-    async fn top_up(&self, client: &CitizenClient) {
+    async fn top_up(&self, client: &CentralClient) {
         let today = business_date_at(Utc::now());
         for category in &self.categories {
             let store = self.store.clone();
@@ -163,7 +163,9 @@ impl Keeper {
                         tracing::error!(%err, "leased block not stored; it stays unused");
                     }
                 }
-                Err(err) if err.is_exhausted() => {
+                Err(SyncError::Refused {
+                    status: 409, error, ..
+                }) if error.error == kiosk_api::citizen::citizen_error::NUMBERS_EXHAUSTED => {
                     tracing::warn!(%category, "central has no numbers left below 500; the band will be used");
                 }
                 Err(err) => {
