@@ -131,6 +131,19 @@ pub async fn run(config: Config, options: HeadlessOptions) -> anyhow::Result<Sum
         sim.printed(SimPrinter::Dispenser).len(),
         sim.printed(SimPrinter::Receipt).len(),
     );
+    // The simulated reader answers a moment after the engine starts; a citizen who arrives
+    // before it finds the card journeys greyed out, as a real one would. Scripted citizens
+    // come once the kiosk is ready (or after 30 s, to report what stays greyed out).
+    let mut tiles = engine.availability();
+    if tokio::time::timeout(
+        Duration::from_secs(30),
+        tiles.wait_for(|a| a.tiles.iter().all(|t| t.enabled)),
+    )
+    .await
+    .is_err()
+    {
+        tracing::warn!("some journeys are still not available after 30 s");
+    }
     let mut script = Script {
         engine: engine.clone(),
         screen: engine.screen(),
