@@ -430,9 +430,7 @@ struct HallQuery {
 
 /// Today in China Standard Time (UTC+8, no daylight saving), the halls' business day.
 fn hall_today() -> chrono::NaiveDate {
-    let offset =
-        chrono::FixedOffset::east_opt(8 * 3600).expect("invariant: +08:00 is a valid offset");
-    chrono::Utc::now().with_timezone(&offset).date_naive()
+    kiosk_api::citizen::business_date_at(chrono::Utc::now())
 }
 
 async fn hall(

@@ -39,7 +39,7 @@ dd { margin: 0; }
 "#;
 
 fn china() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("invariant: +08:00 is a valid offset")
+    kiosk_api::citizen::hall_offset()
 }
 
 /// A time as Beijing time, `2026-11-26 18:05:03`.
