@@ -1,9 +1,15 @@
 //! Authentication of signed requests: signature and window by `kiosk_api::verify_request`,
-//! kiosk lookup and nonce replay by the store.
+//! kiosk lookup and nonce replay by the store. Handlers take it as an extractor:
+//! [`SignedRequest`] (a body, nonce claimed), [`SignedGet`] (no body, nonce claimed) or
+//! [`SignedUnclaimed`] (a body, the handler claims the nonce in its own transaction).
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
 use kiosk_api::{AuthError, SignedHeaders, verify_request};
 
+use super::body::BoundedBody;
 use super::{ApiFailure, AppState};
 use crate::store::KioskAuth;
 
@@ -13,6 +19,70 @@ pub(crate) struct Authenticated {
     pub(crate) nonce: String,
 }
 
+/// A signed request with a body: read within the route's limit, authenticated, its nonce
+/// claimed in a transaction of its own.
+pub(crate) struct SignedRequest {
+    /// The kiosk that signed it.
+    pub(crate) kiosk: KioskAuth,
+    /// The body it signed.
+    pub(crate) body: Bytes,
+}
+
+/// A signed request without a body (GET): authenticated over an empty body, its nonce
+/// claimed in a transaction of its own. The body, if any, is not read.
+pub(crate) struct SignedGet(pub(crate) KioskAuth);
+
+/// A signed request with a body, authenticated but with its nonce NOT claimed: the handler
+/// claims it inside the transaction that writes, so a request is either stored with its
+/// nonce or not at all, and a failed write leaves the nonce to the kiosk's retry.
+pub(crate) struct SignedUnclaimed {
+    /// Kiosk and nonce.
+    pub(crate) auth: Authenticated,
+    /// The body it signed.
+    pub(crate) body: Bytes,
+}
+
+impl FromRequest<AppState> for SignedUnclaimed {
+    type Rejection = ApiFailure;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<SignedUnclaimed, ApiFailure> {
+        let (method, uri, headers) = (
+            req.method().clone(),
+            req.uri().clone(),
+            req.headers().clone(),
+        );
+        let BoundedBody(body) = BoundedBody::from_request(req, state).await?;
+        let auth = authenticate(state, &method, &uri, &headers, &body).await?;
+        Ok(SignedUnclaimed { auth, body })
+    }
+}
+
+impl FromRequest<AppState> for SignedRequest {
+    type Rejection = ApiFailure;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<SignedRequest, ApiFailure> {
+        let SignedUnclaimed { auth, body } = SignedUnclaimed::from_request(req, state).await?;
+        claim(state, &auth).await?;
+        Ok(SignedRequest {
+            kiosk: auth.kiosk,
+            body,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for SignedGet {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<SignedGet, ApiFailure> {
+        let auth = authenticate(state, &parts.method, &parts.uri, &parts.headers, b"").await?;
+        claim(state, &auth).await?;
+        Ok(SignedGet(auth.kiosk))
+    }
+}
+
 fn refuse(e: AuthError) -> ApiFailure {
     tracing::warn!(reason = %e, "refused a request");
     ApiFailure::unauthorized(e.to_string())
@@ -20,7 +90,7 @@ fn refuse(e: AuthError) -> ApiFailure {
 
 /// Checks headers, kiosk and signature. The caller claims the nonce, inside its own
 /// transaction where it writes (events) or on its own ([`claim`]).
-pub(crate) async fn authenticate(
+async fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
@@ -63,28 +133,17 @@ pub(crate) async fn authenticate(
     })
 }
 
-/// Authenticates and claims the nonce in a transaction of its own.
-pub(crate) async fn authenticate_and_claim(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<KioskAuth, ApiFailure> {
-    let auth = authenticate(state, method, uri, headers, body).await?;
-    claim(state, &auth).await?;
-    Ok(auth.kiosk)
-}
-
+/// Claims the nonce in a transaction of its own; a nonce seen before is a replay.
 async fn claim(state: &AppState, auth: &Authenticated) -> Result<(), ApiFailure> {
     let kiosk = auth.kiosk.kiosk_id.to_string();
     if state.store.claim_nonce(&kiosk, &auth.nonce).await? {
         Ok(())
     } else {
-        Err(refuse(AuthError::ReplayedNonce(auth.nonce.clone())))
+        Err(replayed(&auth.nonce))
     }
 }
 
+/// The refusal of a request whose nonce was seen before.
 pub(crate) fn replayed(nonce: &str) -> ApiFailure {
     refuse(AuthError::ReplayedNonce(nonce.to_owned()))
 }

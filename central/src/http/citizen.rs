@@ -1,18 +1,17 @@
 //! Queue, appointment and progress endpoints of the citizen journeys (CONTRACTS B). Every one
 //! is signed like `/v1/events`, and answers for the asking kiosk's own hall only.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use kiosk_api::citizen::{LeaseRequest, citizen_error, is_application_no, is_holder_hash};
-use kiosk_api::{error_code, routes};
+use kiosk_api::routes;
 
-use super::auth::authenticate_and_claim;
+use super::auth::{SignedGet, SignedRequest};
+use super::body::body_limit;
 use super::{ApiFailure, AppState};
 use crate::store::LeaseError;
 
@@ -24,7 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             routes::QUEUE_LEASES,
-            post(lease).layer(DefaultBodyLimit::max(MAX_LEASE_BYTES)),
+            post(lease).layer(body_limit(MAX_LEASE_BYTES)),
         )
         .route(routes::QUEUE_STATE, get(queue_state))
         .route(routes::APPOINTMENTS, get(appointments))
@@ -52,23 +51,8 @@ fn query_param(uri: &Uri, name: &str) -> Result<String, ApiFailure> {
 
 async fn lease(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    SignedRequest { kiosk, body }: SignedRequest,
 ) -> Result<Response, ApiFailure> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiFailure::too_large(format!("body is larger than {MAX_LEASE_BYTES} bytes"))
-        } else {
-            ApiFailure::new(
-                StatusCode::BAD_REQUEST,
-                error_code::BAD_REQUEST,
-                format!("body could not be read: {e}"),
-            )
-        }
-    })?;
-    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, &body).await?;
     let request: LeaseRequest =
         serde_json::from_slice(&body).map_err(|e| ApiFailure::from_json(&e))?;
     match state
@@ -92,11 +76,8 @@ async fn lease(
 
 async fn queue_state(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     let snapshot = state
         .store
         .queue_snapshot(&kiosk.hall_id, chrono::Utc::now())
@@ -106,11 +87,9 @@ async fn queue_state(
 
 async fn appointments(
     State(state): State<AppState>,
-    method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     let date = query_param(&uri, "date")?;
     let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
         .map_err(|_| ApiFailure::invalid(format!("date {date:?} is not YYYY-MM-DD")))?;
@@ -120,11 +99,9 @@ async fn appointments(
 
 async fn applications_by_holder(
     State(state): State<AppState>,
-    method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     let holder = query_param(&uri, "holder")?;
     if !is_holder_hash(&holder) {
         return Err(ApiFailure::invalid(
@@ -141,11 +118,8 @@ async fn applications_by_holder(
 async fn application(
     State(state): State<AppState>,
     Path(application_no): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     if !is_application_no(&application_no) {
         return Err(ApiFailure::invalid(format!(
             "{application_no:?} is not an application number like 0193A1B2-20261126-0007"
@@ -158,13 +132,9 @@ async fn application(
     {
         Some(progress) => Ok(Json(progress).into_response()),
         // Another hall's application is answered the same as none: no probing across halls.
-        None => Err(ApiFailure::new(
-            StatusCode::NOT_FOUND,
-            error_code::NOT_FOUND,
-            format!(
-                "no application {application_no} in this hall; a new one reaches central once the submitting kiosk's outbox delivers it"
-            ),
-        )),
+        None => Err(ApiFailure::not_found(format!(
+            "no application {application_no} in this hall; a new one reaches central once the submitting kiosk's outbox delivers it"
+        ))),
     }
 }
 

@@ -25,6 +25,14 @@ impl ApiFailure {
         }
     }
 
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::BAD_REQUEST, error_code::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::NOT_FOUND, error_code::NOT_FOUND, message)
+    }
+
     pub(crate) fn unauthorized(message: impl Into<String>) -> ApiFailure {
         ApiFailure::new(StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED, message)
     }
@@ -51,11 +59,7 @@ impl ApiFailure {
             serde_json::error::Category::Data => {
                 ApiFailure::invalid(format!("body does not fit the contract: {e}"))
             }
-            _ => ApiFailure::new(
-                StatusCode::BAD_REQUEST,
-                error_code::BAD_REQUEST,
-                format!("body is not valid JSON: {e}"),
-            ),
+            _ => ApiFailure::bad_request(format!("body is not valid JSON: {e}")),
         }
     }
 }

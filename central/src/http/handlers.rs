@@ -1,39 +1,23 @@
 //! One function per operation of `kiosk_api::openapi::OPERATIONS`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use kiosk_api::{EnrolRequest, EventBatch, error_code, routes};
 use sha2::{Digest as _, Sha256};
 
-use super::auth::{authenticate, authenticate_and_claim, replayed};
+use super::auth::{SignedGet, SignedRequest, SignedUnclaimed, replayed};
+use super::body::BoundedBody;
 use super::{ApiFailure, AppState};
 use crate::store::{
     ChunkOutcome, ChunkUpload, EnrolError, IngestOutcome, check_batch, is_sha256_hex,
 };
 
-fn body_of(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiFailure> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiFailure::too_large(format!("body is larger than {limit} bytes"))
-        } else {
-            ApiFailure::new(
-                StatusCode::BAD_REQUEST,
-                error_code::BAD_REQUEST,
-                format!("body could not be read: {e}"),
-            )
-        }
-    })
-}
-
 pub(crate) async fn enrol(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    BoundedBody(body): BoundedBody,
 ) -> Result<Response, ApiFailure> {
-    let body = body_of(body, super::MAX_ENROL_BYTES)?;
     let request: EnrolRequest =
         serde_json::from_slice(&body).map_err(|e| ApiFailure::from_json(&e))?;
     match state.store.enrol(&request).await {
@@ -61,15 +45,12 @@ pub(crate) async fn enrol(
     }
 }
 
+/// The nonce is claimed in the ingest transaction: a batch is stored with its nonce or not
+/// at all.
 pub(crate) async fn post_events(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    SignedUnclaimed { auth, body }: SignedUnclaimed,
 ) -> Result<Response, ApiFailure> {
-    let body = body_of(body, routes::MAX_BATCH_BYTES)?;
-    let auth = authenticate(&state, &method, &uri, &headers, &body).await?;
     let batch: EventBatch = serde_json::from_slice(&body).map_err(|e| ApiFailure::from_json(&e))?;
     if batch.events.len() > routes::MAX_BATCH_EVENTS {
         return Err(ApiFailure::too_large(format!(
@@ -102,11 +83,8 @@ fn check_sha(sha256: &str) -> Result<(), ApiFailure> {
 pub(crate) async fn upload_status(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     check_sha(&sha256)?;
     let status = state.store.upload_status(kiosk.kiosk_id, &sha256).await?;
     Ok(Json(status).into_response())
@@ -118,24 +96,16 @@ fn number_header(headers: &HeaderMap, name: &str) -> Result<u64, ApiFailure> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .ok_or_else(|| {
-            ApiFailure::new(
-                StatusCode::BAD_REQUEST,
-                error_code::BAD_REQUEST,
-                format!("header {name} must be a non-negative integer"),
-            )
+            ApiFailure::bad_request(format!("header {name} must be a non-negative integer"))
         })
 }
 
 pub(crate) async fn put_chunk(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
-    method: Method,
-    uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    SignedRequest { kiosk, body }: SignedRequest,
 ) -> Result<Response, ApiFailure> {
-    let body = body_of(body, routes::MAX_CHUNK_BYTES)?;
-    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, &body).await?;
     check_sha(&sha256)?;
     let offset = number_header(&headers, routes::HEADER_UPLOAD_OFFSET)?;
     let total = number_header(&headers, routes::HEADER_UPLOAD_LENGTH)?;
@@ -169,11 +139,9 @@ pub(crate) async fn put_chunk(
 
 pub(crate) async fn desired_state(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
     headers: HeaderMap,
+    SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    let kiosk = authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     let mut desired = state.store.desired_state(&kiosk.hall_id).await?;
     desired.release = state.store.desired_release(kiosk.kiosk_id).await?;
     if state.due_for_seen(kiosk.kiosk_id) {
@@ -213,18 +181,11 @@ pub(crate) async fn desired_state(
 pub(crate) async fn bundle(
     State(state): State<AppState>,
     Path((kind, version)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _: SignedGet,
 ) -> Result<Response, ApiFailure> {
-    authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     match state.store.bundle(&kind, &version).await? {
         Some(b) => Ok(Json(b).into_response()),
-        None => Err(ApiFailure::new(
-            StatusCode::NOT_FOUND,
-            error_code::NOT_FOUND,
-            format!("no bundle {kind} {version}"),
-        )),
+        None => Err(ApiFailure::not_found(format!("no bundle {kind} {version}"))),
     }
 }
 
@@ -233,11 +194,7 @@ pub(crate) async fn openapi() -> Response {
 }
 
 pub(crate) async fn no_route(uri: Uri) -> ApiFailure {
-    ApiFailure::new(
-        StatusCode::NOT_FOUND,
-        error_code::NOT_FOUND,
-        format!("no such path {}", uri.path()),
-    )
+    ApiFailure::not_found(format!("no such path {}", uri.path()))
 }
 
 pub(crate) async fn wrong_method(method: Method, uri: Uri) -> ApiFailure {

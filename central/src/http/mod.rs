@@ -2,6 +2,7 @@
 //! they hold no SQL.
 
 mod auth;
+mod body;
 mod citizen;
 mod error;
 mod handlers;
@@ -14,11 +15,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use kiosk_api::routes;
 use uuid::Uuid;
 
+use self::body::body_limit;
 use crate::store::{KioskAuth, Store};
 
 /// Largest enrolment body; a real one is a few hundred bytes.
@@ -67,17 +68,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             routes::ENROLMENTS,
-            post(handlers::enrol).layer(DefaultBodyLimit::max(MAX_ENROL_BYTES)),
+            post(handlers::enrol).layer(body_limit(MAX_ENROL_BYTES)),
         )
         .route(
             routes::EVENTS,
-            post(handlers::post_events).layer(DefaultBodyLimit::max(routes::MAX_BATCH_BYTES)),
+            post(handlers::post_events).layer(body_limit(routes::MAX_BATCH_BYTES)),
         )
         .route(
             routes::ATTACHMENT,
             get(handlers::upload_status)
                 .put(handlers::put_chunk)
-                .layer(DefaultBodyLimit::max(routes::MAX_CHUNK_BYTES)),
+                .layer(body_limit(routes::MAX_CHUNK_BYTES)),
         )
         .route(routes::DESIRED_STATE, get(handlers::desired_state))
         .route(routes::BUNDLE, get(handlers::bundle))

@@ -5,31 +5,24 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kiosk_api::error_code;
 
-use super::auth::authenticate_and_claim;
+use super::auth::SignedGet;
 use super::{ApiFailure, AppState};
 use crate::Store;
 use crate::store::RELEASE_CHUNK_BYTES;
 
 fn no_release(version: &str) -> ApiFailure {
-    ApiFailure::new(
-        StatusCode::NOT_FOUND,
-        error_code::NOT_FOUND,
-        format!("no release {version} is published"),
-    )
+    ApiFailure::not_found(format!("no release {version} is published"))
 }
 
 pub(crate) async fn manifest(
     State(state): State<AppState>,
     Path(version): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _: SignedGet,
 ) -> Result<Response, ApiFailure> {
-    authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     match state.store.release(&version).await? {
         Some(release) => Ok(Json(release).into_response()),
         None => Err(no_release(&version)),
@@ -82,11 +75,9 @@ fn header_value(text: &str) -> HeaderValue {
 pub(crate) async fn artifact(
     State(state): State<AppState>,
     Path(version): Path<String>,
-    method: Method,
-    uri: Uri,
     headers: HeaderMap,
+    _: SignedGet,
 ) -> Result<Response, ApiFailure> {
-    authenticate_and_claim(&state, &method, &uri, &headers, b"").await?;
     let release = state
         .store
         .release(&version)
