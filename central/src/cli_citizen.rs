@@ -23,6 +23,26 @@ pub(crate) struct Common {
     json: bool,
 }
 
+/// A hall's business day, for the commands that look at one.
+#[derive(Args)]
+pub(crate) struct HallDay {
+    /// Hall.
+    #[arg(long)]
+    hall: String,
+    /// Business date YYYY-MM-DD (default: today, hall time).
+    #[arg(long)]
+    date: Option<NaiveDate>,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl HallDay {
+    /// The hall, the date asked for or today (hall time), and `--db`/`--json`.
+    fn resolve(self) -> (String, NaiveDate, Common) {
+        (self.hall, self.date.unwrap_or_else(today), self.common)
+    }
+}
+
 #[derive(Subcommand)]
 pub(crate) enum AppointmentsCommand {
     /// Import a hall's booked appointments from the booking system's JSON export: an array of
@@ -38,16 +58,7 @@ pub(crate) enum AppointmentsCommand {
         common: Common,
     },
     /// List a hall's appointments of one day.
-    List {
-        /// Hall.
-        #[arg(long)]
-        hall: String,
-        /// Business date YYYY-MM-DD (default: today, hall time).
-        #[arg(long)]
-        date: Option<NaiveDate>,
-        #[command(flatten)]
-        common: Common,
-    },
+    List(HallDay),
 }
 
 #[derive(Subcommand)]
@@ -93,27 +104,9 @@ pub(crate) enum QueueCommand {
     },
     /// Tickets printed outside their kiosk's leased block or offline band (exit 1 if any):
     /// the numbers that two kiosks may both have handed out.
-    Check {
-        /// Hall.
-        #[arg(long)]
-        hall: String,
-        /// Business date YYYY-MM-DD (default: today, hall time).
-        #[arg(long)]
-        date: Option<NaiveDate>,
-        #[command(flatten)]
-        common: Common,
-    },
+    Check(HallDay),
     /// Issued, voided, called and waiting tickets per category.
-    Stats {
-        /// Hall.
-        #[arg(long)]
-        hall: String,
-        /// Business date YYYY-MM-DD (default: today, hall time).
-        #[arg(long)]
-        date: Option<NaiveDate>,
-        #[command(flatten)]
-        common: Common,
-    },
+    Stats(HallDay),
 }
 
 #[derive(Subcommand)]
@@ -211,8 +204,8 @@ pub(crate) async fn appointments(command: AppointmentsCommand) -> anyhow::Result
             }
             Ok(())
         }
-        AppointmentsCommand::List { hall, date, common } => {
-            let date = date.unwrap_or_else(today);
+        AppointmentsCommand::List(day) => {
+            let (hall, date, common) = day.resolve();
             let list = open(&common.db).await?.appointments(&hall, date).await?;
             if common.json {
                 return json(&list);
@@ -337,8 +330,8 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                 (None, _) => bail!("nobody is waiting in category {category} of hall {hall} today"),
             }
         }
-        QueueCommand::Check { hall, date, common } => {
-            let date = date.unwrap_or_else(today);
+        QueueCommand::Check(day) => {
+            let (hall, date, common) = day.resolve();
             let bad = open(&common.db)
                 .await?
                 .misnumbered_tickets(&hall, date)
@@ -364,8 +357,8 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        QueueCommand::Stats { hall, date, common } => {
-            let date = date.unwrap_or_else(today);
+        QueueCommand::Stats(day) => {
+            let (hall, date, common) = day.resolve();
             let stats = open(&common.db).await?.queue_stats(&hall, date).await?;
             if common.json {
                 return json(&stats);
