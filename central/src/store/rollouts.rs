@@ -370,12 +370,8 @@ impl Store {
         wanted: &'static str,
     ) -> Result<RolloutStatus, RolloutError> {
         let mut w = self.write().await?;
-        // Lock the row first so the state read is the state changed (see `advance`).
-        sqlx::query("UPDATE rollouts SET updated_at = updated_at WHERE id = $1")
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .doing("locking the rollout")?;
+        // Lock the row first so the state read is the state changed.
+        lock_rollout(&mut w.tx, id, "locking the rollout").await?;
         let state = sqlx::query_scalar::<_, String>("SELECT state FROM rollouts WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *w.tx)
@@ -386,16 +382,7 @@ impl Store {
             return Err(RolloutError::WrongState { id, state, wanted });
         }
         let reason = (to == rs::PAUSED).then_some("paused by ops");
-        sqlx::query(
-            "UPDATE rollouts SET state = $2, paused_reason = $3, updated_at = $4 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(to)
-        .bind(reason)
-        .bind(now_millis())
-        .execute(&mut *w.tx)
-        .await
-        .doing("changing the rollout's state")?;
+        set_state(&mut w.tx, id, to, reason, "changing the rollout's state").await?;
         if to == rs::ACTIVE {
             sqlx::query("UPDATE rollout_members SET state = $2, updated_at = $3 WHERE rollout_id = $1 AND state = $4")
                 .bind(id)
@@ -693,11 +680,7 @@ async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
     // Lock the rollout row before counting: on PostgreSQL two kiosks committing at once would
     // otherwise each see the other still pending and neither would start the next cohort.
     // The second waits here, then (READ COMMITTED) counts with the first one's result.
-    sqlx::query("UPDATE rollouts SET updated_at = updated_at WHERE id = $1")
-        .bind(rollout_id)
-        .execute(&mut **tx)
-        .await
-        .doing(doing)?;
+    lock_rollout(tx, rollout_id, doing).await?;
     loop {
         let row =
             sqlx::query("SELECT state, current_stage, max_failures FROM rollouts WHERE id = $1")
@@ -727,16 +710,7 @@ async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
                 failed.len(),
                 reasons.into_iter().collect::<Vec<_>>().join(", ")
             );
-            sqlx::query(
-                "UPDATE rollouts SET state = $2, paused_reason = $3, updated_at = $4 WHERE id = $1",
-            )
-            .bind(rollout_id)
-            .bind(rs::PAUSED)
-            .bind(reason)
-            .bind(now_millis())
-            .execute(&mut **tx)
-            .await
-            .doing(doing)?;
+            set_state(tx, rollout_id, rs::PAUSED, Some(&reason), doing).await?;
             return Ok(());
         }
         let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rollout_members WHERE rollout_id = $1 AND stage = $2 AND (state = $3 OR state = $4)")
@@ -780,6 +754,38 @@ async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
             }
         }
     }
+}
+
+/// Locks the rollout's row for the rest of `tx` (a no-op update), so that whoever reads and
+/// changes a rollout or its members does so one at a time, rollout row first.
+async fn lock_rollout(tx: &mut Tx, rollout_id: i64, doing: &'static str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE rollouts SET updated_at = updated_at WHERE id = $1")
+        .bind(rollout_id)
+        .execute(&mut **tx)
+        .await
+        .doing(doing)?;
+    Ok(())
+}
+
+/// Sets the rollout's state and why it is paused (None unless paused).
+async fn set_state(
+    tx: &mut Tx,
+    rollout_id: i64,
+    state: &str,
+    paused_reason: Option<&str>,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE rollouts SET state = $2, paused_reason = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(rollout_id)
+    .bind(state)
+    .bind(paused_reason)
+    .bind(now_millis())
+    .execute(&mut **tx)
+    .await
+    .doing(doing)?;
+    Ok(())
 }
 
 async fn set_version(
@@ -884,11 +890,7 @@ pub(crate) async fn project_health_events(
                     continue;
                 };
                 // Rollout row before member rows, the order ops commands take them in too.
-                sqlx::query("UPDATE rollouts SET updated_at = updated_at WHERE id = $1")
-                    .bind(rollout_id)
-                    .execute(&mut **tx)
-                    .await
-                    .doing("locking the rollout")?;
+                lock_rollout(tx, rollout_id, "locking the rollout").await?;
                 match result.outcome {
                     UpdateOutcome::Committed => {
                         sqlx::query("UPDATE rollout_members SET state = $3, note = '', updated_at = $4 WHERE rollout_id = $1 AND kiosk_id = $2 AND state <> $5")
