@@ -1000,7 +1000,7 @@ impl Actor {
                 )
             })?;
         let no = application_no(
-            self.kiosk_id.unwrap_or(Uuid::nil()),
+            self.kiosk_id.unwrap_or_default(),
             today,
             (counter % 10_000) as u16,
         );
