@@ -259,7 +259,7 @@ fn keys_round_trip_through_pem_and_base64() {
 
 fn sample_catalog_bytes() -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/catalog.sample.json");
+        .join("../journeys/data/catalog.sample.json");
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "the sample catalog {} must be beside the repository: {e}",

@@ -90,7 +90,7 @@ async fn ops_enrols_a_kiosk_publishes_a_catalog_and_events_survive_a_central_res
         );
 
         let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/data/catalog.sample.json");
+            .join("../journeys/data/catalog.sample.json");
         let published = central(&[
             "publish",
             "catalog",

@@ -222,6 +222,6 @@ pub fn event(seq: u64, stream: Stream, kind: &str) -> Event {
 
 pub fn sample_catalog() -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/catalog.sample.json");
+        .join("../journeys/data/catalog.sample.json");
     std::fs::read(&path).unwrap_or_else(|e| panic!("sample catalog {}: {e}", path.display()))
 }
