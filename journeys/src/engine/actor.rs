@@ -532,7 +532,8 @@ impl Actor {
         match effect {
             Effect::IssueTicket(order) => Some(Outcome::Ticket(self.issue(order).await)),
             Effect::FindAppointments { holder_hash } => {
-                Some(Outcome::Appointments(self.appointments(&holder_hash).await))
+                let (list, confirmed) = self.appointments(&holder_hash).await;
+                Some(Outcome::Appointments { list, confirmed })
             }
             Effect::PrintGuide { matter_id } => {
                 Some(Outcome::Printed(self.print_guide(&matter_id).await))
@@ -822,7 +823,8 @@ impl Actor {
         self.publish_availability();
     }
 
-    async fn appointments(&mut self, holder_hash: &str) -> Vec<Appointment> {
+    /// The holder's appointments today and whether central gave them just now.
+    async fn appointments(&mut self, holder_hash: &str) -> (Vec<Appointment>, bool) {
         let today = business_date_at(Utc::now());
         let key = format!("appointments:{today}");
         if let Some(client) = &self.client
@@ -832,20 +834,22 @@ impl Actor {
             let value = serde_json::to_value(&list).unwrap_or_default();
             let k = key.clone();
             let _ = blocking(move || store.cache_put(&k, &value)).await;
-            return list
+            let mine = list
                 .into_iter()
                 .filter(|a| a.holder_hash == holder_hash)
                 .collect();
+            return (mine, true);
         }
         let store = self.store.clone();
-        match blocking(move || store.cache_get(&key)).await {
+        let mine = match blocking(move || store.cache_get(&key)).await {
             Ok(Some((value, _))) => serde_json::from_value::<Vec<Appointment>>(value)
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|a| a.holder_hash == holder_hash)
                 .collect(),
             _ => Vec::new(),
-        }
+        };
+        (mine, false)
     }
 
     async fn print_slip(&mut self, slip: &Slip) -> bool {

@@ -108,12 +108,35 @@ impl Journey for CheckIn {
                 };
                 Vec::new()
             }
-            (State::Looking { holder }, Input::Outcome(Outcome::Appointments(list))) => {
+            (
+                State::Looking { holder },
+                Input::Outcome(Outcome::Appointments { list, confirmed }),
+            ) => {
                 let mine: Vec<Appointment> = list
                     .into_iter()
                     .filter(|a| a.holder_hash == holder.holder_hash)
                     .collect();
                 match verdict(&mine, cx) {
+                    // Offline, a slot missing from the cached list may have been booked
+                    // since: the citizen is not told there is none.
+                    Verdict::NoAppointment if !confirmed => {
+                        let window = cx.help_window.clone();
+                        self.state = State::Refused(Notice {
+                            title: Text::new(
+                                "暂时无法查询您的预约",
+                                "Your appointment cannot be looked up right now",
+                            ),
+                            message: Text::new(
+                                format!("网络中断，本终端无法确认预约，请到{}签到", window.zh),
+                                format!(
+                                    "The kiosk cannot reach the booking system; please check in at {}",
+                                    window.en
+                                ),
+                            ),
+                            window: Some(window),
+                        });
+                        Vec::new()
+                    }
                     Verdict::Welcome(a) => {
                         self.state = State::Printing;
                         vec![Effect::IssueTicket(TicketOrder {

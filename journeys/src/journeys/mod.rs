@@ -193,8 +193,15 @@ pub struct ScanOutcome {
 pub enum Outcome {
     /// The ticket printed, or why not.
     Ticket(Result<TicketView, Notice>),
-    /// The holder's appointments today (from central, or the cache offline).
-    Appointments(Vec<Appointment>),
+    /// The holder's appointments today, from central (`confirmed`) or, when central does not
+    /// answer, from the copy cached at the last answer: a copy can show an appointment but
+    /// cannot prove there is none (it may have been booked since).
+    Appointments {
+        /// Today's appointments.
+        list: Vec<Appointment>,
+        /// Whether central answered just now.
+        confirmed: bool,
+    },
     /// A slip printed (true) or not.
     Printed(bool),
     /// A scan finished.

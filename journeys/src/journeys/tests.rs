@@ -180,7 +180,10 @@ fn check_in_says_no_appointment_too_early_or_too_late() {
     let mut someone_else = on_time.clone();
     someone_else.holder_hash = "0".repeat(64);
     let effects = j.on(
-        Input::Outcome(Outcome::Appointments(vec![someone_else, on_time])),
+        Input::Outcome(Outcome::Appointments {
+            list: vec![someone_else, on_time],
+            confirmed: true,
+        }),
         &cx,
     );
     let [Effect::IssueTicket(order)] = effects.as_slice() else {
@@ -189,6 +192,54 @@ fn check_in_says_no_appointment_too_early_or_too_late() {
     assert_eq!(order.priority, TicketPriority::Appointment);
     assert_eq!(order.appointment_id.as_deref(), Some("ap-1"));
     assert_eq!(order.category, "C");
+}
+
+#[test]
+fn offline_a_slot_missing_from_the_cached_list_is_not_called_no_appointment() {
+    let catalog = catalog();
+    let cx = cx(&catalog, NOW);
+    let looked_up = |list: Vec<Appointment>, confirmed: bool| {
+        let mut j = checkin::CheckIn::new();
+        j.on(Input::CardTapped(holder((1965, 11, 27))), &cx);
+        let effects = j.on(
+            Input::Outcome(Outcome::Appointments { list, confirmed }),
+            &cx,
+        );
+        (j.page(&cx), effects)
+    };
+
+    // Central said there is none: the citizen may take a number instead.
+    let (page, _) = looked_up(Vec::new(), true);
+    let Page::Notice { title, window, .. } = page else {
+        panic!("{page:?}")
+    };
+    assert_eq!(title.en, "No appointment today");
+    assert_eq!(window, None);
+
+    // Only yesterday's copy, and the slot is not in it: sent to the desk, not turned away.
+    let (page, effects) = looked_up(Vec::new(), false);
+    let Page::Notice {
+        title,
+        message,
+        window,
+        failure,
+    } = page
+    else {
+        panic!("{page:?}")
+    };
+    assert!(effects.is_empty());
+    assert!(failure);
+    assert_eq!(title.zh, "暂时无法查询您的预约");
+    assert!(message.zh.contains("1号综合咨询台"), "{message:?}");
+    assert!(message.en.contains("Information desk 1"), "{message:?}");
+    assert_eq!(window.unwrap().zh, "1号综合咨询台");
+
+    // The copy holds the slot: checked in offline all the same.
+    let (_, effects) = looked_up(vec![appointment("2026-11-26T10:10:00+08:00")], false);
+    assert!(
+        matches!(effects.as_slice(), [Effect::IssueTicket(o)] if o.appointment_id.as_deref() == Some("ap-1")),
+        "{effects:?}"
+    );
 }
 
 #[test]
