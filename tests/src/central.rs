@@ -189,3 +189,24 @@ pub fn generate_ops_key(exe: &Path, db: &str, out: &Path) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// `central ARGS… --json --db DB`: one of central's staff and ops commands (appointments,
+/// applications, queue, …) and the JSON it printed.
+pub fn json(exe: &Path, db: &str, args: &[&str]) -> anyhow::Result<serde_json::Value> {
+    let out = Command::new(exe)
+        .args(args)
+        .args(["--json", "--db", db])
+        .env("RUST_LOG", "warn")
+        .output()
+        .with_context(|| format!("running central {}", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "central {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("central {} --json printed no JSON", args.join(" ")))
+}
