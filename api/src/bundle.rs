@@ -10,6 +10,11 @@ use sha2::{Digest as _, Sha256};
 use crate::keys::key_id;
 use crate::wire::SignedBundle;
 
+/// Kind of the bundle holding ops' part of a hall's kiosk configuration: a JSON object in the
+/// shape of the kiosk's configuration file, restricted to the keys ops may set (the kiosk's
+/// `kiosk_core::config::CENTRAL_KEYS`). The catalog's kind is [`crate::catalog::BUNDLE_KIND`].
+pub const CONFIG_BUNDLE_KIND: &str = "config";
+
 /// Why a bundle must not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {

@@ -16,7 +16,7 @@ pub mod routes;
 pub mod wire;
 
 pub use auth::{AuthError, SignedHeaders, sign_request, verify_request};
-pub use bundle::{BundleError, sign_bundle, verify_bundle};
+pub use bundle::{BundleError, CONFIG_BUNDLE_KIND, sign_bundle, verify_bundle};
 pub use catalog::Catalog;
 pub use fleet::{
     HealthReport, ReleaseManifest, SignedRelease, UpdateOutcome, UpdateResult, sign_release,

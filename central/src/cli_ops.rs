@@ -432,12 +432,20 @@ pub(crate) async fn publish_config(
     if !value.is_object() {
         bail!("{} must hold a JSON object", file.display());
     }
+    // The kiosks refuse a bundle they cannot take whole; refuse it here first, before it is
+    // signed, with the same checks and the same words.
+    kiosk_core::config::Config::check_central(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a configuration every kiosk can take: {e}; nothing was published",
+            file.display()
+        )
+    })?;
     if version.trim().is_empty() {
         bail!("--version must not be empty");
     }
     let store = open(db).await?;
     let ops = trusted_ops_key(key, &store).await?;
-    let bundle = kiosk_api::sign_bundle(&ops, "config", version, &bytes);
+    let bundle = kiosk_api::sign_bundle(&ops, kiosk_api::CONFIG_BUNDLE_KIND, version, &bytes);
     let outcome = store.publish(hall, &bundle).await?;
     if outcome == central::store::PublishOutcome::VersionTaken {
         bail!(
@@ -448,7 +456,7 @@ pub(crate) async fn publish_config(
         println!(
             "{}",
             serde_json::json!({
-                "kind": "config",
+                "kind": kiosk_api::CONFIG_BUNDLE_KIND,
                 "version": version,
                 "hall_id": hall,
                 "sha256": hex::encode(Sha256::digest(&bytes)),

@@ -75,7 +75,7 @@ async fn every_ops_command_answers_in_json_and_a_signed_config_reaches_the_hall(
         let config = dir.path().join("config.json");
         std::fs::write(
             &config,
-            r#"{"voice": {"enabled": true}, "idle_timeout_secs": 90}"#,
+            r#"{"voice": {"enabled": true}, "ui": {"inactivity_timeout_secs": 90}}"#,
         )
         .unwrap();
         let published = json(&[
@@ -113,6 +113,28 @@ async fn every_ops_command_answers_in_json_and_a_signed_config_reaches_the_hall(
             .unwrap();
         assert!(!refused.status.success());
         assert!(String::from_utf8_lossy(&refused.stderr).contains("JSON object"));
+        // A key no kiosk knows is refused before anything is signed, naming the key.
+        std::fs::write(&not_object, r#"{"idle_timeout_secs": 90}"#).unwrap();
+        let refused = Command::new(BIN)
+            .args([
+                "publish",
+                "config",
+                not_object.to_str().unwrap(),
+                "--hall",
+                "xicheng",
+                "--version",
+                "3",
+                "--key",
+                key,
+                "--db",
+                &db.url,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success());
+        assert!(stderr.contains("`idle_timeout_secs`"), "{stderr}");
+        assert!(stderr.contains("nothing was published"), "{stderr}");
 
         // The password comes from stdin or a file, never the command line.
         let added = with_stdin(

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,7 +14,7 @@ use kiosk_app::config::{self, Config, LogFormat};
 use kiosk_app::state_file::StatePublisher;
 use kiosk_app::status::{self, KioskStatus};
 use kiosk_app::ui_bridge::{Shell, ShellOptions, headless, sim_panel};
-use kiosk_app::{VERSION, logging, systemd};
+use kiosk_app::{VERSION, bundles, logging, systemd};
 use kiosk_journeys::{Engine, EngineOptions};
 
 /// The hall kiosk's touchscreen application.
@@ -40,6 +42,10 @@ struct Cli {
     /// Benchmark probe: render the first frame headless, report timings and memory, exit.
     #[arg(long, hide = true)]
     probe_startup: bool,
+    /// Seconds between looks for bundles the downlink stored (a new one restarts the app
+    /// in place once no citizen is served).
+    #[arg(long, default_value_t = 30, hide = true)]
+    bundle_check_secs: u64,
     /// Scripted citizens without a UI: `--simulate --headless --citizens N [--central URL --token T]`.
     #[command(flatten)]
     headless_run: kiosk_journeys::headless::HeadlessArgs,
@@ -69,10 +75,16 @@ fn main() -> ExitCode {
         eprintln!("kiosk-app: cannot set up logging: {e:#}");
         return ExitCode::FAILURE;
     }
+    // Central's config bundle (the downlink checked it before storing it) over the file; after
+    // logging is up, which only the file configures, so that what was applied is logged. The
+    // snapshot of the bundles comes first: one stored after it is seen as new, never missed.
+    let bundles = bundles::Snapshot::take(&config.kiosk.data_dir);
+    let file_config = config.clone();
+    let config = config.in_force();
     if cli.headless_run.headless {
         return kiosk_journeys::headless::run_cli(config, &cli.headless_run);
     }
-    match run(cli, config, started) {
+    match run(cli, config, started, (bundles, file_config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("kiosk-app stopped: {e:#}");
@@ -81,7 +93,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
+fn run(
+    cli: Cli,
+    config: Config,
+    started: Instant,
+    (bundles, file_config): (bundles::Snapshot, Config),
+) -> anyhow::Result<()> {
     let options = ShellOptions::from_config(&config);
 
     if let Some(dir) = &cli.screenshots {
@@ -116,7 +133,49 @@ fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
 
     let shell = Shell::new(options).context("cannot open the UI")?;
     let session_state = state.clone();
-    shell.on_session_change(move |active| session_state.session_active(active));
+    // New bundles from central are applied by restarting in place, but never under a citizen:
+    // the restart waits for the session to end.
+    let restart = Arc::new(RestartGate::default());
+    let gate = restart.clone();
+    shell.on_session_change(move |active| {
+        session_state.session_active(active);
+        gate.session_active.store(active, Ordering::SeqCst);
+        if !active && gate.pending.load(Ordering::SeqCst) {
+            let _ = slint::quit_event_loop();
+        }
+    });
+    let gate = restart.clone();
+    let every = Duration::from_secs(cli.bundle_check_secs.max(1));
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let (snapshot, file_config) = (bundles.clone(), file_config.clone());
+            let changed = tokio::task::spawn_blocking(move || {
+                // Restart only into a configuration that applies; the downlink checked the
+                // bundle against the built-in profile, this against the kiosk's own file.
+                snapshot.changed()
+                    && match file_config.with_applied_central() {
+                        Ok(_) => true,
+                        Err(error) => {
+                            tracing::error!(%error, "central's new configuration does not fit this kiosk's file; not applied");
+                            false
+                        }
+                    }
+            })
+            .await
+            .unwrap_or(false);
+            if changed {
+                tracing::info!("central sent new bundles; restarting to apply them once no citizen is being served");
+                let _ = slint::invoke_from_event_loop(move || {
+                    gate.pending.store(true, Ordering::SeqCst);
+                    if !gate.session_active.load(Ordering::SeqCst) {
+                        let _ = slint::quit_event_loop();
+                    }
+                });
+                return;
+            }
+        }
+    });
     // The journeys: devices (or their simulators), store, central. Without them the kiosk
     // still shows its shell, says the services are unavailable, and probes what it can.
     let engine = runtime.block_on(Engine::start(
@@ -193,7 +252,20 @@ fn run(cli: Cli, config: Config, started: Instant) -> anyhow::Result<()> {
         runtime.block_on(engine.shutdown());
     }
     runtime.shutdown_timeout(Duration::from_secs(2));
+    if restart.pending.load(Ordering::SeqCst) {
+        tracing::info!("restarting in place to apply central's new bundles");
+        return Err(bundles::exec_self());
+    }
     Ok(())
+}
+
+/// Shared by the UI thread and the bundle watcher.
+#[derive(Default)]
+struct RestartGate {
+    /// A citizen is being served.
+    session_active: AtomicBool,
+    /// New bundles wait to be applied.
+    pending: AtomicBool,
 }
 
 /// Creates the data directory, private to the kiosk user: it will hold citizens' records.

@@ -161,3 +161,67 @@ fn in_a_real_window_the_app_notifies_ready_and_pings_the_watchdog() {
         "the simulate profile's data directory was made"
     );
 }
+
+#[test]
+fn a_new_bundle_from_central_restarts_the_app_in_place_and_systemd_sees_no_exit() {
+    if !require("Xvfb") {
+        return;
+    }
+    let xvfb = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+
+    let mut app = Command::new(env!("CARGO_BIN_EXE_kiosk-app"))
+        .args(["--simulate", "--windowed", "--bundle-check-secs", "1"])
+        .current_dir(dir.path())
+        .env("DISPLAY", &xvfb.1)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env_remove("WATCHDOG_USEC")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let first = std::panic::catch_unwind(|| wait_for(&socket, "READY=1", deadline));
+
+    // What the downlink does with a verified config bundle: write aside, rename into place.
+    let bundles = dir.path().join("kiosk-data/bundles");
+    std::fs::create_dir_all(&bundles).unwrap();
+    std::fs::write(
+        bundles.join(".config.tmp"),
+        r#"{"hall": {"help_window_zh": "3号窗口", "help_window_en": "Window 3"}}"#,
+    )
+    .unwrap();
+    std::fs::rename(bundles.join(".config.tmp"), bundles.join("config")).unwrap();
+
+    let second = first
+        .is_ok()
+        .then(|| std::panic::catch_unwind(|| wait_for(&socket, "READY=1", deadline)));
+    // The same process is still there: it replaced itself, it did not exit.
+    let still_running = app.try_wait().unwrap().is_none();
+    let _ = app.kill();
+    let output = app.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(first.is_ok(), "READY never came; kiosk-app said:\n{stderr}");
+    assert!(
+        second.is_some_and(|s| s.is_ok()),
+        "no second READY after the new bundle; kiosk-app said:\n{stderr}"
+    );
+    assert!(
+        still_running,
+        "the app exited instead of restarting in place:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("restarting in place"),
+        "the restart is logged:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("central's configuration bundle applied"),
+        "the restarted app applies the bundle:\n{stderr}"
+    );
+}

@@ -219,8 +219,7 @@ async fn a_kiosk_clock_outside_the_window_is_refused_and_the_events_wait() {
 
 fn publish_catalog(rig: &Rig) -> Vec<u8> {
     let ops_key = rig.work.join("ops.pem");
-    let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/catalog.sample.json");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../journeys/data/catalog.sample.json");
     let mut catalog: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&sample).unwrap()).unwrap();
     catalog["hall"]["id"] = json!("hall-1");
@@ -272,4 +271,76 @@ async fn a_bundle_not_signed_by_the_enrolled_ops_key_is_not_applied() {
     assert!(matches!(refused, Err(SyncError::Bundle(_))), "{refused:?}");
     assert!(!Downlink::bundle_path(store.dir(), "catalog").exists());
     assert_eq!(store.desired_state_etag().unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hall_config_from_ops_is_refused_at_publish_if_bad_and_else_applied_over_the_kiosk_file()
+{
+    let rig = Rig::start();
+    let ops_key = rig.work.join("ops.pem");
+    let file = rig.work.join("hall-config.json");
+    let publish = |version: &str| {
+        Command::new(&rig.exe)
+            .args(["publish", "config"])
+            .arg(&file)
+            .args(["--hall", "hall-1", "--version", version, "--key"])
+            .arg(&ops_key)
+            .args(["--db", &rig.db])
+            .output()
+            .unwrap()
+    };
+    // A timeout no kiosk would take, and a key only a kiosk's own file may hold: nothing is
+    // signed or published, and ops read which key is wrong.
+    for (bad, key) in [
+        (
+            r#"{"ui": {"inactivity_timeout_secs": 5}}"#,
+            "ui.inactivity_timeout_secs",
+        ),
+        (
+            r#"{"devices": {"printer": {"tcp": "10.0.0.9:9100"}}}"#,
+            "devices",
+        ),
+    ] {
+        std::fs::write(&file, bad).unwrap();
+        let out = publish("2026-11-26.1");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a bad config was published: {bad}");
+        assert!(stderr.contains(key), "{stderr}");
+        assert!(stderr.contains("nothing was published"), "{stderr}");
+    }
+
+    std::fs::write(
+        &file,
+        r#"{"hall": {"help_window_zh": "3号窗口", "help_window_en": "Window 3"},
+            "ui": {"inactivity_timeout_secs": 120}}"#,
+    )
+    .unwrap();
+    let out = publish("2026-11-26.1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (key, enrolment, store) = rig.enrol("kiosk-f").await;
+    let ops = keys::public_key_from_base64(&enrolment.ops_public_key).unwrap();
+    let downlink = Downlink::new(store.clone(), rig.client(&key, &enrolment), ops);
+    let applied = downlink.poll_once().await.unwrap();
+    let PollOutcome::Applied(bundles) = applied else {
+        panic!("expected the config to be applied, got {applied:?}");
+    };
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0].kind, kiosk_api::CONFIG_BUNDLE_KIND);
+
+    // The kiosk's next start reads it over its own file.
+    let mut own = kiosk_core::config::Config::simulate().unwrap();
+    own.kiosk.data_dir = store.dir().to_owned();
+    let in_force = own.clone().in_force();
+    assert_eq!(in_force.hall.help_window_zh, "3号窗口");
+    assert_eq!(in_force.ui.inactivity_timeout_secs, 120);
+    assert_eq!(in_force.hall.name_zh, own.hall.name_zh);
+    assert_eq!(
+        in_force.ui.continue_prompt_secs,
+        own.ui.continue_prompt_secs
+    );
 }

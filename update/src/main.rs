@@ -67,7 +67,8 @@ enum Cmd {
 }
 
 fn agent(common: &Common) -> anyhow::Result<Agent> {
-    let config = Config::load(&common.config)?;
+    // Ops may set the maintenance window and the health deadline for the hall centrally.
+    let config = Config::load(&common.config)?.in_force();
     let root = common
         .root
         .clone()

@@ -91,7 +91,7 @@ impl Store {
             };
             match r.kind.as_str() {
                 "catalog" => state.catalog = Some(r),
-                "config" => state.config = Some(r),
+                kiosk_api::CONFIG_BUNDLE_KIND => state.config = Some(r),
                 _ => {}
             }
         }

@@ -1,9 +1,9 @@
 //! `[queue]`, `[voice]` and `[journeys]`: settings of the citizen journeys (kiosk-journeys).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[queue]`: queue numbering (DESIGN §6).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueSection {
     /// Numbers asked for in one lease from central (1–100).
@@ -25,7 +25,7 @@ impl Default for QueueSection {
 }
 
 /// `[voice]`: spoken prompts through espeak-ng.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VoiceSection {
     /// Whether voice prompts exist at all on this kiosk (they start on in elder mode).
@@ -50,7 +50,7 @@ impl Default for VoiceSection {
 }
 
 /// `[journeys]`: links printed as QR codes and the engine's periodic work.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JourneysSection {
     /// Base of the live queue link on tickets; the ticket number and date are appended.

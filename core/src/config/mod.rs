@@ -9,13 +9,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+mod central;
 mod journeys;
 mod technician;
 #[cfg(test)]
 mod tests;
 
+pub use central::{CENTRAL_KEYS, applied_central_path};
 pub use journeys::{JourneysSection, QueueSection, VoiceSection};
 
 pub use technician::TechnicianSection;
@@ -27,7 +29,7 @@ pub const DEFAULT_PATH: &str = "/etc/kiosk/kiosk.toml";
 pub const SIMULATE_PROFILE: &str = include_str!("simulate.toml");
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// This kiosk's identity and storage.
@@ -64,7 +66,7 @@ pub struct Config {
 }
 
 /// `[kiosk]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KioskSection {
     /// The id central gave this kiosk at enrolment (absent before provisioning).
@@ -78,7 +80,7 @@ pub struct KioskSection {
 }
 
 /// `[kiosk] number_band = { first = 950, last = 999 }`: an inclusive range of queue numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NumberBand {
     /// First number of the band.
@@ -91,7 +93,7 @@ pub struct NumberBand {
 pub const OFFLINE_BAND_RANGE: std::ops::RangeInclusive<u32> = 500..=999;
 
 /// `[hall]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HallSection {
     /// The hall's id at central, bound by the enrolment token (written by `kioskctl provision`).
@@ -107,7 +109,7 @@ pub struct HallSection {
 }
 
 /// A UI language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 pub enum Language {
     /// Simplified Chinese, the default.
     #[default]
@@ -138,7 +140,7 @@ impl Language {
 }
 
 /// `[ui]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UiSection {
     /// The language each session starts in.
@@ -178,7 +180,7 @@ impl UiSection {
 }
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -189,7 +191,7 @@ pub enum LogFormat {
 }
 
 /// `[logging]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingSection {
     /// Line format on stderr (under systemd, logs go to the journal with structured fields).
@@ -208,7 +210,7 @@ impl Default for LoggingSection {
 }
 
 /// `[central]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CentralSection {
     /// Base URL of the central platform, `https://…` (or `http://` on a test bench).
@@ -216,7 +218,7 @@ pub struct CentralSection {
 }
 
 /// `[devices]`: each device the kiosk drives.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DevicesSection {
     /// The ID-card reader.
@@ -230,7 +232,7 @@ pub struct DevicesSection {
 }
 
 /// A device on a serial port.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SerialDevice {
     /// The port, normally a udev symlink such as `/dev/kiosk/idcard`.
@@ -240,7 +242,7 @@ pub struct SerialDevice {
 }
 
 /// An ESC/POS printer: exactly one of `port` (serial), `device` (`/dev/usb/lp*`) or `tcp`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrinterDevice {
     /// Serial port.
@@ -261,7 +263,7 @@ fn default_paper_mm() -> u32 {
 }
 
 /// A SANE scanner.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScannerDevice {
     /// The SANE device name, e.g. `fujitsu:fi-7160:12345`.
@@ -269,7 +271,7 @@ pub struct ScannerDevice {
 }
 
 /// `[update]`: settings of the update agent.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateSection {
     /// Folder holding `releases/`, `downloads/` and the `current` symlink.
@@ -367,6 +369,15 @@ pub enum ConfigError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// Central's configuration bundle does not fit: a key ops may not set, a wrong type, a
+    /// value out of range ([`Config::with_central`]).
+    #[error("central's configuration: key `{key}`: {problem}")]
+    Central {
+        /// The key's dotted path, e.g. `ui.inactivity_timeout_secs`, or `.` for the whole.
+        key: String,
+        /// What is wrong, in plain words.
+        problem: String,
     },
     /// The file is not valid TOML, or does not fit the schema.
     #[error("{origin}: line {line}, column {column}: key `{key}`: {problem}")]

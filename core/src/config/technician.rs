@@ -1,9 +1,9 @@
 //! `[technician]`: how a field technician opens the kiosk's technician mode on its screen.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[technician]`: the PIN that opens technician mode, stored only as a hash.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TechnicianSection {
     /// The PIN as an argon2id PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`), written by

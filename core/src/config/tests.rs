@@ -239,3 +239,108 @@ fn the_journey_sections_default_and_refuse_a_lease_too_large() {
     let (key, _, _) = refused(&text);
     assert!(key.contains("volume"), "{key}");
 }
+
+fn central_refused(config: &Config, payload: &str) -> (String, String) {
+    match config.with_central(payload.as_bytes()) {
+        Err(ConfigError::Central { key, problem }) => (key, problem),
+        Err(other) => panic!("unexpected error kind: {other}"),
+        Ok(_) => panic!("a bad central config was accepted:\n{payload}"),
+    }
+}
+
+#[test]
+fn central_config_sets_hall_wide_keys_over_the_file_and_keeps_the_rest() {
+    let text = format!(
+        "{GOOD}\n[devices.idcard]\nport = \"/dev/kiosk/idcard\"\n[voice]\nwords_per_minute = 120\n"
+    );
+    let file = Config::parse(&text, "kiosk.toml").unwrap();
+    let merged = file
+        .with_central(
+            r#"{"hall": {"help_window_zh": "3号窗口", "help_window_en": "Window 3"},
+                "ui": {"inactivity_timeout_secs": 120, "language": "en"},
+                "update": {"window": "01:00-05:00"}}"#
+                .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(merged.hall.help_window_zh, "3号窗口");
+    assert_eq!(merged.hall.help_window_en, "Window 3");
+    assert_eq!(merged.ui.inactivity_timeout(), Duration::from_secs(120));
+    assert_eq!(merged.ui.language, Language::En);
+    assert_eq!(merged.update.window, "01:00-05:00");
+    // What ops did not set stays the file's, and what is local stays local.
+    assert_eq!(merged.hall.name_zh, file.hall.name_zh);
+    assert_eq!(merged.voice.words_per_minute, 120);
+    assert_eq!(merged.ui.continue_prompt_secs, file.ui.continue_prompt_secs);
+    assert_eq!(
+        merged.devices.idcard.unwrap().port,
+        PathBuf::from("/dev/kiosk/idcard")
+    );
+    assert_eq!(merged.kiosk.data_dir, file.kiosk.data_dir);
+}
+
+#[test]
+fn central_config_may_not_touch_what_only_the_kiosk_knows() {
+    let file = Config::parse(GOOD, "kiosk.toml").unwrap();
+    let (key, problem) =
+        central_refused(&file, r#"{"devices": {"idcard": {"port": "/dev/ttyS9"}}}"#);
+    assert_eq!(key, "devices");
+    assert!(problem.contains("own file"), "{problem}");
+    let (key, _) = central_refused(&file, r#"{"kiosk": {"data_dir": "/tmp"}}"#);
+    assert_eq!(key, "kiosk");
+    let (key, problem) = central_refused(&file, r#"{"update": {"restart_command": ["sh"]}}"#);
+    assert_eq!(key, "update.restart_command");
+    assert!(
+        problem.contains("window"),
+        "names the keys ops may set: {problem}"
+    );
+    let (key, _) = central_refused(&file, r#"{"central": {"url": "http://evil"}}"#);
+    assert_eq!(key, "central");
+}
+
+#[test]
+fn central_config_is_refused_whole_for_a_bad_value_a_wrong_type_or_bad_json() {
+    let file = Config::parse(GOOD, "kiosk.toml").unwrap();
+    let (key, problem) = central_refused(&file, r#"{"ui": {"inactivity_timeout_secs": 5}}"#);
+    assert_eq!(key, "ui.inactivity_timeout_secs");
+    assert!(problem.contains("15 to 600"), "{problem}");
+    let (key, _) = central_refused(&file, r#"{"ui": {"elder_mode": "yes"}}"#);
+    assert_eq!(key, "ui.elder_mode");
+    let (key, _) = central_refused(&file, r#"{"technician": {"pin_hash": "1234"}}"#);
+    assert_eq!(key, "technician.pin_hash");
+    let (key, _) = central_refused(&file, r#"{"update": {"window": "25:00-06:00"}}"#);
+    assert_eq!(key, "update.window");
+    let (key, _) = central_refused(&file, r#"{"ui": {"language": null}}"#);
+    assert_eq!(key, "ui.language");
+    let (key, problem) = central_refused(&file, r#"{"ui": {"inactivity_timeout_secs": 90"#);
+    assert_eq!(key, ".");
+    assert!(problem.contains("line 1"), "{problem}");
+    assert_eq!(central_refused(&file, "[1, 2]").0, ".");
+    // The error reads as one sentence naming the key.
+    let error = file
+        .with_central(br#"{"queue": {"lease_size": 1000}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("central's configuration: key `queue.lease_size`: 1000 is out of range"),
+        "{error}"
+    );
+    assert!(Config::check_central(br#"{"queue": {"lease_size": 1000}}"#).is_err());
+    assert!(Config::check_central(br#"{"queue": {"lease_size": 50}}"#).is_ok());
+}
+
+#[test]
+fn the_bundle_in_force_is_read_from_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = GOOD.replace("/var/lib/kiosk", &dir.path().display().to_string());
+    let file = Config::parse(&text, "kiosk.toml").unwrap();
+    assert!(file.with_applied_central().unwrap().is_none());
+    assert_eq!(file.clone().in_force().ui.inactivity_timeout_secs, 90);
+    let path = applied_central_path(dir.path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, br#"{"ui": {"inactivity_timeout_secs": 45}}"#).unwrap();
+    assert_eq!(file.clone().in_force().ui.inactivity_timeout_secs, 45);
+    // A bundle that no longer fits is not applied; the file's configuration is used alone.
+    std::fs::write(&path, br#"{"ui": {"inactivity_timeout_secs": 4}}"#).unwrap();
+    assert!(file.with_applied_central().is_err());
+    assert_eq!(file.in_force().ui.inactivity_timeout_secs, 90);
+}

@@ -1,7 +1,9 @@
 //! The downlink: polls the desired state with an ETag, fetches the bundles whose version
 //! changed, verifies each with the ops key from enrolment, and only when every one of them
 //! verified writes them into place (write temp, fsync, rename, fsync folder) and records the
-//! new versions and ETag in one transaction. A bundle that fails verification changes nothing.
+//! new versions and ETag in one transaction. A bundle that fails verification, or whose content
+//! cannot be applied whole (a catalog that does not parse, a config a kiosk refuses), changes
+//! nothing: the bundles in force stay.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -97,6 +99,13 @@ impl Downlink {
                     want.kind, want.version, want.sha256
                 )));
             }
+            if let Err(reason) = check_content(&want.kind, &payload) {
+                return Err(SyncError::Unusable {
+                    kind: want.kind,
+                    version: want.version,
+                    reason,
+                });
+            }
             fetched.push((
                 AppliedBundle {
                     kind: want.kind,
@@ -171,6 +180,21 @@ impl DownlinkHandle {
     }
 }
 
+/// Whether a verified payload can be applied whole: a catalog must parse, a config must lay
+/// over a kiosk's configuration with every check passing. Kinds this kiosk does not use are
+/// kept as they are.
+fn check_content(kind: &str, payload: &[u8]) -> Result<(), String> {
+    if kind == kiosk_api::catalog::BUNDLE_KIND {
+        kiosk_api::Catalog::from_json(payload)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    } else if kind == kiosk_api::CONFIG_BUNDLE_KIND {
+        crate::config::Config::check_central(payload).map_err(|e| e.to_string())
+    } else {
+        Ok(())
+    }
+}
+
 fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<(), StoreError> {
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -186,4 +210,25 @@ fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<(), StoreE
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_content;
+
+    #[test]
+    fn a_signed_bundle_whose_content_cannot_be_applied_whole_is_refused() {
+        let config = |json: &str| check_content(kiosk_api::CONFIG_BUNDLE_KIND, json.as_bytes());
+        assert!(config(r#"{"voice": {"words_per_minute": 120}}"#).is_ok());
+        let refused = config(r#"{"voice": {"words_per_minute": 900}}"#).unwrap_err();
+        assert!(refused.contains("voice.words_per_minute"), "{refused}");
+        assert!(config(r#"{"devices": {}}"#).is_err());
+        assert!(config("not json").is_err());
+
+        let catalog = |bytes: &[u8]| check_content(kiosk_api::catalog::BUNDLE_KIND, bytes);
+        assert!(catalog(b"{\"categories\": 7}").is_err());
+        assert!(catalog(b"").is_err());
+        // A kind this kiosk does not use is kept as it comes.
+        assert!(check_content("signage", b"anything").is_ok());
+    }
 }

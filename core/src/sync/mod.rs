@@ -48,6 +48,18 @@ pub enum SyncError {
     /// A bundle failed verification and was not applied.
     #[error("{0}")]
     Bundle(kiosk_api::BundleError),
+    /// A bundle verified but its content cannot be applied whole; the one in force stays.
+    #[error(
+        "bundle {kind} {version} from central is signed but cannot be applied, so the one in force stays: {reason}; ops must publish a corrected version"
+    )]
+    Unusable {
+        /// Bundle kind.
+        kind: String,
+        /// Bundle version.
+        version: String,
+        /// What is wrong with its content.
+        reason: String,
+    },
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

@@ -43,11 +43,21 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 first
             };
             match technician::set_pin(&config, &pin) {
-                Ok(_) => {
+                Ok(hash) => {
                     println!(
                         "technician PIN set in {} ([technician] pin_hash, argon2id); restart the app to apply it: systemctl restart kiosk-app",
                         config.display()
                     );
+                    // Central's configuration for the hall, if it sets a PIN, wins over the file.
+                    let central_pin = kiosk_core::config::Config::load(&config)
+                        .ok()
+                        .and_then(|c| c.with_applied_central().ok().flatten())
+                        .and_then(|c| c.technician.pin_hash);
+                    if central_pin.is_some_and(|h| h != hash) {
+                        eprintln!(
+                            "warning: the hall's configuration from central sets the technician PIN, and it takes precedence over this file: the PIN just set opens technician mode only once ops remove it from the hall's configuration"
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
