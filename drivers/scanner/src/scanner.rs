@@ -19,6 +19,11 @@ const READ_CHUNK: usize = 64 * 1024;
 const PROGRESS_STEPS: u64 = 20;
 /// Events buffered between the SANE thread and the receiver.
 const EVENT_BUFFER: usize = 32;
+/// How long dropping a [`Scanner`] waits for the SANE thread to close the device and end
+/// libsane. A backend can hang in `sane_cancel` (sanei_thread cancels its reader thread
+/// asynchronously, which can leave a malloc lock held); the process must still be able to
+/// finish, so after this the thread is left behind and the hang is logged.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A page as it came off the scanner.
 #[derive(Debug, Clone)]
@@ -107,6 +112,8 @@ pub struct OpenedDevice {
 pub struct Scanner {
     requests: Option<std_mpsc::Sender<Request>>,
     worker: Option<thread::JoinHandle<()>>,
+    // Closed or signalled when the worker has returned.
+    finished: Option<std_mpsc::Receiver<()>>,
 }
 
 impl Scanner {
@@ -114,13 +121,18 @@ impl Scanner {
     pub async fn start() -> Result<Scanner, ScanError> {
         let (requests, inbox) = std_mpsc::channel();
         let (ready_tx, ready_rx) = oneshot::channel();
+        let (finished_tx, finished) = std_mpsc::channel();
         let worker = thread::Builder::new()
             .name("sane".into())
-            .spawn(move || worker(inbox, ready_tx))
+            .spawn(move || {
+                worker(inbox, ready_tx);
+                let _ = finished_tx.send(());
+            })
             .map_err(|_| ScanError::WorkerGone)?;
         let scanner = Scanner {
             requests: Some(requests),
             worker: Some(worker),
+            finished: Some(finished),
         };
         ready_rx.await.map_err(|_| ScanError::WorkerGone)??;
         Ok(scanner)
@@ -187,8 +199,22 @@ impl Drop for Scanner {
         // Closing the request channel ends the worker loop, which closes the device and
         // calls sane_exit; wait so the next Scanner starts on a clean libsane.
         self.requests.take();
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
+        let finished = self
+            .finished
+            .take()
+            .map(|done| done.recv_timeout(SHUTDOWN_GRACE));
+        match finished {
+            Some(Err(std_mpsc::RecvTimeoutError::Timeout)) => {
+                tracing::error!(
+                    grace_secs = SHUTDOWN_GRACE.as_secs(),
+                    "scanner: the SANE backend did not return from cancel/close; its thread is left behind and the scanner needs the kiosk service restarted"
+                );
+            }
+            _ => {
+                if let Some(worker) = self.worker.take() {
+                    let _ = worker.join();
+                }
+            }
         }
     }
 }
@@ -278,17 +304,21 @@ fn run_scan(
         Source::Flatbed => Some(max_pages.unwrap_or(1)),
     };
     let outcome = scan_loop(device, opened, limit, events);
-    // Ends the batch (or aborts a page on error) so the next run starts afresh.
-    device.cancel();
+    // The caller hears the outcome first: should the backend hang in cancel (see
+    // SHUTDOWN_GRACE), the citizen or technician still gets the jam or the pages.
     let last = match outcome {
-        Ok(Some((pages, end))) => ScanEvent::Finished { pages, end },
-        Ok(None) => return, // the receiver went away: nobody to tell
+        Ok(Some((pages, end))) => Some(ScanEvent::Finished { pages, end }),
+        Ok(None) => None, // the receiver went away: nobody to tell
         Err(e) => {
             tracing::warn!(device = device.name(), error = %e, "scan failed");
-            ScanEvent::Failed(e)
+            Some(ScanEvent::Failed(e))
         }
     };
-    let _ = events.blocking_send(last);
+    if let Some(last) = last {
+        let _ = events.blocking_send(last);
+    }
+    // Ends the batch (or aborts a page on error) so the next run starts afresh.
+    device.cancel();
 }
 
 /// Scans until the limit or an empty feeder. `Ok(None)` when the receiver was dropped.
