@@ -112,9 +112,16 @@ pub struct OpenedDevice {
 pub struct Scanner {
     requests: Option<std_mpsc::Sender<Request>>,
     worker: Option<thread::JoinHandle<()>>,
-    // Closed or signalled when the worker has returned.
-    finished: Option<std_mpsc::Receiver<()>>,
+    // Closed or signalled when the worker has returned. In a Mutex only so that `Scanner`
+    // stays Sync (an mpsc Receiver is not); only Drop takes it.
+    finished: std::sync::Mutex<Option<std_mpsc::Receiver<()>>>,
 }
+
+// The engine keeps a Scanner across awaits on a multi-threaded runtime.
+const _: fn() = || {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Scanner>();
+};
 
 impl Scanner {
     /// Starts the SANE thread and initialises libsane on it.
@@ -132,7 +139,7 @@ impl Scanner {
         let scanner = Scanner {
             requests: Some(requests),
             worker: Some(worker),
-            finished: Some(finished),
+            finished: std::sync::Mutex::new(Some(finished)),
         };
         ready_rx.await.map_err(|_| ScanError::WorkerGone)??;
         Ok(scanner)
@@ -201,7 +208,9 @@ impl Drop for Scanner {
         self.requests.take();
         let finished = self
             .finished
-            .take()
+            .get_mut()
+            .ok()
+            .and_then(Option::take)
             .map(|done| done.recv_timeout(SHUTDOWN_GRACE));
         match finished {
             Some(Err(std_mpsc::RecvTimeoutError::Timeout)) => {
