@@ -93,46 +93,26 @@ async fn every_ops_command_answers_in_json_and_a_signed_config_reaches_the_hall(
             "--json",
         ]);
         assert_eq!(published["key_id"], key_id.as_str());
-        let not_object = dir.path().join("list.json");
-        std::fs::write(&not_object, "[1, 2]").unwrap();
-        let refused = Command::new(BIN)
-            .args([
-                "publish",
-                "config",
-                not_object.to_str().unwrap(),
-                "--hall",
-                "xicheng",
-                "--version",
-                "3",
-                "--key",
-                key,
-                "--db",
-                &db.url,
-            ])
-            .output()
-            .unwrap();
-        assert!(!refused.status.success());
-        assert!(String::from_utf8_lossy(&refused.stderr).contains("JSON object"));
-        // A key no kiosk knows is refused before anything is signed, naming the key.
-        std::fs::write(&not_object, r#"{"idle_timeout_secs": 90}"#).unwrap();
-        let refused = Command::new(BIN)
-            .args([
-                "publish",
-                "config",
-                not_object.to_str().unwrap(),
-                "--hall",
-                "xicheng",
-                "--version",
-                "3",
-                "--key",
-                key,
-                "--db",
-                &db.url,
-            ])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&refused.stderr);
-        assert!(!refused.status.success());
+        // Refused before anything is signed: not an object, and a key no kiosk knows (named).
+        let refused = |content: &str| {
+            let file = dir.path().join("refused.json");
+            std::fs::write(&file, content).unwrap();
+            let out = Command::new(BIN)
+                .args([
+                    "publish",
+                    "config",
+                    file.to_str().unwrap(),
+                    "--hall",
+                    "xicheng",
+                ])
+                .args(["--version", "3", "--key", key, "--db", &db.url])
+                .output()
+                .unwrap();
+            assert!(!out.status.success(), "published: {content}");
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        assert!(refused("[1, 2]").contains("JSON object"));
+        let stderr = refused(r#"{"idle_timeout_secs": 90}"#);
         assert!(stderr.contains("`idle_timeout_secs`"), "{stderr}");
         assert!(stderr.contains("nothing was published"), "{stderr}");
 

@@ -117,6 +117,37 @@ impl Drop for Xvfb {
     }
 }
 
+/// The app in simulate mode in a window on `xvfb`, with systemd's notify socket in `dir`.
+/// `watchdog` sets WATCHDOG_USEC as systemd would.
+fn windowed_app(
+    xvfb: &Xvfb,
+    dir: &Path,
+    extra: &[&str],
+    watchdog: Option<&str>,
+) -> (std::process::Child, UnixDatagram) {
+    let socket_path = dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kiosk-app"));
+    command
+        .args(["--simulate", "--windowed"])
+        .args(extra)
+        .current_dir(dir)
+        .env("DISPLAY", &xvfb.1)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(usec) = watchdog {
+        command.env("WATCHDOG_USEC", usec);
+    }
+    (command.spawn().unwrap(), socket)
+}
+
 #[test]
 fn in_a_real_window_the_app_notifies_ready_and_pings_the_watchdog() {
     if !require("Xvfb") {
@@ -124,24 +155,7 @@ fn in_a_real_window_the_app_notifies_ready_and_pings_the_watchdog() {
     }
     let xvfb = Xvfb::start();
     let dir = tempfile::tempdir().unwrap();
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-
-    let mut app = Command::new(env!("CARGO_BIN_EXE_kiosk-app"))
-        .args(["--simulate", "--windowed"])
-        .current_dir(dir.path())
-        .env("DISPLAY", &xvfb.1)
-        .env_remove("WAYLAND_DISPLAY")
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env("WATCHDOG_USEC", "1000000")
-        .env_remove("WATCHDOG_PID")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut app, socket) = windowed_app(&xvfb, dir.path(), &[], Some("1000000"));
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let ready = std::panic::catch_unwind(|| wait_for(&socket, "READY=1", deadline));
@@ -169,23 +183,7 @@ fn a_new_bundle_from_central_restarts_the_app_in_place_and_systemd_sees_no_exit(
     }
     let xvfb = Xvfb::start();
     let dir = tempfile::tempdir().unwrap();
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-
-    let mut app = Command::new(env!("CARGO_BIN_EXE_kiosk-app"))
-        .args(["--simulate", "--windowed", "--bundle-check-secs", "1"])
-        .current_dir(dir.path())
-        .env("DISPLAY", &xvfb.1)
-        .env_remove("WAYLAND_DISPLAY")
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env_remove("WATCHDOG_USEC")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut app, socket) = windowed_app(&xvfb, dir.path(), &["--bundle-check-secs", "1"], None);
     let deadline = Instant::now() + Duration::from_secs(90);
     let first = std::panic::catch_unwind(|| wait_for(&socket, "READY=1", deadline));
 
