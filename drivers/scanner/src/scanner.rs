@@ -19,6 +19,14 @@ const READ_CHUNK: usize = 64 * 1024;
 const PROGRESS_STEPS: u64 = 20;
 /// Events buffered between the SANE thread and the receiver.
 const EVENT_BUFFER: usize = 32;
+/// A pause before the calls that make a backend cancel its reader thread (the EOF read of a
+/// frame, `sane_cancel`). Backends built on sanei_thread (the test backend, pixma and others)
+/// cancel that thread asynchronously with `pthread_cancel`; caught inside `free` as it
+/// finishes, it leaves a malloc arena lock held and its own exit then waits for it forever
+/// (seen with gdb in `tcache_thread_shutdown`). By the time we have read every byte of a frame
+/// the reader has written them all, so this pause lets it finish before it is cancelled. It
+/// narrows a race in libsane that only running SANE in a process of its own would close.
+const READER_GRACE: std::time::Duration = std::time::Duration::from_millis(30);
 /// How long dropping a [`Scanner`] waits for the SANE thread to close the device and end
 /// libsane. A backend can hang in `sane_cancel` (sanei_thread cancels its reader thread
 /// asynchronously, which can leave a malloc lock held); the process must still be able to
@@ -326,7 +334,9 @@ fn run_scan(
     if let Some(last) = last {
         let _ = events.blocking_send(last);
     }
-    // Ends the batch (or aborts a page on error) so the next run starts afresh.
+    // Ends the batch (or aborts a page on error) so the next run starts afresh. A reader
+    // thread still running is cancelled here; give it time to finish (see READER_GRACE).
+    thread::sleep(READER_GRACE);
     device.cancel();
 }
 
@@ -401,6 +411,11 @@ fn read_page(
         let mut data = Vec::with_capacity(frame_bytes.unwrap_or(0) as usize);
         let mut next_report = step;
         loop {
+            if frame_bytes.is_some_and(|total| data.len() as u64 >= total) {
+                // The read that answers EOF is where backends built on sanei_thread cancel
+                // their reader thread; give it time to finish first (see READER_GRACE).
+                thread::sleep(READER_GRACE);
+            }
             let n = device.read(&mut chunk)?;
             if n == 0 {
                 break;
