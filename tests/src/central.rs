@@ -127,6 +127,16 @@ impl Drop for Central {
 }
 
 /// `central token create --hall HALL --json`: a one-time enrolment token.
+/// A fresh central on its own SQLite file in `dir` (`central.db`, log `central.log`) whose
+/// ops key (`ops.pem`) exists, so that kiosks can enrol: central enrols nobody before ops has
+/// a key. Returns the running central; its database is [`Central::db`].
+pub fn start_fresh(exe: &Path, dir: &Path) -> anyhow::Result<Central> {
+    let db = dir.join("central.db").to_string_lossy().into_owned();
+    let central = Central::start(exe, &db, &dir.join("central.log"))?;
+    generate_ops_key(exe, &db, &dir.join("ops.pem"))?;
+    Ok(central)
+}
+
 pub fn create_token(exe: &Path, db: &str, hall: &str, hall_name: &str) -> anyhow::Result<String> {
     let out = Command::new(exe)
         .args([

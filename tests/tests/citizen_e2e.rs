@@ -62,13 +62,7 @@ impl Hall {
     fn open() -> Hall {
         let exe = cargo_bin("central", "central").unwrap();
         let work = tempfile::tempdir().unwrap();
-        let db = work
-            .path()
-            .join("central.db")
-            .to_string_lossy()
-            .into_owned();
-        let central = Central::start(&exe, &db, &work.path().join("central.log")).unwrap();
-        central::generate_ops_key(&exe, &db, &work.path().join("ops.pem")).unwrap();
+        let central = central::start_fresh(&exe, work.path()).unwrap();
         Hall { work, exe, central }
     }
 

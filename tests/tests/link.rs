@@ -27,15 +27,8 @@ impl Rig {
     fn start() -> Rig {
         let work = tempfile::tempdir().unwrap();
         let exe = cargo_bin("central", "central").unwrap();
-        let db = work
-            .path()
-            .join("central.db")
-            .to_string_lossy()
-            .into_owned();
-        let central = Central::start(&exe, &db, &work.path().join("central.log")).unwrap();
-        // Central enrols nobody before ops has a key: kiosks must learn it at enrolment.
-        kiosk_system_tests::central::generate_ops_key(&exe, &db, &work.path().join("ops.pem"))
-            .unwrap();
+        let central = kiosk_system_tests::central::start_fresh(&exe, work.path()).unwrap();
+        let db = central.db().to_owned();
         Rig {
             work: work.path().to_owned(),
             _work: work,
