@@ -9,10 +9,11 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::numbers::ApplicationNo;
 use crate::wire::Stream;
 
 /// Offset of the halls' local time from UTC (China Standard Time, +08:00).
@@ -33,17 +34,97 @@ pub const LEASE_MAX_NUMBER: u32 = 499;
 /// Most numbers one lease may ask for.
 pub const LEASE_MAX_COUNT: u32 = 100;
 
-/// `holder_hash` of CONTRACTS D: lower-case hex sha256 of `"kiosk-holder:" + id_number`, the
-/// number trimmed and with a lower-case check letter `x` made upper-case, so a number typed
-/// or read either way hashes the same. The plain number is never sent or logged.
-pub fn holder_hash(id_number: &str) -> String {
-    let normalised = id_number.trim().replace('x', "X");
-    hex::encode(Sha256::digest(
-        format!("kiosk-holder:{normalised}").as_bytes(),
-    ))
+/// A secret key that makes holder hashes unguessable: with the key, the 10^17 possible ID
+/// numbers cannot be enumerated against a stolen table of hashes. Central keeps its keys in a
+/// file outside its database (so a database dump holds hashes but no key) and gives them to
+/// the kiosks of the platform (`GET /v1/holder-keys`); the first key of [`HolderKeys`] makes
+/// new hashes, the others still match old records until ops retire them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, zeroize::ZeroizeOnDrop)]
+pub struct HolderKey {
+    /// Short name of the key (`2026a`), stored beside nothing: it only tells keys apart.
+    #[zeroize(skip)]
+    pub id: String,
+    /// 32 random bytes, standard base64.
+    #[serde(with = "secret_b64")]
+    #[schema(value_type = String)]
+    pub secret: [u8; 32],
 }
 
-/// True for what [`holder_hash`] returns: 64 lower-case hex characters.
+impl std::fmt::Debug for HolderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HolderKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl HolderKey {
+    /// A new random key named `id`.
+    pub fn generate(id: &str) -> HolderKey {
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+        HolderKey {
+            id: id.to_owned(),
+            secret,
+        }
+    }
+
+    /// `holder_hash` of CONTRACTS D: lower-case hex HMAC-SHA256 under this key of the ID
+    /// number, trimmed and with a lower-case check letter `x` made upper-case, so a number
+    /// typed or read either way hashes the same. The plain number is never sent or logged.
+    pub fn hash(&self, id_number: &str) -> String {
+        use hmac::Mac as _;
+        let normalised = id_number.trim().replace('x', "X");
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.secret)
+            .expect("invariant: HMAC takes a key of any length");
+        mac.update(b"kiosk-holder:");
+        mac.update(normalised.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// `GET /v1/holder-keys`: the platform's holder keys, newest (the one new hashes use) first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HolderKeys {
+    /// At least one key; `keys[0]` makes new hashes.
+    pub keys: Vec<HolderKey>,
+}
+
+impl HolderKeys {
+    /// The key new hashes are made with.
+    pub fn current(&self) -> Option<&HolderKey> {
+        self.keys.first()
+    }
+
+    /// The hash of `id_number` under every key, current first: what a lookup by card sends,
+    /// so records hashed before a rotation are still found.
+    pub fn all_hashes(&self, id_number: &str) -> Vec<String> {
+        self.keys.iter().map(|k| k.hash(id_number)).collect()
+    }
+}
+
+mod secret_b64 {
+    use base64::Engine as _;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(secret: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(secret))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = zeroize::Zeroizing::new(String::deserialize(d)?);
+        let bytes = zeroize::Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.as_bytes())
+                .map_err(serde::de::Error::custom)?,
+        );
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| serde::de::Error::custom("a holder key is 32 bytes"))
+    }
+}
+
+/// True for what [`HolderKey::hash`] returns: 64 lower-case hex characters.
 pub fn is_holder_hash(text: &str) -> bool {
     text.len() == 64
         && text
@@ -70,26 +151,10 @@ pub fn ticket_no(category: &str, number: u32) -> String {
     format!("{category}{number:03}")
 }
 
-/// An application number `<first 8 hex of kiosk uuid, upper>-<YYYYMMDD>-<4-digit counter>`.
-pub fn application_no(kiosk_id: Uuid, date: NaiveDate, counter: u16) -> String {
-    let hex = kiosk_id.simple().to_string().to_uppercase();
-    format!("{}-{}-{counter:04}", &hex[..8], date.format("%Y%m%d"))
-}
-
-/// True for the shape [`application_no`] makes (`0193A1B2-20261126-0007`).
+/// True for a well-formed application number ([`crate::numbers::ApplicationNo`]): 17 digits
+/// whose check digit holds, optionally grouped with spaces or hyphens.
 pub fn is_application_no(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('-').collect();
-    let [kiosk, date, counter] = parts.as_slice() else {
-        return false;
-    };
-    kiosk.len() == 8
-        && kiosk
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
-        && date.len() == 8
-        && NaiveDate::parse_from_str(date, "%Y%m%d").is_ok()
-        && counter.len() == 4
-        && counter.bytes().all(|b| b.is_ascii_digit())
+    crate::numbers::ApplicationNo::parse(text).is_ok()
 }
 
 /// Rating subjects of [`RatingGiven::subject`]; central keeps one rating per hall and subject.
@@ -188,12 +253,16 @@ pub struct TicketIssued {
     pub source: String,
     /// When it was printed.
     pub issued_at: DateTime<Utc>,
-    /// [`holder_hash`] when a card was tapped.
+    /// [`HolderKey::hash`] of the card tapped, if one was.
     #[serde(default)]
     pub holder_hash: Option<String>,
     /// The appointment checked in, if any.
     #[serde(default)]
     pub appointment_id: Option<String>,
+    /// The kiosk restarted between printing and recording this ticket, so it cannot tell
+    /// whether the citizen holds it: the number stays callable, marked for staff to check.
+    #[serde(default)]
+    pub unconfirmed: bool,
 }
 
 impl CitizenEvent for TicketIssued {
@@ -235,11 +304,12 @@ pub struct SubmittedMaterial {
 /// `records` / `application_submitted`: an application made at the kiosk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ApplicationSubmitted {
-    /// [`application_no`].
-    pub application_no: String,
+    /// Made by the sending kiosk: central refuses a number of another hall or kiosk.
+    #[schema(value_type = String, example = "00120326120100075")]
+    pub application_no: ApplicationNo,
     /// Matter id from the catalog.
     pub matter_code: String,
-    /// [`holder_hash`] of the applicant.
+    /// [`HolderKey::hash`] of the applicant's ID number.
     pub holder_hash: String,
     /// Masked name, e.g. `张*` (`kiosk_hal::mask::mask_name`).
     pub holder_name_masked: String,
@@ -294,6 +364,21 @@ pub struct HelpRequested {
 impl CitizenEvent for HelpRequested {
     const STREAM: Stream = Stream::Help;
     const KIND: &'static str = event_kind::HELP_REQUESTED;
+}
+
+/// `GET /v1/help/{event_id}`: where a help request stands, for the kiosk that asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HelpStatus {
+    /// The `help_requested` event's id.
+    pub event_id: Uuid,
+    /// When central received it.
+    pub received_at: DateTime<Utc>,
+    /// When staff said they are coming, if they have.
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Who is coming (a staff display name or window, never a citizen's data).
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
 }
 
 /// Body of `POST /v1/queue/leases`.
@@ -354,10 +439,9 @@ pub struct CategoryQueue {
 pub struct Appointment {
     /// Id from the booking system.
     pub appointment_id: String,
-    /// [`holder_hash`] of who booked.
+    /// [`HolderKey::hash`] of who booked: all a check-in by card needs to match. Names and
+    /// contact details stay on central.
     pub holder_hash: String,
-    /// Masked name, e.g. `张*`.
-    pub holder_name_masked: String,
     /// Matter id from the catalog.
     pub matter_code: String,
     /// Queue letter its ticket goes to.
@@ -489,7 +573,8 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ApplicationProgress {
     /// The application number.
-    pub application_no: String,
+    #[schema(value_type = String)]
+    pub application_no: ApplicationNo,
     /// Matter id from the catalog.
     pub matter_code: String,
     /// Current status (the last timeline entry's).
@@ -508,15 +593,49 @@ pub mod citizen_error {
 mod tests {
     use super::*;
 
+    fn key(byte: u8) -> HolderKey {
+        HolderKey {
+            id: format!("k{byte}"),
+            secret: [byte; 32],
+        }
+    }
+
     #[test]
-    fn the_holder_hash_is_sha256_of_the_prefixed_number_with_an_upper_case_x() {
-        // sha256("kiosk-holder:11010519491231002X"), computed independently with sha256sum.
-        let expected = "e4313d035180f6df8a3a529fac5c40165d3bcacafa2c9c74f04af431910bbaf6";
-        let got = holder_hash("11010519491231002X");
-        assert_eq!(got, expected);
+    fn the_holder_hash_is_an_hmac_of_the_prefixed_number_with_an_upper_case_x() {
+        // printf 'kiosk-holder:11010519491231002X' |
+        //   openssl dgst -sha256 -mac HMAC -macopt hexkey:0101…01 (32 bytes of 0x01)
+        let expected = "a3a87af1af9b43b220ea343f0f6c7959c6fb3bb1af86e80208bb26dd232b6d41";
+        let got = key(1).hash("11010519491231002X");
         assert!(is_holder_hash(&got));
-        assert_eq!(holder_hash(" 11010519491231002x\n"), got);
-        assert_ne!(holder_hash("110105194912310021"), got);
+        assert_eq!(got, expected);
+        assert_eq!(key(1).hash(" 11010519491231002x\n"), got);
+        assert_ne!(key(1).hash("110105194912310021"), got);
+        // Without the key the hash cannot be recomputed: another key gives another hash.
+        assert_ne!(key(2).hash("11010519491231002X"), got);
+    }
+
+    #[test]
+    fn a_lookup_by_card_hashes_under_every_key_current_first() {
+        let keys = HolderKeys {
+            keys: vec![key(2), key(1)],
+        };
+        let hashes = keys.all_hashes("11010519491231002X");
+        assert_eq!(
+            hashes,
+            vec![
+                key(2).hash("11010519491231002X"),
+                key(1).hash("11010519491231002X")
+            ]
+        );
+        assert_eq!(keys.current().map(|k| k.id.as_str()), Some("k2"));
+        let json = serde_json::to_string(&keys).unwrap();
+        let back: HolderKeys = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, keys);
+        assert!(
+            !format!("{keys:?}").contains("AQEB"),
+            "Debug must not print the secret"
+        );
+        assert!(serde_json::from_str::<HolderKey>(r#"{"id":"x","secret":"AQID"}"#).is_err());
     }
 
     proptest::proptest! {
@@ -531,7 +650,7 @@ mod tests {
         #[test]
         fn every_well_formed_id_number_hashes_to_a_holder_hash(digits in "[0-9]{17}[0-9Xx]") {
             proptest::prop_assert!(is_id_number(&digits));
-            proptest::prop_assert!(is_holder_hash(&holder_hash(&digits)));
+            proptest::prop_assert!(is_holder_hash(&key(7).hash(&digits)));
         }
     }
 
@@ -543,19 +662,6 @@ mod tests {
         assert!(!is_id_number("1101051949123100é"));
         assert!(!is_id_number("11010519491231002Y"));
         assert!(!is_id_number("1101051949123100"));
-    }
-
-    #[test]
-    fn application_numbers_have_the_kiosk_prefix_the_date_and_a_counter() {
-        let kiosk: Uuid = "0193a1b2-0000-7000-8000-000000000001".parse().unwrap();
-        let date = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
-        let no = application_no(kiosk, date, 7);
-        assert_eq!(no, "0193A1B2-20261126-0007");
-        assert!(is_application_no(&no));
-        assert!(!is_application_no("0193a1b2-20261126-0007"));
-        assert!(!is_application_no("0193A1B2-20261132-0007"));
-        assert!(!is_application_no("0193A1B2-20261126-007"));
-        assert!(!is_application_no("../etc/passwd"));
     }
 
     #[test]
@@ -579,6 +685,7 @@ mod tests {
             issued_at: "2026-11-26T01:02:03Z".parse().unwrap(),
             holder_hash: None,
             appointment_id: None,
+            unconfirmed: false,
         };
         let json = issued.to_payload();
         assert_eq!(json["ticket_no"], "A012");

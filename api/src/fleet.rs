@@ -174,6 +174,34 @@ pub struct HealthReport {
     pub disk_free_bytes: u64,
     /// Whether a citizen is using the kiosk.
     pub session_active: bool,
+    /// Events held back in the kiosk's quarantine (refused by central, or unreadable).
+    #[serde(default)]
+    pub quarantined: u64,
+    /// The oldest of them (at most [`HealthReport::QUARANTINE_LISTED`]), for the console.
+    #[serde(default)]
+    pub quarantine: Vec<QuarantinedEvent>,
+}
+
+impl HealthReport {
+    /// Most quarantined events one report lists.
+    pub const QUARANTINE_LISTED: usize = 20;
+}
+
+/// One event in a kiosk's quarantine, as reported in a [`HealthReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QuarantinedEvent {
+    /// Its outbox sequence number.
+    pub seq: u64,
+    /// Its kind, e.g. `application_submitted`.
+    pub kind: String,
+    /// Why: a [`crate::reject_reason`] from central, or `unreadable`, `attachment_lost`,
+    /// `too_large` from the kiosk itself.
+    pub reason: String,
+    /// What exactly, never personal data.
+    #[serde(default)]
+    pub detail: String,
+    /// When it was quarantined.
+    pub since: DateTime<Utc>,
 }
 
 /// How an update ended.

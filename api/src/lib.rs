@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod citizen;
 pub mod fleet;
 pub mod keys;
+pub mod numbers;
 pub mod openapi;
 pub mod routes;
 pub mod wire;
@@ -19,9 +20,10 @@ pub use auth::{AuthError, SignedHeaders, sign_request, verify_request};
 pub use bundle::{BundleError, CONFIG_BUNDLE_KIND, sign_bundle, verify_bundle};
 pub use catalog::Catalog;
 pub use fleet::{
-    HealthReport, ReleaseManifest, SignedRelease, UpdateOutcome, UpdateResult, sign_release,
-    verify_release,
+    HealthReport, QuarantinedEvent, ReleaseManifest, SignedRelease, UpdateOutcome, UpdateResult,
+    sign_release, verify_release,
 };
+pub use numbers::{ApplicationNo, HallCode, KioskNo};
 pub use wire::*;
 
 #[cfg(test)]

@@ -102,6 +102,16 @@ pub const OPERATIONS: &[Operation] = &[
         path: routes::APPLICATION,
         signed: true,
     },
+    Operation {
+        method: "GET",
+        path: routes::HOLDER_KEYS,
+        signed: true,
+    },
+    Operation {
+        method: "GET",
+        path: routes::HELP,
+        signed: true,
+    },
 ];
 
 fn json_ref(name: &str) -> utoipa::openapi::Content {
@@ -369,6 +379,7 @@ pub fn document() -> OpenApi {
         .schema_from::<ReleaseManifest>()
         .schema_from::<SignedRelease>()
         .schema_from::<HealthReport>()
+        .schema_from::<crate::fleet::QuarantinedEvent>()
         .schema_from::<DeviceReport>()
         .schema_from::<DeviceState>()
         .schema_from::<UpdateResult>()
@@ -477,11 +488,32 @@ fn citizen_paths(paths: PathsBuilder) -> PathsBuilder {
         .parameter(string_param(
             "application_no",
             ParameterIn::Path,
-            "e.g. 0193A1B2-20261126-0007",
+            "17 digits, e.g. 00120326120100075 (hall, kiosk, date, sequence, check digit)",
         ))
         .response("200", answer("Status and timeline", "ApplicationProgress"))
         .response("404", error("No such application in this hall"))
         .response("422", error("Not an application number"));
+    let holder_keys = signed(OperationBuilder::new())
+        .operation_id(Some("get_holder_keys"))
+        .summary(Some(
+            "The platform's holder-hash keys, newest first; kept by the kiosk, never logged",
+        ))
+        .response("200", answer("The keys", "HolderKeys"));
+    let help = signed(OperationBuilder::new())
+        .operation_id(Some("get_help_status"))
+        .summary(Some(
+            "Whether staff have acknowledged one of this kiosk's help requests",
+        ))
+        .parameter(string_param(
+            "event_id",
+            ParameterIn::Path,
+            "The help_requested event's id",
+        ))
+        .response("200", answer("Where the request stands", "HelpStatus"))
+        .response(
+            "404",
+            error("Not (yet) received from this kiosk: its outbox still holds it"),
+        );
     paths
         .path(routes::QUEUE_LEASES, PathItem::new(HttpMethod::Post, lease))
         .path(
@@ -497,6 +529,11 @@ fn citizen_paths(paths: PathsBuilder) -> PathsBuilder {
             PathItem::new(HttpMethod::Get, by_holder),
         )
         .path(routes::APPLICATION, PathItem::new(HttpMethod::Get, one))
+        .path(
+            routes::HOLDER_KEYS,
+            PathItem::new(HttpMethod::Get, holder_keys),
+        )
+        .path(routes::HELP, PathItem::new(HttpMethod::Get, help))
 }
 
 /// The schemas of [`crate::citizen`].
@@ -518,4 +555,7 @@ fn citizen_schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<ApplicationStatus>()
         .schema_from::<TimelineEntry>()
         .schema_from::<ApplicationProgress>()
+        .schema_from::<HolderKey>()
+        .schema_from::<HolderKeys>()
+        .schema_from::<HelpStatus>()
 }

@@ -63,6 +63,16 @@ pub const APPLICATIONS: &str = "/v1/applications";
 /// `GET`: progress of one application of the kiosk's hall (signed).
 pub const APPLICATION: &str = "/v1/applications/{application_no}";
 
+/// `GET`: the platform's holder keys ([`crate::citizen::HolderKeys`]) (signed).
+pub const HOLDER_KEYS: &str = "/v1/holder-keys";
+/// `GET`: where one help request of the kiosk stands ([`crate::citizen::HelpStatus`]) (signed).
+pub const HELP: &str = "/v1/help/{event_id}";
+
+/// The path of one help request, for a client.
+pub fn help(event_id: uuid::Uuid) -> String {
+    format!("/v1/help/{event_id}")
+}
+
 /// The appointments path for one business date, for a client.
 pub fn appointments(date: chrono::NaiveDate) -> String {
     format!("/v1/appointments?date={date}")

@@ -323,6 +323,7 @@ fn event_outcomes_and_streams_have_the_agreed_json() {
                 event_id: id,
                 outcome: EventOutcome::Rejected {
                     reason: reject_reason::MISSING_ATTACHMENT.into(),
+                    detail: None,
                 },
             },
         ],

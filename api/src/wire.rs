@@ -31,6 +31,12 @@ pub struct Enrolment {
     pub number_band: NumberBand,
     /// Ops public key (base64, 32 bytes) that signs every bundle this kiosk applies.
     pub ops_public_key: String,
+    /// The hall's code on the platform: the first digits of its application numbers.
+    #[schema(value_type = u16, minimum = 1, maximum = 9999)]
+    pub hall_code: crate::numbers::HallCode,
+    /// This kiosk's number in its hall, unique there: the next digits.
+    #[schema(value_type = u8, minimum = 1, maximum = 99)]
+    pub kiosk_no: crate::numbers::KioskNo,
 }
 
 /// An inclusive range of queue numbers.
@@ -151,10 +157,14 @@ pub enum EventOutcome {
     Stored,
     /// Central already had this kiosk id + event id.
     Duplicate,
-    /// Not stored; the kiosk keeps it and retries later.
+    /// Not stored. The kiosk keeps it: a [`reject_reason::is_retryable`] reason is retried
+    /// later, any other puts it in the kiosk's quarantine for ops, with this reason.
     Rejected {
         /// Machine code, one of [`reject_reason`].
         reason: String,
+        /// What exactly is wrong, for ops (never personal data).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
 }
 
@@ -162,6 +172,14 @@ impl EventOutcome {
     /// Whether the kiosk may delete the event from its outbox.
     pub fn is_acknowledged(&self) -> bool {
         matches!(self, EventOutcome::Stored | EventOutcome::Duplicate)
+    }
+
+    /// A refusal with a reason and what exactly is wrong.
+    pub fn rejected(reason: &str, detail: impl Into<String>) -> EventOutcome {
+        EventOutcome::Rejected {
+            reason: reason.to_owned(),
+            detail: Some(detail.into()),
+        }
     }
 }
 
@@ -171,6 +189,25 @@ pub mod reject_reason {
     pub const MISSING_ATTACHMENT: &str = "missing_attachment";
     /// Another event of this kiosk already has this sequence number.
     pub const SEQ_REUSED: &str = "seq_reused";
+    /// The payload does not fit the contract type of its kind (the detail names the field).
+    pub const INVALID_PAYLOAD: &str = "invalid_payload";
+    /// The event's kind belongs to another stream.
+    pub const WRONG_STREAM: &str = "wrong_stream";
+    /// The record's number (application number, queue number) is not one this kiosk may
+    /// make: another hall's or kiosk's, or outside its leases and band.
+    pub const NUMBER_NOT_YOURS: &str = "number_not_yours";
+    /// Another event already holds this number (a different record under the same number).
+    pub const NUMBER_TAKEN: &str = "number_taken";
+    /// The subject was rated already (one rating per ticket or application).
+    pub const ALREADY_RATED: &str = "already_rated";
+    /// Central could not apply it for a reason of its own; retried later.
+    pub const CENTRAL_BUSY: &str = "central_busy";
+
+    /// Whether the kiosk should send the event again later (the cause may go away by
+    /// itself); every other reason is final and the event goes to quarantine.
+    pub fn is_retryable(reason: &str) -> bool {
+        matches!(reason, MISSING_ATTACHMENT | CENTRAL_BUSY)
+    }
 }
 
 /// State of a resumable upload (`GET`/`PUT /v1/attachments/{sha256}`).

@@ -36,6 +36,10 @@ pub struct Identity {
     pub ops_public_key: String,
     /// Base URL of central this kiosk enrolled with.
     pub central_url: String,
+    /// The hall's code on the platform: the first digits of this kiosk's application numbers.
+    pub hall_code: kiosk_api::HallCode,
+    /// This kiosk's number in its hall, unique there: the next digits.
+    pub kiosk_no: kiosk_api::KioskNo,
 }
 
 /// Why the identity could not be loaded, created or used.
@@ -143,6 +147,8 @@ impl Identity {
             number_band: enrolment.number_band,
             ops_public_key: enrolment.ops_public_key,
             central_url: central_url.trim_end_matches('/').to_owned(),
+            hall_code: enrolment.hall_code,
+            kiosk_no: enrolment.kiosk_no,
         };
         identity.save(data_dir, &key)?;
         Ok(identity)
@@ -221,6 +227,8 @@ mod tests {
             },
             ops_public_key: keys::public_key_to_base64(&keys::generate().verifying_key()),
             central_url: "http://127.0.0.1:9".into(),
+            hall_code: kiosk_api::HallCode::new(12).unwrap(),
+            kiosk_no: kiosk_api::KioskNo::new(3).unwrap(),
         };
         identity.save(dir.path(), &key).unwrap();
         assert_eq!(Identity::load(dir.path()).unwrap(), Some(identity.clone()));

@@ -365,7 +365,7 @@ impl Store {
                         }
                         summary.acknowledged += 1;
                     }
-                    EventOutcome::Rejected { reason } => {
+                    EventOutcome::Rejected { reason, .. } => {
                         let attempts: i64 = tx.query_row(
                             "UPDATE outbox SET attempts = attempts + 1, last_error = ?2
                              WHERE seq = ?1 RETURNING attempts",

@@ -130,6 +130,7 @@ fn a_rejected_event_stays_and_is_deferred() {
             c.event_id,
             EventOutcome::Rejected {
                 reason: "missing_attachment".into(),
+                detail: None,
             },
         )])
         .unwrap();
