@@ -1,4 +1,4 @@
-//! Fleet operations on the wire (DESIGN.md §7, CONTRACTS A and C): signed software releases,
+//! Fleet operations on the wire: signed software releases,
 //! and what kiosks report about their health and their updates.
 //!
 //! A release is an artifact (a gzip tar whose root holds `bin/kiosk-app`) plus a manifest

@@ -1,4 +1,4 @@
-//! Wire contract between hall kiosks and the central platform (DESIGN.md §5, §5a, §7).
+//! Wire contract between hall kiosks and the central platform (docs/architecture.md).
 //!
 //! Both sides compile against this crate, so the JSON shapes, the request signature and the
 //! bundle signature are the very same code on the kiosk and on central. The OpenAPI document
