@@ -224,3 +224,33 @@ async fn an_empty_or_oversized_holder_key_answer_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_release_download_that_would_fill_the_disk_is_refused_before_a_byte_is_asked_for() {
+    let server = Server::start(|_| Answer {
+        status: 200,
+        headers: vec![],
+        body: Body::Endless { declared: None },
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let partial = dir.path().join("0.2.0.part");
+    let free = kiosk_core::store::free_bytes(dir.path()).unwrap();
+    // An artifact that fits in the free space, but not with the reserve left over.
+    let size = free.saturating_sub(1024 * 1024);
+    let err = client(&server.base)
+        .download_artifact("0.2.0", &partial, size)
+        .await
+        .unwrap_err();
+    match &err {
+        SyncError::NoSpace {
+            need, free: had, ..
+        } => {
+            assert!(*need > *had, "{err}");
+        }
+        other => panic!("expected NoSpace, got {other}"),
+    }
+    assert!(err.to_string().contains("nothing was downloaded"), "{err}");
+    assert!(server.requests().is_empty());
+    assert_eq!(std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0), 0);
+}
