@@ -11,10 +11,9 @@ use std::process::{Child, Command, Stdio};
 use chrono::{NaiveDate, Utc};
 use kiosk_api::citizen::{
     ApplicationStatus, ApplicationSubmitted, CitizenEvent, HelpRequested, LeaseRequest,
-    TicketIssued, TicketPriority, application_no, business_date_at, citizen_error, holder_hash,
-    ticket_no,
+    TicketIssued, TicketPriority, business_date_at, citizen_error, ticket_no,
 };
-use kiosk_api::{EnrolRequest, Event, EventBatch, keys};
+use kiosk_api::{ApplicationNo, EnrolRequest, Enrolment, Event, EventBatch, keys};
 use kiosk_core::sync::{CentralClient, SyncError, Timeouts, enrol};
 use uuid::Uuid;
 
@@ -119,7 +118,7 @@ fn hall() -> Hall {
     hall
 }
 
-async fn enrolled(hall: &Hall, base: &str) -> CentralClient {
+async fn enrolled(hall: &Hall, base: &str) -> (CentralClient, Enrolment) {
     let token = hall.central_json(&[
         "token",
         "create",
@@ -143,7 +142,8 @@ async fn enrolled(hall: &Hall, base: &str) -> CentralClient {
     )
     .await
     .unwrap();
-    CentralClient::new(base, enrolment.kiosk_id, key, Timeouts::default()).unwrap()
+    let client = CentralClient::new(base, enrolment.kiosk_id, key, Timeouts::default()).unwrap();
+    (client, enrolment)
 }
 
 fn event<T: CitizenEvent>(seq: u64, payload: &T) -> Event {
@@ -170,6 +170,7 @@ fn ticket(number: u32, source: &str) -> TicketIssued {
         issued_at: Utc::now(),
         holder_hash: None,
         appointment_id: None,
+        unconfirmed: false,
     }
 }
 
@@ -183,7 +184,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applications() {
     let hall = hall();
     let (_serve, base) = hall.serve();
-    let kiosk = enrolled(&hall, &base).await;
+    let (kiosk, enrolment) = enrolled(&hall, &base).await;
     let today = business_date_at(Utc::now());
 
     // Numbers: a block, then the next one, and a refused date with central's reason.
@@ -227,8 +228,11 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
     }
 
     // Two tickets printed from the lease, one application submitted, one call for help.
-    let holder = holder_hash("11010519491231002X");
-    let no = application_no(kiosk.kiosk_id(), today, 1);
+    // The kiosk hashes with the platform's current holder key, as central gives it.
+    let holder_keys = kiosk.holder_keys().await.unwrap();
+    let holder = holder_keys.current().unwrap().hash("11010519491231002X");
+    let number = |seq| ApplicationNo::new(enrolment.hall_code, enrolment.kiosk_no, today, seq);
+    let no = number(1).unwrap();
     let source = format!("lease:{}", first.lease_id);
     let batch = EventBatch {
         events: vec![
@@ -237,7 +241,7 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
             event(
                 3,
                 &ApplicationSubmitted {
-                    application_no: no.clone(),
+                    application_no: no,
                     matter_code: "hr-sscard-apply".into(),
                     holder_hash: holder.clone(),
                     holder_name_masked: "张*".into(),
@@ -308,12 +312,13 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
     assert!(kiosk.appointments(next_day).await.unwrap().is_empty());
 
     // Progress: submitted, then accepted by staff, by number and by card.
-    let progress = kiosk.application_progress(&no).await.unwrap().unwrap();
+    let no_text = no.to_string();
+    let progress = kiosk.application_progress(&no_text).await.unwrap().unwrap();
     assert_eq!(progress.status, ApplicationStatus::Submitted);
     hall.central_json(&[
         "application",
         "advance",
-        &no,
+        &no_text,
         "--status",
         "accepted",
         "--note-zh",
@@ -321,7 +326,7 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
         "--note-en",
         "Accepted; done within 5 working days",
     ]);
-    let progress = kiosk.application_progress(&no).await.unwrap().unwrap();
+    let progress = kiosk.application_progress(&no_text).await.unwrap().unwrap();
     assert_eq!(progress.status, ApplicationStatus::Accepted);
     assert_eq!(progress.timeline.len(), 2);
     assert_eq!(
@@ -332,7 +337,7 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
         kiosk.applications_by_holder(&holder).await.unwrap(),
         [progress]
     );
-    let unknown = application_no(kiosk.kiosk_id(), today, 2);
+    let unknown = number(2).unwrap().to_string();
     assert_eq!(kiosk.application_progress(&unknown).await.unwrap(), None);
     assert_eq!(
         kiosk.application_progress("../v1/events").await.unwrap(),
@@ -355,8 +360,15 @@ async fn citizen_calls_to_a_central_that_is_down_fail_as_transport_errors() {
         kiosk.queue_state().await,
         Err(SyncError::Http { .. })
     ));
+    let no = ApplicationNo::new(
+        kiosk_api::HallCode::new(12).unwrap(),
+        kiosk_api::KioskNo::new(3).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        7,
+    )
+    .unwrap();
     assert!(matches!(
-        kiosk.application_progress("0193A1B2-20261126-0007").await,
+        kiosk.application_progress(&no.to_string()).await,
         Err(SyncError::Http { .. })
     ));
 }

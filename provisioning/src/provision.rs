@@ -1,6 +1,7 @@
 //! `kioskctl provision`: generates the kiosk's key, enrols with central using a one-time
 //! token, and records the result in the data folder (`identity.json`, `kiosk.pem`) and in the
-//! configuration file.
+//! configuration file. Then it fetches the platform's holder keys once and keeps them in the
+//! kiosk's store, sealed, so that the kiosk can hash ID numbers before its first day online.
 //!
 //! The token is spent by central the moment it accepts the enrolment, so everything that
 //! could fail locally is checked before it is sent: the configuration parses (and still
@@ -13,7 +14,8 @@ use std::path::{Path, PathBuf};
 use kiosk_api::error_code;
 use kiosk_core::config::Config;
 use kiosk_core::identity::{IDENTITY_FILE, Identity, IdentityError, KEY_FILE};
-use kiosk_core::sync::SyncError;
+use kiosk_core::store::{DB_FILE, SPOOL_DIR, Store, StoreKey, StoreOptions};
+use kiosk_core::sync::{SyncError, Timeouts};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -49,6 +51,14 @@ pub struct Provisioned {
     pub hall_id: String,
     /// The hall's name.
     pub hall_name: String,
+    /// The hall's code on the platform (first digits of its application numbers).
+    pub hall_code: kiosk_api::HallCode,
+    /// This kiosk's number in its hall.
+    pub kiosk_no: kiosk_api::KioskNo,
+    /// Holder keys fetched and stored (0 if that failed; the app fetches them itself).
+    pub holder_keys: usize,
+    /// Why the holder keys could not be fetched or stored, if so.
+    pub holder_keys_problem: Option<String>,
     /// Offline queue numbers reserved for this kiosk.
     pub number_band: kiosk_api::NumberBand,
     /// Central's base URL, as recorded.
@@ -236,10 +246,22 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
         .map_err(after_enrol)?;
     config_file::write_atomic(path, &text).map_err(after_enrol)?;
 
+    // The enrolment stands whatever happens here: the token is spent, and the app fetches
+    // the keys itself when it is online.
+    let (holder_keys, holder_keys_problem) = match store_holder_keys(&identity, &data_dir).await {
+        Ok(n) => (n, None),
+        Err(problem) => (0, Some(problem)),
+    };
+    give_to_folder_owner(&data_dir);
+
     Ok(Provisioned {
         kiosk_id: identity.kiosk_id,
         hall_id: identity.hall_id,
         hall_name: identity.hall_name,
+        hall_code: identity.hall_code,
+        kiosk_no: identity.kiosk_no,
+        holder_keys,
+        holder_keys_problem,
         number_band: identity.number_band,
         central_url: identity.central_url,
         config_path: path.clone(),
@@ -247,6 +269,31 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
         data_dir,
         replaced,
     })
+}
+
+/// Fetches the holder keys as the new kiosk and keeps them sealed in its store; returns how
+/// many, or what went wrong in words for the technician.
+async fn store_holder_keys(identity: &Identity, data_dir: &Path) -> Result<usize, String> {
+    let client = identity
+        .client(
+            data_dir,
+            Timeouts {
+                connect: std::time::Duration::from_secs(10),
+                request: std::time::Duration::from_secs(30),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let keys = client.holder_keys().await.map_err(|e| error_chain(&e))?;
+    let dir = data_dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let key = StoreKey::load_or_create(&dir.join(kiosk_core::store::KEY_FILE))?;
+        let store = Store::open(&dir, key, StoreOptions::default())?;
+        store.save_holder_keys(&keys)?;
+        Ok::<_, kiosk_core::store::StoreError>(keys.keys.len())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
 }
 
 /// A damaged identity replaced under `--force` is worth a line on stderr, not a stop.
@@ -272,13 +319,25 @@ fn prepare_data_dir(dir: &Path) -> Result<(), ProvisionError> {
 }
 
 /// Files root writes into the app's data folder must belong to the folder's owner (the
-/// `kiosk` user that tmpfiles.d made it for), or the app could not read its own key.
+/// `kiosk` user that tmpfiles.d made it for), or the app could not read its own keys and
+/// store.
 fn give_to_folder_owner(dir: &Path) {
     let Ok(meta) = std::fs::metadata(dir) else {
         return;
     };
-    for name in [IDENTITY_FILE, KEY_FILE] {
-        // Only root can give files away; anyone else already owns them.
+    let db = |suffix: &str| format!("{DB_FILE}{suffix}");
+    let names = [
+        IDENTITY_FILE.to_owned(),
+        KEY_FILE.to_owned(),
+        kiosk_core::store::KEY_FILE.to_owned(),
+        db(""),
+        db("-wal"),
+        db("-shm"),
+        SPOOL_DIR.to_owned(),
+    ];
+    for name in names {
+        // Only root can give files away; anyone else already owns them. Files not (yet)
+        // there are skipped.
         let _ = std::os::unix::fs::chown(dir.join(name), Some(meta.uid()), Some(meta.gid()));
     }
 }

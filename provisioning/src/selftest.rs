@@ -617,6 +617,22 @@ fn check_disk(dir: &Path, status: &Result<Option<SyncStatus>, String>) -> Check 
         "store_used_bytes": used,
         "store_budget_bytes": budget,
     });
+    if let Some(s) = status
+        .filter(|s| !s.accepting_records && s.free_bytes.is_some_and(|f| f < s.min_free_bytes))
+    {
+        return Check::new(
+            names::DISK,
+            Outcome::Fail,
+            format!(
+                "only {} MiB free on the disk holding {}, under the {} MiB reserve: journeys that create records are not offered",
+                mib(free),
+                dir.display(),
+                mib(s.min_free_bytes)
+            ),
+        )
+        .advice("free space on that disk (e.g. `journalctl --vacuum-size=200M`, old releases) or fit a bigger disk; the kiosk offers them again by itself")
+        .detail(detail);
+    }
     if status.is_some_and(|s| !s.accepting_records) {
         return Check::new(
             names::DISK,
@@ -681,7 +697,21 @@ fn check_outbox(status: &Result<Option<SyncStatus>, String>) -> Check {
         "oldest_pending_age_secs": status.oldest_pending_age_secs,
         "last_success_at": status.last_success_at,
         "last_error": status.last_error,
+        "quarantined": status.quarantined,
     });
+    if status.quarantined > 0 {
+        // Held back, not lost: the rest flows, but someone must look at these.
+        return Check::new(
+            names::OUTBOX,
+            Outcome::Warn,
+            format!(
+                "{} event(s) in quarantine, not sent until retried ({} others waiting)",
+                status.quarantined, status.total_backlog
+            ),
+        )
+        .advice("`kioskctl sync status` lists them with the reason; export them for ops (`kioskctl sync export SEQ --out FILE`) or retry once the cause is fixed (`kioskctl sync retry SEQ`)")
+        .detail(detail);
+    }
     if status.total_backlog == 0 {
         return Check::new(names::OUTBOX, Outcome::Pass, "nothing waiting to be sent")
             .detail(detail);

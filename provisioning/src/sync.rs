@@ -1,12 +1,16 @@
-//! `kioskctl sync status`: what the kiosk still has to send to central, and how the link is
-//! doing. Reads the kiosk's store read-only (no key needed: the status holds no personal data),
-//! so it can run beside the running app.
+//! `kioskctl sync status`: what the kiosk still has to send to central, how the link is
+//! doing, and what is held in quarantine; `kioskctl sync retry` and `sync export` for the
+//! quarantined events. None of them needs the store key (nothing is decrypted: an export
+//! carries the payload still sealed) and all of them run beside the running app.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use kiosk_core::store::{SyncStatus, read_status};
+use kiosk_core::store::{
+    QuarantineEntry, RetryWhich, SyncStatus, export_quarantined_in, read_quarantine, read_status,
+    retry_quarantined_in,
+};
 
 /// Where the kiosk app keeps its store unless configured otherwise.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/kiosk";
@@ -28,13 +32,133 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data: PathBuf,
     },
+    /// Put quarantined events back in the outbox (same seq, same event id) once the cause is
+    /// dealt with; the running app sends them within a minute.
+    Retry {
+        /// The seq of the event, as `sync status` lists it.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        seq: Option<u64>,
+        /// Every quarantined event.
+        #[arg(long)]
+        all: bool,
+        /// The kiosk's data folder (holding kiosk.db).
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+    },
+    /// Write one quarantined event to a JSON file for ops: metadata, the payload as stored
+    /// (still sealed when it holds personal data) and its spool files, base64.
+    Export {
+        /// The seq of the event, as `sync status` lists it.
+        seq: u64,
+        /// The file to write (created, mode 0600; never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The kiosk's data folder (holding kiosk.db).
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        data: PathBuf,
+    },
 }
+
+/// Exit status of `retry` and `export` when there is no such quarantined event.
+pub const EXIT_NOT_FOUND: u8 = 3;
 
 /// Runs a `kioskctl sync` command.
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Status { json, data } => status(&data, json),
+        Command::Retry { seq, all, data } => {
+            let which = match (seq, all) {
+                (_, true) => RetryWhich::All,
+                (Some(seq), false) => RetryWhich::One(seq),
+                (None, false) => anyhow::bail!("give the seq of the event to retry, or --all"),
+            };
+            retry(&data, which)
+        }
+        Command::Export { seq, out, data } => export(&data, seq, &out),
     }
+}
+
+fn retry(data: &Path, which: RetryWhich) -> anyhow::Result<ExitCode> {
+    let seqs = retry_quarantined_in(data, which).with_context(|| {
+        format!(
+            "putting quarantined events back in the outbox of the kiosk store in {}",
+            data.display()
+        )
+    })?;
+    match (which, seqs.is_empty()) {
+        (RetryWhich::One(seq), true) => {
+            eprintln!(
+                "kioskctl sync retry: no event {seq} in quarantine; `kioskctl sync status` lists them"
+            );
+            return Ok(ExitCode::from(EXIT_NOT_FOUND));
+        }
+        (RetryWhich::All, true) => println!("quarantine is empty: nothing to retry"),
+        _ => println!(
+            "put back in the outbox: {} (seq {}); the kiosk sends them at its next look at the outbox",
+            seqs.len(),
+            seqs.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(data: &Path, seq: u64, out: &Path) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let Some(export) = export_quarantined_in(data, seq).with_context(|| {
+        format!(
+            "reading the quarantine of the kiosk store in {}",
+            data.display()
+        )
+    })?
+    else {
+        eprintln!(
+            "kioskctl sync export: no event {seq} in quarantine; `kioskctl sync status` lists them"
+        );
+        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+    };
+    let json = serde_json::to_vec_pretty(&export)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| {
+            format!(
+                "creating {} (an existing file is never overwritten)",
+                out.display()
+            )
+        })?;
+    file.write_all(&json)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", out.display()))?;
+    let missing = export
+        .attachment_files
+        .iter()
+        .filter(|a| a.sealed_base64.is_none())
+        .count();
+    println!(
+        "wrote event {seq} ({} {}, {} bytes of payload{}, {} attachment(s){}) to {}",
+        export.entry.kind,
+        export.entry.reason,
+        export.entry.payload_bytes,
+        if export.entry.personal {
+            " still sealed"
+        } else {
+            ""
+        },
+        export.attachment_files.len(),
+        if missing > 0 {
+            format!(", {missing} of them missing from the spool")
+        } else {
+            String::new()
+        },
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn status(data: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -44,10 +168,24 @@ fn status(data: &Path, json: bool) -> anyhow::Result<ExitCode> {
             data.display()
         )
     })?;
+    // A store of an older release has no quarantine yet: the status says so (0).
+    let quarantine = if status.quarantined > 0 {
+        read_quarantine(data).with_context(|| {
+            format!(
+                "reading the quarantine of the kiosk store in {}",
+                data.display()
+            )
+        })?
+    } else {
+        Vec::new()
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        let mut value = serde_json::to_value(&status)?;
+        value["quarantine"] = serde_json::to_value(&quarantine)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", render(&status));
+        print!("{}", render_quarantine(&quarantine));
     }
     Ok(if is_failing(&status) {
         ExitCode::from(EXIT_FAILING)
@@ -108,12 +246,23 @@ fn render(status: &SyncStatus) -> String {
         )),
         None => out.push_str("last error:     none\n"),
     }
+    let mib = |b: u64| b / (1024 * 1024);
+    let free = match status.free_bytes {
+        Some(free) => format!(
+            ", {} MiB free on the disk (reserve {} MiB)",
+            mib(free),
+            mib(status.min_free_bytes)
+        ),
+        None => String::new(),
+    };
     out.push_str(&format!(
-        "disk:           {} of {} MiB used{}\n",
-        status.used_bytes / (1024 * 1024),
-        status.budget_bytes / (1024 * 1024),
+        "disk:           {} of {} MiB used{free}{}\n",
+        mib(status.used_bytes),
+        mib(status.budget_bytes),
         if status.accepting_records {
             ""
+        } else if status.free_bytes.is_some_and(|f| f < status.min_free_bytes) {
+            " (DISK LOW: journeys that create records are not offered; free space on the data disk)"
         } else {
             " (NEAR LIMIT: journeys that create records are not offered)"
         }
@@ -124,6 +273,36 @@ fn render(status: &SyncStatus) -> String {
             status.downsampled_telemetry, status.dropped_telemetry
         ));
     }
+    out
+}
+
+/// The quarantine as a technician reads it, with what to do about it.
+fn render_quarantine(quarantine: &[QuarantineEntry]) -> String {
+    if quarantine.is_empty() {
+        return "quarantine:     empty\n".into();
+    }
+    let mut out = format!(
+        "quarantine:     {} event(s) held back, not sent until retried:\n",
+        quarantine.len()
+    );
+    out.push_str(&format!(
+        "  {:>8}  {:<24} {:<20} {:<20}  {}\n",
+        "seq", "kind", "reason", "since", "detail"
+    ));
+    for q in quarantine {
+        out.push_str(&format!(
+            "  {:>8}  {:<24} {:<20} {:<20}  {}\n",
+            q.seq,
+            q.kind,
+            q.reason,
+            q.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            q.detail
+        ));
+    }
+    out.push_str(
+        "  `kioskctl sync export SEQ --out FILE` saves one for ops; `kioskctl sync retry SEQ` \
+         (or --all) sends it again once the cause is fixed\n",
+    );
     out
 }
 

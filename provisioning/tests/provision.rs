@@ -97,6 +97,21 @@ fn provisioning_enrols_and_writes_a_config_the_app_accepts_and_refuses_to_run_tw
         done["number_band"]["last"].as_u64().unwrap(),
     );
     assert!(500 <= first && first <= last && last <= 999, "{done}");
+    assert!(done["hall_code"].as_u64().is_some_and(|c| c >= 1), "{done}");
+    assert!(done["kiosk_no"].as_u64().is_some_and(|n| n >= 1), "{done}");
+    // The holder keys were fetched once and kept sealed in the kiosk's store.
+    assert_eq!(done["holder_keys_problem"], Value::Null, "{done}");
+    let stored_keys = {
+        let data = dir.join("data");
+        let key = kiosk_core::store::StoreKey::load_or_create(&data.join("store.key")).unwrap();
+        let store = kiosk_core::store::Store::open(&data, key, Default::default()).unwrap();
+        store.holder_keys().unwrap().unwrap()
+    };
+    assert_eq!(
+        stored_keys.keys.len() as u64,
+        done["holder_keys"].as_u64().unwrap()
+    );
+    assert!(!stored_keys.keys.is_empty());
 
     // The app's own loader accepts what was written, with the new values.
     let config = Config::load(&config_path).unwrap();

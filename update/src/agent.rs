@@ -42,6 +42,9 @@ const DOWNLOAD_ATTEMPTS: u32 = 4;
 const HEALTH_SETTLE: Duration = Duration::from_secs(3);
 /// Complete downloads with a wrong digest before the release is refused as corrupt.
 const CORRUPT_DOWNLOADS_REFUSED: u32 = 2;
+/// Room kept for a release's unpacked tree, in artifacts: a gzip tar of binaries rarely
+/// shrinks them by more than this.
+const UNPACKED_FACTOR: u64 = 3;
 
 /// A switch whose health gate has not ended yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +152,18 @@ pub enum Verdict {
         /// The last error.
         error: String,
     },
+    /// Not enough free disk for the download and its unpacked release: nothing was
+    /// downloaded; the next run tries again (the release is not refused).
+    NoSpace {
+        /// The release.
+        version: String,
+        /// The folder the download goes to.
+        path: String,
+        /// Bytes needed, with the reserve kept free for the kiosk's records.
+        need: u64,
+        /// Bytes free there.
+        free: u64,
+    },
     /// Staged; the switch waits for the maintenance window or the end of a session.
     Waiting {
         /// The release.
@@ -197,12 +212,13 @@ pub enum Verdict {
 
 impl Verdict {
     /// The exit status of the command: 0 done or nothing to do, 2 refused, 3 rolled back,
-    /// 4 download to be resumed.
+    /// 4 download to be resumed, 5 not enough disk space for the download.
     pub fn exit_code(&self) -> i32 {
         match self {
             Verdict::Refused { .. } => 2,
             Verdict::RolledBack { .. } => 3,
             Verdict::DownloadIncomplete { .. } => 4,
+            Verdict::NoSpace { .. } => 5,
             _ => 0,
         }
     }
@@ -559,6 +575,9 @@ impl Agent {
         offered: &ReleaseRef,
         part: &Path,
     ) -> Result<Result<Result<DownloadInfo, Refusal>, Verdict>, AgentError> {
+        if let Some(no_space) = self.check_space(offered, part) {
+            return Ok(Err(no_space));
+        }
         let mut info = DownloadInfo::default();
         let mut last_error = String::new();
         for attempt in 1..=DOWNLOAD_ATTEMPTS {
@@ -606,6 +625,16 @@ impl Agent {
                         ))));
                     }
                 }
+                Err(kiosk_core::sync::SyncError::NoSpace {
+                    path, need, free, ..
+                }) => {
+                    return Ok(Err(Verdict::NoSpace {
+                        version: offered.version.clone(),
+                        path: path.display().to_string(),
+                        need,
+                        free,
+                    }));
+                }
                 Err(e) => {
                     tracing::warn!("download of {} interrupted: {e}", offered.version);
                     last_error = e.to_string();
@@ -619,6 +648,33 @@ impl Agent {
             size: offered.size,
             error: last_error,
         }))
+    }
+
+    /// Before any byte is fetched: room for the rest of the artifact and for its unpacked
+    /// tree ([`UNPACKED_FACTOR`] times the artifact), with the kiosk's reserve to spare.
+    fn check_space(&self, offered: &ReleaseRef, part: &Path) -> Option<Verdict> {
+        let dir = part.parent()?;
+        let free = kiosk_core::store::free_bytes(dir)?;
+        let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+        let need = offered
+            .size
+            .saturating_sub(have)
+            .saturating_add(offered.size.saturating_mul(UNPACKED_FACTOR))
+            .saturating_add(kiosk_core::sync::release::DOWNLOAD_RESERVE_BYTES);
+        if free >= need {
+            return None;
+        }
+        tracing::warn!(
+            "not downloading {}: {need} bytes needed in {}, {free} free",
+            offered.version,
+            dir.display()
+        );
+        Some(Verdict::NoSpace {
+            version: offered.version.clone(),
+            path: dir.display().to_string(),
+            need,
+            free,
+        })
     }
 
     /// Records the pending switch, points `current` at `version` and restarts the app.

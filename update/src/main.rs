@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Exit status: 0 done or nothing to do, 2 refused, 3 rolled back, 4 download to be
-//! resumed, 1 the agent could not work (config, network, disk; it retries on the next run).
+//! resumed, 5 not enough free disk for the download, 1 the agent could not work (config,
+//! network, disk; it retries on the next run).
 
 use std::path::PathBuf;
 
@@ -112,6 +113,16 @@ fn print(verdict: &Verdict, json: bool) -> anyhow::Result<()> {
             error,
         } => format!(
             "download of {version} stopped at {have} of {size} bytes ({error}); the next run resumes it"
+        ),
+        Verdict::NoSpace {
+            version,
+            path,
+            need,
+            free,
+        } => format!(
+            "not downloading {version}: {} MiB needed in {path} (with the kiosk's reserve), {} MiB free; free space on that disk, the next run tries again",
+            need.div_ceil(1024 * 1024),
+            free / (1024 * 1024)
         ),
         Verdict::Waiting { version, until, .. } => match until.as_str() {
             "window" => format!("{version} is staged; switching waits for the maintenance window"),

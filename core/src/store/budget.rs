@@ -3,6 +3,12 @@
 //! records, tickets, ratings and help requests are never dropped. Near the limit the store
 //! says "stop offering journeys that create records" ([`Capacity::accepting_records`]), which
 //! the app shows on screen; the headroom above that line is for journeys already under way.
+//!
+//! The budget alone does not see the disk: logs of other programs, an update download or a
+//! core dump can fill the data filesystem while the store is well under its limit. So the
+//! filesystem's own free space (statvfs, what an unprivileged writer may still use) counts
+//! too: below [`Budget::min_free_bytes`] journeys that create records are no longer offered
+//! and telemetry makes way, and what is left of that reserve is for steps under way.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,6 +24,17 @@ pub struct Budget {
     pub limit_bytes: u64,
     /// Percentage of the limit from which journeys that create records are no longer offered.
     pub near_limit_percent: u8,
+    /// Free space on the data filesystem below which journeys that create records are no
+    /// longer offered, whatever the store itself uses.
+    #[serde(default = "default_min_free")]
+    pub min_free_bytes: u64,
+}
+
+/// 64 MiB: several journeys' scans and commits, and the WAL's checkpoint, still fit.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
+
+fn default_min_free() -> u64 {
+    DEFAULT_MIN_FREE_BYTES
 }
 
 impl Default for Budget {
@@ -25,6 +42,7 @@ impl Default for Budget {
         Budget {
             limit_bytes: 2 * 1024 * 1024 * 1024,
             near_limit_percent: 90,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }
@@ -42,8 +60,28 @@ pub struct Capacity {
     pub used_bytes: u64,
     /// The budget.
     pub limit_bytes: u64,
-    /// False near the limit: the app must stop offering journeys that create records.
+    /// Free bytes on the data filesystem (for an unprivileged writer); `None` when the
+    /// filesystem cannot be asked.
+    pub free_bytes: Option<u64>,
+    /// The reserve of free space the budget keeps ([`Budget::min_free_bytes`]).
+    pub min_free_bytes: u64,
+    /// False near the limit or when the filesystem's free space is under the reserve: the
+    /// app must stop offering journeys that create records.
     pub accepting_records: bool,
+}
+
+impl Capacity {
+    /// Whether the filesystem's free space is under the reserve.
+    pub fn low_on_disk(&self) -> bool {
+        self.free_bytes
+            .is_some_and(|free| free < self.min_free_bytes)
+    }
+}
+
+/// Free bytes on the filesystem holding `dir`, as an unprivileged writer may use them.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let stat = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(stat.blocks_available().saturating_mul(stat.fragment_size()))
 }
 
 #[derive(Debug, Default)]
@@ -62,17 +100,25 @@ const CAPACITY_REWRITE: Duration = Duration::from_secs(5);
 impl Store {
     /// Current usage against the budget; evicts telemetry first if over the near-limit line.
     pub fn capacity(&self) -> Result<Capacity, StoreError> {
-        self.note_growth(0)?;
+        // On a full disk the eviction or the status update may fail; the figures are
+        // still worth having (they are what says "stop offering records").
+        if let Err(e) = self.note_growth(0) {
+            tracing::warn!(error = %e, "disk budget upkeep failed");
+        }
         self.measure()
     }
 
     fn measure(&self) -> Result<Capacity, StoreError> {
         let budget = self.inner.options.budget;
         let used = self.used_bytes()?;
+        let free = free_bytes(&self.inner.dir);
         Ok(Capacity {
             used_bytes: used,
             limit_bytes: budget.limit_bytes,
-            accepting_records: used < budget.near_limit(),
+            free_bytes: free,
+            min_free_bytes: budget.min_free_bytes,
+            accepting_records: used < budget.near_limit()
+                && free.is_none_or(|free| free >= budget.min_free_bytes),
         })
     }
 
@@ -115,14 +161,40 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// True when `incoming` more bytes fit under the limit, after evicting telemetry if needed.
+    /// True when `incoming` more bytes of telemetry fit under the limit and above the
+    /// reserve of free space, after evicting telemetry if needed. Telemetry never eats into
+    /// the reserve kept for citizens' records.
     pub(super) fn make_room_for(&self, incoming: u64) -> Result<bool, StoreError> {
-        let limit = self.inner.options.budget.limit_bytes;
-        if self.used_bytes()? + incoming <= limit {
+        let budget = self.inner.options.budget;
+        let limit = budget.limit_bytes;
+        let fits = |store: &Store| -> Result<bool, StoreError> {
+            let free_ok = free_bytes(&store.inner.dir)
+                .is_none_or(|free| free >= budget.min_free_bytes.saturating_add(incoming));
+            Ok(free_ok && store.used_bytes()? + incoming <= limit)
+        };
+        if fits(self)? {
             return Ok(true);
         }
-        self.evict_telemetry(limit.saturating_sub(incoming))?;
-        Ok(self.used_bytes()? + incoming <= limit)
+        let target = self.eviction_target(incoming)?;
+        self.evict_telemetry(target)?;
+        fits(self)
+    }
+
+    /// How far usage must come down so that `incoming` bytes fit under the limit and the
+    /// free space gets back over the reserve. Pages freed inside the database are reused by
+    /// the next commits, so the file need not grow for them.
+    fn eviction_target(&self, incoming: u64) -> Result<u64, StoreError> {
+        let budget = self.inner.options.budget;
+        let used = self.used_bytes()?;
+        let mut target = budget.limit_bytes.saturating_sub(incoming);
+        if let Some(free) = free_bytes(&self.inner.dir) {
+            let short = budget
+                .min_free_bytes
+                .saturating_add(incoming)
+                .saturating_sub(free);
+            target = target.min(used.saturating_sub(short));
+        }
+        Ok(target)
     }
 
     /// After a commit: keep usage under the near-limit line by evicting telemetry, and record
@@ -132,6 +204,10 @@ impl Store {
         if self.used_bytes()? >= budget.near_limit() {
             // Aim a little lower so that the next few commits do not evict again at once.
             let target = budget.near_limit() - budget.limit_bytes / 20;
+            self.evict_telemetry(target)?;
+        }
+        if free_bytes(&self.inner.dir).is_some_and(|free| free < budget.min_free_bytes) {
+            let target = self.eviction_target(0)?;
             self.evict_telemetry(target)?;
         }
         let capacity = self.measure()?;
@@ -149,12 +225,15 @@ impl Store {
         };
         if changed {
             self.conn().execute(
-                "UPDATE sync_state SET accepting_records = ?1, used_bytes = ?2, budget_bytes = ?3
+                "UPDATE sync_state SET accepting_records = ?1, used_bytes = ?2, budget_bytes = ?3,
+                                       free_bytes = ?4, min_free_bytes = ?5
                  WHERE id = 1",
                 rusqlite::params![
                     capacity.accepting_records,
                     capacity.used_bytes as i64,
-                    capacity.limit_bytes as i64
+                    capacity.limit_bytes as i64,
+                    capacity.free_bytes.map(|f| f as i64),
+                    capacity.min_free_bytes as i64,
                 ],
             )?;
         }

@@ -72,7 +72,11 @@ fn numbers_come_from_the_lease_then_the_band_and_are_never_reused_after_a_restar
 fn a_holder_gets_one_ticket_per_category_and_day_unless_it_was_voided() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let holder = kiosk_api::citizen::holder_hash("11010519491231002X");
+    let holder = kiosk_api::citizen::HolderKey {
+        id: "test".into(),
+        secret: [1; 32],
+    }
+    .hash("11010519491231002X");
     let first = store
         .allocate_ticket("A", day(), Some(&holder), BAND)
         .unwrap()

@@ -1,5 +1,5 @@
-//! SQLite store: schema, migrations, the outbox, encryption of personal data at rest, the
-//! attachment spool and the disk budget.
+//! SQLite store: schema, migrations, the outbox and its quarantine, encryption of personal
+//! data at rest, the attachment spool, the holder keys and the disk budget.
 //!
 //! One database per kiosk (`<dir>/kiosk.db`, WAL). A journey step that creates a record writes
 //! the record and its outbox row in one transaction with `synchronous=FULL`: when
@@ -8,8 +8,10 @@
 mod budget;
 mod bundles;
 mod crypto;
+mod holder_keys;
 mod journeys;
 mod outbox;
+mod quarantine;
 mod schema;
 mod spool;
 mod status;
@@ -22,12 +24,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Notify;
 
-pub use budget::{Budget, Capacity};
+pub use budget::{Budget, Capacity, DEFAULT_MIN_FREE_BYTES, free_bytes};
 pub use bundles::AppliedBundle;
 pub use crypto::StoreKey;
 pub use journeys::{NoNumber, TicketAllocation, TicketFate};
 pub use kiosk_api::{EventOutcome, Stream};
 pub use outbox::{AckSummary, Committed, NewEvent, NewRecord, PendingEvent, StreamPolicy};
+pub use quarantine::{
+    ExportedAttachment, QuarantineEntry, QuarantineExport, RetryWhich, export_quarantined_in,
+    quarantine_reason, read_quarantine, retry_quarantined_in,
+};
 pub use schema::SCHEMA_VERSION;
 pub use spool::{AttachmentId, MAX_ATTACHMENT_BYTES};
 pub use status::{StreamBacklog, SyncStatus, read_status};
@@ -36,13 +42,36 @@ pub use status::{StreamBacklog, SyncStatus, read_status};
 pub const DB_FILE: &str = "kiosk.db";
 /// Folder of the attachment spool inside the store directory.
 pub const SPOOL_DIR: &str = "spool";
+/// File name of the store key inside the store directory, where the app keeps it.
+pub const KEY_FILE: &str = "store.key";
 
 /// What can go wrong in the store. Each names the file or the value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused an operation.
     #[error("kiosk store database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
+    /// The data filesystem has no room: SQLite answered `SQLITE_FULL`, a spool file met
+    /// `ENOSPC`, or the free space is under the floor kept for commits under way. Nothing of
+    /// the step was written (its transaction was rolled back, its temporary file removed).
+    #[error(
+        "the kiosk's data disk is full ({detail}); nothing of this step was written. \
+         Free space on the data disk (old logs, old releases), then try again"
+    )]
+    DiskFull {
+        /// What ran out, and where.
+        detail: String,
+    },
+    /// The key file given is not the one the store was written with.
+    #[error(
+        "kiosk store {dir}: the store key given is not the one this store was written with, \
+         so none of its personal data could be read; put back the kiosk's own {KEY_FILE} \
+         (nothing was changed)"
+    )]
+    KeyMismatch {
+        /// The store's folder.
+        dir: PathBuf,
+    },
     /// A file of the store could not be read or written.
     #[error("kiosk store file {path}: {source}")]
     Io {
@@ -94,9 +123,36 @@ pub enum StoreError {
 
 impl StoreError {
     fn io(path: &Path, source: std::io::Error) -> StoreError {
+        // ENOSPC (and EDQUOT) is StorageFull: a typed answer, not a file error.
+        if source.kind() == std::io::ErrorKind::StorageFull {
+            return StoreError::DiskFull {
+                detail: format!("writing {}: {source}", path.display()),
+            };
+        }
         StoreError::Io {
             path: path.to_owned(),
             source,
+        }
+    }
+
+    /// Whether this is [`StoreError::DiskFull`]: the journey tells the citizen where to go
+    /// instead of retrying.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::DiskFull { .. })
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match &e {
+            rusqlite::Error::SqliteFailure(code, _)
+                if code.code == rusqlite::ErrorCode::DiskFull =>
+            {
+                StoreError::DiskFull {
+                    detail: format!("SQLite: {e}"),
+                }
+            }
+            _ => StoreError::Sqlite(e),
         }
     }
 }
@@ -144,6 +200,7 @@ impl Store {
             .map_err(|source| StoreError::io(dir, source))?;
         let mut conn = open_connection(&dir.join(DB_FILE), false)?;
         schema::migrate(&mut conn)?;
+        check_key(&conn, &key, dir)?;
         let store = Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
@@ -197,6 +254,33 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
         conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)?;
     }
     Ok(conn)
+}
+
+/// Refuses a key that is not the one the store was written with (a value sealed at first
+/// open must open), so a wrong key file is one clear error at start, not every outbox row
+/// judged unreadable and quarantined.
+fn check_key(conn: &Connection, key: &StoreKey, dir: &Path) -> Result<(), StoreError> {
+    const CONTEXT: &str = "store_meta:key_check";
+    let sealed: Option<Vec<u8>> =
+        conn.query_row("SELECT key_check FROM store_meta WHERE id = 1", [], |row| {
+            row.get(0)
+        })?;
+    match sealed {
+        Some(sealed) => key
+            .open(CONTEXT, &sealed)
+            .map(drop)
+            .map_err(|_| StoreError::KeyMismatch {
+                dir: dir.to_owned(),
+            }),
+        None => {
+            let sealed = key.seal(CONTEXT, b"kiosk store key check")?;
+            conn.execute(
+                "UPDATE store_meta SET key_check = ?1 WHERE id = 1",
+                [sealed],
+            )?;
+            Ok(())
+        }
+    }
 }
 
 /// fsync a directory so that a rename or create inside it survives a power cut.

@@ -1,6 +1,6 @@
 //! The outbox of DESIGN §5: events waiting for central, and the journeys' local records.
 
-use kiosk_api::{EventOutcome, Stream};
+use kiosk_api::{EventOutcome, Stream, routes};
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
@@ -109,8 +109,10 @@ pub struct PendingEvent {
 pub struct AckSummary {
     /// Rows deleted because central has them.
     pub acknowledged: usize,
-    /// Rows kept and deferred because central refused them.
+    /// Rows kept and deferred because central refused them for now (a retryable reason).
     pub rejected: usize,
+    /// Rows moved to the quarantine because central refused them for good.
+    pub quarantined: usize,
 }
 
 const MAX_REJECT_BACKOFF_MS: i64 = 3_600_000;
@@ -139,7 +141,7 @@ impl Store {
             tx.commit()?;
             committed
         };
-        self.after_commit(payload.len() as u64)?;
+        self.after_commit(payload.len() as u64);
         Ok(Some(committed))
     }
 
@@ -188,7 +190,7 @@ impl Store {
             tx.commit()?;
             committed
         };
-        self.after_commit(payload.len() as u64)?;
+        self.after_commit(payload.len() as u64);
         Ok(committed)
     }
 
@@ -247,18 +249,59 @@ impl Store {
         })
     }
 
-    fn after_commit(&self, added: u64) -> Result<(), StoreError> {
+    /// After a commit: wake the uplink and check the budget. The commit stands whatever the
+    /// check meets (a full disk refusing the status update): the caller must hear `Ok`, or
+    /// a citizen told "failed" would make the same record again.
+    fn after_commit(&self, added: u64) {
         self.inner.changed.notify_one();
-        self.note_growth(added)
+        if let Err(e) = self.note_growth(added) {
+            tracing::warn!(error = %e, "disk budget check after a commit failed");
+        }
     }
 
     /// The next events to send: due now, most urgent stream first, then by sequence number,
     /// at most `max_events` and about `max_bytes` of payload (always at least one event).
+    ///
+    /// A row that cannot be read (it does not decrypt, is not JSON, names an unknown
+    /// stream) or that is larger than any batch can be is moved to the quarantine on the
+    /// way, and the batch is made of the others: one bad row never stops the outbox.
     pub fn next_batch(
         &self,
         max_events: usize,
         max_bytes: usize,
     ) -> Result<Vec<PendingEvent>, StoreError> {
+        loop {
+            let (batch, bad) = self.read_batch(max_events, max_bytes)?;
+            if bad.is_empty() {
+                return Ok(batch);
+            }
+            {
+                let mut conn = self.conn();
+                let tx = conn.transaction()?;
+                for (seq, reason, detail) in &bad {
+                    super::quarantine::move_to_quarantine(&tx, *seq, reason, detail)?;
+                }
+                tx.commit()?;
+            }
+            for (seq, reason, detail) in &bad {
+                tracing::warn!(seq, reason, detail, "outbox row moved to quarantine");
+            }
+            if !batch.is_empty() {
+                return Ok(batch);
+            }
+            // Every row read was bad: read again, the next ones may be good.
+        }
+    }
+
+    /// One pass of [`Store::next_batch`]: the readable events, and the rows to quarantine
+    /// as `(seq, reason, detail)`.
+    #[allow(clippy::type_complexity)]
+    fn read_batch(
+        &self,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<PendingEvent>, Vec<(u64, &'static str, String)>), StoreError> {
+        use super::quarantine::quarantine_reason::{TOO_LARGE, UNREADABLE};
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT seq, event_id, stream, kind, priority, occurred_at, personal, payload,
@@ -268,36 +311,78 @@ impl Store {
         )?;
         let mut rows = stmt.query(params![now_ms(), max_events as i64])?;
         let mut batch = Vec::new();
+        let mut bad = Vec::new();
         let mut bytes = 0usize;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
+            let seq = seq as u64;
             let id_bytes: Vec<u8> = row.get(1)?;
-            let event_id = Uuid::from_slice(&id_bytes).map_err(|_| StoreError::Crypto {
-                context: format!("outbox row {seq}: malformed event id"),
-            })?;
+            let Ok(event_id) = Uuid::from_slice(&id_bytes) else {
+                bad.push((seq, UNREADABLE, "malformed event id".to_owned()));
+                continue;
+            };
             let stream_name: String = row.get(2)?;
-            let stream = Stream::from_name(&stream_name).ok_or_else(|| StoreError::Crypto {
-                context: format!("outbox row {seq}: unknown stream {stream_name:?}"),
-            })?;
+            let Some(stream) = Stream::from_name(&stream_name) else {
+                bad.push((seq, UNREADABLE, format!("unknown stream {stream_name:?}")));
+                continue;
+            };
+            let occurred_at: String = row.get(5)?;
+            if chrono::DateTime::parse_from_rfc3339(&occurred_at).is_err() {
+                bad.push((seq, UNREADABLE, format!("bad occurred_at {occurred_at:?}")));
+                continue;
+            }
             let personal: bool = row.get(6)?;
             let stored: Vec<u8> = row.get(7)?;
             let plain = if personal {
-                self.inner.key.open(&outbox_context(event_id), &stored)?
+                match self.inner.key.open(&outbox_context(event_id), &stored) {
+                    Ok(plain) => plain,
+                    Err(_) => {
+                        bad.push((
+                            seq,
+                            UNREADABLE,
+                            format!(
+                                "sealed payload of {} bytes does not decrypt (damaged)",
+                                stored.len()
+                            ),
+                        ));
+                        continue;
+                    }
+                }
             } else {
                 stored
+            };
+            if plain.len() > routes::MAX_BATCH_BYTES {
+                bad.push((
+                    seq,
+                    TOO_LARGE,
+                    format!(
+                        "payload of {} bytes is over the batch limit of {} bytes",
+                        plain.len(),
+                        routes::MAX_BATCH_BYTES
+                    ),
+                ));
+                continue;
+            }
+            let payload = match serde_json::from_slice(&plain) {
+                Ok(payload) => payload,
+                Err(e) => {
+                    // serde_json names line and column only, never the content.
+                    bad.push((seq, UNREADABLE, format!("payload is not JSON: {e}")));
+                    continue;
+                }
             };
             if !batch.is_empty() && bytes.saturating_add(plain.len()) > max_bytes {
                 break;
             }
             bytes += plain.len();
             batch.push(PendingEvent {
-                seq: seq as u64,
+                seq,
                 event_id,
                 stream,
                 kind: row.get(3)?,
                 priority: row.get(4)?,
-                occurred_at: row.get(5)?,
-                payload: serde_json::from_slice(&plain)?,
+                occurred_at,
+                payload,
                 attachments: Vec::new(),
                 attempts: row.get(8)?,
             });
@@ -313,12 +398,13 @@ impl Store {
                 .map(|sha| sha.map(AttachmentId::from_trusted))
                 .collect::<Result<_, _>>()?;
         }
-        Ok(batch)
+        Ok((batch, bad))
     }
 
     /// Applies central's per-event answers in one transaction: acknowledged rows are deleted
     /// with the personal data of their records and their no longer needed spool files;
-    /// rejected rows stay and are deferred with a growing delay.
+    /// rows refused for a retryable reason stay and are deferred with a growing delay; rows
+    /// refused for good go to the quarantine with central's reason and detail.
     pub fn acknowledge(&self, results: &[(Uuid, EventOutcome)]) -> Result<AckSummary, StoreError> {
         let mut summary = AckSummary::default();
         let mut orphaned = Vec::new();
@@ -353,7 +439,10 @@ impl Store {
                         for sha in shas {
                             let still_used: Option<i64> = tx
                                 .query_row(
-                                    "SELECT 1 FROM outbox_attachments WHERE sha256 = ?1 LIMIT 1",
+                                    "SELECT 1 FROM outbox_attachments WHERE sha256 = ?1
+                                     UNION ALL
+                                     SELECT 1 FROM quarantine_attachments WHERE sha256 = ?1
+                                     LIMIT 1",
                                     [&sha],
                                     |row| row.get(0),
                                 )
@@ -364,6 +453,23 @@ impl Store {
                             }
                         }
                         summary.acknowledged += 1;
+                    }
+                    EventOutcome::Rejected { reason, detail }
+                        if !kiosk_api::reject_reason::is_retryable(reason) =>
+                    {
+                        tx.execute(
+                            "UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?1",
+                            [seq],
+                        )?;
+                        let detail = detail.as_deref().unwrap_or("");
+                        super::quarantine::move_to_quarantine(&tx, seq as u64, reason, detail)?;
+                        tracing::warn!(
+                            seq,
+                            reason,
+                            detail,
+                            "central refused an event for good; quarantined"
+                        );
+                        summary.quarantined += 1;
                     }
                     EventOutcome::Rejected { reason, .. } => {
                         let attempts: i64 = tx.query_row(

@@ -123,6 +123,51 @@ const MIGRATIONS: &[&str] = &[
         counter         INTEGER NOT NULL
     );
     "#,
+    // 3: the quarantine of events that cannot be sent (store/quarantine.rs), the holder keys
+    // (store/holder_keys.rs), a check that the key file is the one the store was written
+    // with, and the free space of the data filesystem in the status.
+    r#"
+    CREATE TABLE quarantine (
+        -- The outbox row's own seq, event id and payload, exactly as stored (still sealed),
+        -- so that a retry puts back the very event central may already have seen.
+        seq             INTEGER PRIMARY KEY,
+        event_id        BLOB    NOT NULL UNIQUE,
+        stream          TEXT    NOT NULL,
+        kind            TEXT    NOT NULL,
+        priority        INTEGER NOT NULL,
+        occurred_at     TEXT    NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        personal        INTEGER NOT NULL,
+        payload         BLOB    NOT NULL,
+        attempts        INTEGER NOT NULL,
+        reason          TEXT    NOT NULL,
+        detail          TEXT    NOT NULL DEFAULT '',
+        since_ms        INTEGER NOT NULL
+    );
+    CREATE INDEX quarantine_since ON quarantine (since_ms, seq);
+    CREATE TABLE quarantine_attachments (
+        seq             INTEGER NOT NULL REFERENCES quarantine (seq) ON DELETE CASCADE,
+        sha256          TEXT    NOT NULL REFERENCES spool (sha256),
+        position        INTEGER NOT NULL,
+        PRIMARY KEY (seq, sha256)
+    );
+    CREATE INDEX quarantine_attachments_sha ON quarantine_attachments (sha256);
+
+    CREATE TABLE holder_keys (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        sealed          BLOB    NOT NULL,
+        saved_ms        INTEGER NOT NULL
+    );
+
+    CREATE TABLE store_meta (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        key_check       BLOB
+    );
+    INSERT INTO store_meta (id) VALUES (1);
+
+    ALTER TABLE sync_state ADD COLUMN free_bytes INTEGER;
+    ALTER TABLE sync_state ADD COLUMN min_free_bytes INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

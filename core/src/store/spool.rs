@@ -20,6 +20,9 @@ pub const MAX_ATTACHMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// Spooled attachments nobody references after this long are abandoned journeys' scans.
 const ABANDONED_AFTER_MS: i64 = 24 * 3600 * 1000;
 
+/// Files without an entry younger than this are not swept (see [`Store::sweep_spool`]).
+const STRAY_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// An attachment's identity: the lowercase hex sha256 of its content.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttachmentId(String);
@@ -85,25 +88,42 @@ impl Store {
             file.write_all(&sealed)?;
             file.sync_all()
         };
-        write().map_err(|source| StoreError::io(&tmp, source))?;
+        if let Err(source) = write() {
+            // A full disk leaves no half file behind, and gives its space back at once.
+            let _ = fs::remove_file(&tmp);
+            return Err(StoreError::io(&tmp, source));
+        }
         let path = self.spool_path(&id);
-        fs::rename(&tmp, &path).map_err(|source| StoreError::io(&path, source))?;
-        fsync_dir(&dir)?;
-        self.conn().execute(
-            "INSERT OR IGNORE INTO spool (sha256, size, stored_size, created_ms)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![
-                id.as_str(),
-                content.len() as i64,
-                sealed.len() as i64,
-                now_ms()
-            ],
-        )?;
-        self.note_growth(sealed.len() as u64)?;
+        if let Err(source) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(StoreError::io(&path, source));
+        }
+        let entered = fsync_dir(&dir).and_then(|()| {
+            self.conn().execute(
+                "INSERT OR IGNORE INTO spool (sha256, size, stored_size, created_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    id.as_str(),
+                    content.len() as i64,
+                    sealed.len() as i64,
+                    now_ms()
+                ],
+            )?;
+            Ok(())
+        });
+        if let Err(e) = entered {
+            // No entry, so no event can name it: the file is only in the way.
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        if let Err(e) = self.note_growth(sealed.len() as u64) {
+            tracing::warn!(error = %e, "disk budget check after spooling failed");
+        }
         Ok(id)
     }
 
-    /// The plaintext of a spooled attachment, checked against its id.
+    /// The plaintext of a spooled attachment, checked against its id: `Io` when the file
+    /// cannot be read (missing), `Crypto` when it is damaged.
     pub fn read_attachment(&self, id: &AttachmentId) -> Result<Vec<u8>, StoreError> {
         let path = self.spool_path(id);
         let sealed = fs::read(&path).map_err(|source| StoreError::io(&path, source))?;
@@ -162,6 +182,8 @@ impl Store {
             let mut stmt = conn.prepare(
                 "DELETE FROM spool WHERE created_ms < ?1
                  AND NOT EXISTS (SELECT 1 FROM outbox_attachments a WHERE a.sha256 = spool.sha256)
+                 AND NOT EXISTS (SELECT 1 FROM quarantine_attachments q
+                                 WHERE q.sha256 = spool.sha256)
                  RETURNING sha256",
             )?;
             stmt.query_map([now_ms() - ABANDONED_AFTER_MS], |row| row.get(0))?
@@ -182,7 +204,15 @@ impl Store {
             } else {
                 None
             };
-            if known.is_none() {
+            // A file younger than a few minutes may be one another handle of this store is
+            // between its rename and its insert: leave it to a later sweep.
+            let settled = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age >= STRAY_AFTER);
+            if known.is_none() && settled {
                 let _ = fs::remove_file(entry.path());
             }
         }

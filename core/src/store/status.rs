@@ -47,6 +47,15 @@ pub struct SyncStatus {
     pub used_bytes: u64,
     /// The budget.
     pub budget_bytes: u64,
+    /// Free bytes on the data filesystem at the last budget check.
+    #[serde(default)]
+    pub free_bytes: Option<u64>,
+    /// The reserve of free space under which journeys that create records stop.
+    #[serde(default)]
+    pub min_free_bytes: u64,
+    /// Events in the quarantine (`kioskctl sync status` lists them).
+    #[serde(default)]
+    pub quarantined: u64,
 }
 
 /// Reads the status of the store in `dir` without its key, read-only, from any process.
@@ -106,28 +115,38 @@ fn status_from(conn: &Connection) -> Result<SyncStatus, StoreError> {
         .collect::<Result<_, _>>()?;
     let oldest = backlog.iter().filter_map(|b| b.oldest_created_at).min();
     let total_backlog = backlog.iter().map(|b| b.events).sum();
-    let state = conn.query_row(
+    // A store of an older release has no quarantine and no free-space columns yet.
+    let current = super::quarantine::has_quarantine(conn)?;
+    let sql = if current {
         "SELECT last_attempt_ms, last_success_ms, last_error, last_error_ms, dropped_telemetry,
-                downsampled_telemetry, accepting_records, used_bytes, budget_bytes
-         FROM sync_state WHERE id = 1",
-        [],
-        |row| {
-            Ok(SyncStatus {
-                backlog: Vec::new(),
-                total_backlog: 0,
-                oldest_pending_age_secs: None,
-                last_attempt_at: row.get::<_, Option<i64>>(0)?.and_then(to_time),
-                last_success_at: row.get::<_, Option<i64>>(1)?.and_then(to_time),
-                last_error: row.get(2)?,
-                last_error_at: row.get::<_, Option<i64>>(3)?.and_then(to_time),
-                dropped_telemetry: row.get::<_, i64>(4)? as u64,
-                downsampled_telemetry: row.get::<_, i64>(5)? as u64,
-                accepting_records: row.get(6)?,
-                used_bytes: row.get::<_, i64>(7)? as u64,
-                budget_bytes: row.get::<_, i64>(8)? as u64,
-            })
-        },
-    )?;
+                downsampled_telemetry, accepting_records, used_bytes, budget_bytes,
+                free_bytes, min_free_bytes, (SELECT COUNT(*) FROM quarantine)
+         FROM sync_state WHERE id = 1"
+    } else {
+        "SELECT last_attempt_ms, last_success_ms, last_error, last_error_ms, dropped_telemetry,
+                downsampled_telemetry, accepting_records, used_bytes, budget_bytes,
+                NULL, 0, 0
+         FROM sync_state WHERE id = 1"
+    };
+    let state = conn.query_row(sql, [], |row| {
+        Ok(SyncStatus {
+            backlog: Vec::new(),
+            total_backlog: 0,
+            oldest_pending_age_secs: None,
+            last_attempt_at: row.get::<_, Option<i64>>(0)?.and_then(to_time),
+            last_success_at: row.get::<_, Option<i64>>(1)?.and_then(to_time),
+            last_error: row.get(2)?,
+            last_error_at: row.get::<_, Option<i64>>(3)?.and_then(to_time),
+            dropped_telemetry: row.get::<_, i64>(4)? as u64,
+            downsampled_telemetry: row.get::<_, i64>(5)? as u64,
+            accepting_records: row.get(6)?,
+            used_bytes: row.get::<_, i64>(7)? as u64,
+            budget_bytes: row.get::<_, i64>(8)? as u64,
+            free_bytes: row.get::<_, Option<i64>>(9)?.map(|f| f.max(0) as u64),
+            min_free_bytes: row.get::<_, i64>(10)?.max(0) as u64,
+            quarantined: row.get::<_, i64>(11)?.max(0) as u64,
+        })
+    })?;
     Ok(SyncStatus {
         backlog,
         total_backlog,

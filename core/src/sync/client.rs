@@ -1,9 +1,15 @@
 //! HTTP client of the central API: every request after enrolment signed with the kiosk key
 //! through `kiosk_api::sign_request`, every answer checked against the contract's types.
+//!
+//! Bounded: no answer is read past the size its route can sensibly have ([`limits`]), so a
+//! faulty or hostile server cannot make the kiosk buffer without end; and no redirect is ever
+//! followed, since a request carries the kiosk's signed headers and must reach central only
+//! (a redirect is the typed [`SyncError::Redirected`], saying what to fix).
 
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use kiosk_api::citizen::{HelpStatus, HolderKeys};
 use kiosk_api::{
     ApiError, BatchAck, DesiredState, EnrolRequest, Enrolment, EventBatch, SignedBundle,
     UploadStatus, routes, sign_request,
@@ -12,6 +18,78 @@ use reqwest::{Method, StatusCode, header};
 use uuid::Uuid;
 
 use super::SyncError;
+
+/// The most the kiosk reads of an answer, per route. Each is far above what central sends
+/// for a busy hall, and far below what would hurt a kiosk's memory.
+pub mod limits {
+    use kiosk_api::routes;
+
+    /// `POST /v1/events`: one result per event, 500 events.
+    pub const EVENTS_ACK: usize = 1024 * 1024;
+    /// Upload status and chunk answers.
+    pub const UPLOAD_STATUS: usize = 64 * 1024;
+    /// `GET /v1/desired-state`: a few references.
+    pub const DESIRED_STATE: usize = 256 * 1024;
+    /// `GET /v1/bundles/..`: a catalog with its forms, base64 in a signed envelope.
+    pub const BUNDLE: usize = 32 * 1024 * 1024;
+    /// `GET /v1/releases/../manifest`.
+    pub const RELEASE_MANIFEST: usize = 64 * 1024;
+    /// `POST /v1/enrolments`.
+    pub const ENROLMENT: usize = 64 * 1024;
+    /// `GET /v1/holder-keys`: a handful of 32-byte keys.
+    pub const HOLDER_KEYS: usize = 64 * 1024;
+    /// `GET /v1/help/..`.
+    pub const HELP_STATUS: usize = 16 * 1024;
+    /// `POST /v1/queue/leases`.
+    pub const LEASE: usize = 64 * 1024;
+    /// `GET /v1/queue/state`: the hall's categories.
+    pub const QUEUE_STATE: usize = 1024 * 1024;
+    /// `GET /v1/appointments`: one hall's bookings of one day.
+    pub const APPOINTMENTS: usize = 8 * 1024 * 1024;
+    /// `GET /v1/applications?holder=`: one holder's applications with timelines.
+    pub const APPLICATIONS: usize = 2 * 1024 * 1024;
+    /// `GET /v1/applications/..`: one application's timeline.
+    pub const APPLICATION: usize = 512 * 1024;
+    /// What is read of an error answer; the rest is dropped (it is only shown).
+    pub const ERROR_BODY: usize = 16 * 1024;
+    /// Any other route.
+    pub const OTHER: usize = 1024 * 1024;
+
+    /// The limit of the route `path` (a client path, query included).
+    pub fn for_path(path: &str) -> usize {
+        let route = path.split('?').next().unwrap_or(path);
+        let starts = |prefix: &str| route.starts_with(prefix);
+        if route == routes::EVENTS {
+            EVENTS_ACK
+        } else if starts("/v1/attachments/") {
+            UPLOAD_STATUS
+        } else if route == routes::DESIRED_STATE {
+            DESIRED_STATE
+        } else if starts("/v1/bundles/") {
+            BUNDLE
+        } else if starts("/v1/releases/") && route.ends_with("/manifest") {
+            RELEASE_MANIFEST
+        } else if route == routes::ENROLMENTS {
+            ENROLMENT
+        } else if route == routes::HOLDER_KEYS {
+            HOLDER_KEYS
+        } else if starts("/v1/help/") {
+            HELP_STATUS
+        } else if route == routes::QUEUE_LEASES {
+            LEASE
+        } else if route == routes::QUEUE_STATE {
+            QUEUE_STATE
+        } else if route == routes::APPOINTMENTS {
+            APPOINTMENTS
+        } else if route == routes::APPLICATIONS {
+            APPLICATIONS
+        } else if starts("/v1/applications/") {
+            APPLICATION
+        } else {
+            OTHER
+        }
+    }
+}
 
 /// A kiosk's connection to central: base URL, identity, signing key.
 #[derive(Clone)]
@@ -72,6 +150,7 @@ impl CentralClient {
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SyncError::Http {
                 url: base_url.to_owned(),
@@ -133,40 +212,43 @@ impl CentralClient {
         path: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, SyncError> {
-        request.send().await.map_err(|source| SyncError::Http {
-            url: format!("{}{path}", self.base),
+        let url = format!("{}{path}", self.base);
+        let response = request.send().await.map_err(|source| SyncError::Http {
+            url: url.clone(),
             source,
-        })
+        })?;
+        refuse_redirect(&url, response)
     }
 
+    /// The whole body, at most the limit of the route `path` ([`limits::for_path`]).
     pub(super) async fn body(
         &self,
         path: &str,
         response: reqwest::Response,
     ) -> Result<Vec<u8>, SyncError> {
-        response
-            .bytes()
+        self.body_limited(path, response, limits::for_path(path))
             .await
-            .map(|b| b.to_vec())
-            .map_err(|source| SyncError::Http {
-                url: format!("{}{path}", self.base),
-                source,
-            })
+    }
+
+    /// The whole body, at most `limit` bytes: more is [`SyncError::TooLarge`], found from
+    /// `Content-Length` before anything is read, or as soon as the limit is passed.
+    pub(super) async fn body_limited(
+        &self,
+        path: &str,
+        response: reqwest::Response,
+        limit: usize,
+    ) -> Result<Vec<u8>, SyncError> {
+        read_capped(&format!("{}{path}", self.base), response, limit).await
     }
 
     pub(super) async fn refused(&self, path: &str, response: reqwest::Response) -> SyncError {
+        let url = format!("{}{path}", self.base);
         let status = response.status();
-        let body = self.body(path, response).await.unwrap_or_default();
-        let error = serde_json::from_slice::<ApiError>(&body).unwrap_or_else(|_| {
-            ApiError::new(
-                "unreadable",
-                String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
-            )
-        });
+        let body = read_prefix(response, limits::ERROR_BODY).await;
         SyncError::Refused {
-            url: format!("{}{path}", self.base),
+            url,
             status: status.as_u16(),
-            error,
+            error: api_error(&body),
         }
     }
 
@@ -280,6 +362,140 @@ impl CentralClient {
         let body = self.body(&path, response).await?;
         self.parse(&path, &body)
     }
+
+    /// `GET /v1/holder-keys`: the platform's holder keys, current first. The caller keeps
+    /// them sealed (`Store::save_holder_keys`) and never logs them.
+    pub async fn holder_keys(&self) -> Result<HolderKeys, SyncError> {
+        let path = routes::HOLDER_KEYS;
+        let response = self
+            .send(path, self.signed(Method::GET, path, Vec::new()))
+            .await?;
+        if response.status() != StatusCode::OK {
+            return Err(self.refused(path, response).await);
+        }
+        let body = zeroize::Zeroizing::new(
+            self.body_limited(path, response, limits::HOLDER_KEYS)
+                .await?,
+        );
+        let keys: HolderKeys = self.parse(path, &body)?;
+        if keys.keys.is_empty() {
+            return Err(SyncError::Protocol {
+                url: format!("{}{path}", self.base),
+                message: "central sent no holder key at all".into(),
+            });
+        }
+        Ok(keys)
+    }
+
+    /// `GET /v1/help/{event_id}`: where this kiosk's help request stands; `None` while
+    /// central does not have it (404: it may still be in the outbox).
+    pub async fn help_status(&self, event_id: Uuid) -> Result<Option<HelpStatus>, SyncError> {
+        let path = routes::help(event_id);
+        let response = self
+            .send(&path, self.signed(Method::GET, &path, Vec::new()))
+            .await?;
+        match response.status() {
+            StatusCode::OK => {
+                let body = self
+                    .body_limited(&path, response, limits::HELP_STATUS)
+                    .await?;
+                let status: HelpStatus = self.parse(&path, &body)?;
+                if status.event_id != event_id {
+                    return Err(SyncError::Protocol {
+                        url: format!("{}{path}", self.base),
+                        message: format!(
+                            "asked for help request {event_id}, got {}",
+                            status.event_id
+                        ),
+                    });
+                }
+                Ok(Some(status))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.refused(&path, response).await),
+        }
+    }
+}
+
+/// A redirect is never followed (the client's policy is `none`), and is an error of its own.
+/// 304 is not a redirect: it answers `If-None-Match`.
+fn refuse_redirect(url: &str, response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
+    let status = response.status();
+    if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .chars()
+                    .take(200)
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Err(SyncError::Redirected {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            location,
+        });
+    }
+    Ok(response)
+}
+
+async fn read_capped(
+    url: &str,
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, SyncError> {
+    let too_large = || SyncError::TooLarge {
+        url: url.to_owned(),
+        limit,
+    };
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(source) => {
+                return Err(SyncError::Http {
+                    url: url.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// At most `limit` bytes of an error answer; the rest is not read, a broken read ends it.
+async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(limit - body.len());
+                body.extend_from_slice(&chunk[..take]);
+            }
+            _ => break,
+        }
+    }
+    body
+}
+
+fn api_error(body: &[u8]) -> ApiError {
+    serde_json::from_slice::<ApiError>(body).unwrap_or_else(|_| {
+        let text: String = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        ApiError::new("unreadable", text)
+    })
 }
 
 /// `POST /v1/enrolments` (unsigned; the one-time token is the credential).
@@ -290,24 +506,28 @@ pub async fn enrol(base_url: &str, request: &EnrolRequest) -> Result<Enrolment, 
         url: url.clone(),
         source,
     };
-    let response = reqwest::Client::new()
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(http_err)?;
+    let response = client
         .post(&url)
         .json(request)
-        .timeout(Duration::from_secs(30))
         .send()
         .await
         .map_err(http_err)?;
+    let response = refuse_redirect(&url, response)?;
     let status = response.status();
-    let body = response.bytes().await.map_err(http_err)?;
     if status != StatusCode::CREATED && status != StatusCode::OK {
-        let error = serde_json::from_slice::<ApiError>(&body)
-            .unwrap_or_else(|_| ApiError::new("unreadable", String::from_utf8_lossy(&body)));
+        let body = read_prefix(response, limits::ERROR_BODY).await;
         return Err(SyncError::Refused {
             url,
             status: status.as_u16(),
-            error,
+            error: api_error(&body),
         });
     }
+    let body = read_capped(&url, response, limits::ENROLMENT).await?;
     serde_json::from_slice(&body).map_err(|e| SyncError::Protocol {
         url,
         message: format!("enrolment answer does not fit the contract: {e}"),

@@ -12,9 +12,9 @@ pub mod release;
 mod uplink;
 
 pub use backoff::Backoff;
-pub use client::{CentralClient, ChunkAnswer, Timeouts, enrol};
+pub use client::{CentralClient, ChunkAnswer, Timeouts, enrol, limits};
 pub use downlink::{BUNDLES_DIR, Downlink, DownlinkHandle, PollOutcome};
-pub use uplink::{Uplink, UplinkBuilder, UplinkHandle};
+pub use uplink::{GROW_AFTER, Uplink, UplinkBuilder, UplinkHandle};
 
 /// What can go wrong talking to central. Each names the URL and what came back.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,44 @@ pub enum SyncError {
         version: String,
         /// What is wrong with its content.
         reason: String,
+    },
+    /// Central's answer is larger than the kiosk reads from that route: a fault or an
+    /// attack, never something to buffer.
+    #[error(
+        "central at {url} sent an answer over the {limit}-byte limit of this route; nothing of it was used"
+    )]
+    TooLarge {
+        /// The URL asked.
+        url: String,
+        /// The limit of that route.
+        limit: usize,
+    },
+    /// Central answered with a redirect. The kiosk's requests are signed for central only and
+    /// never follow one.
+    #[error(
+        "central at {url} answered {status} redirecting to {location:?}; the kiosk does not follow redirects. Set [central] url to central's real address (re-provision if it moved)"
+    )]
+    Redirected {
+        /// The URL asked.
+        url: String,
+        /// HTTP status (301, 302, 307, 308, ...).
+        status: u16,
+        /// Where it pointed, as sent.
+        location: String,
+    },
+    /// Not enough free space on the disk to take a download.
+    #[error(
+        "not enough free space for {what} in {path}: {need} bytes needed, {free} free; nothing was downloaded. Free space on that disk and try again"
+    )]
+    NoSpace {
+        /// What was to be written.
+        what: String,
+        /// The folder it goes to.
+        path: std::path::PathBuf,
+        /// Bytes it needs (with the reserve kept free).
+        need: u64,
+        /// Bytes free.
+        free: u64,
     },
     /// The local store failed.
     #[error(transparent)]

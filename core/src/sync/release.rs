@@ -1,5 +1,9 @@
 //! Software releases from central (CONTRACTS C): the signed manifest, and the artifact
 //! downloaded into a partial file that survives the agent and resumes with `Range: bytes=N-`.
+//!
+//! A download first checks that the bytes still to come fit on the disk with
+//! [`DOWNLOAD_RESERVE_BYTES`] to spare: an update must never be what fills the disk a
+//! citizen's records are written to.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -8,6 +12,10 @@ use kiosk_api::{SignedRelease, routes};
 use reqwest::{Method, StatusCode, header};
 
 use super::{CentralClient, SyncError};
+
+/// Free space a download leaves untouched (the store's own reserve for citizens' records,
+/// in case the update root shares their filesystem).
+pub const DOWNLOAD_RESERVE_BYTES: u64 = crate::store::DEFAULT_MIN_FREE_BYTES;
 
 /// What [`CentralClient::download_artifact`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +76,7 @@ impl CentralClient {
                 size: have,
             });
         }
+        check_room(partial, size - have)?;
         let mut request = self.signed(Method::GET, &path, Vec::new());
         if have > 0 {
             request = request.header(header::RANGE, format!("bytes={have}-"));
@@ -130,6 +139,29 @@ impl CentralClient {
             size: written,
         })
     }
+}
+
+/// Refuses a download of `remaining` bytes into `partial` that would leave less than
+/// [`DOWNLOAD_RESERVE_BYTES`] free.
+fn check_room(partial: &Path, remaining: u64) -> Result<(), SyncError> {
+    let dir = partial
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(free) = crate::store::free_bytes(dir) else {
+        // Nothing to judge by: the write itself will tell.
+        return Ok(());
+    };
+    let need = remaining.saturating_add(DOWNLOAD_RESERVE_BYTES);
+    if free < need {
+        return Err(SyncError::NoSpace {
+            what: "the release download".into(),
+            path: dir.to_owned(),
+            need,
+            free,
+        });
+    }
+    Ok(())
 }
 
 /// The first byte of a `Content-Range: bytes A-B/N` header.

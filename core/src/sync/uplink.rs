@@ -9,8 +9,14 @@
 //! Only one batch is ever in flight, and the next batch is read from the outbox only after the
 //! previous one's answers were applied: so within a stream (one priority) central receives
 //! sequence numbers in increasing order.
+//!
+//! One bad event never stops the others: a row that cannot be read, an event whose spool
+//! file is missing or damaged, an event central refuses for good, and an event too large for
+//! any batch (a single-event batch answered 413) each go to the store's quarantine, and the
+//! rest keeps flowing. A 413 (or a 422 for the whole batch) halves the batch; after
+//! [`GROW_AFTER`] good rounds it doubles again, up to the size configured.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +27,10 @@ use tokio::task::JoinHandle;
 use super::SyncError;
 use super::backoff::Backoff;
 use super::client::{CentralClient, ChunkAnswer};
-use crate::store::{AttachmentId, PendingEvent, Store, SyncStatus};
+use crate::store::{AttachmentId, PendingEvent, Store, StoreError, SyncStatus, quarantine_reason};
+
+/// Good rounds at a reduced batch size before it doubles again.
+pub const GROW_AFTER: u32 = 8;
 
 /// Builds and starts an [`Uplink`] task.
 #[derive(Debug)]
@@ -83,6 +92,8 @@ impl UplinkBuilder {
             client: self.client,
             backoff: self.backoff,
             max_events: self.max_events,
+            configured_max_events: self.max_events,
+            good_rounds: 0,
             max_bytes: self.max_bytes,
             idle_poll: self.idle_poll,
             nudge: nudge.clone(),
@@ -130,7 +141,11 @@ struct Task {
     store: Store,
     client: CentralClient,
     backoff: Backoff,
+    /// The batch size now: halved by a 413, grown back after good rounds.
     max_events: usize,
+    configured_max_events: usize,
+    /// Good rounds since the batch size last changed.
+    good_rounds: u32,
     max_bytes: usize,
     idle_poll: Duration,
     nudge: Arc<Notify>,
@@ -211,7 +226,7 @@ impl Task {
     async fn round(&mut self) -> Result<Round, SyncError> {
         let store = self.store.clone();
         let (max_events, max_bytes) = (self.max_events, self.max_bytes);
-        let batch = blocking(move || store.next_batch(max_events, max_bytes)).await?;
+        let mut batch = blocking(move || store.next_batch(max_events, max_bytes)).await?;
         if batch.is_empty() {
             return Ok(Round::Idle);
         }
@@ -219,16 +234,66 @@ impl Task {
             .iter()
             .flat_map(|e| e.attachments.iter().cloned())
             .collect();
+        let mut lost = BTreeMap::new();
         for id in attachments {
-            self.upload(id).await?;
+            match self.upload(id.clone()).await {
+                Ok(()) => {}
+                Err(Upload::Lost(detail)) => {
+                    lost.insert(id, detail);
+                }
+                Err(Upload::Failed(e)) => return Err(e),
+            }
+        }
+        if !lost.is_empty() {
+            let (bad, good): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .partition(|e| e.attachments.iter().any(|a| lost.contains_key(a)));
+            batch = good;
+            for event in bad {
+                let detail = event
+                    .attachments
+                    .iter()
+                    .filter_map(|a| lost.get(a).map(|why| format!("attachment {a}: {why}")))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.quarantine(&event, quarantine_reason::ATTACHMENT_LOST, detail)
+                    .await?;
+            }
+            if batch.is_empty() {
+                return Ok(Round::Sent);
+            }
         }
         let wire = EventBatch {
             events: batch.iter().map(to_wire).collect::<Result<_, _>>()?,
         };
         let ack = match self.client.post_events(&wire).await {
-            Err(SyncError::Refused { status: 413, .. }) if self.max_events > 1 => {
-                // Central's limits are lower than ours: halve and go again at once.
-                self.max_events /= 2;
+            Err(SyncError::Refused {
+                status: status @ (413 | 422),
+                error,
+                ..
+            }) => {
+                if batch.len() > 1 {
+                    // Central's limits are lower than ours, or one event spoils the batch:
+                    // halve and go again at once, down to the one at fault.
+                    self.max_events = (batch.len() / 2).max(1);
+                    self.good_rounds = 0;
+                    tracing::info!(
+                        status,
+                        max_events = self.max_events,
+                        "central refused the batch as a whole; sending smaller batches"
+                    );
+                } else {
+                    let reason = if status == 413 {
+                        quarantine_reason::TOO_LARGE
+                    } else {
+                        kiosk_api::reject_reason::INVALID_PAYLOAD
+                    };
+                    let detail = format!(
+                        "central answered {status} to this event alone: {}",
+                        error.message
+                    );
+                    self.quarantine(&batch[0], reason, detail).await?;
+                }
                 return Ok(Round::Sent);
             }
             other => other?,
@@ -246,11 +311,39 @@ impl Task {
             store.note_sync_result(Ok(()))
         })
         .await?;
+        self.grow_back();
         Ok(Round::Sent)
     }
 
-    /// Uploads one attachment from wherever central's copy ends.
-    async fn upload(&self, id: AttachmentId) -> Result<(), SyncError> {
+    /// After a good round: a batch size cut by a 413 doubles again every [`GROW_AFTER`]
+    /// good rounds, up to the size configured (central's limit may have been raised, or the
+    /// large events are gone).
+    fn grow_back(&mut self) {
+        if self.max_events >= self.configured_max_events {
+            return;
+        }
+        self.good_rounds += 1;
+        if self.good_rounds >= GROW_AFTER {
+            self.max_events = (self.max_events * 2).min(self.configured_max_events);
+            self.good_rounds = 0;
+            tracing::info!(max_events = self.max_events, "batch size grows back");
+        }
+    }
+
+    async fn quarantine(
+        &self,
+        event: &PendingEvent,
+        reason: &'static str,
+        detail: String,
+    ) -> Result<(), SyncError> {
+        let store = self.store.clone();
+        let seq = event.seq;
+        blocking(move || store.quarantine_event(seq, reason, &detail).map(drop)).await
+    }
+
+    /// Uploads one attachment from wherever central's copy ends. A spool file that cannot be
+    /// read or does not hash to its name is [`Upload::Lost`]: no retry will bring it back.
+    async fn upload(&self, id: AttachmentId) -> Result<(), Upload> {
         let store = self.store.clone();
         let check = id.clone();
         if blocking(move || store.attachment_uploaded(&check)).await? {
@@ -258,16 +351,27 @@ impl Task {
         }
         let store = self.store.clone();
         let read = id.clone();
-        let content = blocking(move || store.read_attachment(&read)).await?;
+        let content = match tokio::task::spawn_blocking(move || store.read_attachment(&read)).await
+        {
+            Ok(Ok(content)) => content,
+            Ok(Err(e @ (StoreError::Io { .. } | StoreError::Crypto { .. }))) => {
+                return Err(Upload::Lost(match e {
+                    StoreError::Io { source, .. } => format!("spool file unreadable: {source}"),
+                    _ => "spool file damaged (does not decrypt or hash to its name)".into(),
+                }));
+            }
+            Ok(Err(e)) => return Err(Upload::Failed(SyncError::Store(e))),
+            Err(join) => return Err(Upload::Failed(SyncError::Task(join.to_string()))),
+        };
         let total = content.len() as u64;
         let mut status = self.client.upload_status(id.as_str()).await?;
         while !status.complete {
             let offset = status.received;
             if offset > total {
-                return Err(SyncError::Protocol {
+                return Err(Upload::Failed(SyncError::Protocol {
                     url: routes::attachment(id.as_str()),
                     message: format!("central holds {offset} bytes of a {total}-byte attachment"),
-                });
+                }));
             }
             let end = (offset + routes::MAX_CHUNK_BYTES as u64).min(total);
             let chunk = &content[offset as usize..end as usize];
@@ -279,14 +383,28 @@ impl Task {
                 ChunkAnswer::Accepted(s) | ChunkAnswer::OffsetMismatch(s) => s,
             };
             if !status.complete && status.received == offset && end > offset {
-                return Err(SyncError::Protocol {
+                return Err(Upload::Failed(SyncError::Protocol {
                     url: routes::attachment(id.as_str()),
                     message: format!("central accepted no bytes of the chunk at {offset}"),
-                });
+                }));
             }
         }
         let store = self.store.clone();
-        blocking(move || store.mark_attachment_uploaded(&id)).await
+        Ok(blocking(move || store.mark_attachment_uploaded(&id)).await?)
+    }
+}
+
+/// Why an attachment did not reach central.
+enum Upload {
+    /// The spool file is gone or damaged: the events naming it go to quarantine.
+    Lost(String),
+    /// Anything else: the round fails and is retried.
+    Failed(SyncError),
+}
+
+impl From<SyncError> for Upload {
+    fn from(e: SyncError) -> Upload {
+        Upload::Failed(e)
     }
 }
 
@@ -336,5 +454,8 @@ fn empty_status() -> SyncStatus {
         accepting_records: true,
         used_bytes: 0,
         budget_bytes: 0,
+        free_bytes: None,
+        min_free_bytes: 0,
+        quarantined: 0,
     }
 }

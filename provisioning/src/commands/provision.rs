@@ -64,6 +64,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     done.kiosk_id, done.hall_id, done.hall_name
                 );
                 println!(
+                    "hall code {}, kiosk number {} in the hall: application numbers start {}{}",
+                    done.hall_code, done.kiosk_no, done.hall_code, done.kiosk_no
+                );
+                match &done.holder_keys_problem {
+                    None => println!(
+                        "holder keys: {} stored, sealed, for hashing ID numbers offline",
+                        done.holder_keys
+                    ),
+                    Some(problem) => println!(
+                        "holder keys: not fetched ({problem}); the kiosk fetches them itself once it reaches central"
+                    ),
+                }
+                println!(
                     "offline queue numbers reserved for this kiosk: {}-{}",
                     done.number_band.first, done.number_band.last
                 );

@@ -68,6 +68,9 @@ fn an_outbox_whose_last_attempt_failed_with_events_waiting_fails() {
         accepting_records: true,
         used_bytes: 1 << 20,
         budget_bytes: 64 << 20,
+        free_bytes: Some(1 << 30),
+        min_free_bytes: 64 << 20,
+        quarantined: 0,
     };
     let check = check_outbox(&Ok(Some(status.clone())));
     assert_eq!(check.outcome, Outcome::Fail);
@@ -85,8 +88,28 @@ fn an_outbox_whose_last_attempt_failed_with_events_waiting_fails() {
         last_success_at: Some(at("2026-11-26T18:00:01Z")),
         ..status
     };
-    assert_eq!(check_outbox(&Ok(Some(delivering))).outcome, Outcome::Pass);
+    assert_eq!(
+        check_outbox(&Ok(Some(delivering.clone()))).outcome,
+        Outcome::Pass
+    );
     assert_eq!(check_outbox(&Ok(None)).outcome, Outcome::Pass);
+    // Quarantined events are held back, not lost: a warning that says what to do.
+    let held = check_outbox(&Ok(Some(SyncStatus {
+        quarantined: 2,
+        ..delivering
+    })));
+    assert_eq!(held.outcome, Outcome::Warn);
+    assert!(
+        held.summary.contains("2 event(s) in quarantine"),
+        "{}",
+        held.summary
+    );
+    assert!(
+        held.advice
+            .as_deref()
+            .unwrap_or("")
+            .contains("kioskctl sync retry")
+    );
 }
 
 #[test]
@@ -105,6 +128,9 @@ fn a_store_budget_larger_than_the_free_space_fails_the_disk_check() {
         accepting_records: accepting,
         used_bytes: 0,
         budget_bytes: budget,
+        free_bytes: Some(1 << 30),
+        min_free_bytes: 64 << 20,
+        quarantined: 0,
     };
     let small = check_disk(dir.path(), &Ok(Some(status(1 << 20, true))));
     assert_eq!(small.outcome, Outcome::Pass, "{}", small.summary);
@@ -115,6 +141,20 @@ fn a_store_budget_larger_than_the_free_space_fails_the_disk_check() {
     let full = check_disk(dir.path(), &Ok(Some(status(1 << 20, false))));
     assert_eq!(full.outcome, Outcome::Fail);
     assert!(full.summary.contains("near its budget"), "{}", full.summary);
+    // The disk itself under the reserve, whatever the store uses.
+    let low = check_disk(
+        dir.path(),
+        &Ok(Some(SyncStatus {
+            free_bytes: Some(10 << 20),
+            ..status(1 << 20, false)
+        })),
+    );
+    assert_eq!(low.outcome, Outcome::Fail);
+    assert!(
+        low.summary.contains("under the 64 MiB reserve"),
+        "{}",
+        low.summary
+    );
 }
 
 #[test]
