@@ -628,3 +628,131 @@ async fn a_health_report_keeps_the_kiosks_quarantine_and_a_broken_one_is_refused
         central.stop().await;
     }
 }
+
+#[tokio::test]
+async fn halls_and_kiosks_from_before_the_upgrade_get_codes_and_numbers_in_their_order() {
+    for db in databases().await {
+        // A database as the release before this one left it: migrations 1 to 3.
+        sqlx::any::install_default_drivers();
+        let (backend, url) = central::store::database_url(&db.url);
+        let dialect = match backend {
+            central::Backend::Sqlite => "sqlite",
+            central::Backend::Postgres => "postgres",
+        };
+        let old = tempfile::tempdir().unwrap();
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dialect);
+        for name in ["0001_init.sql", "0002_citizen.sql", "0003_ops.sql"] {
+            std::fs::copy(shipped.join(name), old.path().join(name)).unwrap();
+        }
+        let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        migrator.run(&pool).await.unwrap();
+        for (id, at) in [("xicheng-main", 200i64), ("dongcheng-main", 100)] {
+            sqlx::query("INSERT INTO halls (id, name, created_at) VALUES ($1, $1, $2)")
+                .bind(id)
+                .bind(at)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        for (n, (hall, at)) in [
+            ("dongcheng-main", 30i64),
+            ("dongcheng-main", 10),
+            ("xicheng-main", 20),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let key = keys::public_key_to_base64(&keys::generate().verifying_key());
+            sqlx::query(
+                "INSERT INTO kiosks (id, hall_id, public_key, hostname, version, band_index, band_first, band_last, enrolled_at) \
+                 VALUES ($1, $2, $3, $4, '0.1.0', $5, 0, 0, $6)",
+            )
+            .bind(format!("old-{n}"))
+            .bind(hall)
+            .bind(key)
+            .bind(format!("old-{n}"))
+            .bind(n as i64)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = central::Store::open(&db.url).await.unwrap();
+        let codes: Vec<(String, Option<u16>)> = store
+            .halls()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.code))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("dongcheng-main".to_owned(), Some(1)),
+                ("xicheng-main".to_owned(), Some(2))
+            ],
+            "{}: codes in the order halls were made",
+            db.name
+        );
+        let mut numbers: Vec<(String, Option<u8>)> = store
+            .fleet()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.kiosk_id, k.kiosk_no))
+            .collect();
+        numbers.sort();
+        assert_eq!(
+            numbers,
+            [
+                ("old-0".to_owned(), Some(2)),
+                ("old-1".to_owned(), Some(1)),
+                ("old-2".to_owned(), Some(1))
+            ],
+            "{}: numbers in the order kiosks enrolled, per hall",
+            db.name
+        );
+        // A hall made now takes the next code.
+        let token = store
+            .create_token("chaoyang-main", None, chrono::Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(token.hall_code, 3);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_application_rated_as_typed_with_spaces_is_the_same_subject() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let kiosk = central.kiosk().await;
+        let no = application(&kiosk, 1, &"a".repeat(64)).application_no;
+        let mut outbox = Outbox::new();
+        let rate = |subject: String| RatingGiven {
+            subject,
+            level: 2,
+            reasons: vec!["long_wait".into()],
+            note: None,
+            matter_code: None,
+        };
+        let outcomes = send(
+            &kiosk,
+            &[
+                outbox.event(&rate(rating_subject::application(&no.to_string()))),
+                outbox.event(&rate(rating_subject::application(&no.grouped()))),
+                outbox.event(&rate(rating_subject::application("0193A1B2-20261126-0001"))),
+            ],
+        )
+        .await;
+        assert_eq!(outcomes[0], EventOutcome::Stored, "{}", db.name);
+        assert_eq!(reason(&outcomes[1]), reject_reason::ALREADY_RATED);
+        assert_eq!(reason(&outcomes[2]), reject_reason::INVALID_PAYLOAD);
+        central.stop().await;
+    }
+}

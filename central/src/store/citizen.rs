@@ -421,6 +421,18 @@ async fn rating_given(
             "field `subject` is not ticket:<no>:<date> or application:<no>",
         ));
     }
+    // An application typed with spaces and one typed without are one subject.
+    let subject = match r.subject.strip_prefix("application:") {
+        Some(typed) => match kiosk_api::ApplicationNo::parse(typed) {
+            Ok(no) => format!("application:{no}"),
+            Err(_) => {
+                return Ok(Verdict::invalid(
+                    "field `subject` names no valid application number",
+                ));
+            }
+        },
+        None => r.subject.clone(),
+    };
     if r.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         return Ok(Verdict::invalid(
             "field `note` is longer than 500 characters",
@@ -433,7 +445,7 @@ async fn rating_given(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hall_id, subject) DO NOTHING RETURNING id",
     )
     .bind(&sender.hall)
-    .bind(&r.subject)
+    .bind(&subject)
     .bind(&sender.kiosk)
     .bind(i64::from(r.level))
     .bind(reasons)
@@ -447,7 +459,7 @@ async fn rating_given(
         Some(_) => Verdict::Applied,
         None => Verdict::refuse(
             why::ALREADY_RATED,
-            format!("{} was rated already; one rating per subject", r.subject),
+            format!("{subject} was rated already; one rating per subject"),
         ),
     })
 }
