@@ -625,6 +625,25 @@ async fn a_health_report_keeps_the_kiosks_quarantine_and_a_broken_one_is_refused
             .unwrap()
             .unwrap();
         assert_eq!(k.report.unwrap().quarantined, 4);
+        // An update result that does not fit is refused too, naming the field.
+        let mut result = health(
+            4,
+            serde_json::json!({"version": "0.2.0", "from_version": "0.1.0", "outcome": "exploded"}),
+        );
+        result.kind = "update_result".into();
+        let refused = send(&kiosk, &[result]).await;
+        assert_eq!(
+            reason(&refused[0]),
+            reject_reason::INVALID_PAYLOAD,
+            "{}",
+            db.name
+        );
+        assert!(
+            detail(&refused[0]).contains("outcome"),
+            "{}",
+            detail(&refused[0])
+        );
+        assert!(!detail(&refused[0]).contains("exploded"));
         central.stop().await;
     }
 }
