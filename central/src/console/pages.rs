@@ -300,7 +300,7 @@ pub(super) fn kiosk(
                 dt { "大厅 Hall" } dd { a href=(format!("/console/halls/{}", k.hall_id)) { (k.hall_name) } " (" (k.hall_id) ")" }
                 dt { "大厅代码 Hall code" } dd { @match k.hall_code { Some(c) => { (format!("{c:04}")) }, None => { "–" } } }
                 dt { "终端号 Kiosk no." } dd { @match k.kiosk_no { Some(n) => { (format!("{n:02}")) }, None => { "–" } }
-                    " " span class="muted" { "申请编号以 " (kiosk_number(k)) " 开头 · application numbers start " (kiosk_number(k)) } }
+                    " " span class="muted" { "申请编号以 " (kiosk_number(k).replace('-', " ")) " 开头 · application numbers start " (kiosk_number(k).replace('-', " ")) } }
                 dt { "状态 Status" } dd { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
                 dt { "最后联系 Last seen" } dd { @match k.last_seen_at { Some(t) => { (bj(t)) " · " (ago(t)) }, None => { "从未 never" } } }
                 dt { "版本 Version" } dd { (k.version) }

@@ -169,6 +169,7 @@ impl Store {
         let date = request.business_date.to_string();
         let count = i64::from(request.count);
         let mut w = self.write().await?;
+        // Creates the day's counter if it is new; an existing one is bumped just below.
         sqlx::query(
             "INSERT INTO lease_counters (hall_id, category, business_date, next_number) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING",
         )
