@@ -53,11 +53,13 @@ impl Client {
                 Event {
                     event_id: Uuid::now_v7(),
                     seq: self.next_seq,
-                    stream: Stream::Tickets,
-                    kind: "ticket_issued".into(),
+                    // A kind central stores without projecting: this measures the uplink
+                    // itself, not the projections (which refuse or apply per event).
+                    stream: Stream::Telemetry,
+                    kind: "screen_shown".into(),
                     priority: 1,
                     occurred_at: chrono::Utc::now(),
-                    payload: serde_json::json!({"number": format!("A{:03}", self.next_seq % 1000), "category": "A", "window": "A区 1-6号窗口", "priority": false}),
+                    payload: serde_json::json!({"screen": format!("take_number_{:03}", self.next_seq % 1000), "window": "A区 1-6号窗口"}),
                     attachments: vec![],
                 }
             })
@@ -117,7 +119,11 @@ async fn run(db: &str, o: &Options, per_kiosk_requests: usize, size: usize) -> (
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(central::serve(store.clone(), listener, async {
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys_file = keys_dir.path().join("holder.keys");
+    central::holder_keys::generate(&keys_file, "bench").unwrap();
+    let keys = central::holder_keys::HolderKeySource::open(&keys_file).unwrap();
+    let server = tokio::spawn(central::serve(store.clone(), keys, listener, async {
         let _ = stopped.await;
     }));
     let http = reqwest::Client::new();

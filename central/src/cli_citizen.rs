@@ -54,6 +54,10 @@ pub(crate) enum AppointmentsCommand {
         /// Hall the appointments are for.
         #[arg(long)]
         hall: String,
+        /// The holder-hash key file: ID numbers are hashed under its current key. Default:
+        /// $CENTRAL_HOLDER_KEYS.
+        #[arg(long, value_name = "FILE")]
+        holder_keys: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -65,7 +69,7 @@ pub(crate) enum AppointmentsCommand {
 pub(crate) enum ApplicationCommand {
     /// Set an application's status, with notes the citizen reads at the kiosk.
     Advance {
-        /// Application number, e.g. 0193A1B2-20261126-0007.
+        /// Application number, 17 digits, e.g. 00120326120100075 (spaces allowed).
         application_no: String,
         /// accepted, in_review, supplement_required, approved, rejected, ready_for_pickup,
         /// completed.
@@ -105,16 +109,30 @@ pub(crate) enum QueueCommand {
     /// Tickets printed outside their kiosk's leased block or offline band (exit 1 if any):
     /// the numbers that two kiosks may both have handed out.
     Check(HallDay),
-    /// Issued, voided, called and waiting tickets per category.
+    /// Issued, voided, called, waiting and unconfirmed tickets per category.
     Stats(HallDay),
+    /// Every ticket of the day with its state; unconfirmed ones (the kiosk restarted between
+    /// printing and recording) are marked: callable, but check the citizen's slip.
+    List(HallDay),
 }
 
 #[derive(Subcommand)]
 pub(crate) enum HelpCommand {
-    /// Hall staff acknowledge a help request.
+    /// Hall staff acknowledge a help request: by its id, or by hall and event id (both from
+    /// `central help list`). The kiosk that asked shows who is coming.
     Ack {
-        /// Its id (from `central help list`).
-        id: i64,
+        /// Its id.
+        #[arg(required_unless_present = "event", conflicts_with_all = ["event", "hall"])]
+        id: Option<i64>,
+        /// The hall of the request.
+        #[arg(long, requires = "event")]
+        hall: Option<String>,
+        /// The help_requested event's id.
+        #[arg(long, requires = "hall")]
+        event: Option<String>,
+        /// Who is coming: a staff name or window, shown on the kiosk (never a citizen's data).
+        #[arg(long)]
+        by: String,
         #[command(flatten)]
         common: Common,
     },
@@ -172,7 +190,16 @@ fn today() -> NaiveDate {
 /// `central appointments …`.
 pub(crate) async fn appointments(command: AppointmentsCommand) -> anyhow::Result<()> {
     match command {
-        AppointmentsCommand::Import { file, hall, common } => {
+        AppointmentsCommand::Import {
+            file,
+            hall,
+            holder_keys,
+            common,
+        } => {
+            let keys = crate::cli_ops::holder_key_source(holder_keys.as_deref())?.keys();
+            let Some(key) = keys.current() else {
+                bail!("the holder key file holds no key");
+            };
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("reading the appointments file {}", file.display()))?;
             let list: Vec<AppointmentImport> = serde_json::from_slice(&bytes).map_err(|e| {
@@ -189,7 +216,7 @@ pub(crate) async fn appointments(command: AppointmentsCommand) -> anyhow::Result
                 )
             })?;
             let store = open(&common.db).await?;
-            let summary = match store.import_appointments(&hall, &list).await {
+            let summary = match store.import_appointments(&hall, &list, key).await {
                 Ok(s) => s,
                 Err(ImportError::Store(e)) => return Err(e.into()),
                 Err(e) => bail!("{}: {e}; nothing was imported", file.display()),
@@ -206,12 +233,16 @@ pub(crate) async fn appointments(command: AppointmentsCommand) -> anyhow::Result
         }
         AppointmentsCommand::List(day) => {
             let (hall, date, common) = day.resolve();
-            let list = open(&common.db).await?.appointments(&hall, date).await?;
+            let list = open(&common.db)
+                .await?
+                .appointments_for_staff(&hall, date)
+                .await?;
             if common.json {
                 return json(&list);
             }
             println!("hall {hall}, {date}: {} appointments", list.len());
-            for a in &list {
+            for s in &list {
+                let a = &s.appointment;
                 println!(
                     "{}  {}-{}  {:<4} {:<24} {}",
                     a.appointment_id,
@@ -219,7 +250,7 @@ pub(crate) async fn appointments(command: AppointmentsCommand) -> anyhow::Result
                     a.slot_end.format("%H:%M"),
                     a.category,
                     a.matter_code,
-                    a.holder_name_masked
+                    s.holder_name_masked
                 );
             }
             Ok(())
@@ -322,8 +353,16 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                 (Some(t), true) => json(&t),
                 (Some(t), false) => {
                     println!(
-                        "calling {} ({}); {} still waiting in {}",
-                        t.ticket_no, t.priority, t.still_waiting, t.category
+                        "calling {} ({}){}; {} still waiting in {}",
+                        t.ticket_no,
+                        t.priority,
+                        if t.unconfirmed {
+                            ", UNCONFIRMED: the kiosk restarted after printing it, check the citizen's slip"
+                        } else {
+                            ""
+                        },
+                        t.still_waiting,
+                        t.category
                     );
                     Ok(())
                 }
@@ -357,6 +396,32 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        QueueCommand::List(day) => {
+            let (hall, date, common) = day.resolve();
+            let tickets = open(&common.db).await?.tickets(&hall, date).await?;
+            if common.json {
+                return json(&tickets);
+            }
+            println!("hall {hall}, {date}: {} tickets", tickets.len());
+            for t in &tickets {
+                println!(
+                    "{:<6} {:<9} {:<8} {}  {}{}",
+                    t.ticket_no,
+                    t.priority,
+                    t.state,
+                    t.issued_at
+                        .with_timezone(&kiosk_api::citizen::hall_offset())
+                        .format("%H:%M:%S"),
+                    t.kiosk_id,
+                    if t.unconfirmed {
+                        "  UNCONFIRMED (callable; check the citizen's slip)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(())
+        }
         QueueCommand::Stats(day) => {
             let (hall, date, common) = day.resolve();
             let stats = open(&common.db).await?.queue_stats(&hall, date).await?;
@@ -365,25 +430,27 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
             }
             println!("hall {hall}, {date}");
             println!(
-                "{:<8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>10} {:>8}",
+                "{:<8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>11} {:>10} {:>8}",
                 "category",
                 "issued",
                 "voided",
                 "called",
                 "waiting",
                 "priority",
+                "unconfirmed",
                 "pace (s)",
                 "serving"
             );
             for c in &stats.categories {
                 println!(
-                    "{:<8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>10} {:>8}",
+                    "{:<8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>11} {:>10} {:>8}",
                     c.category,
                     c.issued,
                     c.voided,
                     c.called,
                     c.waiting,
                     c.waiting_priority,
+                    c.unconfirmed,
                     c.avg_service_secs
                         .map_or_else(|| "-".into(), |s| s.to_string()),
                     c.now_serving.as_deref().unwrap_or("-")
@@ -397,14 +464,45 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
 /// `central help …`.
 pub(crate) async fn help(command: HelpCommand) -> anyhow::Result<()> {
     match command {
-        HelpCommand::Ack { id, common } => {
-            if !open(&common.db).await?.acknowledge_help(id).await? {
-                bail!("no help request {id}; see `central help list --open`");
+        HelpCommand::Ack {
+            id,
+            hall,
+            event,
+            by,
+            common,
+        } => {
+            let by = by.trim();
+            if by.is_empty() || by.chars().count() > 64 {
+                bail!(
+                    "--by must name who is coming (1 to 64 characters), e.g. --by \"3号窗口 王\""
+                );
             }
+            let store = open(&common.db).await?;
+            let done = match (id, hall, event) {
+                (Some(id), _, _) => store.acknowledge_help(id, by).await?,
+                (None, Some(hall), Some(event)) => {
+                    store.acknowledge_help_event(&hall, &event, by).await?
+                }
+                _ => bail!("give a help request id, or --hall and --event"),
+            };
+            let Some(request) = done else {
+                bail!("no such help request; see `central help list --open`");
+            };
             if common.json {
-                json(&serde_json::json!({ "acknowledged": id }))
+                json(&serde_json::json!({
+                    "acknowledged": request.id,
+                    "event_id": request.event_id,
+                    "acknowledged_by": request.acknowledged_by,
+                    "acknowledged_at": request.acknowledged_at,
+                }))
             } else {
-                println!("help request {id} acknowledged");
+                println!(
+                    "help request {} ({} at {}) acknowledged by {}",
+                    request.id,
+                    request.page,
+                    request.hostname,
+                    request.acknowledged_by.as_deref().unwrap_or(by)
+                );
                 Ok(())
             }
         }
@@ -415,19 +513,22 @@ pub(crate) async fn help(command: HelpCommand) -> anyhow::Result<()> {
             }
             for h in &list {
                 println!(
-                    "{:>5}  {}  {:<20} {:<16} page {:<16} {}",
+                    "{:>5}  {}  {:<20} kiosk {:>2} {:<16} page {:<16} {}  event {}",
                     h.id,
                     h.requested_at
                         .with_timezone(&kiosk_api::citizen::hall_offset())
                         .format("%m-%d %H:%M:%S"),
                     h.hall_id,
+                    h.kiosk_no
+                        .map_or_else(|| "-".to_owned(), |n| format!("{n:02}")),
                     h.hostname,
                     h.page,
-                    if h.acknowledged_at.is_some() {
-                        "acknowledged"
-                    } else {
-                        "OPEN"
-                    }
+                    match &h.acknowledged_by {
+                        Some(by) if h.acknowledged_at.is_some() => format!("acknowledged by {by}"),
+                        _ if h.acknowledged_at.is_some() => "acknowledged".to_owned(),
+                        _ => "OPEN".to_owned(),
+                    },
+                    h.event_id
                 );
             }
             Ok(())

@@ -469,3 +469,134 @@ pub(crate) async fn publish_config(
     }
     Ok(())
 }
+
+#[derive(Subcommand)]
+pub(crate) enum HolderKeysCommand {
+    /// Create the key file with a new key, or rotate: put a new key first (it makes every new
+    /// hash) and keep the older ones (they still match records hashed before).
+    Generate {
+        /// The key file (mode 0600), outside the database and its backups.
+        #[arg(long)]
+        file: PathBuf,
+        /// Name of the new key, e.g. 2026a (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the key ids, current first (never the secrets).
+    List {
+        /// The key file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KioskCommand {
+    /// Enrolled kiosks with their hall code and kiosk number (the digits that start their
+    /// application numbers), version and when they were last heard from.
+    List {
+        /// Only this hall's kiosks.
+        #[arg(long)]
+        hall: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+/// The holder key file `serve` and `appointments import` need, or the reason to refuse.
+pub(crate) fn holder_key_source(
+    file: Option<&Path>,
+) -> anyhow::Result<central::holder_keys::HolderKeySource> {
+    let from_env = std::env::var_os("CENTRAL_HOLDER_KEYS")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let Some(file) = file.map(Path::to_path_buf).or(from_env) else {
+        bail!(
+            "no holder key file: give --holder-keys FILE (or CENTRAL_HOLDER_KEYS=FILE); make one with `central holder-keys generate --file FILE --id 2026a` and keep it outside the database's backups"
+        );
+    };
+    Ok(central::holder_keys::HolderKeySource::open(&file)?)
+}
+
+/// `central holder-keys …`.
+pub(crate) fn holder_keys(command: HolderKeysCommand) -> anyhow::Result<()> {
+    let (keys, file, json) = match command {
+        HolderKeysCommand::Generate { file, id, json } => {
+            let keys = central::holder_keys::generate(&file, &id)?;
+            if !json {
+                println!(
+                    "holder key {id} is now current in {} ({} keys); kiosks pick it up at their next key fetch",
+                    file.display(),
+                    keys.keys.len()
+                );
+                return Ok(());
+            }
+            (keys, file, json)
+        }
+        HolderKeysCommand::List { file, json } => (central::holder_keys::load(&file)?, file, json),
+    };
+    let ids: Vec<&str> = keys.keys.iter().map(|k| k.id.as_str()).collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "file": file.display().to_string(), "current": ids.first(), "keys": ids })
+        );
+    } else {
+        for (i, id) in ids.iter().enumerate() {
+            println!("{id}{}", if i == 0 { "  (current)" } else { "" });
+        }
+    }
+    Ok(())
+}
+
+/// `central kiosk …`.
+pub(crate) async fn kiosk(command: KioskCommand) -> anyhow::Result<()> {
+    let KioskCommand::List { hall, json, db } = command;
+    let kiosks: Vec<_> = open(&db.db)
+        .await?
+        .fleet()
+        .await?
+        .into_iter()
+        .filter(|k| hall.as_ref().is_none_or(|h| *h == k.hall_id))
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&kiosks)?);
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:>4} {:>2}  {:<20} {:<38} {:<10} {:>8} {:>8}  last seen",
+        "hall", "code", "no", "host", "kiosk", "version", "refused", "quarant."
+    );
+    for k in &kiosks {
+        println!(
+            "{:<20} {:>4} {:>2}  {:<20} {:<38} {:<10} {:>8} {:>8}  {}",
+            k.hall_id,
+            k.hall_code
+                .map_or_else(|| "-".to_owned(), |c| format!("{c:04}")),
+            k.kiosk_no
+                .map_or_else(|| "-".to_owned(), |n| format!("{n:02}")),
+            k.hostname,
+            k.kiosk_id,
+            k.version,
+            k.refused,
+            k.report.as_ref().map_or(0, |r| r.quarantined),
+            k.last_seen_at.map_or_else(
+                || "never".to_owned(),
+                |t| t
+                    .with_timezone(&kiosk_api::citizen::hall_offset())
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            ),
+        );
+    }
+    Ok(())
+}

@@ -37,7 +37,17 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The holder-hash key file (`central holder-keys generate`), kept outside the
+        /// database; read again when it changes. Default: $CENTRAL_HOLDER_KEYS.
+        #[arg(long, value_name = "FILE")]
+        holder_keys: Option<PathBuf>,
     },
+    /// The holder-hash keys (kept in a file of their own, never in the database).
+    #[command(subcommand)]
+    HolderKeys(cli_ops::HolderKeysCommand),
+    /// Enrolled kiosks.
+    #[command(subcommand)]
+    Kiosk(cli_ops::KioskCommand),
     /// Enrolment tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -179,7 +189,16 @@ async fn main() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
-        Command::Serve { db, listen } => serve(&db.db, &listen).await,
+        Command::Serve {
+            db,
+            listen,
+            holder_keys,
+        } => {
+            let keys = cli_ops::holder_key_source(holder_keys.as_deref())?;
+            serve(&db.db, &listen, keys).await
+        }
+        Command::HolderKeys(c) => cli_ops::holder_keys(c),
+        Command::Kiosk(c) => cli_ops::kiosk(c).await,
         Command::Token(TokenCommand::Create {
             hall,
             hall_name,
@@ -195,8 +214,8 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&token)?);
             } else {
                 println!(
-                    "token {} for hall {} (valid until {})",
-                    token.token, token.hall_id, token.expires_at
+                    "token {} for hall {} (hall code {:04}, valid until {})",
+                    token.token, token.hall_id, token.hall_code, token.expires_at
                 );
             }
             Ok(())
@@ -289,7 +308,11 @@ fn redact(db: &str) -> String {
     }
 }
 
-async fn serve(db: &str, listen: &str) -> anyhow::Result<()> {
+async fn serve(
+    db: &str,
+    listen: &str,
+    holder_keys: central::holder_keys::HolderKeySource,
+) -> anyhow::Result<()> {
     let store = open(db).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -314,7 +337,7 @@ async fn serve(db: &str, listen: &str) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => {}
         }
     };
-    central::serve(store.clone(), listener, shutdown)
+    central::serve(store.clone(), holder_keys, listener, shutdown)
         .await
         .context("serving HTTP")?;
     store.close().await;
@@ -418,13 +441,22 @@ async fn publish_catalog(file: &Path, key: &Path, db: &str, json: bool) -> anyho
 
 fn print_stats(stats: &central::store::Stats) {
     println!(
-        "{:<38} {:<20} {:>10} {:>10} {:>8}",
-        "kiosk", "hall", "events", "max seq", "missing"
+        "{:<38} {:<20} {:>4} {:>2} {:>10} {:>10} {:>8} {:>8}",
+        "kiosk", "hall", "code", "no", "events", "max seq", "missing", "refused"
     );
     for k in &stats.kiosks {
         println!(
-            "{:<38} {:<20} {:>10} {:>10} {:>8}",
-            k.kiosk_id, k.hall_id, k.events, k.max_seq, k.missing
+            "{:<38} {:<20} {:>4} {:>2} {:>10} {:>10} {:>8} {:>8}",
+            k.kiosk_id,
+            k.hall_id,
+            k.hall_code
+                .map_or_else(|| "-".to_owned(), |c| format!("{c:04}")),
+            k.kiosk_no
+                .map_or_else(|| "-".to_owned(), |n| format!("{n:02}")),
+            k.events,
+            k.max_seq,
+            k.missing,
+            k.refused
         );
     }
     println!();

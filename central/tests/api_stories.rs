@@ -40,6 +40,15 @@ async fn a_token_enrols_one_kiosk_once_binds_it_to_its_hall_and_expires() {
             second.enrolment.number_band.last < first.enrolment.number_band.first,
             "bands must not overlap"
         );
+        // One hall, one code; each kiosk its own number in it.
+        assert_eq!(first.enrolment.hall_code, second.enrolment.hall_code);
+        assert_eq!(
+            (
+                first.enrolment.kiosk_no.get(),
+                second.enrolment.kiosk_no.get()
+            ),
+            (1, 2)
+        );
 
         let token = central.token("dongcheng-main").await;
         let key = keys::generate();
@@ -79,9 +88,9 @@ async fn a_batch_is_stored_once_and_sending_it_again_reports_duplicates() {
         let central = Central::start(&db).await;
         let kiosk = central.kiosk().await;
         let batch = vec![
-            event(1, Stream::Tickets, "ticket_issued"),
-            event(2, Stream::Ratings, "rating_given"),
-            event(3, Stream::Tickets, "ticket_issued"),
+            event(1, Stream::Tickets, "ticket_called"),
+            event(2, Stream::Ratings, "rating_prompted"),
+            event(3, Stream::Tickets, "ticket_called"),
         ];
         assert_eq!(
             outcomes(kiosk.post_events(&batch).await).await,
@@ -95,12 +104,13 @@ async fn a_batch_is_stored_once_and_sending_it_again_reports_duplicates() {
             vec![EventOutcome::Duplicate; 3]
         );
         // A new event reusing seq 3 is a kiosk bug: rejected, the stored one untouched.
-        let clash = event(3, Stream::Help, "help_requested");
+        let clash = event(3, Stream::Help, "help_shown");
         assert_eq!(
             outcomes(kiosk.post_events(std::slice::from_ref(&clash)).await).await,
-            vec![EventOutcome::Rejected {
-                reason: reject_reason::SEQ_REUSED.into()
-            }]
+            vec![EventOutcome::rejected(
+                reject_reason::SEQ_REUSED,
+                "seq 3 is held by another event of this kiosk"
+            )]
         );
         // Seq 4 and 5 are still queued on the kiosk; 6 arrives first.
         assert_eq!(
@@ -121,14 +131,14 @@ async fn a_batch_is_stored_once_and_sending_it_again_reports_duplicates() {
             .find(|k| k.kiosk_id == kiosk.id().to_string())
             .unwrap();
         assert_eq!((k.events, k.max_seq, k.missing), (4, 6, 2));
-        assert_eq!(k.per_kind.get("tickets/ticket_issued"), Some(&2));
+        assert_eq!(k.per_kind.get("tickets/ticket_called"), Some(&2));
         assert_eq!(stats.gaps.len(), 1);
         assert_eq!((stats.gaps[0].first, stats.gaps[0].last), (4, 5));
         assert!(
             stats
                 .kinds
                 .iter()
-                .any(|c| c.stream == "ratings" && c.kind == "rating_given" && c.count == 1)
+                .any(|c| c.stream == "ratings" && c.kind == "rating_prompted" && c.count == 1)
         );
         central.stop().await;
     }
@@ -140,7 +150,7 @@ async fn forged_stale_replayed_and_unknown_requests_are_refused_and_store_nothin
         let central = Central::start(&db).await;
         let kiosk = central.kiosk().await;
         let body = serde_json::to_vec(&kiosk_api::EventBatch {
-            events: vec![event(1, Stream::Tickets, "ticket_issued")],
+            events: vec![event(1, Stream::Tickets, "ticket_called")],
         })
         .unwrap();
         let url = format!("{}{}", central.base, routes::EVENTS);
@@ -279,19 +289,19 @@ async fn a_bad_batch_is_refused_whole_with_a_json_error_and_nothing_half_written
     for db in databases().await {
         let central = Central::start(&db).await;
         let kiosk = central.kiosk().await;
-        let mut bad = event(2, Stream::Tickets, "ticket_issued");
+        let mut bad = event(2, Stream::Tickets, "ticket_called");
         bad.seq = 0;
         let e = error_of(
             kiosk
-                .post_events(&[event(1, Stream::Tickets, "ticket_issued"), bad])
+                .post_events(&[event(1, Stream::Tickets, "ticket_called"), bad])
                 .await,
             422,
         )
         .await;
         assert_eq!(e.error, "invalid", "{}", db.name);
-        let twice = event(3, Stream::Tickets, "ticket_issued");
+        let twice = event(3, Stream::Tickets, "ticket_called");
         error_of(kiosk.post_events(&[twice.clone(), twice]).await, 422).await;
-        let mut bad_attachment = event(4, Stream::Records, "application_submitted");
+        let mut bad_attachment = event(4, Stream::Records, "scan_stored");
         bad_attachment.attachments = vec!["not-a-digest".into()];
         error_of(kiosk.post_events(&[bad_attachment]).await, 422).await;
 
@@ -373,7 +383,7 @@ async fn an_interrupted_scan_upload_resumes_and_its_event_waits_for_it() {
             .collect();
         let sha = hex::encode(Sha256::digest(&scan));
         let total = scan.len() as u64;
-        let mut record = event(1, Stream::Records, "application_submitted");
+        let mut record = event(1, Stream::Records, "scan_stored");
         record.attachments = vec![sha.clone()];
 
         assert_eq!(
@@ -388,7 +398,8 @@ async fn an_interrupted_scan_upload_resumes_and_its_event_waits_for_it() {
         assert_eq!(
             outcomes(kiosk.post_events(std::slice::from_ref(&record)).await).await,
             vec![EventOutcome::Rejected {
-                reason: reject_reason::MISSING_ATTACHMENT.into()
+                reason: reject_reason::MISSING_ATTACHMENT.into(),
+                detail: None,
             }]
         );
         let first = put_chunk(&kiosk, &sha, 0, total, &scan[..1 << 20]).await;
@@ -615,7 +626,7 @@ async fn the_same_batch_sent_four_times_at_once_is_stored_once() {
         let central = Central::start(&db).await;
         let kiosk = std::sync::Arc::new(central.kiosk().await);
         let batch: Vec<_> = (1..=200)
-            .map(|s| event(s, Stream::Tickets, "ticket_issued"))
+            .map(|s| event(s, Stream::Tickets, "ticket_called"))
             .collect();
         let sends: Vec<_> = (0..4)
             .map(|_| {
@@ -631,7 +642,9 @@ async fn the_same_batch_sent_four_times_at_once_is_stored_once() {
                 match o {
                     EventOutcome::Stored => stored += 1,
                     EventOutcome::Duplicate => duplicate += 1,
-                    EventOutcome::Rejected { reason } => panic!("{}: rejected {reason}", db.name),
+                    EventOutcome::Rejected { reason, .. } => {
+                        panic!("{}: rejected {reason}", db.name)
+                    }
                 }
             }
         }

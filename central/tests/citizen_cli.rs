@@ -20,12 +20,21 @@ const BIN: &str = env!("CARGO_BIN_EXE_central");
 const HALL: &str = "dongcheng-main";
 
 fn run(db: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
+    run_with_keys(db, args, None)
+}
+
+/// Runs a command with CENTRAL_HOLDER_KEYS set to `keys` (or unset).
+fn run_with_keys(db: &str, args: &[&str], keys: Option<&std::path::Path>) -> Output {
+    let mut command = Command::new(BIN);
+    command
         .args(args)
         .args(["--db", db])
         .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+        .env_remove("CENTRAL_HOLDER_KEYS");
+    if let Some(keys) = keys {
+        command.env("CENTRAL_HOLDER_KEYS", keys);
+    }
+    command.output().unwrap()
 }
 
 fn json(db: &str, args: &[&str]) -> serde_json::Value {
@@ -66,6 +75,7 @@ async fn staff_work_the_hall_from_the_command_line() {
         let central = Central::start(&db).await;
         let kiosk = central.kiosk().await;
         let today = business_date_at(Utc::now());
+        let band = kiosk.enrolment.number_band;
         let ticket = |number: u32, priority| TicketIssued {
             ticket_no: ticket_no("B", number),
             category: "B".into(),
@@ -76,11 +86,12 @@ async fn staff_work_the_hall_from_the_command_line() {
             issued_at: Utc::now(),
             holder_hash: None,
             appointment_id: None,
+            unconfirmed: number == band.first + 1,
         };
         let batch = EventBatch {
             events: vec![
-                event(1, &ticket(500, TicketPriority::Normal)),
-                event(2, &ticket(501, TicketPriority::Pregnant)),
+                event(1, &ticket(band.first, TicketPriority::Normal)),
+                event(2, &ticket(band.first + 1, TicketPriority::Pregnant)),
                 event(
                     3,
                     &RatingGiven {
@@ -111,24 +122,38 @@ async fn staff_work_the_hall_from_the_command_line() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+        let second = ticket_no("B", band.first + 1);
+
+        // The second ticket was recorded unconfirmed (the kiosk restarted after printing it):
+        // staff see it marked, and it is called like any other.
+        let list = json(&db.url, &["queue", "list", "--hall", HALL]);
+        assert_eq!(list.as_array().unwrap().len(), 2, "{}", db.name);
+        assert_eq!(list[1]["ticket_no"], second.as_str());
+        assert_eq!(list[1]["unconfirmed"], true);
+        assert_eq!(list[0]["unconfirmed"], false);
+        let text =
+            String::from_utf8(run(&db.url, &["queue", "list", "--hall", HALL]).stdout).unwrap();
+        assert!(text.contains("UNCONFIRMED"), "{text}");
+        let stats = json(&db.url, &["queue", "stats", "--hall", HALL]);
+        assert_eq!(stats["categories"][0]["unconfirmed"], 1);
 
         let called = json(
             &db.url,
             &["queue", "call", "--hall", HALL, "--category", "B"],
         );
         assert_eq!(
-            called["ticket_no"], "B501",
+            called["ticket_no"],
+            second.as_str(),
             "{}: pregnancy goes first",
             db.name
         );
+        assert_eq!(called["unconfirmed"], true);
         assert_eq!(called["still_waiting"], 1);
-        // B500 and B501 are "band" tickets, but this kiosk's band is 950..=999.
+        // Both are band tickets of this kiosk's own band: nothing to flag.
         let check = run(&db.url, &["queue", "check", "--hall", HALL, "--json"]);
-        assert!(!check.status.success());
-        let flagged: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
-        assert_eq!(flagged.as_array().unwrap().len(), 2, "{}", db.name);
+        assert!(check.status.success(), "{}", db.name);
         let stats = json(&db.url, &["queue", "stats", "--hall", HALL]);
-        assert_eq!(stats["categories"][0]["now_serving"], "B501");
+        assert_eq!(stats["categories"][0]["now_serving"], second.as_str());
         assert_eq!(stats["categories"][0]["waiting"], 1);
         json(
             &db.url,
@@ -155,11 +180,77 @@ async fn staff_work_the_hall_from_the_command_line() {
 
         let open = json(&db.url, &["help", "list", "--open"]);
         assert_eq!(open[0]["page"], "apply_form");
-        let id = open[0]["id"].as_i64().unwrap().to_string();
-        assert_eq!(json(&db.url, &["help", "ack", &id])["acknowledged"], 1);
-        assert!(fails(&db.url, &["help", "ack", "4242"]).contains("no help request 4242"));
+        assert_eq!(open[0]["kiosk_no"], 1);
+        let event = open[0]["event_id"].as_str().unwrap().to_owned();
+        let acked = json(
+            &db.url,
+            &[
+                "help",
+                "ack",
+                "--hall",
+                HALL,
+                "--event",
+                &event,
+                "--by",
+                "3号窗口 王",
+            ],
+        );
+        assert_eq!(acked["acknowledged"], open[0]["id"]);
+        assert_eq!(acked["acknowledged_by"], "3号窗口 王");
+        assert_eq!(
+            json(&db.url, &["help", "list", "--open"]),
+            serde_json::json!([])
+        );
+        // The kiosk that asked reads who is coming.
+        let status: kiosk_api::citizen::HelpStatus = kiosk
+            .request(
+                reqwest::Method::GET,
+                &routes::help(event.parse().unwrap()),
+                vec![],
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status.acknowledged_by.as_deref(), Some("3号窗口 王"));
+        assert!(status.acknowledged_at.is_some());
+        assert!(
+            fails(&db.url, &["help", "ack", "4242", "--by", "王"]).contains("no such help request")
+        );
+        assert!(
+            fails(&db.url, &["help", "ack", "--hall", HALL, "--event", &event]).contains("--by")
+        );
+        let elsewhere = fails(
+            &db.url,
+            &[
+                "help",
+                "ack",
+                "--hall",
+                "xicheng-main",
+                "--event",
+                &event,
+                "--by",
+                "王",
+            ],
+        );
+        assert!(elsewhere.contains("no such help request"), "{elsewhere}");
 
+        let unknown = kiosk_api::ApplicationNo::new(
+            kiosk.enrolment.hall_code,
+            kiosk.enrolment.kiosk_no,
+            today,
+            1,
+        )
+        .unwrap()
+        .to_string();
         let missing = fails(
+            &db.url,
+            &["application", "advance", &unknown, "--status", "accepted"],
+        );
+        assert!(missing.contains("no application"), "{missing}");
+        let mistyped = fails(
             &db.url,
             &[
                 "application",
@@ -169,16 +260,10 @@ async fn staff_work_the_hall_from_the_command_line() {
                 "accepted",
             ],
         );
-        assert!(missing.contains("no application"), "{missing}");
+        assert!(mistyped.contains("not an application number"), "{mistyped}");
         let bad_status = fails(
             &db.url,
-            &[
-                "application",
-                "advance",
-                "0193A1B2-20261126-0001",
-                "--status",
-                "lost",
-            ],
+            &["application", "advance", &unknown, "--status", "lost"],
         );
         assert!(bad_status.contains("in_review"), "{bad_status}");
         central.stop().await;
@@ -206,6 +291,31 @@ async fn a_bad_appointments_file_is_refused_whole_without_echoing_id_numbers() {
     bad["id_number"] = "11010519491231002Y".into();
     std::fs::write(&file, serde_json::json!([good, bad]).to_string()).unwrap();
     let path = file.display().to_string();
+    let keys = Some(central.holder_keys.as_path());
+    // Without the holder key file nothing is imported, and central says how to make one.
+    let out = run_with_keys(
+        &db.url,
+        &["appointments", "import", &path, "--hall", HALL],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holder-keys generate"));
+    let fails = |db: &str, args: &[&str]| {
+        let out = run_with_keys(db, args, keys);
+        assert!(!out.status.success(), "central {args:?} should have failed");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let json = |db: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = run_with_keys(db, &all, keys);
+        assert!(
+            out.status.success(),
+            "central {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
     let refused = fails(&db.url, &["appointments", "import", &path, "--hall", HALL]);
     assert!(refused.contains("appointment 1 (BK-2)"), "{refused}");
     assert!(
@@ -253,5 +363,10 @@ async fn a_bad_appointments_file_is_refused_whole_without_echoing_id_numbers() {
     );
     assert_eq!(list[0]["appointment_id"], "BK-1");
     assert_eq!(list[0]["holder_name_masked"], "张*");
+    // Hashed under central's current holder key, never the plain number.
+    assert_eq!(
+        list[0]["holder_hash"],
+        central.holder_key().hash("11010519491231002X").as_str()
+    );
     central.stop().await;
 }

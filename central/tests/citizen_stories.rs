@@ -9,10 +9,13 @@ use common::{Central, Kiosk, databases};
 use kiosk_api::citizen::{
     ApplicationProgress, ApplicationStatus, ApplicationSubmitted, Appointment, CitizenEvent,
     HelpRequested, LEASE_MAX_NUMBER, Lease, LeaseRequest, QueueSnapshot, RatingGiven,
-    SubmittedMaterial, TicketIssued, TicketPriority, TicketVoided, application_no,
-    business_date_at, holder_hash, rating_subject, ticket_no,
+    SubmittedMaterial, TicketIssued, TicketPriority, TicketVoided, business_date_at,
+    rating_subject, ticket_no,
 };
-use kiosk_api::{ApiError, BatchAck, EnrolRequest, Enrolment, Event, EventOutcome, keys, routes};
+use kiosk_api::{
+    ApiError, ApplicationNo, BatchAck, EnrolRequest, Enrolment, Event, EventOutcome, keys,
+    reject_reason, routes,
+};
 use reqwest::Method;
 use uuid::Uuid;
 
@@ -131,6 +134,25 @@ fn issued(category: &str, number: u32, priority: TicketPriority) -> TicketIssued
         issued_at: Utc::now(),
         holder_hash: None,
         appointment_id: None,
+        unconfirmed: false,
+    }
+}
+
+/// The `seq`-th application number of `kiosk` today.
+fn application_no(kiosk: &Kiosk, seq: u16) -> ApplicationNo {
+    ApplicationNo::new(
+        kiosk.enrolment.hall_code,
+        kiosk.enrolment.kiosk_no,
+        today(),
+        seq,
+    )
+    .unwrap()
+}
+
+fn reason(outcome: &EventOutcome) -> &str {
+    match outcome {
+        EventOutcome::Rejected { reason, .. } => reason,
+        other => panic!("not refused: {other:?}"),
     }
 }
 
@@ -241,6 +263,8 @@ async fn a_resent_ticket_changes_nothing_and_a_voided_ticket_is_not_waiting() {
         let kiosk = central.kiosk().await;
         let hall = kiosk.enrolment.hall_id.clone();
         let mut outbox = Outbox::new();
+        let l: Lease = lease(&kiosk, "A", today(), 4).await.json().await.unwrap();
+        assert_eq!((l.first, l.last), (1, 4));
         let batch = vec![
             outbox.event(&issued("A", 1, TicketPriority::Normal)),
             outbox.event(&issued("A", 2, TicketPriority::Normal)),
@@ -271,18 +295,21 @@ async fn a_resent_ticket_changes_nothing_and_a_voided_ticket_is_not_waiting() {
         assert_eq!(state.categories[0].now_serving, None);
 
         // The acknowledgement was lost: the same rows again, and the same number under a new
-        // event id (a kiosk bug). Neither counts twice.
+        // event id (a kiosk bug). Neither counts twice; the second is refused, not swallowed.
         assert_eq!(
             acked(&kiosk, &batch).await,
             vec![EventOutcome::Duplicate; 5]
         );
+        let again = acked(
+            &kiosk,
+            &[outbox.event(&issued("A", 2, TicketPriority::Normal))],
+        )
+        .await;
         assert_eq!(
-            acked(
-                &kiosk,
-                &[outbox.event(&issued("A", 2, TicketPriority::Normal))]
-            )
-            .await,
-            vec![EventOutcome::Stored]
+            reason(&again[0]),
+            reject_reason::NUMBER_TAKEN,
+            "{}",
+            db.name
         );
         let stats = central.store.queue_stats(&hall, today()).await.unwrap();
         let a = &stats.categories[0];
@@ -310,10 +337,18 @@ async fn a_resent_ticket_changes_nothing_and_a_voided_ticket_is_not_waiting() {
         assert_eq!(state.categories[0].now_serving.as_deref(), Some("A002"));
         assert!(state.categories[0].avg_service_secs.is_some());
 
-        // A payload outside the contract is acknowledged (never retried for ever), not projected.
+        // A payload outside the contract is refused with the field named (the kiosk
+        // quarantines it), and not projected.
         let mut broken = outbox.event(&issued("A", 9, TicketPriority::Normal));
         broken.payload = serde_json::json!({"number": "A009"});
-        assert_eq!(acked(&kiosk, &[broken]).await, vec![EventOutcome::Stored]);
+        let refused = acked(&kiosk, &[broken]).await;
+        assert_eq!(
+            refused,
+            vec![EventOutcome::rejected(
+                reject_reason::INVALID_PAYLOAD,
+                "field `number` has the wrong type or value"
+            )]
+        );
         assert_eq!(
             central
                 .store
@@ -352,17 +387,20 @@ async fn a_subject_keeps_its_first_rating_and_bad_reviews_wait_for_follow_up() {
             acked(&first, &[a.event(&rating(1))]).await,
             vec![EventOutcome::Stored]
         );
-        // A second rating of the same ticket, from another kiosk: acknowledged (so it leaves
-        // that kiosk's outbox) but ignored.
+        // A second rating of the same ticket, from another kiosk: refused as already rated
+        // (that kiosk quarantines it, where ops see it), and not counted.
+        let twice = acked(&second, &[b.event(&rating(5))]).await;
         assert_eq!(
-            acked(&second, &[b.event(&rating(5))]).await,
-            vec![EventOutcome::Stored]
+            reason(&twice[0]),
+            reject_reason::ALREADY_RATED,
+            "{}",
+            db.name
         );
         assert_eq!(
             acked(
                 &second,
                 &[b.event(&RatingGiven {
-                    subject: rating_subject::application("0193A1B2-20261126-0001"),
+                    subject: rating_subject::application(&application_no(&second, 1).to_string()),
                     ..rating(4)
                 })]
             )
@@ -425,16 +463,23 @@ async fn help_requests_are_open_until_staff_acknowledge_them() {
             (open[0].page.as_str(), open[0].hostname.as_str()),
             ("apply_scan", "kiosk-a")
         );
-        assert!(central.store.acknowledge_help(open[0].id).await.unwrap());
+        let done = central
+            .store
+            .acknowledge_help(open[0].id, "3号窗口 王")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.acknowledged_by.as_deref(), Some("3号窗口 王"));
         assert!(central.store.help_requests(true).await.unwrap().is_empty());
         let all = central.store.help_requests(false).await.unwrap();
         assert!(all[0].acknowledged_at.is_some());
         assert!(
-            !central
+            central
                 .store
-                .acknowledge_help(open[0].id + 100)
+                .acknowledge_help(open[0].id + 100, "x")
                 .await
                 .unwrap()
+                .is_none()
         );
         central.stop().await;
     }
@@ -496,6 +541,7 @@ async fn a_kiosk_sees_the_appointments_of_its_own_hall_only() {
                         "2026-11-28T09:30:00+08:00",
                     ),
                 ],
+                &central.holder_key(),
             )
             .await
             .unwrap();
@@ -510,6 +556,7 @@ async fn a_kiosk_sees_the_appointments_of_its_own_hall_only() {
                     "2026-11-27T09:00:00+08:00",
                     "2026-11-27T09:30:00+08:00",
                 )],
+                &central.holder_key(),
             )
             .await
             .unwrap();
@@ -524,6 +571,7 @@ async fn a_kiosk_sees_the_appointments_of_its_own_hall_only() {
                     "2026-11-27T11:00:00+08:00",
                     "2026-11-27T11:30:00+08:00",
                 )],
+                &central.holder_key(),
             )
             .await
             .unwrap();
@@ -532,7 +580,10 @@ async fn a_kiosk_sees_the_appointments_of_its_own_hall_only() {
         let list: Vec<Appointment> = get(&ours, &routes::appointments(day)).await;
         let ids: Vec<&str> = list.iter().map(|a| a.appointment_id.as_str()).collect();
         assert_eq!(ids, ["BK-0", "BK-1", "BK-2"], "{}", db.name);
-        assert_eq!(list[2].holder_hash, holder_hash("11010519491231002X"));
+        assert_eq!(
+            list[2].holder_hash,
+            central.holder_key().hash("11010519491231002X")
+        );
         assert_eq!(list[2].slot_start.to_rfc3339(), "2026-11-27T11:00:00+08:00");
         let list: Vec<Appointment> = get(&theirs, &routes::appointments(day)).await;
         assert_eq!(list.len(), 1);
@@ -559,13 +610,14 @@ async fn a_kiosk_sees_the_appointments_of_its_own_hall_only() {
                     "2026-11-27T09:00:00+08:00",
                     "2026-11-27T09:30:00+08:00",
                 )],
+                &central.holder_key(),
             )
             .await;
         assert!(bad.unwrap_err().to_string().contains("id_number"));
         assert!(
             central
                 .store
-                .import_appointments("no-such-hall", &[])
+                .import_appointments("no-such-hall", &[], &central.holder_key())
                 .await
                 .is_err()
         );
@@ -579,10 +631,10 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
         let central = Central::start(&db).await;
         let kiosk = central.kiosk().await;
         let stranger = kiosk_of_hall(&central, "xicheng-main").await;
-        let holder = holder_hash("11010519491231002X");
-        let no = application_no(kiosk.id(), today(), 7);
+        let holder = central.holder_key().hash("11010519491231002X");
+        let no = application_no(&kiosk, 7);
         let submitted = ApplicationSubmitted {
-            application_no: no.clone(),
+            application_no: no,
             matter_code: "hr-sscard-apply".into(),
             holder_hash: holder.clone(),
             holder_name_masked: "张*".into(),
@@ -602,7 +654,8 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
         acked(&kiosk, std::slice::from_ref(&event)).await;
         acked(&kiosk, &[event]).await;
 
-        let progress: ApplicationProgress = get(&kiosk, &routes::application(&no)).await;
+        let progress: ApplicationProgress =
+            get(&kiosk, &routes::application(&no.to_string())).await;
         assert_eq!(progress.status, ApplicationStatus::Submitted, "{}", db.name);
         assert_eq!(
             progress.timeline.len(),
@@ -613,7 +666,7 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
         central
             .store
             .advance_application(
-                &no,
+                &no.to_string(),
                 ApplicationStatus::Accepted,
                 Some("已受理"),
                 Some("Accepted"),
@@ -624,7 +677,7 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
         central
             .store
             .advance_application(
-                &no,
+                &no.to_string(),
                 ApplicationStatus::ReadyForPickup,
                 Some("请到B区7号窗口领取"),
                 None,
@@ -632,7 +685,8 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
             )
             .await
             .unwrap();
-        let progress: ApplicationProgress = get(&kiosk, &routes::application(&no)).await;
+        let progress: ApplicationProgress =
+            get(&kiosk, &routes::application(&no.to_string())).await;
         let steps: Vec<ApplicationStatus> = progress.timeline.iter().map(|t| t.status).collect();
         assert_eq!(
             steps,
@@ -657,7 +711,7 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
         let e = refused(
             &stranger,
             Method::GET,
-            &routes::application(&no),
+            &routes::application(&no.to_string()),
             vec![],
             404,
         )
@@ -667,11 +721,11 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
             get(&stranger, &routes::applications_by_holder(&holder)).await;
         assert!(theirs.is_empty());
 
-        let unknown = application_no(kiosk.id(), today(), 8);
+        let unknown = application_no(&kiosk, 8);
         let e = refused(
             &kiosk,
             Method::GET,
-            &routes::application(&unknown),
+            &routes::application(&unknown.to_string()),
             vec![],
             404,
         )
@@ -697,7 +751,7 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
             central
                 .store
                 .advance_application(
-                    &unknown,
+                    &unknown.to_string(),
                     ApplicationStatus::Accepted,
                     None,
                     None,
@@ -709,7 +763,13 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
         assert!(
             central
                 .store
-                .advance_application(&no, ApplicationStatus::Submitted, None, None, Utc::now())
+                .advance_application(
+                    &no.to_string(),
+                    ApplicationStatus::Submitted,
+                    None,
+                    None,
+                    Utc::now()
+                )
                 .await
                 .is_err()
         );
@@ -718,7 +778,7 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
 }
 
 #[tokio::test]
-async fn a_ticket_outside_its_kiosks_lease_or_band_is_flagged() {
+async fn a_ticket_outside_its_kiosks_lease_or_band_is_refused_and_listed_for_ops() {
     for db in databases().await {
         let central = Central::start(&db).await;
         let (a, b) = (central.kiosk().await, central.kiosk().await);
@@ -730,56 +790,53 @@ async fn a_ticket_outside_its_kiosks_lease_or_band_is_flagged() {
         };
         let band_a = a.enrolment.number_band;
         let (mut out_a, mut out_b) = (Outbox::new(), Outbox::new());
-        acked(
-            &a,
-            &[
-                out_a.event(&from(lease_a.first, format!("lease:{}", lease_a.lease_id))),
-                out_a.event(&from(band_a.first, "band".into())),
-            ],
-        )
-        .await;
+        assert_eq!(
+            acked(
+                &a,
+                &[
+                    out_a.event(&from(lease_a.first, format!("lease:{}", lease_a.lease_id))),
+                    out_a.event(&from(band_a.first, "band".into())),
+                ],
+            )
+            .await,
+            vec![EventOutcome::Stored; 2],
+            "{}",
+            db.name
+        );
+        // Kiosk b claims a's lease, prints from a's band and from a lease nobody has.
+        let claims = [
+            out_b.event(&from(
+                lease_a.first + 1,
+                format!("lease:{}", lease_a.lease_id),
+            )),
+            out_b.event(&from(band_a.first + 1, "band".into())),
+            out_b.event(&from(lease_a.last + 1, format!("lease:{}", Uuid::now_v7()))),
+        ];
+        let outcomes = acked(&b, &claims).await;
+        for o in &outcomes {
+            assert_eq!(reason(o), reject_reason::NUMBER_NOT_YOURS, "{}", db.name);
+        }
+        // Nothing of b's is in the queue, so no number is held twice; ops see the refusals.
+        let stats = central.store.queue_stats(&hall, today()).await.unwrap();
+        assert_eq!(stats.categories[0].issued, 2, "{}", db.name);
         assert!(
             central
                 .store
                 .misnumbered_tickets(&hall, today())
                 .await
                 .unwrap()
-                .is_empty(),
-            "{}",
-            db.name
+                .is_empty()
         );
-        // Kiosk b claims a's lease, and prints from a's band.
-        acked(
-            &b,
-            &[
-                out_b.event(&from(
-                    lease_a.first + 1,
-                    format!("lease:{}", lease_a.lease_id),
-                )),
-                out_b.event(&from(band_a.first + 1, "band".into())),
-                out_b.event(&from(lease_a.last + 1, format!("lease:{}", Uuid::now_v7()))),
-            ],
-        )
-        .await;
-        let flagged = central
+        let refused = central
             .store
-            .misnumbered_tickets(&hall, today())
+            .refused_events(&b.id().to_string(), 10)
             .await
             .unwrap();
-        let flagged: Vec<(&str, &str)> = flagged
-            .iter()
-            .map(|t| (t.ticket_no.as_str(), t.kiosk_id.as_str()))
-            .collect();
-        let b_id = b.id().to_string();
-        assert_eq!(
-            flagged,
-            [
-                (ticket_no("A", lease_a.first + 1).as_str(), b_id.as_str()),
-                (ticket_no("A", lease_a.last + 1).as_str(), b_id.as_str()),
-                (ticket_no("A", band_a.first + 1).as_str(), b_id.as_str()),
-            ],
-            "{}",
-            db.name
+        assert_eq!(refused.len(), 3);
+        assert!(
+            refused
+                .iter()
+                .all(|r| r.reason == "number_not_yours" && r.kind == "ticket_issued")
         );
         central.stop().await;
     }

@@ -25,9 +25,10 @@ fn central(args: &[&str]) -> String {
 struct Server(Child, String);
 
 impl Server {
-    fn start(db: &str) -> Server {
+    fn start(db: &str, holder_keys: &str) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
+            .args(["--holder-keys", holder_keys])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -119,7 +120,28 @@ async fn ops_enrols_a_kiosk_publishes_a_catalog_and_events_survive_a_central_res
         .unwrap();
         let token = token["token"].as_str().unwrap().to_owned();
 
-        let server = Server::start(&db.url);
+        // Without its holder key file central does not serve, and says how to make one.
+        let out = Command::new(BIN)
+            .args(["serve", "--db", &db.url, "--listen", "127.0.0.1:0"])
+            .env_remove("CENTRAL_HOLDER_KEYS")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("holder-keys generate"), "{said}");
+        let holder_keys = dir.path().join("holder.keys");
+        let holder_keys = holder_keys.to_str().unwrap();
+        let made = central(&[
+            "holder-keys",
+            "generate",
+            "--file",
+            holder_keys,
+            "--id",
+            "2026a",
+        ]);
+        assert!(made.contains("2026a"), "{made}");
+
+        let server = Server::start(&db.url, holder_keys);
         let http = reqwest::Client::new();
         let kiosk_key = keys::generate();
         let enrol = EnrolRequest {
@@ -147,7 +169,7 @@ async fn ops_enrols_a_kiosk_publishes_a_catalog_and_events_survive_a_central_res
         };
 
         let batch: Vec<_> = (1..=20)
-            .map(|s| event(s, Stream::Tickets, "ticket_issued"))
+            .map(|s| event(s, Stream::Telemetry, "screen_shown"))
             .collect();
         let r = kiosk.post_events(&batch[..10]).await;
         assert_eq!(r.status(), 200);
@@ -169,7 +191,7 @@ async fn ops_enrols_a_kiosk_publishes_a_catalog_and_events_survive_a_central_res
         server.stop();
 
         // Central restarts (deploy, crash); the kiosk resends the whole backlog.
-        let server = Server::start(&db.url);
+        let server = Server::start(&db.url, holder_keys);
         kiosk.base = server.1.clone();
         let ack: kiosk_api::BatchAck = kiosk.post_events(&batch).await.json().await.unwrap();
         let duplicates = ack
@@ -190,7 +212,8 @@ async fn ops_enrols_a_kiosk_publishes_a_catalog_and_events_survive_a_central_res
         assert_eq!(stats["total_events"], 20);
         assert_eq!(stats["total_missing"], 0);
         assert_eq!(stats["gaps"], serde_json::json!([]));
-        assert_eq!(stats["kiosks"][0]["per_kind"]["tickets/ticket_issued"], 20);
+        assert_eq!(stats["kiosks"][0]["per_kind"]["telemetry/screen_shown"], 20);
+        assert_eq!(stats["kiosks"][0]["kiosk_no"], 1);
         let table = central(&["stats", "--db", &db.url]);
         assert!(table.contains("no sequence gaps"));
     }

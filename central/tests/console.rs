@@ -323,6 +323,83 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
             "one open help request"
         );
 
+        // The kiosk's numbers, its quarantine, and an event central refused.
+        report_health(
+            &kiosk,
+            serde_json::json!({"version": "0.1.0", "devices": [], "backlog": 2, "disk_free_bytes": 1u64 << 30,
+                "session_active": false, "quarantined": 3, "quarantine": [{"seq": 41, "kind": "application_submitted",
+                "reason": "unreadable", "detail": "outbox row 41 cannot be decrypted", "since": chrono::Utc::now()}]}),
+        )
+        .await;
+        let wrong = citizen_event(
+            Stream::Records,
+            "rating_given",
+            serde_json::json!({"subject": format!("ticket:A014:{today}"), "level": 4}),
+        );
+        let ack: kiosk_api::BatchAck = kiosk.post_events(&[wrong]).await.json().await.unwrap();
+        assert!(!ack.results[0].outcome.is_acknowledged());
+        let page = browser
+            .get(&format!("/console/kiosks/{}", kiosk.id()))
+            .await;
+        let number = format!(
+            "{}-{:02}",
+            kiosk.enrolment.hall_code,
+            kiosk.enrolment.kiosk_no.get()
+        );
+        assert!(
+            page.body.contains(&number.replace('-', " ")),
+            "{}: {number}",
+            db.name
+        );
+        assert!(page.body.contains("outbox row 41 cannot be decrypted"));
+        assert!(page.body.contains("无法读取 unreadable"));
+        assert!(page.body.contains("数据流错误 wrong stream"));
+        assert!(
+            page.body
+                .contains("kind rating_given travels on stream ratings, not records")
+        );
+        let fleet = browser.get("/console/fleet").await;
+        assert!(fleet.body.contains(&number));
+
+        // Staff press "I'm coming" on the hall's open help request; the console records who.
+        let hall = browser.get("/console/halls/dongcheng-main").await;
+        let at = hall.body.find("data-help=\"").unwrap() + 11;
+        let id: String = hall.body[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let csrf = csrf_of(&hall.body);
+        let done = browser
+            .post(
+                &format!("/console/help/{id}/ack"),
+                &[("csrf", &csrf), ("back", "hall:dongcheng-main")],
+            )
+            .await;
+        assert_eq!(
+            (done.status, done.location.as_deref()),
+            (303, Some("/console/halls/dongcheng-main"))
+        );
+        let forged = browser
+            .post(
+                &format!("/console/help/{id}/ack"),
+                &[("csrf", &"0".repeat(64))],
+            )
+            .await;
+        assert_eq!(forged.status, 403);
+        let help = central.store.help_requests(false).await.unwrap();
+        assert_eq!(
+            help[0].acknowledged_by.as_deref(),
+            Some("ops"),
+            "{}",
+            db.name
+        );
+        assert!(central.store.help_requests(true).await.unwrap().is_empty());
+        let hall = browser.get("/console/halls/dongcheng-main").await;
+        assert!(
+            !hall.body.contains("data-help="),
+            "no open help request is left"
+        );
+
         // Logging out ends the session for good.
         let csrf = csrf_of(&fleet.body);
         let cookie = browser.cookies.get("kiosk_console").cloned().unwrap();

@@ -196,13 +196,17 @@ async fn serve(
     tokio::task::JoinHandle<()>,
 ) {
     let store = central::Store::open(db).await.unwrap();
+    // The key file lives as long as the test process: the server reads it again on change.
+    let dir: &'static tempfile::TempDir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let keys =
+        central::holder_keys::HolderKeySource::open(&common::holder_key_file(dir.path())).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn({
         let store = store.clone();
         async move {
-            central::serve(store, listener, async {
+            central::serve(store, keys, listener, async {
                 let _ = rx.await;
             })
             .await

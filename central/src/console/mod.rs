@@ -94,6 +94,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/rollouts", get(rollouts))
         .route("/rollouts/{id}/{action}", post(rollout_action))
         .route("/halls/{id}", get(hall))
+        .route("/help/{id}/ack", post(help_ack))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(Console {
@@ -341,12 +342,13 @@ async fn kiosk(
             .filter(|h| h.kiosk_id == id)
             .take(20)
             .collect();
-        Ok::<_, StoreError>(Some((kiosk, history, updates, help)))
+        let refused = console.store.refused_events(&id, 20).await?;
+        Ok::<_, StoreError>(Some((kiosk, history, updates, help, refused)))
     };
     match data.await {
-        Ok(Some((kiosk, history, updates, help))) => page(
+        Ok(Some((kiosk, history, updates, help, refused))) => page(
             StatusCode::OK,
-            pages::kiosk(&session, &kiosk, &history, &updates, &help),
+            pages::kiosk(&session, &kiosk, &history, &updates, &help, &refused),
         ),
         Ok(None) => page(
             StatusCode::NOT_FOUND,
@@ -424,6 +426,51 @@ async fn rollout_action(
 }
 
 #[derive(Deserialize)]
+struct AckForm {
+    csrf: String,
+    /// Where to go back to: `hall:ID`, `kiosk:ID` or nothing for the fleet list.
+    #[serde(default)]
+    back: String,
+}
+
+/// Staff acknowledge a help request from the console; the signed-in user is recorded as
+/// who is coming.
+async fn help_ack(
+    State(console): State<Console>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<AckForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    match console.store.acknowledge_help(id, &session.user).await {
+        Ok(Some(h)) => {
+            tracing::info!(user = %session.user, help = id, hall = %h.hall_id, "help request acknowledged from the console");
+            let back = match form.back.split_once(':') {
+                Some(("hall", hall)) if hall == h.hall_id => format!("/console/halls/{hall}"),
+                Some(("kiosk", kiosk)) if kiosk == h.kiosk_id => format!("/console/kiosks/{kiosk}"),
+                _ => "/console/fleet".to_owned(),
+            };
+            Redirect::to(&back).into_response()
+        }
+        Ok(None) => page(
+            StatusCode::NOT_FOUND,
+            pages::message(
+                Some(&session),
+                "未找到求助 · No such help request",
+                "No help request with this id.",
+            ),
+        ),
+        Err(e) => trouble(&e),
+    }
+}
+
+#[derive(Deserialize)]
 struct HallQuery {
     date: Option<String>,
 }
@@ -470,13 +517,30 @@ async fn hall(
             .into_iter()
             .filter(|k| k.hall_id == id)
             .collect();
-        Ok::<_, StoreError>(Some((hall, queue, ratings, bad, help, kiosks)))
+        let unconfirmed: Vec<_> = console
+            .store
+            .tickets(&id, date)
+            .await?
+            .into_iter()
+            .filter(|t| t.unconfirmed)
+            .collect();
+        Ok::<_, StoreError>(Some((hall, queue, ratings, bad, help, kiosks, unconfirmed)))
     };
     match data.await {
-        Ok(Some((hall, queue, ratings, bad, help, kiosks))) => page(
+        Ok(Some((hall, queue, ratings, bad, help, kiosks, unconfirmed))) => page(
             StatusCode::OK,
             pages::hall(
-                &session, &hall, date, &queue, &ratings, &bad, &help, &kiosks,
+                &session,
+                &hall,
+                date,
+                &queue,
+                pages::HallLists {
+                    ratings: &ratings,
+                    bad: &bad,
+                    help: &help,
+                    kiosks: &kiosks,
+                    unconfirmed: &unconfirmed,
+                },
             ),
         ),
         Ok(None) => page(

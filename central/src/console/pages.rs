@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::store::{
     BadReview, ConsoleSession, FleetKiosk, Hall, HealthEntry, HelpRequest, QueueStats,
-    RatingDistribution, RolloutMember, RolloutStatus, UpdateResultRow,
+    RatingDistribution, RefusedEvent, RolloutMember, RolloutStatus, TicketRow, UpdateResultRow,
 };
 
 const CSS: &str = r#"
@@ -142,6 +142,30 @@ fn devices_summary(report: Option<&kiosk_api::HealthReport>) -> Markup {
     }
 }
 
+/// `0012-03`: hall code and kiosk number, the digits that start its application numbers.
+fn kiosk_number(k: &FleetKiosk) -> String {
+    match (k.hall_code, k.kiosk_no) {
+        (Some(h), Some(n)) => format!("{h:04}-{n:02}"),
+        _ => "–".to_owned(),
+    }
+}
+
+/// What a quarantine or refusal reason means, for ops.
+fn reason_label(reason: &str) -> String {
+    match reason {
+        "invalid_payload" => "内容不符合约定 invalid payload".into(),
+        "wrong_stream" => "数据流错误 wrong stream".into(),
+        "number_not_yours" => "编号不属于该终端 number not this kiosk's".into(),
+        "number_taken" => "编号已被占用 number taken".into(),
+        "already_rated" => "已评价 already rated".into(),
+        "seq_reused" => "序号重复 sequence number reused".into(),
+        "unreadable" => "无法读取 unreadable".into(),
+        "attachment_lost" => "附件丢失 attachment lost".into(),
+        "too_large" => "过大 too large".into(),
+        other => other.to_owned(),
+    }
+}
+
 fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -227,20 +251,26 @@ pub(super) fn fleet(
             }
             table id="fleet" {
                 thead { tr {
-                    th { "终端 Kiosk" } th { "大厅 Hall" } th { "状态 Status" } th { "最后联系 Last seen" }
-                    th { "版本 Version" } th { "设备 Devices" } th class="num" { "积压 Backlog" } th class="num" { "求助 Help" }
+                    th { "终端 Kiosk" } th { "编号 No." } th { "大厅 Hall" } th { "状态 Status" } th { "最后联系 Last seen" }
+                    th { "版本 Version" } th { "设备 Devices" } th class="num" { "积压 Backlog" } th class="num" { "隔离 Quarantined" } th class="num" { "求助 Help" }
                 } }
                 tbody {
                     @for k in kiosks {
                         @let open_help = help.iter().filter(|h| h.kiosk_id == k.kiosk_id).count();
                         tr data-kiosk=(k.kiosk_id) {
                             td { a href=(format!("/console/kiosks/{}", k.kiosk_id)) { (k.hostname) } br; span class="muted" { (k.kiosk_id) } }
+                            td { (kiosk_number(k)) }
                             td { a href=(format!("/console/halls/{}", k.hall_id)) { (k.hall_name) } }
                             td { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
                             td { @match k.last_seen_at { Some(t) => { (bj(t)) br; span class="muted" { (ago(t)) } }, None => { span class="muted" { "从未 never" } } } }
                             td { (k.version) }
                             td { (devices_summary(k.report.as_ref())) }
                             td class="num" { @match &k.report { Some(r) => { (r.backlog) }, None => { "–" } } }
+                            td class="num" { @match &k.report {
+                                Some(r) if r.quarantined > 0 => { span class="bad" { (r.quarantined) } },
+                                Some(_) => { "0" },
+                                None => { "–" },
+                            } }
                             td class="num" { @if open_help > 0 { span class="bad" { (open_help) } } @else { "0" } }
                         }
                     }
@@ -250,13 +280,15 @@ pub(super) fn fleet(
     )
 }
 
-/// One kiosk: state now, health history, update results and help requests.
+/// One kiosk: state now, its quarantine and what central refused, health history, update
+/// results and help requests.
 pub(super) fn kiosk(
     session: &ConsoleSession,
     k: &FleetKiosk,
     history: &[HealthEntry],
     updates: &[UpdateResultRow],
     help: &[HelpRequest],
+    refused: &[RefusedEvent],
 ) -> Markup {
     layout(
         &format!("终端 Kiosk {}", k.hostname),
@@ -266,6 +298,9 @@ pub(super) fn kiosk(
                 dt { "终端编号 Kiosk id" } dd { (k.kiosk_id) }
                 dt { "主机名 Host name" } dd { (k.hostname) }
                 dt { "大厅 Hall" } dd { a href=(format!("/console/halls/{}", k.hall_id)) { (k.hall_name) } " (" (k.hall_id) ")" }
+                dt { "大厅代码 Hall code" } dd { @match k.hall_code { Some(c) => { (format!("{c:04}")) }, None => { "–" } } }
+                dt { "终端号 Kiosk no." } dd { @match k.kiosk_no { Some(n) => { (format!("{n:02}")) }, None => { "–" } }
+                    " " span class="muted" { "申请编号以 " (kiosk_number(k).replace('-', " ")) " 开头 · application numbers start " (kiosk_number(k).replace('-', " ")) } }
                 dt { "状态 Status" } dd { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
                 dt { "最后联系 Last seen" } dd { @match k.last_seen_at { Some(t) => { (bj(t)) " · " (ago(t)) }, None => { "从未 never" } } }
                 dt { "版本 Version" } dd { (k.version) }
@@ -273,6 +308,7 @@ pub(super) fn kiosk(
                 dt { "离线号段 Offline numbers" } dd { (k.band.0) "–" (k.band.1) }
                 @if let Some(r) = &k.report {
                     dt { "积压 Backlog" } dd { (r.backlog) " 条 events" }
+                    dt { "隔离 Quarantined" } dd { @if r.quarantined > 0 { span class="bad" { (r.quarantined) " 条 events" } } @else { "0" } }
                     dt { "磁盘剩余 Disk free" } dd { (r.disk_free_bytes / (1024 * 1024)) " MiB" }
                     dt { "使用中 Session active" } dd { @if r.session_active { "是 yes" } @else { "否 no" } }
                 }
@@ -291,6 +327,31 @@ pub(super) fn kiosk(
                 },
                 None => { p class="muted" { "无报告 no health report yet" } },
             }
+            h2 { "隔离的事件 Quarantined on the kiosk" }
+            @match &k.report {
+                Some(r) if !r.quarantine.is_empty() => {
+                    table id="quarantine" {
+                        thead { tr { th class="num" { "序号 Seq" } th { "类型 Kind" } th { "原因 Reason" } th { "说明 Detail" } th { "时间 Since" } } }
+                        tbody { @for q in &r.quarantine {
+                            tr { td class="num" { (q.seq) } td { (q.kind) } td { span class="bad" { (reason_label(&q.reason)) } } td { (q.detail) } td { (bj(q.since)) } }
+                        } }
+                    }
+                    @if r.quarantined > r.quarantine.len() as u64 {
+                        p class="muted" { "另有 " (r.quarantined - r.quarantine.len() as u64) " 条未列出 · " (r.quarantined - r.quarantine.len() as u64) " more not listed" }
+                    }
+                    p class="muted" { "终端保留这些事件（仍加密），可用 kioskctl sync status 查看、重试或导出 · the kiosk keeps them (still encrypted); kioskctl sync status lists, retries or exports them" }
+                },
+                Some(_) => { p class="ok" { "无 none" } },
+                None => { p class="muted" { "无报告 no health report yet" } },
+            }
+            h2 { "中心拒收 Refused by central" }
+            table id="refused" {
+                thead { tr { th { "时间 Time" } th class="num" { "序号 Seq" } th { "类型 Kind" } th { "原因 Reason" } th { "说明 Detail" } th class="num" { "次数 Times" } } }
+                tbody { @for r in refused {
+                    tr { td { (bj(r.refused_at)) } td class="num" { (r.seq) } td { (r.kind) } td { span class="bad" { (reason_label(&r.reason)) } } td { (r.detail) } td class="num" { (r.times) } }
+                } }
+            }
+            @if refused.is_empty() { p class="ok" { "无 none" } }
             h2 { "健康记录 Health history" }
             table id="health-history" {
                 thead { tr { th { "时间 Time" } th { "版本 Version" } th { "设备 Devices" } th class="num" { "积压 Backlog" } th class="num" { "磁盘剩余 Disk free (MiB)" } } }
@@ -309,7 +370,7 @@ pub(super) fn kiosk(
             h2 { "更新结果 Update results" }
             (update_table(updates))
             h2 { "求助 Help requests" }
-            (help_table(help))
+            (help_table(help, session, &format!("kiosk:{}", k.kiosk_id)))
         },
     )
 }
@@ -329,16 +390,27 @@ fn update_table(updates: &[UpdateResultRow]) -> Markup {
     }
 }
 
-fn help_table(help: &[HelpRequest]) -> Markup {
+fn help_table(help: &[HelpRequest], session: &ConsoleSession, back: &str) -> Markup {
     html! {
         table class="help" {
             thead { tr { th { "时间 Time" } th { "终端 Kiosk" } th { "页面 Page" } th { "语言 Language" } th { "状态 State" } } }
             tbody { @for h in help {
-                tr {
+                tr data-help=(h.id) {
                     td { (bj(h.requested_at)) }
-                    td { a href=(format!("/console/kiosks/{}", h.kiosk_id)) { (h.hostname) } }
+                    td { a href=(format!("/console/kiosks/{}", h.kiosk_id)) { (h.hostname) }
+                        @if let Some(n) = h.kiosk_no { " " span class="muted" { "(" (format!("{n:02}")) ")" } } }
                     td { (h.page) } td { (h.language) }
-                    td { @match h.acknowledged_at { Some(t) => { span class="muted" { "已处理 handled " (bj(t)) } }, None => { span class="bad" { "待处理 open" } } } }
+                    td { @match h.acknowledged_at {
+                        Some(t) => { span class="muted" { "已处理 handled " (bj(t)) @if let Some(by) = &h.acknowledged_by { " · " (by) } } },
+                        None => {
+                            span class="bad" { "待处理 open" } " "
+                            form class="inline" method="post" action=(format!("/console/help/{}/ack", h.id)) {
+                                input type="hidden" name="csrf" value=(session.csrf);
+                                input type="hidden" name="back" value=(back);
+                                button type="submit" { "我去处理 I'm coming" }
+                            }
+                        },
+                    } }
                 }
             } }
         }
@@ -455,24 +527,43 @@ fn actions(state: &str) -> Vec<(&'static str, &'static str)> {
     }
 }
 
-/// A hall: queue statistics of a day, 好差评 distribution, bad reviews to follow up, open
-/// help requests and its kiosks.
-#[allow(clippy::too_many_arguments)]
+/// What the hall page lists besides its queue.
+pub(super) struct HallLists<'a> {
+    /// 好差评 by level.
+    pub(super) ratings: &'a RatingDistribution,
+    /// Bad reviews to follow up.
+    pub(super) bad: &'a [BadReview],
+    /// Open help requests.
+    pub(super) help: &'a [HelpRequest],
+    /// Its kiosks.
+    pub(super) kiosks: &'a [FleetKiosk],
+    /// The day's tickets recorded unconfirmed.
+    pub(super) unconfirmed: &'a [TicketRow],
+}
+
+/// A hall: queue statistics of a day, unconfirmed tickets, 好差评 distribution, bad reviews
+/// to follow up, open help requests and its kiosks.
 pub(super) fn hall(
     session: &ConsoleSession,
     hall: &Hall,
     date: NaiveDate,
     queue: &QueueStats,
-    ratings: &RatingDistribution,
-    bad: &[BadReview],
-    help: &[HelpRequest],
-    kiosks: &[FleetKiosk],
+    lists: HallLists<'_>,
 ) -> Markup {
+    let HallLists {
+        ratings,
+        bad,
+        help,
+        kiosks,
+        unconfirmed,
+    } = lists;
     layout(
         &format!("大厅 Hall {}", hall.name),
         Some(session),
         html! {
-            p class="muted" { "大厅编号 Hall id " (hall.id) " · " (kiosks.len()) " 台终端 kiosks, "
+            p class="muted" { "大厅编号 Hall id " (hall.id) " · 大厅代码 hall code "
+                @match hall.code { Some(c) => { (format!("{c:04}")) }, None => { "–" } }
+                " · " (kiosks.len()) " 台终端 kiosks, "
                 (kiosks.iter().filter(|k| k.online).count()) " 在线 online" }
             h2 { "排队统计 Queue · " (date) }
             form method="get" action=(format!("/console/halls/{}", hall.id)) {
@@ -482,11 +573,12 @@ pub(super) fn hall(
             }
             table id="queue" {
                 thead { tr { th { "队列 Queue" } th class="num" { "已取号 Issued" } th class="num" { "作废 Voided" } th class="num" { "已叫号 Called" }
-                    th class="num" { "等候 Waiting" } th class="num" { "其中优先 Priority waiting" } th class="num" { "平均办理 Avg service" } th class="num" { "平均等候 Avg wait" } th { "正在办理 Now serving" } } }
+                    th class="num" { "等候 Waiting" } th class="num" { "其中优先 Priority waiting" } th class="num" { "未确认 Unconfirmed" } th class="num" { "平均办理 Avg service" } th class="num" { "平均等候 Avg wait" } th { "正在办理 Now serving" } } }
                 tbody { @for c in &queue.categories {
                     tr {
                         td { (c.category) } td class="num" { (c.issued) } td class="num" { (c.voided) } td class="num" { (c.called) }
                         td class="num" { (c.waiting) } td class="num" { (c.waiting_priority) }
+                        td class="num" { @if c.unconfirmed > 0 { span class="warn" { (c.unconfirmed) } } @else { "0" } }
                         td class="num" { @match c.avg_service_secs { Some(s) => { (s / 60) " 分 min " (s % 60) " 秒 s" }, None => { "–" } } }
                         td class="num" { @match c.avg_wait_secs { Some(s) => { (s / 60) " 分 min " (s % 60) " 秒 s" }, None => { "–" } } }
                         td { @match &c.now_serving { Some(t) => { (t) }, None => { "–" } } }
@@ -494,6 +586,16 @@ pub(super) fn hall(
                 } }
             }
             @if queue.categories.is_empty() { p class="muted" { "当日无取号 no tickets that day" } }
+            @if !unconfirmed.is_empty() {
+                h2 { "未确认的号 Unconfirmed tickets · " (unconfirmed.len()) }
+                p class="warn" { "终端在打印后、记录前重启：号码照常叫号，请核对市民手中的号票 · the kiosk restarted between printing and recording: call them as usual, check the citizen's slip" }
+                table id="unconfirmed" {
+                    thead { tr { th { "号码 Ticket" } th { "状态 State" } th { "时间 Printed" } th { "终端 Kiosk" } } }
+                    tbody { @for t in unconfirmed {
+                        tr { td { (t.ticket_no) } td { (t.state) } td { (bj(t.issued_at)) } td { a href=(format!("/console/kiosks/{}", t.kiosk_id)) { "终端 kiosk" } } }
+                    } }
+                }
+            }
             h2 { "好差评 Ratings · " (ratings.total) " 条 in total" }
             table id="ratings" {
                 thead { tr { th { "评价 Level" } th class="num" { "数量 Count" } th class="num" { "占比 Share" } } }
@@ -520,7 +622,7 @@ pub(super) fn hall(
             }
             @if bad.is_empty() { p class="ok" { "无待回访差评 nothing to follow up" } }
             h2 { "待处理求助 Open help requests" }
-            (help_table(help))
+            (help_table(help, session, &format!("hall:{}", hall.id)))
         },
     )
 }

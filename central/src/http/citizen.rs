@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use kiosk_api::citizen::{LeaseRequest, citizen_error, is_application_no, is_holder_hash};
-use kiosk_api::routes;
+use kiosk_api::citizen::{LeaseRequest, citizen_error, is_holder_hash};
+use kiosk_api::{ApplicationNo, routes};
 
 use super::auth::{SignedGet, SignedRequest};
 use super::body::body_limit;
@@ -29,6 +29,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(routes::APPOINTMENTS, get(appointments))
         .route(routes::APPLICATIONS, get(applications_by_holder))
         .route(routes::APPLICATION, get(application))
+        .route(routes::HOLDER_KEYS, get(holder_keys))
+        .route(routes::HELP, get(help_status))
 }
 
 /// The one value of query parameter `name`, or 422.
@@ -120,11 +122,12 @@ async fn application(
     Path(application_no): Path<String>,
     SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    if !is_application_no(&application_no) {
-        return Err(ApiFailure::invalid(format!(
-            "{application_no:?} is not an application number like 0193A1B2-20261126-0007"
-        )));
-    }
+    let number = ApplicationNo::parse(&application_no).map_err(|e| {
+        ApiFailure::invalid(format!(
+            "{application_no:?} is not an application number (17 digits such as 00120326120100075): {e}"
+        ))
+    })?;
+    let application_no = number.to_string();
     match state
         .store
         .application_progress(&application_no, Some(&kiosk.hall_id))
@@ -134,6 +137,38 @@ async fn application(
         // Another hall's application is answered the same as none: no probing across halls.
         None => Err(ApiFailure::not_found(format!(
             "no application {application_no} in this hall; a new one reaches central once the submitting kiosk's outbox delivers it"
+        ))),
+    }
+}
+
+/// The holder keys, for kiosks of any hall: a holder hash must be the same on every kiosk
+/// of the platform. Never logged.
+async fn holder_keys(
+    State(state): State<AppState>,
+    SignedGet(kiosk): SignedGet,
+) -> Result<Response, ApiFailure> {
+    let keys = state.holder_keys.keys();
+    tracing::debug!(kiosk = %kiosk.kiosk_id, keys = keys.keys.len(), "holder keys fetched");
+    Ok(Json(keys).into_response())
+}
+
+async fn help_status(
+    State(state): State<AppState>,
+    Path(event_id): Path<String>,
+    SignedGet(kiosk): SignedGet,
+) -> Result<Response, ApiFailure> {
+    let event_id: uuid::Uuid = event_id
+        .parse()
+        .map_err(|_| ApiFailure::invalid(format!("{event_id:?} is not an event id (a UUID)")))?;
+    match state
+        .store
+        .help_status(&kiosk.kiosk_id.to_string(), event_id)
+        .await?
+    {
+        Some(status) => Ok(Json(status).into_response()),
+        // Another kiosk's request is answered the same as none.
+        None => Err(ApiFailure::not_found(format!(
+            "central has no help request {event_id} from this kiosk yet; it is still in the kiosk's outbox"
         ))),
     }
 }

@@ -22,7 +22,7 @@ pub(crate) async fn enrol(
         serde_json::from_slice(&body).map_err(|e| ApiFailure::from_json(&e))?;
     match state.store.enrol(&request).await {
         Ok(enrolment) => {
-            tracing::info!(kiosk = %enrolment.kiosk_id, hall = %enrolment.hall_id, hostname = %request.hostname, "kiosk enrolled");
+            tracing::info!(kiosk = %enrolment.kiosk_id, hall = %enrolment.hall_id, hall_code = %enrolment.hall_code, kiosk_no = enrolment.kiosk_no.get(), hostname = %request.hostname, "kiosk enrolled");
             Ok((StatusCode::CREATED, Json(enrolment)).into_response())
         }
         Err(e) => Err(match e {
@@ -32,7 +32,7 @@ pub(crate) async fn enrol(
                 e.to_string(),
             ),
             EnrolError::BadPublicKey => ApiFailure::invalid(e.to_string()),
-            EnrolError::AlreadyEnrolled(_) | EnrolError::HallFull(_) => {
+            EnrolError::AlreadyEnrolled(_) | EnrolError::HallFull(..) => {
                 ApiFailure::new(StatusCode::CONFLICT, error_code::CONFLICT, e.to_string())
             }
             EnrolError::NoOpsKey => ApiFailure::new(

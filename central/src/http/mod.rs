@@ -20,6 +20,7 @@ use kiosk_api::routes;
 use uuid::Uuid;
 
 use self::body::body_limit;
+use crate::holder_keys::HolderKeySource;
 use crate::store::{KioskAuth, Store};
 
 /// Largest enrolment body; a real one is a few hundred bytes.
@@ -29,6 +30,7 @@ pub(crate) const MAX_ENROL_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct AppState {
     store: Store,
+    holder_keys: HolderKeySource,
     // Enrolled keys never change (revocation is a later issue), so they are cached for good.
     kiosks: Arc<RwLock<HashMap<Uuid, KioskAuth>>>,
     // When each kiosk's last desired-state poll was written as its last_seen_at, so that a
@@ -37,10 +39,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `store`.
-    pub fn new(store: Store) -> AppState {
+    /// State over `store`, giving kiosks the holder keys of `holder_keys`.
+    pub fn new(store: Store, holder_keys: HolderKeySource) -> AppState {
         AppState {
             store,
+            holder_keys,
             kiosks: Arc::default(),
             seen: Arc::default(),
         }
@@ -99,11 +102,12 @@ pub fn router(state: AppState) -> Router {
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
     store: Store,
+    holder_keys: HolderKeySource,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let pruner = tokio::spawn(prune_nonces(store.clone()));
-    let app = router(AppState::new(store));
+    let app = router(AppState::new(store, holder_keys));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -63,6 +63,7 @@ impl Store {
         let kiosk = kiosk_id.to_string();
         let total = i64::try_from(chunk.total).map_err(|_| StoreError::Corrupt("upload length"))?;
         let mut w = self.write().await?;
+        // Creates the upload's row if it is new; a resumed upload keeps its row, read next.
         sqlx::query("INSERT INTO attachments (kiosk_id, sha256, total_len, received, complete, created_at) VALUES ($1, $2, $3, 0, 0, $4) ON CONFLICT DO NOTHING")
             .bind(&kiosk)
             .bind(chunk.sha256)

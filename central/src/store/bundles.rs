@@ -57,12 +57,7 @@ impl Store {
                 PublishOutcome::Published
             }
         };
-        sqlx::query("INSERT INTO halls (id, name, created_at) VALUES ($1, $1, $2) ON CONFLICT (id) DO NOTHING")
-            .bind(hall_id)
-            .bind(now)
-            .execute(&mut *w.tx)
-            .await
-            .doing("creating the hall")?;
+        super::enrol::ensure_hall(&mut w.tx, hall_id, None, now).await?;
         sqlx::query("INSERT INTO desired (hall_id, kind, version, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hall_id, kind) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at")
             .bind(hall_id)
             .bind(&bundle.kind)

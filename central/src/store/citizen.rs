@@ -2,32 +2,36 @@
 //! rating and help events into tables of their own, queue-number leases and queue state,
 //! appointments and application progress, and the figures the ops console shows.
 //!
-//! The projection runs inside the ingest transaction and only for events newly stored in it,
-//! so a re-sent event (same kiosk id and event id) changes nothing. A payload that does not fit
-//! its contract type is kept as stored (the kiosk must not retry it forever) and not projected.
+//! The projection runs inside the ingest transaction, once per event newly stored in it, and
+//! decides for each event: it applies, or it is refused with a reason and a detail
+//! ([`super::project::Verdict`]), in which case ingest rolls back what it wrote and does not
+//! keep the event, so the kiosk quarantines it and a corrected resend can still apply. No
+//! event is acknowledged whose record is not where staff and citizens look for it.
 
 #[path = "citizen_queue.rs"]
 mod queue;
 #[path = "citizen_records.rs"]
 mod records;
 
-pub use queue::{CalledTicket, CategoryStats, LeaseError, MisnumberedTicket, QueueStats};
+pub use queue::{
+    CalledTicket, CategoryStats, LeaseError, MisnumberedTicket, QueueStats, TicketRow,
+};
 pub use records::{
     AdvanceError, AppointmentImport, BadReview, HelpRequest, ImportError, ImportSummary,
-    LevelCount, RatingDistribution,
+    LevelCount, RatingDistribution, StaffAppointment,
 };
 
 use chrono::{DateTime, Utc};
-use kiosk_api::Event;
 use kiosk_api::citizen::{
-    ApplicationSubmitted, CitizenEvent, HelpRequested, RatingGiven, TicketIssued, TicketVoided,
-    is_application_no, is_category_code, is_holder_hash,
+    ApplicationSubmitted, HelpRequested, RatingGiven, TicketIssued, TicketVoided, is_category_code,
+    is_holder_hash, ticket_no,
 };
-use sqlx::{Any, Transaction};
+use kiosk_api::reject_reason as why;
+use kiosk_api::{Event, Stream};
+use sqlx::AnyConnection;
 
+use super::project::{Sender, Verdict, parse};
 use super::{Doing as _, StoreError, now_millis};
-
-type Tx = Transaction<'static, Any>;
 
 /// Unix milliseconds of `at`.
 fn millis(at: DateTime<Utc>) -> i64 {
@@ -39,215 +43,268 @@ fn time_of(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or(StoreError::Corrupt("timestamp"))
 }
 
-/// Reads a typed payload, or says (at debug level) why it is not projected.
-fn payload<T: CitizenEvent>(kiosk: &str, e: &Event) -> Option<T> {
-    if e.stream != T::STREAM {
-        tracing::debug!(%kiosk, event = %e.event_id, kind = %e.kind, stream = %e.stream, expected = %T::STREAM, "citizen event on the wrong stream; stored, not projected");
-        return None;
-    }
-    match T::from_payload(&e.payload) {
-        Ok(p) => Some(p),
-        Err(error) => {
-            // The error names a field, never its value: payloads hold personal data.
-            tracing::debug!(%kiosk, event = %e.event_id, kind = %e.kind, problem = error.classify_name(), column = error.column(), "citizen payload does not fit the contract; stored, not projected");
-            None
-        }
-    }
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Data => "wrong shape or missing field",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Eof => "truncated",
-            serde_json::error::Category::Io => "io",
-        }
-    }
-}
-
-fn skip(kiosk: &str, e: &Event, why: &str) {
-    tracing::debug!(%kiosk, event = %e.event_id, kind = %e.kind, why, "citizen event not projected");
-}
-
-/// Projects the citizen events among `events` (all newly stored by `kiosk` in this
-/// transaction) into tickets, applications, ratings and help requests.
-pub(crate) async fn project_citizen_events(
-    tx: &mut Tx,
-    kiosk: &str,
-    events: &[&Event],
-) -> Result<(), StoreError> {
+/// The stream each citizen kind travels on, or None for a kind that is not a citizen record.
+pub(crate) fn citizen_stream(kind: &str) -> Option<Stream> {
     use kiosk_api::citizen::event_kind as k;
-    let citizen = |e: &&&Event| {
-        matches!(
-            e.kind.as_str(),
-            k::TICKET_ISSUED
-                | k::TICKET_VOIDED
-                | k::APPLICATION_SUBMITTED
-                | k::RATING_GIVEN
-                | k::HELP_REQUESTED
-        )
+    match kind {
+        k::TICKET_ISSUED | k::TICKET_VOIDED => Some(Stream::Tickets),
+        k::APPLICATION_SUBMITTED => Some(Stream::Records),
+        k::RATING_GIVEN => Some(Stream::Ratings),
+        k::HELP_REQUESTED => Some(Stream::Help),
+        _ => None,
+    }
+}
+
+/// Projects one citizen event (its kind checked by [`citizen_stream`] and its stream by the
+/// caller), newly stored by `sender` in this transaction.
+pub(crate) async fn project_citizen_event(
+    conn: &mut AnyConnection,
+    sender: &Sender,
+    e: &Event,
+) -> Result<Verdict, StoreError> {
+    use kiosk_api::citizen::event_kind as k;
+    let verdict = match e.kind.as_str() {
+        k::TICKET_ISSUED => match parse::<TicketIssued>(e) {
+            Ok(t) => ticket_issued(conn, sender, e, &t).await?,
+            Err(v) => v,
+        },
+        k::TICKET_VOIDED => match parse::<TicketVoided>(e) {
+            Ok(t) => ticket_voided(conn, sender, e, &t).await?,
+            Err(v) => v,
+        },
+        k::APPLICATION_SUBMITTED => match parse::<ApplicationSubmitted>(e) {
+            Ok(a) => application_submitted(conn, sender, e, &a).await?,
+            Err(v) => v,
+        },
+        k::RATING_GIVEN => match parse::<RatingGiven>(e) {
+            Ok(r) => rating_given(conn, sender, e, &r).await?,
+            Err(v) => v,
+        },
+        k::HELP_REQUESTED => match parse::<HelpRequested>(e) {
+            Ok(h) => help_requested(conn, sender, e, &h).await?,
+            Err(v) => v,
+        },
+        _ => Verdict::Applied,
     };
-    if !events.iter().any(|e| citizen(&e)) {
-        return Ok(());
+    Ok(verdict)
+}
+
+/// Category and number of a ticket event as the contract has them.
+fn ticket_fits(category: &str, number: u32, given_no: &str) -> Result<(), Verdict> {
+    if !is_category_code(category) {
+        return Err(Verdict::invalid(
+            "field `category` is not one to four upper-case letters",
+        ));
     }
-    let hall: String = sqlx::query_scalar("SELECT hall_id FROM kiosks WHERE id = $1")
-        .bind(kiosk)
-        .fetch_one(&mut **tx)
-        .await
-        .doing("finding the kiosk's hall")?;
-    let now = now_millis();
-    // One line per batch, not per event: a kiosk of an older build may send thousands.
-    let mut not_projected = 0u64;
-    let mut first_not_projected = None;
-    for e in events.iter().filter(|e| citizen(e)) {
-        let projected = match e.kind.as_str() {
-            k::TICKET_ISSUED => match payload::<TicketIssued>(kiosk, e) {
-                Some(t) => ticket_issued(tx, &hall, kiosk, e, &t).await?,
-                None => false,
-            },
-            k::TICKET_VOIDED => match payload::<TicketVoided>(kiosk, e) {
-                Some(t) => ticket_voided(tx, &hall, kiosk, e, &t).await?,
-                None => false,
-            },
-            k::APPLICATION_SUBMITTED => match payload::<ApplicationSubmitted>(kiosk, e) {
-                Some(a) => application_submitted(tx, &hall, kiosk, e, &a, now).await?,
-                None => false,
-            },
-            k::RATING_GIVEN => match payload::<RatingGiven>(kiosk, e) {
-                Some(r) => rating_given(tx, &hall, kiosk, e, &r).await?,
-                None => false,
-            },
-            k::HELP_REQUESTED => {
-                if let Some(h) = payload::<HelpRequested>(kiosk, e) {
-                    sqlx::query(
-                        "INSERT INTO help_requests (hall_id, kiosk_id, event_id, page, language, requested_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&hall)
-                    .bind(kiosk)
-                    .bind(e.event_id.to_string())
-                    .bind(&h.page)
-                    .bind(&h.language)
-                    .bind(millis(h.at))
-                    .execute(&mut **tx)
-                    .await
-                    .doing("recording a help request")?;
-                    tracing::info!(%kiosk, %hall, page = %h.page, "citizen asked for help");
-                    true
-                } else {
-                    false
-                }
-            }
-            _ => true,
-        };
-        if !projected {
-            not_projected += 1;
-            first_not_projected.get_or_insert((e.event_id, e.kind.clone()));
-        }
+    if !(1..=999).contains(&number) {
+        return Err(Verdict::invalid("field `number` is not in 1..=999"));
     }
-    if let Some((event, kind)) = first_not_projected {
-        tracing::warn!(%kiosk, count = not_projected, first_event = %event, first_kind = %kind, "citizen events stored but not projected (payload outside the contract); RUST_LOG=central=debug says why for each");
+    if given_no != ticket_no(category, number) {
+        return Err(Verdict::invalid(
+            "field `ticket_no` is not the category and the three-digit number",
+        ));
     }
     Ok(())
 }
 
-fn ticket_fits(kiosk: &str, e: &Event, category: &str, number: u32) -> bool {
-    if !is_category_code(category) {
-        skip(kiosk, e, "category is not one to four upper-case letters");
-        false
-    } else if !(1..=999).contains(&number) {
-        skip(kiosk, e, "ticket number is not in 1..=999");
-        false
-    } else {
-        true
+/// Whether `number` of `category` on `date` is one the sender may print: in a block leased
+/// to it for that day and category, or in its own offline band.
+async fn owns_number(
+    conn: &mut AnyConnection,
+    sender: &Sender,
+    category: &str,
+    date: chrono::NaiveDate,
+    number: u32,
+) -> Result<Option<Verdict>, StoreError> {
+    if (sender.band.first..=sender.band.last).contains(&number) {
+        return Ok(None);
     }
+    let leased: Option<i64> = sqlx::query_scalar(
+        "SELECT first_number FROM number_leases WHERE kiosk_id = $1 AND hall_id = $2 AND category = $3 \
+         AND business_date = $4 AND first_number <= $5 AND last_number >= $5",
+    )
+    .bind(&sender.kiosk)
+    .bind(&sender.hall)
+    .bind(category)
+    .bind(date.to_string())
+    .bind(i64::from(number))
+    .fetch_optional(&mut *conn)
+    .await
+    .doing("checking the ticket number against the kiosk's leases")?;
+    Ok(leased.is_none().then(|| {
+        Verdict::refuse(
+            why::NUMBER_NOT_YOURS,
+            format!(
+                "{} on {date} lies in no block leased to this kiosk for that day and category, nor in its offline band {}..={}",
+                ticket_no(category, number),
+                sender.band.first,
+                sender.band.last
+            ),
+        )
+    }))
 }
 
 async fn ticket_issued(
-    tx: &mut Tx,
-    hall: &str,
-    kiosk: &str,
+    conn: &mut AnyConnection,
+    sender: &Sender,
     e: &Event,
     t: &TicketIssued,
-) -> Result<bool, StoreError> {
-    if !ticket_fits(kiosk, e, &t.category, t.number) {
-        return Ok(false);
+) -> Result<Verdict, StoreError> {
+    if let Err(v) = ticket_fits(&t.category, t.number, &t.ticket_no) {
+        return Ok(v);
     }
     // Only a hash may be kept: anything else could be a plain ID number from a faulty kiosk.
-    let holder = t.holder_hash.as_deref().filter(|h| is_holder_hash(h));
-    if t.holder_hash.is_some() && holder.is_none() {
-        skip(
-            kiosk,
-            e,
-            "holder_hash is not a hash; the ticket is kept without it",
-        );
+    if t.holder_hash.as_deref().is_some_and(|h| !is_holder_hash(h)) {
+        return Ok(Verdict::invalid(
+            "field `holder_hash` is not 64 lower-case hex",
+        ));
     }
-    // A row with an empty source was made by a void that arrived first: fill it in.
-    let done = sqlx::query(
-        "INSERT INTO tickets (hall_id, business_date, category, number, ticket_no, kiosk_id, priority, source, holder_hash, appointment_id, issued_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+    if let Some(refused) = owns_number(conn, sender, &t.category, t.business_date, t.number).await?
+    {
+        return Ok(refused);
+    }
+    // A row with an empty source was made by this kiosk's void that arrived first: fill it
+    // in. Any other row is another ticket under this number, which must never be replaced.
+    let done: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO tickets (hall_id, business_date, category, number, ticket_no, kiosk_id, priority, source, holder_hash, appointment_id, issued_at, event_id, unconfirmed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (hall_id, business_date, category, number) DO UPDATE SET \
-         ticket_no = excluded.ticket_no, kiosk_id = excluded.kiosk_id, priority = excluded.priority, \
+         ticket_no = excluded.ticket_no, priority = excluded.priority, \
          source = excluded.source, holder_hash = excluded.holder_hash, \
-         appointment_id = excluded.appointment_id, issued_at = excluded.issued_at \
-         WHERE tickets.source = ''",
+         appointment_id = excluded.appointment_id, issued_at = excluded.issued_at, \
+         event_id = excluded.event_id, unconfirmed = excluded.unconfirmed \
+         WHERE tickets.source = '' AND tickets.kiosk_id = excluded.kiosk_id \
+         RETURNING number",
     )
-    .bind(hall)
+    .bind(&sender.hall)
     .bind(t.business_date.to_string())
     .bind(&t.category)
     .bind(i64::from(t.number))
     .bind(&t.ticket_no)
-    .bind(kiosk)
+    .bind(&sender.kiosk)
     .bind(t.priority.as_str())
     .bind(&t.source)
-    .bind(holder)
+    .bind(t.holder_hash.as_deref())
     .bind(t.appointment_id.as_deref())
     .bind(millis(t.issued_at))
-    .execute(&mut **tx)
+    .bind(e.event_id.to_string())
+    .bind(i64::from(t.unconfirmed))
+    .fetch_optional(&mut *conn)
     .await
     .doing("recording an issued ticket")?;
-    if done.rows_affected() == 0 {
-        // Two kiosks issued the same number: a lease bug. The first ticket stands.
-        tracing::error!(%kiosk, %hall, ticket = %t.ticket_no, date = %t.business_date, "ticket number issued twice; the first one is kept");
+    if done.is_some() {
+        if t.unconfirmed {
+            tracing::warn!(kiosk = %sender.kiosk, hall = %sender.hall, ticket = %t.ticket_no, date = %t.business_date, "unconfirmed ticket recorded: the kiosk restarted between printing and recording it; staff should check the citizen's slip");
+        }
+        return Ok(Verdict::Applied);
     }
-    Ok(true)
+    let holder: Option<String> = sqlx::query_scalar(
+        "SELECT COALESCE(event_id, '') FROM tickets WHERE hall_id = $1 AND business_date = $2 AND category = $3 AND number = $4",
+    )
+    .bind(&sender.hall)
+    .bind(t.business_date.to_string())
+    .bind(&t.category)
+    .bind(i64::from(t.number))
+    .fetch_optional(&mut *conn)
+    .await
+    .doing("finding the ticket that holds a number")?;
+    Ok(Verdict::refuse(
+        why::NUMBER_TAKEN,
+        format!(
+            "{} on {} is already held by another ticket{}",
+            t.ticket_no,
+            t.business_date,
+            match holder.as_deref() {
+                Some(id) if !id.is_empty() => format!(" (event {id})"),
+                _ => String::new(),
+            }
+        ),
+    ))
 }
 
 async fn ticket_voided(
-    tx: &mut Tx,
-    hall: &str,
-    kiosk: &str,
+    conn: &mut AnyConnection,
+    sender: &Sender,
     e: &Event,
     t: &TicketVoided,
-) -> Result<bool, StoreError> {
-    if !ticket_fits(kiosk, e, &t.category, t.number) {
-        return Ok(false);
+) -> Result<Verdict, StoreError> {
+    if let Err(v) = ticket_fits(&t.category, t.number, &t.ticket_no) {
+        return Ok(v);
     }
+    if t.reason.is_empty() || t.reason.len() > 64 {
+        return Ok(Verdict::invalid("field `reason` is not 1 to 64 characters"));
+    }
+    if let Some(refused) = owns_number(conn, sender, &t.category, t.business_date, t.number).await?
+    {
+        return Ok(refused);
+    }
+    // A second void of one ticket keeps the first one's time and reason: the ticket is void
+    // either way, so nothing the kiosk recorded is lost.
     let at = millis(e.occurred_at);
-    sqlx::query(
+    let done: Option<i64> = sqlx::query_scalar(
         "INSERT INTO tickets (hall_id, business_date, category, number, ticket_no, kiosk_id, priority, source, issued_at, voided_at, void_reason) \
          VALUES ($1, $2, $3, $4, $5, $6, 'normal', '', $7, $7, $8) \
          ON CONFLICT (hall_id, business_date, category, number) DO UPDATE SET \
          voided_at = COALESCE(tickets.voided_at, excluded.voided_at), \
-         void_reason = COALESCE(tickets.void_reason, excluded.void_reason)",
+         void_reason = COALESCE(tickets.void_reason, excluded.void_reason) \
+         WHERE tickets.kiosk_id = excluded.kiosk_id \
+         RETURNING number",
     )
-    .bind(hall)
+    .bind(&sender.hall)
     .bind(t.business_date.to_string())
     .bind(&t.category)
     .bind(i64::from(t.number))
     .bind(&t.ticket_no)
-    .bind(kiosk)
+    .bind(&sender.kiosk)
     .bind(at)
     .bind(&t.reason)
-    .execute(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await
     .doing("recording a voided ticket")?;
-    Ok(true)
+    Ok(match done {
+        Some(_) => Verdict::Applied,
+        None => Verdict::refuse(
+            why::NUMBER_TAKEN,
+            format!(
+                "{} on {} is held by another kiosk's ticket, which this kiosk may not void",
+                t.ticket_no, t.business_date
+            ),
+        ),
+    })
+}
+
+async fn help_requested(
+    conn: &mut AnyConnection,
+    sender: &Sender,
+    e: &Event,
+    h: &HelpRequested,
+) -> Result<Verdict, StoreError> {
+    if h.page.is_empty() || h.page.len() > 64 {
+        return Ok(Verdict::invalid("field `page` is not 1 to 64 characters"));
+    }
+    if h.language.is_empty() || h.language.len() > 16 {
+        return Ok(Verdict::invalid(
+            "field `language` is not 1 to 16 characters",
+        ));
+    }
+    // Keyed by kiosk and event id: the same request sent again is the same row. Ingest only
+    // projects events it has newly stored, so a conflict here is that very request.
+    sqlx::query(
+        "INSERT INTO help_requests (hall_id, kiosk_id, event_id, page, language, requested_at, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kiosk_id, event_id) DO NOTHING",
+    )
+    .bind(&sender.hall)
+    .bind(&sender.kiosk)
+    .bind(e.event_id.to_string())
+    .bind(&h.page)
+    .bind(&h.language)
+    .bind(millis(h.at))
+    .bind(now_millis())
+    .execute(&mut *conn)
+    .await
+    .doing("recording a help request")?;
+    tracing::info!(kiosk = %sender.kiosk, hall = %sender.hall, page = %h.page, "citizen asked for help");
+    Ok(Verdict::Applied)
 }
 
 /// Timeline note of the submission, for the citizen.
@@ -255,94 +312,154 @@ const SUBMITTED_NOTE_ZH: &str = "已在自助终端提交，等待窗口受理";
 const SUBMITTED_NOTE_EN: &str = "Submitted at a self-service kiosk; waiting to be accepted";
 
 async fn application_submitted(
-    tx: &mut Tx,
-    hall: &str,
-    kiosk: &str,
+    conn: &mut AnyConnection,
+    sender: &Sender,
     e: &Event,
     a: &ApplicationSubmitted,
-    now: i64,
-) -> Result<bool, StoreError> {
-    if !is_application_no(&a.application_no) {
-        skip(
-            kiosk,
-            e,
-            "application_no is not <8 hex>-<YYYYMMDD>-<4 digits>",
-        );
-        return Ok(false);
+) -> Result<Verdict, StoreError> {
+    let no = a.application_no;
+    if no.hall() != sender.hall_code || no.kiosk() != sender.kiosk_no {
+        return Ok(Verdict::refuse(
+            why::NUMBER_NOT_YOURS,
+            format!(
+                "application number {} belongs to hall {} kiosk {:02}; the sender is hall {} kiosk {:02}",
+                no.grouped(),
+                no.hall(),
+                no.kiosk().get(),
+                sender.hall_code,
+                sender.kiosk_no.get()
+            ),
+        ));
     }
     if !is_holder_hash(&a.holder_hash) {
-        skip(kiosk, e, "holder_hash is not 64 lower-case hex");
-        return Ok(false);
+        return Ok(Verdict::invalid(
+            "field `holder_hash` is not 64 lower-case hex",
+        ));
+    }
+    if a.matter_code.is_empty() || a.matter_code.len() > 64 {
+        return Ok(Verdict::invalid(
+            "field `matter_code` is not 1 to 64 characters",
+        ));
+    }
+    if a.holder_name_masked.chars().count() > 32 {
+        return Ok(Verdict::invalid(
+            "field `holder_name_masked` is longer than 32 characters",
+        ));
     }
     let form = serde_json::to_string(&a.form).map_err(|_| StoreError::Corrupt("form"))?;
     let materials =
         serde_json::to_string(&a.materials).map_err(|_| StoreError::Corrupt("materials"))?;
     let at = millis(a.submitted_at);
-    let done = sqlx::query(
-        "INSERT INTO applications (application_no, hall_id, kiosk_id, matter_code, holder_hash, holder_name_masked, form, materials, status, submitted_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10) ON CONFLICT DO NOTHING",
+    let no_text = no.to_string();
+    // Never overwrite: a number held by another event refuses this one (number_taken), and
+    // the conflict is told back to the kiosk, not swallowed.
+    let inserted: Option<String> = sqlx::query_scalar(
+        "INSERT INTO applications (application_no, hall_id, kiosk_id, matter_code, holder_hash, holder_name_masked, form, materials, status, submitted_at, updated_at, event_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10, $11) \
+         ON CONFLICT (application_no) DO NOTHING RETURNING application_no",
     )
-    .bind(&a.application_no)
-    .bind(hall)
-    .bind(kiosk)
+    .bind(&no_text)
+    .bind(&sender.hall)
+    .bind(&sender.kiosk)
     .bind(&a.matter_code)
     .bind(&a.holder_hash)
     .bind(&a.holder_name_masked)
     .bind(form)
     .bind(materials)
     .bind(at)
-    .bind(now)
-    .execute(&mut **tx)
+    .bind(now_millis())
+    .bind(e.event_id.to_string())
+    .fetch_optional(&mut *conn)
     .await
     .doing("recording an application")?;
-    if done.rows_affected() == 0 {
-        tracing::error!(%kiosk, application = %a.application_no, "application number submitted twice; the first one is kept");
-        return Ok(true);
+    if inserted.is_none() {
+        let holder: Option<String> = sqlx::query_scalar(
+            "SELECT COALESCE(event_id, '') FROM applications WHERE application_no = $1",
+        )
+        .bind(&no_text)
+        .fetch_optional(&mut *conn)
+        .await
+        .doing("finding the application that holds a number")?;
+        return Ok(Verdict::refuse(
+            why::NUMBER_TAKEN,
+            format!(
+                "application number {} is already held by another submission{}",
+                no.grouped(),
+                match holder.as_deref() {
+                    Some(id) if !id.is_empty() => format!(" (event {id})"),
+                    _ => String::new(),
+                }
+            ),
+        ));
     }
     sqlx::query(
         "INSERT INTO application_timeline (application_no, set_at, status, note_zh, note_en) VALUES ($1, $2, 'submitted', $3, $4)",
     )
-    .bind(&a.application_no)
+    .bind(&no_text)
     .bind(at)
     .bind(SUBMITTED_NOTE_ZH)
     .bind(SUBMITTED_NOTE_EN)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await
     .doing("starting an application's timeline")?;
-    Ok(true)
+    Ok(Verdict::Applied)
 }
 
 async fn rating_given(
-    tx: &mut Tx,
-    hall: &str,
-    kiosk: &str,
+    conn: &mut AnyConnection,
+    sender: &Sender,
     e: &Event,
     r: &RatingGiven,
-) -> Result<bool, StoreError> {
+) -> Result<Verdict, StoreError> {
     if !(1..=5).contains(&r.level) {
-        skip(kiosk, e, "rating level is not in 1..=5");
-        return Ok(false);
+        return Ok(Verdict::invalid("field `level` is not in 1..=5"));
+    }
+    let subject_fits = (r.subject.starts_with("ticket:") || r.subject.starts_with("application:"))
+        && r.subject.len() <= 128;
+    if !subject_fits {
+        return Ok(Verdict::invalid(
+            "field `subject` is not ticket:<no>:<date> or application:<no>",
+        ));
+    }
+    // An application typed with spaces and one typed without are one subject.
+    let subject = match r.subject.strip_prefix("application:") {
+        Some(typed) => match kiosk_api::ApplicationNo::parse(typed) {
+            Ok(no) => format!("application:{no}"),
+            Err(_) => {
+                return Ok(Verdict::invalid(
+                    "field `subject` names no valid application number",
+                ));
+            }
+        },
+        None => r.subject.clone(),
+    };
+    if r.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        return Ok(Verdict::invalid(
+            "field `note` is longer than 500 characters",
+        ));
     }
     let reasons = serde_json::to_string(&r.reasons).map_err(|_| StoreError::Corrupt("reasons"))?;
-    let done = sqlx::query(
+    // One rating per hall and subject; a second one is told back as already_rated.
+    let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO ratings (hall_id, subject, kiosk_id, level, reasons, note, matter_code, given_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hall_id, subject) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hall_id, subject) DO NOTHING RETURNING id",
     )
-    .bind(hall)
-    .bind(&r.subject)
-    .bind(kiosk)
+    .bind(&sender.hall)
+    .bind(&subject)
+    .bind(&sender.kiosk)
     .bind(i64::from(r.level))
     .bind(reasons)
     .bind(r.note.as_deref())
     .bind(r.matter_code.as_deref())
     .bind(millis(e.occurred_at))
-    .execute(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await
     .doing("recording a rating")?;
-    if done.rows_affected() == 0 {
-        // Acknowledged but not counted: refusing it would leave it in the kiosk's outbox,
-        // retried for ever, and one rating per subject is the rule (the first one stands).
-        tracing::info!(%kiosk, %hall, subject = %r.subject, "a second rating of the same subject was ignored");
-    }
-    Ok(true)
+    Ok(match inserted {
+        Some(_) => Verdict::Applied,
+        None => Verdict::refuse(
+            why::ALREADY_RATED,
+            format!("{subject} was rated already; one rating per subject"),
+        ),
+    })
 }

@@ -63,6 +63,9 @@ pub struct CategoryStats {
     pub called: u64,
     /// Neither called nor voided.
     pub waiting: u64,
+    /// Of those issued and not voided, recorded unconfirmed (the kiosk restarted between
+    /// printing and recording): callable, but staff check the citizen's slip.
+    pub unconfirmed: u64,
     /// Of those waiting, with priority (绿色通道 or appointment).
     pub waiting_priority: u64,
     /// Mean seconds between the last ten consecutive calls; `None` before two calls.
@@ -88,6 +91,29 @@ pub struct CalledTicket {
     pub called_at: DateTime<Utc>,
     /// Tickets of the category still waiting after this one.
     pub still_waiting: u64,
+    /// Recorded unconfirmed: check the citizen's slip at the window.
+    pub unconfirmed: bool,
+}
+
+/// One ticket of a hall's day, as `central queue list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketRow {
+    /// E.g. `A012`.
+    pub ticket_no: String,
+    /// Queue letter.
+    pub category: String,
+    /// `normal`, `senior`, …
+    pub priority: String,
+    /// Kiosk that printed it.
+    pub kiosk_id: String,
+    /// `waiting`, `called` or `voided`.
+    pub state: String,
+    /// Recorded unconfirmed (callable; staff check the slip).
+    pub unconfirmed: bool,
+    /// When it was printed.
+    pub issued_at: DateTime<Utc>,
+    /// When it was called.
+    pub called_at: Option<DateTime<Utc>>,
 }
 
 /// A ticket whose number the issuing kiosk did not own (`Store::misnumbered_tickets`).
@@ -143,6 +169,7 @@ impl Store {
         let date = request.business_date.to_string();
         let count = i64::from(request.count);
         let mut w = self.write().await?;
+        // Creates the day's counter if it is new; an existing one is bumped just below.
         sqlx::query(
             "INSERT INTO lease_counters (hall_id, category, business_date, next_number) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING",
         )
@@ -273,7 +300,8 @@ impl Store {
              COUNT(voided_at) AS voided, \
              COUNT(called_at) AS called, \
              COUNT(CASE WHEN voided_at IS NULL AND called_at IS NULL THEN 1 END) AS waiting, \
-             COUNT(CASE WHEN voided_at IS NULL AND called_at IS NULL AND priority <> 'normal' THEN 1 END) AS waiting_priority \
+             COUNT(CASE WHEN voided_at IS NULL AND called_at IS NULL AND priority <> 'normal' THEN 1 END) AS waiting_priority, \
+             COUNT(CASE WHEN voided_at IS NULL AND unconfirmed <> 0 THEN 1 END) AS unconfirmed \
              FROM tickets WHERE hall_id = $1 AND business_date = $2 GROUP BY category ORDER BY category",
         )
         .bind(hall_id)
@@ -315,6 +343,7 @@ impl Store {
                 called: count(r.try_get("called").doing(doing)?)?,
                 waiting: count(r.try_get("waiting").doing(doing)?)?,
                 waiting_priority: count(r.try_get("waiting_priority").doing(doing)?)?,
+                unconfirmed: count(r.try_get("unconfirmed").doing(doing)?)?,
                 avg_service_secs: secs(gaps, recent.len().saturating_sub(1)),
                 avg_wait_secs: secs(waits, calls.len()),
                 now_serving: calls.last().map(|c| c.0.clone()),
@@ -326,6 +355,46 @@ impl Store {
             business_date: date,
             categories,
         })
+    }
+
+    /// Every ticket of `hall_id` on `date`, by category and number (void placeholders of
+    /// numbers never printed are left out).
+    pub async fn tickets(
+        &self,
+        hall_id: &str,
+        date: NaiveDate,
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        let doing = "listing tickets";
+        let rows = sqlx::query(
+            "SELECT ticket_no, category, priority, kiosk_id, issued_at, called_at, voided_at, unconfirmed FROM tickets \
+             WHERE hall_id = $1 AND business_date = $2 AND source <> '' ORDER BY category, number",
+        )
+        .bind(hall_id)
+        .bind(date.to_string())
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        rows.iter()
+            .map(|r| {
+                let called: Option<i64> = r.try_get("called_at").doing(doing)?;
+                let voided: Option<i64> = r.try_get("voided_at").doing(doing)?;
+                Ok(TicketRow {
+                    ticket_no: r.try_get("ticket_no").doing(doing)?,
+                    category: r.try_get("category").doing(doing)?,
+                    priority: r.try_get("priority").doing(doing)?,
+                    kiosk_id: r.try_get("kiosk_id").doing(doing)?,
+                    state: match (voided, called) {
+                        (Some(_), _) => "voided",
+                        (None, Some(_)) => "called",
+                        (None, None) => "waiting",
+                    }
+                    .to_owned(),
+                    unconfirmed: r.try_get::<i64, _>("unconfirmed").doing(doing)? != 0,
+                    issued_at: time_of(r.try_get("issued_at").doing(doing)?)?,
+                    called_at: called.map(time_of).transpose()?,
+                })
+            })
+            .collect()
     }
 
     /// What `GET /v1/queue/state` answers for `hall_id` at `now`.
@@ -366,7 +435,7 @@ impl Store {
         // and the other picks again.
         for _ in 0..5 {
             let Some(row) = sqlx::query(
-                "SELECT number, ticket_no, priority, issued_at FROM tickets \
+                "SELECT number, ticket_no, priority, issued_at, unconfirmed FROM tickets \
                  WHERE hall_id = $1 AND business_date = $2 AND category = $3 AND called_at IS NULL AND voided_at IS NULL \
                  ORDER BY CASE WHEN priority = 'normal' THEN 1 ELSE 0 END, issued_at, number LIMIT 1",
             )
@@ -413,6 +482,7 @@ impl Store {
                 issued_at: time_of(row.try_get("issued_at").doing(doing)?)?,
                 called_at: now,
                 still_waiting: count(still_waiting)?,
+                unconfirmed: row.try_get::<i64, _>("unconfirmed").doing(doing)? != 0,
             }));
         }
         Ok(None)

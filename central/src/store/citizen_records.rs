@@ -1,9 +1,10 @@
 //! Appointments, application progress, ratings (好差评) and help requests.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use kiosk_api::ApplicationNo;
 use kiosk_api::citizen::{
-    ApplicationProgress, ApplicationStatus, Appointment, TimelineEntry, business_date_at,
-    holder_hash, is_category_code, is_holder_hash, is_id_number,
+    ApplicationProgress, ApplicationStatus, Appointment, HelpStatus, HolderKey, TimelineEntry,
+    business_date_at, is_category_code, is_holder_hash, is_id_number,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
@@ -13,8 +14,9 @@ use super::{millis, time_of};
 use crate::store::{Doing as _, Store, StoreError, now_millis};
 
 /// One appointment as the booking system exports it for `central appointments import`: the
-/// [`Appointment`] fields, where the holder may be given as `id_number` instead of
-/// `holder_hash`. Central hashes the number at once and never stores or prints it.
+/// [`Appointment`] fields and the masked name, where the holder may be given as `id_number`
+/// instead of `holder_hash`. Central hashes the number at once under its current holder key
+/// and never stores or prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppointmentImport {
@@ -70,6 +72,17 @@ pub struct ImportSummary {
     pub updated: u64,
 }
 
+/// An appointment as hall staff see it: what a kiosk gets, and the masked name, which
+/// stays on central.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaffAppointment {
+    /// What check-in needs.
+    #[serde(flatten)]
+    pub appointment: Appointment,
+    /// Masked name, e.g. `张*`.
+    pub holder_name_masked: String,
+}
+
 /// Why an application could not be advanced.
 #[derive(Debug, thiserror::Error)]
 pub enum AdvanceError {
@@ -81,6 +94,11 @@ pub enum AdvanceError {
     /// `submitted` is set by the kiosk only.
     #[error("status submitted is set by the kiosk's submission, not by staff")]
     Submitted,
+    /// Not a 17-digit application number.
+    #[error(
+        "{0:?} is not an application number: 17 digits (hall, kiosk, date, sequence, check digit), spaces allowed; check for a mistyped or swapped digit"
+    )]
+    NotANumber(String),
     /// Database failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -138,10 +156,14 @@ pub struct BadReview {
 pub struct HelpRequest {
     /// Id for `Store::acknowledge_help` / `central help ack ID`.
     pub id: i64,
+    /// The `help_requested` event's id (`central help ack --hall H --event ID`).
+    pub event_id: String,
     /// Hall.
     pub hall_id: String,
     /// Kiosk it came from.
     pub kiosk_id: String,
+    /// That kiosk's number in the hall (as on its label and in its application numbers).
+    pub kiosk_no: Option<u8>,
     /// Host name of that kiosk, to find it in the hall.
     pub hostname: String,
     /// Page the citizen was on.
@@ -152,9 +174,11 @@ pub struct HelpRequest {
     pub requested_at: DateTime<Utc>,
     /// When staff acknowledged it; `None` while open.
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Who acknowledged it (a staff name or window).
+    pub acknowledged_by: Option<String>,
 }
 
-fn check_import(a: &AppointmentImport) -> Result<(String, NaiveDate), String> {
+fn check_import(a: &AppointmentImport, key: &HolderKey) -> Result<(String, NaiveDate), String> {
     if a.appointment_id.trim().is_empty() || a.appointment_id.len() > 64 {
         return Err("appointment_id must be 1 to 64 characters".into());
     }
@@ -166,7 +190,7 @@ fn check_import(a: &AppointmentImport) -> Result<(String, NaiveDate), String> {
             if !is_id_number(n) {
                 return Err("id_number is not 17 digits and a digit or X".into());
             }
-            holder_hash(n)
+            key.hash(n)
         }
         _ => return Err("give exactly one of holder_hash and id_number".into()),
     };
@@ -194,7 +218,6 @@ fn appointment_of(r: &AnyRow) -> Result<Appointment, StoreError> {
     Ok(Appointment {
         appointment_id: r.try_get("appointment_id").doing(doing)?,
         holder_hash: r.try_get("holder_hash").doing(doing)?,
-        holder_name_masked: r.try_get("holder_name_masked").doing(doing)?,
         matter_code: r.try_get("matter_code").doing(doing)?,
         category: r.try_get("category").doing(doing)?,
         slot_start: time("slot_start")?,
@@ -231,16 +254,18 @@ fn review_of(r: &AnyRow) -> Result<BadReview, StoreError> {
 const REVIEW_COLUMNS: &str = "id, hall_id, subject, level, reasons, note, matter_code, kiosk_id, given_at, followed_up_at, follow_up_note";
 
 impl Store {
-    /// Stores the appointments of `hall_id` from the booking system, all or nothing. An
-    /// appointment already known (same hall and id) is replaced: slots get rescheduled.
+    /// Stores the appointments of `hall_id` from the booking system, all or nothing, ID
+    /// numbers hashed under `key` (the current holder key). An appointment already known
+    /// (same hall and id) is replaced: slots get rescheduled.
     pub async fn import_appointments(
         &self,
         hall_id: &str,
         appointments: &[AppointmentImport],
+        key: &HolderKey,
     ) -> Result<ImportSummary, ImportError> {
         let mut checked = Vec::with_capacity(appointments.len());
         for (index, a) in appointments.iter().enumerate() {
-            let (hash, date) = check_import(a).map_err(|problem| ImportError::Invalid {
+            let (hash, date) = check_import(a, key).map_err(|problem| ImportError::Invalid {
                 index,
                 appointment_id: a.appointment_id.clone(),
                 problem,
@@ -302,12 +327,33 @@ impl Store {
         Ok(summary)
     }
 
-    /// Appointments of `hall_id` whose slot starts on `date` (hall time), by slot start.
+    /// Appointments of `hall_id` whose slot starts on `date` (hall time), by slot start: only
+    /// what a check-in needs, for the hall's kiosks.
     pub async fn appointments(
         &self,
         hall_id: &str,
         date: NaiveDate,
     ) -> Result<Vec<Appointment>, StoreError> {
+        sqlx::query(
+            "SELECT appointment_id, holder_hash, matter_code, category, slot_start, slot_end \
+             FROM appointments WHERE hall_id = $1 AND business_date = $2 ORDER BY slot_start_ms, appointment_id",
+        )
+        .bind(hall_id)
+        .bind(date.to_string())
+        .fetch_all(self.pool())
+        .await
+        .doing("reading appointments")?
+        .iter()
+        .map(appointment_of)
+        .collect()
+    }
+
+    /// The same appointments with the masked names, for hall staff.
+    pub async fn appointments_for_staff(
+        &self,
+        hall_id: &str,
+        date: NaiveDate,
+    ) -> Result<Vec<StaffAppointment>, StoreError> {
         sqlx::query(
             "SELECT appointment_id, holder_hash, holder_name_masked, matter_code, category, slot_start, slot_end \
              FROM appointments WHERE hall_id = $1 AND business_date = $2 ORDER BY slot_start_ms, appointment_id",
@@ -318,7 +364,14 @@ impl Store {
         .await
         .doing("reading appointments")?
         .iter()
-        .map(appointment_of)
+        .map(|r| {
+            Ok(StaffAppointment {
+                appointment: appointment_of(r)?,
+                holder_name_masked: r
+                    .try_get("holder_name_masked")
+                    .doing("reading appointments")?,
+            })
+        })
         .collect()
     }
 
@@ -341,7 +394,7 @@ impl Store {
         if hall_id.is_some_and(|h| h != hall) {
             return Ok(None);
         }
-        self.progress_of(&row).await.map(Some)
+        self.progress_of(&row).await
     }
 
     /// Applications of one holder made in `hall_id`, newest first.
@@ -361,14 +414,20 @@ impl Store {
         .doing("reading a holder's applications")?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            out.push(self.progress_of(row).await?);
+            out.extend(self.progress_of(row).await?);
         }
         Ok(out)
     }
 
-    async fn progress_of(&self, row: &AnyRow) -> Result<ApplicationProgress, StoreError> {
+    /// The progress of the application in `row`; None for a number of the format before
+    /// 17 digits, which no kiosk can ask for or show.
+    async fn progress_of(&self, row: &AnyRow) -> Result<Option<ApplicationProgress>, StoreError> {
         let doing = "reading an application's timeline";
         let application_no: String = row.try_get("application_no").doing(doing)?;
+        let Ok(number) = ApplicationNo::parse(&application_no) else {
+            tracing::warn!(application = %application_no, "an application of the old number format is not shown to kiosks");
+            return Ok(None);
+        };
         let status = |text: String| {
             ApplicationStatus::from_name(&text).ok_or(StoreError::Corrupt("application status"))
         };
@@ -388,12 +447,12 @@ impl Store {
                 note_en: r.try_get("note_en").doing(doing)?,
             });
         }
-        Ok(ApplicationProgress {
-            application_no,
+        Ok(Some(ApplicationProgress {
+            application_no: number,
             matter_code: row.try_get("matter_code").doing(doing)?,
             status: status(row.try_get("status").doing(doing)?)?,
             timeline,
-        })
+        }))
     }
 
     /// Staff move an application on: a timeline entry with notes for the citizen, and the
@@ -409,6 +468,9 @@ impl Store {
         if status == ApplicationStatus::Submitted {
             return Err(AdvanceError::Submitted);
         }
+        let application_no = &ApplicationNo::parse(application_no)
+            .map_err(|_| AdvanceError::NotANumber(application_no.to_owned()))?
+            .to_string();
         let mut w = self.write().await?;
         let done = sqlx::query(
             "UPDATE applications SET status = $2, updated_at = $3 WHERE application_no = $1",
@@ -519,25 +581,39 @@ impl Store {
     /// Help requests of every hall, newest first; only those not yet acknowledged when
     /// `open_only`.
     pub async fn help_requests(&self, open_only: bool) -> Result<Vec<HelpRequest>, StoreError> {
-        let doing = "reading help requests";
         let filter = if open_only {
             "WHERE h.acknowledged_at IS NULL"
         } else {
             ""
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT h.id, h.hall_id, h.kiosk_id, k.hostname, h.page, h.language, h.requested_at, h.acknowledged_at \
+        self.help_where(filter, None).await
+    }
+
+    async fn help_where(
+        &self,
+        filter: &str,
+        id: Option<i64>,
+    ) -> Result<Vec<HelpRequest>, StoreError> {
+        let doing = "reading help requests";
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT h.id, h.event_id, h.hall_id, h.kiosk_id, k.kiosk_no, k.hostname, h.page, h.language, h.requested_at, h.acknowledged_at, h.acknowledged_by \
              FROM help_requests h JOIN kiosks k ON k.id = h.kiosk_id {filter} ORDER BY h.requested_at DESC, h.id DESC"
-        )))
-        .fetch_all(self.pool())
-        .await
-        .doing(doing)?;
+        )));
+        if let Some(id) = id {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.pool()).await.doing(doing)?;
         rows.iter()
             .map(|r| {
                 Ok(HelpRequest {
                     id: r.try_get("id").doing(doing)?,
+                    event_id: r.try_get("event_id").doing(doing)?,
                     hall_id: r.try_get("hall_id").doing(doing)?,
                     kiosk_id: r.try_get("kiosk_id").doing(doing)?,
+                    kiosk_no: r
+                        .try_get::<Option<i64>, _>("kiosk_no")
+                        .doing(doing)?
+                        .and_then(|n| u8::try_from(n).ok()),
                     hostname: r.try_get("hostname").doing(doing)?,
                     page: r.try_get("page").doing(doing)?,
                     language: r.try_get("language").doing(doing)?,
@@ -547,29 +623,84 @@ impl Store {
                         .doing(doing)?
                         .map(time_of)
                         .transpose()?,
+                    acknowledged_by: r.try_get("acknowledged_by").doing(doing)?,
                 })
             })
             .collect()
     }
 
-    /// Staff acknowledge help request `id`. `false` when there is no such request; one
-    /// already acknowledged keeps its first acknowledgement.
-    pub async fn acknowledge_help(&self, id: i64) -> Result<bool, StoreError> {
+    /// Staff (`by`: a name or window) acknowledge help request `id`. None when there is no
+    /// such request; one already acknowledged keeps its first acknowledgement.
+    pub async fn acknowledge_help(
+        &self,
+        id: i64,
+        by: &str,
+    ) -> Result<Option<HelpRequest>, StoreError> {
         let mut w = self.write().await?;
         sqlx::query(
-            "UPDATE help_requests SET acknowledged_at = $2 WHERE id = $1 AND acknowledged_at IS NULL",
+            "UPDATE help_requests SET acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1 AND acknowledged_at IS NULL",
         )
         .bind(id)
         .bind(now_millis())
+        .bind(by)
         .execute(&mut *w.tx)
         .await
         .doing("acknowledging a help request")?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM help_requests WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *w.tx)
-            .await
-            .doing("acknowledging a help request")?;
         w.commit().await?;
-        Ok(exists.is_some())
+        Ok(self
+            .help_where("WHERE h.id = $1", Some(id))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Staff acknowledge the help request of hall `hall_id` made by event `event_id`.
+    pub async fn acknowledge_help_event(
+        &self,
+        hall_id: &str,
+        event_id: &str,
+        by: &str,
+    ) -> Result<Option<HelpRequest>, StoreError> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM help_requests WHERE hall_id = $1 AND event_id = $2")
+                .bind(hall_id)
+                .bind(event_id)
+                .fetch_optional(self.pool())
+                .await
+                .doing("finding a help request")?;
+        match id {
+            Some(id) => self.acknowledge_help(id, by).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Where help request `event_id` of `kiosk_id` stands; None until central has it (or
+    /// when another kiosk asked: a kiosk sees its own requests only).
+    pub async fn help_status(
+        &self,
+        kiosk_id: &str,
+        event_id: uuid::Uuid,
+    ) -> Result<Option<HelpStatus>, StoreError> {
+        let doing = "reading a help request";
+        let row = sqlx::query(
+            "SELECT COALESCE(received_at, requested_at) AS received_at, acknowledged_at, acknowledged_by \
+             FROM help_requests WHERE kiosk_id = $1 AND event_id = $2",
+        )
+        .bind(kiosk_id)
+        .bind(event_id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .doing(doing)?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(HelpStatus {
+            event_id,
+            received_at: time_of(r.try_get("received_at").doing(doing)?)?,
+            acknowledged_at: r
+                .try_get::<Option<i64>, _>("acknowledged_at")
+                .doing(doing)?
+                .map(time_of)
+                .transpose()?,
+            acknowledged_by: r.try_get("acknowledged_by").doing(doing)?,
+        }))
     }
 }

@@ -1,12 +1,17 @@
 //! Enrolment tokens and kiosks.
 
-use kiosk_api::{EnrolRequest, Enrolment, NumberBand};
+use kiosk_api::{EnrolRequest, Enrolment, HallCode, KioskNo, NumberBand};
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 use uuid::Uuid;
 
 use super::{Doing as _, Store, StoreError, now_millis};
+
+/// How often a hall code or kiosk number is chosen again when a concurrent writer (another
+/// central node on the same PostgreSQL) took the one chosen first. Each retry sees the
+/// other's committed row, so two tries settle any pair of writers; more cover a crowd.
+const CLAIM_TRIES: usize = 20;
 
 /// Queue numbers 500..=999 of each category are split into bands of this size, one per
 /// kiosk of a hall, counting down from 999; the leased blocks of §6 use the numbers below.
@@ -21,6 +26,8 @@ pub struct TokenCreated {
     pub token: String,
     /// Hall it is bound to.
     pub hall_id: String,
+    /// That hall's code on the platform.
+    pub hall_code: u16,
     /// Expiry, RFC 3339.
     pub expires_at: String,
 }
@@ -32,6 +39,12 @@ pub struct KioskAuth {
     pub kiosk_id: Uuid,
     /// Its hall.
     pub hall_id: String,
+    /// That hall's code, the first digits of the kiosk's application numbers.
+    pub hall_code: HallCode,
+    /// The kiosk's number in its hall, the next digits.
+    pub kiosk_no: KioskNo,
+    /// Its offline number band.
+    pub band: NumberBand,
     /// Its enrolled public key.
     pub public_key: ed25519_dalek::VerifyingKey,
 }
@@ -55,9 +68,11 @@ pub enum EnrolError {
         "central has no ops key yet; ops must run `central keys generate --out FILE --db URL` first"
     )]
     NoOpsKey,
-    /// Every number band of the hall is taken.
-    #[error("hall {0} already has {BANDS_PER_HALL} kiosks, every offline number band is taken")]
-    HallFull(String),
+    /// Every number band (or every kiosk number) of the hall is taken.
+    #[error(
+        "hall {0} is full: it already has {1} kiosks and every offline number band or kiosk number is taken; enrol this kiosk into another hall"
+    )]
+    HallFull(String, usize),
     /// Database failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -68,12 +83,78 @@ fn token_digest(token: &str) -> String {
 }
 
 fn band(index: i64) -> NumberBand {
-    let index = u32::try_from(index).expect("invariant: band index is in 0..BANDS_PER_HALL");
+    let index = u32::try_from(index.clamp(0, BANDS_PER_HALL - 1)).unwrap_or(0);
     let last = 999 - index * BAND_SIZE;
     NumberBand {
         first: last + 1 - BAND_SIZE,
         last,
     }
+}
+
+/// The code of hall `id`, creating the hall (named `name`, or its id) with the next free
+/// code if it is new. Codes are never reused: halls are never deleted.
+pub(crate) async fn ensure_hall(
+    conn: &mut AnyConnection,
+    id: &str,
+    name: Option<&str>,
+    now: i64,
+) -> Result<HallCode, StoreError> {
+    for _ in 0..CLAIM_TRIES {
+        let known: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT hall_code FROM halls WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await
+                .doing("looking up the hall")?;
+        if let Some(code) = known {
+            return hall_code_of(code);
+        }
+        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(hall_code), 0) + 1 FROM halls")
+            .fetch_one(&mut *conn)
+            .await
+            .doing("choosing a hall code")?;
+        if next > i64::from(HallCode::MAX) {
+            return Err(StoreError::NoHallCodeLeft);
+        }
+        // Without a conflict target this yields to the id's key and the code's unique index
+        // alike: another writer that created this hall, or took this code, makes it insert
+        // nothing, and the next round sees that writer's row.
+        let claimed: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO halls (id, name, created_at, hall_code) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING RETURNING hall_code",
+        )
+        .bind(id)
+        .bind(name.unwrap_or(id))
+        .bind(now)
+        .bind(next)
+        .fetch_optional(&mut *conn)
+        .await
+        .doing("creating the hall")?;
+        if let Some(code) = claimed {
+            return hall_code_of(Some(code));
+        }
+    }
+    Err(StoreError::Contended("choosing a hall code"))
+}
+
+fn hall_code_of(code: Option<i64>) -> Result<HallCode, StoreError> {
+    code.and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| HallCode::new(c).ok())
+        .ok_or(StoreError::Corrupt("hall code"))
+}
+
+pub(crate) fn kiosk_no_of(no: Option<i64>) -> Result<KioskNo, StoreError> {
+    no.and_then(|n| u8::try_from(n).ok())
+        .and_then(|n| KioskNo::new(n).ok())
+        .ok_or(StoreError::Corrupt("kiosk number"))
+}
+
+pub(crate) fn band_of(first: i64, last: i64) -> Result<NumberBand, StoreError> {
+    let number = |n: i64| u32::try_from(n).map_err(|_| StoreError::Corrupt("number band"));
+    Ok(NumberBand {
+        first: number(first)?,
+        last: number(last)?,
+    })
 }
 
 impl Store {
@@ -90,13 +171,7 @@ impl Store {
         let now = now_millis();
         let expires = now.saturating_add(valid_for.num_milliseconds());
         let mut w = self.write().await?;
-        sqlx::query("INSERT INTO halls (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-            .bind(hall_id)
-            .bind(hall_name.unwrap_or(hall_id))
-            .bind(now)
-            .execute(&mut *w.tx)
-            .await
-            .doing("creating the hall")?;
+        let hall_code = ensure_hall(&mut w.tx, hall_id, hall_name, now).await?;
         if let Some(name) = hall_name {
             sqlx::query("UPDATE halls SET name = $2 WHERE id = $1")
                 .bind(hall_id)
@@ -120,6 +195,7 @@ impl Store {
         Ok(TokenCreated {
             token,
             hall_id: hall_id.to_owned(),
+            hall_code: hall_code.get(),
             expires_at,
         })
     }
@@ -133,7 +209,7 @@ impl Store {
         let now = now_millis();
         let mut w = self.write().await?;
         let digest = token_digest(&request.token);
-        let token = sqlx::query("SELECT t.hall_id, h.name FROM enrol_tokens t JOIN halls h ON h.id = t.hall_id WHERE t.token_sha256 = $1 AND t.used_at IS NULL AND t.expires_at > $2")
+        let token = sqlx::query("SELECT t.hall_id, h.name, h.hall_code FROM enrol_tokens t JOIN halls h ON h.id = t.hall_id WHERE t.token_sha256 = $1 AND t.used_at IS NULL AND t.expires_at > $2")
             .bind(&digest)
             .bind(now)
             .fetch_optional(&mut *w.tx)
@@ -142,25 +218,10 @@ impl Store {
             .ok_or(EnrolError::TokenRefused)?;
         let hall_id: String = token.try_get(0).doing("reading the token")?;
         let hall_name: String = token.try_get(1).doing("reading the token")?;
-        let existing =
-            sqlx::query_scalar::<_, String>("SELECT id FROM kiosks WHERE public_key = $1")
-                .bind(&public_key)
-                .fetch_optional(&mut *w.tx)
-                .await
-                .doing("checking the public key")?;
-        if let Some(id) = existing {
+        let hall_code = hall_code_of(token.try_get(2).doing("reading the token")?)?;
+        if let Some(id) = enrolled_as(&mut w.tx, &public_key).await? {
             return Err(EnrolError::AlreadyEnrolled(id));
         }
-        let taken: Vec<i64> =
-            sqlx::query_scalar("SELECT band_index FROM kiosks WHERE hall_id = $1")
-                .bind(&hall_id)
-                .fetch_all(&mut *w.tx)
-                .await
-                .doing("reading the hall's bands")?;
-        let index = (0..BANDS_PER_HALL)
-            .find(|i| !taken.contains(i))
-            .ok_or_else(|| EnrolError::HallFull(hall_id.clone()))?;
-        let band = band(index);
         let kiosk_id = Uuid::now_v7();
         let id_text = kiosk_id.to_string();
         // The guard on used_at makes two concurrent enrolments with one token end with one kiosk.
@@ -174,32 +235,72 @@ impl Store {
         if spent.rows_affected() != 1 {
             return Err(EnrolError::TokenRefused);
         }
-        sqlx::query("INSERT INTO kiosks (id, hall_id, public_key, hostname, version, band_index, band_first, band_last, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(&id_text)
-            .bind(&hall_id)
-            .bind(&public_key)
-            .bind(&request.hostname)
-            .bind(&request.version)
-            .bind(index)
-            .bind(i64::from(band.first))
-            .bind(i64::from(band.last))
-            .bind(now)
-            .execute(&mut *w.tx)
-            .await
-            .doing("storing the kiosk")?;
-        w.commit().await?;
-        Ok(Enrolment {
-            kiosk_id,
-            hall_id,
-            hall_name,
-            number_band: band,
-            ops_public_key,
-        })
+        for _ in 0..CLAIM_TRIES {
+            let taken = sqlx::query("SELECT band_index, kiosk_no FROM kiosks WHERE hall_id = $1")
+                .bind(&hall_id)
+                .fetch_all(&mut *w.tx)
+                .await
+                .doing("reading the hall's bands and kiosk numbers")?;
+            let mut bands = Vec::with_capacity(taken.len());
+            let mut numbers = Vec::with_capacity(taken.len());
+            for row in &taken {
+                bands.push(
+                    row.try_get::<i64, _>(0)
+                        .doing("reading the hall's kiosks")?,
+                );
+                numbers.push(
+                    row.try_get::<Option<i64>, _>(1)
+                        .doing("reading the hall's kiosks")?,
+                );
+            }
+            let full = || EnrolError::HallFull(hall_id.clone(), taken.len());
+            let index = (0..BANDS_PER_HALL)
+                .find(|i| !bands.contains(i))
+                .ok_or_else(full)?;
+            let kiosk_no = (1..=i64::from(KioskNo::MAX))
+                .find(|n| !numbers.contains(&Some(*n)))
+                .ok_or_else(full)?;
+            let band = band(index);
+            // Two enrolments into one hall at the same moment (two central nodes on one
+            // PostgreSQL) may choose the same band and number: the unique indexes let one
+            // insert, the other inserts nothing and chooses again, seeing the first's row.
+            let inserted: Option<String> = sqlx::query_scalar("INSERT INTO kiosks (id, hall_id, public_key, hostname, version, band_index, band_first, band_last, enrolled_at, kiosk_no) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id")
+                .bind(&id_text)
+                .bind(&hall_id)
+                .bind(&public_key)
+                .bind(&request.hostname)
+                .bind(&request.version)
+                .bind(index)
+                .bind(i64::from(band.first))
+                .bind(i64::from(band.last))
+                .bind(now)
+                .bind(kiosk_no)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .doing("storing the kiosk")?;
+            if inserted.is_none() {
+                if let Some(id) = enrolled_as(&mut w.tx, &public_key).await? {
+                    return Err(EnrolError::AlreadyEnrolled(id));
+                }
+                continue;
+            }
+            w.commit().await?;
+            return Ok(Enrolment {
+                kiosk_id,
+                hall_id,
+                hall_name,
+                number_band: band,
+                ops_public_key,
+                hall_code,
+                kiosk_no: kiosk_no_of(Some(kiosk_no))?,
+            });
+        }
+        Err(StoreError::Contended("choosing a kiosk number").into())
     }
 
     /// The kiosk's key and hall, or None if it is not enrolled.
     pub async fn kiosk_auth(&self, kiosk_id: Uuid) -> Result<Option<KioskAuth>, StoreError> {
-        let row = sqlx::query("SELECT hall_id, public_key FROM kiosks WHERE id = $1")
+        let row = sqlx::query("SELECT k.hall_id, k.public_key, h.hall_code, k.kiosk_no, k.band_first, k.band_last FROM kiosks k JOIN halls h ON h.id = k.hall_id WHERE k.id = $1")
             .bind(kiosk_id.to_string())
             .fetch_optional(self.pool())
             .await
@@ -209,12 +310,27 @@ impl Store {
         let key: String = row.try_get(1).doing("reading the kiosk")?;
         let public_key = kiosk_api::keys::public_key_from_base64(&key)
             .map_err(|_| StoreError::Corrupt("kiosk public key"))?;
+        let doing = "reading the kiosk";
         Ok(Some(KioskAuth {
             kiosk_id,
             hall_id,
+            hall_code: hall_code_of(row.try_get(2).doing(doing)?)?,
+            kiosk_no: kiosk_no_of(row.try_get(3).doing(doing)?)?,
+            band: band_of(row.try_get(4).doing(doing)?, row.try_get(5).doing(doing)?)?,
             public_key,
         }))
     }
+}
+
+async fn enrolled_as(
+    conn: &mut AnyConnection,
+    public_key: &str,
+) -> Result<Option<String>, StoreError> {
+    sqlx::query_scalar::<_, String>("SELECT id FROM kiosks WHERE public_key = $1")
+        .bind(public_key)
+        .fetch_optional(conn)
+        .await
+        .doing("checking the public key")
 }
 
 #[cfg(test)]

@@ -23,6 +23,10 @@ pub struct FleetKiosk {
     pub hall_id: String,
     /// The hall's display name.
     pub hall_name: String,
+    /// The hall's code on the platform.
+    pub hall_code: Option<u16>,
+    /// The kiosk's number in its hall.
+    pub kiosk_no: Option<u8>,
     /// Host name given at enrolment.
     pub hostname: String,
     /// Version it runs, as far as central knows.
@@ -39,6 +43,30 @@ pub struct FleetKiosk {
     pub reported_at: Option<String>,
     /// Its offline number band.
     pub band: (i64, i64),
+    /// Events central refused from it (kept in its quarantine), in all.
+    pub refused: u64,
+}
+
+/// An event central refused for good (`refused_events`): the kiosk keeps it in its
+/// quarantine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedEvent {
+    /// Kiosk id.
+    pub kiosk_id: String,
+    /// The event.
+    pub event_id: String,
+    /// Its outbox sequence number.
+    pub seq: i64,
+    /// Its kind.
+    pub kind: String,
+    /// A `kiosk_api::reject_reason`.
+    pub reason: String,
+    /// What exactly.
+    pub detail: String,
+    /// When it was last refused.
+    pub refused_at: DateTime<Utc>,
+    /// How often it was refused.
+    pub times: i64,
 }
 
 /// One `health_report` of a kiosk's history.
@@ -78,13 +106,16 @@ pub struct Hall {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// Code on the platform, the first digits of its application numbers.
+    pub code: Option<u16>,
 }
 
 fn time(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(DateTime::from_timestamp_millis)
 }
 
-const FLEET_SQL: &str = "SELECT k.id, k.hall_id, h.name, k.hostname, COALESCE(ks.version, k.version), k.enrolled_at, k.last_seen_at, ks.report, ks.reported_at, k.band_first, k.band_last \
+const FLEET_SQL: &str = "SELECT k.id, k.hall_id, h.name, k.hostname, COALESCE(ks.version, k.version), k.enrolled_at, k.last_seen_at, ks.report, ks.reported_at, k.band_first, k.band_last, \
+    h.hall_code, k.kiosk_no, (SELECT COUNT(*) FROM refused_events r WHERE r.kiosk_id = k.id) \
     FROM kiosks k JOIN halls h ON h.id = k.hall_id LEFT JOIN kiosk_status ks ON ks.kiosk_id = k.id";
 
 fn fleet_row(row: &sqlx::any::AnyRow, now: i64) -> Result<FleetKiosk, StoreError> {
@@ -103,6 +134,15 @@ fn fleet_row(row: &sqlx::any::AnyRow, now: i64) -> Result<FleetKiosk, StoreError
         report: report.and_then(|r| serde_json::from_str(&r).ok()),
         reported_at: row.try_get(8).doing(doing)?,
         band: (row.try_get(9).doing(doing)?, row.try_get(10).doing(doing)?),
+        hall_code: row
+            .try_get::<Option<i64>, _>(11)
+            .doing(doing)?
+            .and_then(|c| u16::try_from(c).ok()),
+        kiosk_no: row
+            .try_get::<Option<i64>, _>(12)
+            .doing(doing)?
+            .and_then(|n| u8::try_from(n).ok()),
+        refused: u64::try_from(row.try_get::<i64, _>(13).doing(doing)?).unwrap_or(0),
     })
 }
 
@@ -185,7 +225,7 @@ impl Store {
 
     /// Every hall.
     pub async fn halls(&self) -> Result<Vec<Hall>, StoreError> {
-        let rows = sqlx::query("SELECT id, name FROM halls ORDER BY id")
+        let rows = sqlx::query("SELECT id, name, hall_code FROM halls ORDER BY id")
             .fetch_all(self.pool())
             .await
             .doing("listing halls")?;
@@ -194,6 +234,43 @@ impl Store {
                 Ok(Hall {
                     id: r.try_get(0).doing("listing halls")?,
                     name: r.try_get(1).doing("listing halls")?,
+                    code: r
+                        .try_get::<Option<i64>, _>(2)
+                        .doing("listing halls")?
+                        .and_then(|c| u16::try_from(c).ok()),
+                })
+            })
+            .collect()
+    }
+
+    /// The newest `limit` events central refused from `kiosk_id`, newest first.
+    pub async fn refused_events(
+        &self,
+        kiosk_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RefusedEvent>, StoreError> {
+        let doing = "reading refused events";
+        let rows = sqlx::query(
+            "SELECT kiosk_id, event_id, seq, kind, reason, detail, refused_at, times FROM refused_events \
+             WHERE kiosk_id = $1 ORDER BY refused_at DESC, seq DESC LIMIT $2",
+        )
+        .bind(kiosk_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        rows.iter()
+            .map(|r| {
+                Ok(RefusedEvent {
+                    kiosk_id: r.try_get(0).doing(doing)?,
+                    event_id: r.try_get(1).doing(doing)?,
+                    seq: r.try_get(2).doing(doing)?,
+                    kind: r.try_get(3).doing(doing)?,
+                    reason: r.try_get(4).doing(doing)?,
+                    detail: r.try_get(5).doing(doing)?,
+                    refused_at: time(Some(r.try_get(6).doing(doing)?))
+                        .ok_or(StoreError::Corrupt("refusal time"))?,
+                    times: r.try_get(7).doing(doing)?,
                 })
             })
             .collect()

@@ -1,10 +1,16 @@
 //! Idempotent ingest of event batches: one transaction per batch, one answer per event.
+//!
+//! An event is acknowledged (`stored`, `duplicate`) only when it is kept and, for the kinds
+//! central projects (citizen records, health), its projection applied. Anything else is
+//! refused per event with a reason and a detail, not kept, and listed in `refused_events`
+//! for ops; the rest of the batch goes on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use kiosk_api::{BatchAck, Event, EventAck, EventBatch, EventOutcome, reject_reason};
 use uuid::Uuid;
 
+use super::project::{Sender, Verdict, is_projected, project};
 use super::{Doing as _, Store, StoreError, claim_nonce_in, now_millis};
 
 /// Result of [`Store::ingest`].
@@ -92,6 +98,7 @@ impl Store {
                         e.event_id,
                         EventOutcome::Rejected {
                             reason: reject_reason::MISSING_ATTACHMENT.into(),
+                            detail: None,
                         },
                     );
                 }
@@ -99,9 +106,9 @@ impl Store {
             })
             .collect();
 
-        let mut stored = 0i64;
-        let mut max_seq = 0i64;
         let mut stored_events: Vec<&Event> = Vec::new();
+        let mut refusals: Vec<(&Event, &'static str, String)> = Vec::new();
+        let mut refused_ids: HashSet<Uuid> = HashSet::new();
         for chunk in candidates.chunks(ROWS_PER_INSERT) {
             let mut sql = String::from(
                 "INSERT INTO events (kiosk_id, event_id, seq, stream, kind, priority, occurred_at, received_at, payload, attachments) VALUES ",
@@ -155,8 +162,6 @@ impl Store {
                 .iter()
                 .filter(|e| inserted.contains(&e.event_id.to_string()))
             {
-                stored += 1;
-                max_seq = max_seq.max(seq_i64(e));
                 stored_events.push(e);
                 outcome.insert(e.event_id, EventOutcome::Stored);
             }
@@ -165,17 +170,61 @@ impl Store {
                 let o = if known.contains(&e.event_id.to_string()) {
                     EventOutcome::Duplicate
                 } else {
-                    EventOutcome::Rejected {
-                        reason: reject_reason::SEQ_REUSED.into(),
-                    }
+                    let detail = format!("seq {} is held by another event of this kiosk", e.seq);
+                    refusals.push((e, reject_reason::SEQ_REUSED, detail.clone()));
+                    EventOutcome::rejected(reject_reason::SEQ_REUSED, detail)
                 };
                 outcome.insert(e.event_id, o);
             }
         }
 
-        // Projections of what was newly stored, in this same transaction.
-        super::rollouts::project_health_events(&mut w.tx, &kiosk, &stored_events).await?;
-        super::citizen::project_citizen_events(&mut w.tx, &kiosk, &stored_events).await?;
+        // Each projected event is decided on its own, under a savepoint: one that is refused
+        // leaves nothing behind (its projection rolled back, its row taken out of events) and
+        // the others of the batch still apply.
+        let sender = if stored_events.iter().any(|e| is_projected(e)) {
+            Some(Sender::load(&mut w.tx, &kiosk).await?)
+        } else {
+            None
+        };
+        let mut touched = BTreeSet::new();
+        for e in stored_events.iter().copied().filter(|e| is_projected(e)) {
+            let Some(sender) = &sender else { break };
+            sqlx::query("SAVEPOINT projecting")
+                .execute(&mut *w.tx)
+                .await
+                .doing("projecting an event")?;
+            let verdict = project(&mut w.tx, sender, e, &mut touched).await?;
+            if let Verdict::Refused { reason, detail } = verdict {
+                sqlx::query("ROLLBACK TO SAVEPOINT projecting")
+                    .execute(&mut *w.tx)
+                    .await
+                    .doing("undoing a refused event")?;
+                sqlx::query("DELETE FROM events WHERE kiosk_id = $1 AND event_id = $2")
+                    .bind(&kiosk)
+                    .bind(e.event_id.to_string())
+                    .execute(&mut *w.tx)
+                    .await
+                    .doing("taking a refused event out")?;
+                tracing::warn!(%kiosk, event = %e.event_id, seq = e.seq, kind = %e.kind, reason, %detail, "event refused");
+                outcome.insert(e.event_id, EventOutcome::rejected(reason, detail.clone()));
+                refusals.push((e, reason, detail));
+                refused_ids.insert(e.event_id);
+            }
+            sqlx::query("RELEASE SAVEPOINT projecting")
+                .execute(&mut *w.tx)
+                .await
+                .doing("projecting an event")?;
+        }
+        super::rollouts::advance_touched(&mut w.tx, touched).await?;
+        let kept: Vec<&Event> = stored_events
+            .iter()
+            .copied()
+            .filter(|e| !refused_ids.contains(&e.event_id))
+            .collect();
+        let stored = i64::try_from(kept.len()).unwrap_or(i64::MAX);
+        let max_seq = kept.iter().map(|e| seq_i64(e)).max().unwrap_or(0);
+        record_refusals(&mut w, &kiosk, &refusals, now).await?;
+        forget_refusals(&mut w, &kiosk, &kept).await?;
 
         sqlx::query("UPDATE kiosks SET event_count = event_count + $2, max_seq = CASE WHEN max_seq < $3 THEN $3 ELSE max_seq END, last_seen_at = $4 WHERE id = $1")
             .bind(&kiosk)
@@ -199,6 +248,68 @@ impl Store {
             .collect();
         Ok(IngestOutcome::Done(BatchAck { results }))
     }
+}
+
+/// Keeps the latest final refusal of each event, for the console and ops.
+async fn record_refusals(
+    w: &mut super::WriteTx,
+    kiosk: &str,
+    refusals: &[(&Event, &'static str, String)],
+    now: i64,
+) -> Result<(), StoreError> {
+    for (e, reason, detail) in refusals {
+        sqlx::query(
+            "INSERT INTO refused_events (kiosk_id, event_id, seq, kind, reason, detail, refused_at, times) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (kiosk_id, event_id) DO UPDATE SET \
+             seq = excluded.seq, kind = excluded.kind, reason = excluded.reason, detail = excluded.detail, \
+             refused_at = excluded.refused_at, times = refused_events.times + 1",
+        )
+        .bind(kiosk)
+        .bind(e.event_id.to_string())
+        .bind(seq_i64(e))
+        .bind(&e.kind)
+        .bind(*reason)
+        .bind(detail)
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await
+        .doing("recording a refused event")?;
+    }
+    Ok(())
+}
+
+/// Drops the refusals of events now kept: a corrected resend applied.
+async fn forget_refusals(
+    w: &mut super::WriteTx,
+    kiosk: &str,
+    kept: &[&Event],
+) -> Result<(), StoreError> {
+    if kept.is_empty() {
+        return Ok(());
+    }
+    // Most kiosks have no refusal at all; one cheap look spares a delete per event.
+    let refused: Vec<String> =
+        sqlx::query_scalar("SELECT event_id FROM refused_events WHERE kiosk_id = $1")
+            .bind(kiosk)
+            .fetch_all(&mut *w.tx)
+            .await
+            .doing("reading the kiosk's refused events")?;
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let refused: HashSet<String> = refused.into_iter().collect();
+    for e in kept {
+        let id = e.event_id.to_string();
+        if refused.contains(&id) {
+            sqlx::query("DELETE FROM refused_events WHERE kiosk_id = $1 AND event_id = $2")
+                .bind(kiosk)
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await
+                .doing("forgetting a refusal")?;
+        }
+    }
+    Ok(())
 }
 
 fn seq_i64(e: &Event) -> i64 {

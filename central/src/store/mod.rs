@@ -13,6 +13,7 @@ mod console;
 mod enrol;
 mod fleet;
 mod ingest;
+mod project;
 mod releases;
 pub mod rollouts;
 mod stats;
@@ -22,11 +23,13 @@ pub use bundles::PublishOutcome;
 pub use citizen::{
     AdvanceError, AppointmentImport, BadReview, CalledTicket, CategoryStats, HelpRequest,
     ImportError, ImportSummary, LeaseError, LevelCount, MisnumberedTicket, QueueStats,
-    RatingDistribution,
+    RatingDistribution, StaffAppointment, TicketRow,
 };
 pub use console::{ConsoleSession, SESSION_MILLIS, UserError};
 pub use enrol::{EnrolError, KioskAuth, TokenCreated};
-pub use fleet::{FleetKiosk, Hall, HealthEntry, ONLINE_WITHIN_MILLIS, UpdateResultRow};
+pub use fleet::{
+    FleetKiosk, Hall, HealthEntry, ONLINE_WITHIN_MILLIS, RefusedEvent, UpdateResultRow,
+};
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
 pub use releases::{RELEASE_CHUNK_BYTES, ReleasePublished};
 pub use rollouts::{
@@ -69,6 +72,12 @@ pub enum StoreError {
     /// Data in the database is not what central wrote.
     #[error("database holds an unreadable {0}; was it edited by hand?")]
     Corrupt(&'static str),
+    /// Every hall code 1..=9999 is taken.
+    #[error("every hall code 1..=9999 is taken; no new hall can be created on this platform")]
+    NoHallCodeLeft,
+    /// Concurrent writers kept taking what this one chose; the caller may try again.
+    #[error("too many concurrent writers while {0}; try again")]
+    Contended(&'static str),
 }
 
 pub(crate) trait Doing<T> {

@@ -18,11 +18,12 @@
 use std::collections::{BTreeSet, HashSet};
 
 use kiosk_api::fleet::{KIND_HEALTH_REPORT, KIND_UPDATE_RESULT};
-use kiosk_api::{Event, HealthReport, ReleaseRef, Stream, UpdateOutcome, UpdateResult};
+use kiosk_api::{Event, HealthReport, ReleaseRef, UpdateOutcome, UpdateResult};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
-use sqlx::{Any, Row as _, Transaction};
+use sqlx::{Any, AnyConnection, Row as _, Transaction};
 
+use super::project::{Verdict, parse};
 use super::{Doing as _, Store, StoreError, now_millis};
 
 /// Rollout states.
@@ -758,10 +759,14 @@ async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
 
 /// Locks the rollout's row for the rest of `tx` (a no-op update), so that whoever reads and
 /// changes a rollout or its members does so one at a time, rollout row first.
-async fn lock_rollout(tx: &mut Tx, rollout_id: i64, doing: &'static str) -> Result<(), StoreError> {
+async fn lock_rollout(
+    conn: &mut AnyConnection,
+    rollout_id: i64,
+    doing: &'static str,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE rollouts SET updated_at = updated_at WHERE id = $1")
         .bind(rollout_id)
-        .execute(&mut **tx)
+        .execute(conn)
         .await
         .doing(doing)?;
     Ok(())
@@ -789,7 +794,7 @@ async fn set_state(
 }
 
 async fn set_version(
-    tx: &mut Tx,
+    conn: &mut AnyConnection,
     kiosk: &str,
     version: &str,
     at: &str,
@@ -802,130 +807,133 @@ async fn set_version(
         .bind(version)
         .bind(at)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(conn)
         .await
         .doing("recording the kiosk's version")?;
     Ok(())
 }
 
-/// Projects newly stored `health` events of `kiosk` in the ingest transaction: the latest
-/// health report and version, update results, and the rollouts they move. A payload that
-/// does not fit the contract stays stored as an event and is skipped here (with a warning),
-/// since refusing it would only make the kiosk resend it forever.
-pub(crate) async fn project_health_events(
-    tx: &mut Tx,
+/// Projects one newly stored `health` event of `kiosk` in the ingest transaction: the latest
+/// health report (with the kiosk's quarantine) and version, update results, and the rollouts
+/// they move (added to `touched`, advanced by the caller once the batch is decided). A
+/// payload that does not fit the contract is refused (`invalid_payload`): the kiosk
+/// quarantines it, where ops see it, instead of central keeping a report nobody can read.
+pub(crate) async fn project_health_event(
+    conn: &mut AnyConnection,
     kiosk: &str,
-    events: &[&Event],
-) -> Result<(), StoreError> {
+    e: &Event,
+    touched: &mut BTreeSet<i64>,
+) -> Result<Verdict, StoreError> {
     let now = now_millis();
-    let mut touched = BTreeSet::new();
-    for e in events.iter().filter(|e| e.stream == Stream::Health) {
-        let at = rfc3339_millis(e.occurred_at);
-        match e.kind.as_str() {
-            KIND_HEALTH_REPORT => {
-                let report: HealthReport = match serde_json::from_value(e.payload.clone()) {
-                    Ok(r) => r,
-                    Err(error) => {
-                        tracing::warn!(%kiosk, event = %e.event_id, %error, "health_report payload does not fit the contract; stored, not projected");
-                        continue;
-                    }
-                };
-                let text = serde_json::to_string(&report)
-                    .map_err(|_| StoreError::Corrupt("health report"))?;
-                set_version(tx, kiosk, &report.version, &at, now).await?;
-                sqlx::query(
-                    "UPDATE kiosk_status SET report = $2, reported_at = $3, received_at = $4 \
-                    WHERE kiosk_id = $1 AND (reported_at IS NULL OR reported_at <= $3)",
-                )
+    let at = rfc3339_millis(e.occurred_at);
+    match e.kind.as_str() {
+        KIND_HEALTH_REPORT => {
+            let report: HealthReport = match parse(e) {
+                Ok(r) => r,
+                Err(refused) => return Ok(refused),
+            };
+            let text =
+                serde_json::to_string(&report).map_err(|_| StoreError::Corrupt("health report"))?;
+            set_version(conn, kiosk, &report.version, &at, now).await?;
+            sqlx::query(
+                "UPDATE kiosk_status SET report = $2, reported_at = $3, received_at = $4 \
+                WHERE kiosk_id = $1 AND (reported_at IS NULL OR reported_at <= $3)",
+            )
+            .bind(kiosk)
+            .bind(text)
+            .bind(&at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .doing("recording the health report")?;
+            if report.quarantined > 0 {
+                tracing::warn!(%kiosk, quarantined = report.quarantined, "kiosk reports events in its quarantine; see its console page");
+            }
+        }
+        KIND_UPDATE_RESULT => {
+            let result: UpdateResult = match parse(e) {
+                Ok(r) => r,
+                Err(refused) => return Ok(refused),
+            };
+            let running = match result.outcome {
+                UpdateOutcome::Committed => &result.version,
+                UpdateOutcome::RolledBack | UpdateOutcome::Refused => &result.from_version,
+            };
+            set_version(conn, kiosk, running, &at, now).await?;
+            let rollouts = sqlx::query("SELECT m.rollout_id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id \
+                WHERE m.kiosk_id = $1 AND r.release_version = $2 AND (r.state = $3 OR r.state = $4)")
                 .bind(kiosk)
-                .bind(text)
+                .bind(&result.version)
+                .bind(rs::ACTIVE)
+                .bind(rs::PAUSED)
+                .fetch_all(&mut *conn)
+                .await
+                .doing("finding the kiosk's rollout")?;
+            let rollout_id: Option<i64> = match rollouts.first() {
+                Some(r) => Some(r.try_get(0).doing("finding the kiosk's rollout")?),
+                None => None,
+            };
+            // Keyed by kiosk and event id: ingest projects only events it newly stored, so a
+            // conflict can only be this very result again.
+            sqlx::query("INSERT INTO update_results (kiosk_id, event_id, version, from_version, outcome, reason, detail, occurred_at, received_at, rollout_id) \
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (kiosk_id, event_id) DO NOTHING")
+                .bind(kiosk)
+                .bind(e.event_id.to_string())
+                .bind(&result.version)
+                .bind(&result.from_version)
+                .bind(result.outcome.as_str())
+                .bind(&result.reason)
+                .bind(&result.detail)
                 .bind(&at)
                 .bind(now)
-                .execute(&mut **tx)
+                .bind(rollout_id)
+                .execute(&mut *conn)
                 .await
-                .doing("recording the health report")?;
-            }
-            KIND_UPDATE_RESULT => {
-                let result: UpdateResult = match serde_json::from_value(e.payload.clone()) {
-                    Ok(r) => r,
-                    Err(error) => {
-                        tracing::warn!(%kiosk, event = %e.event_id, %error, "update_result payload does not fit the contract; stored, not projected");
-                        continue;
-                    }
-                };
-                let running = match result.outcome {
-                    UpdateOutcome::Committed => &result.version,
-                    UpdateOutcome::RolledBack | UpdateOutcome::Refused => &result.from_version,
-                };
-                set_version(tx, kiosk, running, &at, now).await?;
-                let rollouts = sqlx::query("SELECT m.rollout_id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id \
-                    WHERE m.kiosk_id = $1 AND r.release_version = $2 AND (r.state = $3 OR r.state = $4)")
-                    .bind(kiosk)
-                    .bind(&result.version)
-                    .bind(rs::ACTIVE)
-                    .bind(rs::PAUSED)
-                    .fetch_all(&mut **tx)
-                    .await
-                    .doing("finding the kiosk's rollout")?;
-                let rollout_id: Option<i64> = match rollouts.first() {
-                    Some(r) => Some(r.try_get(0).doing("finding the kiosk's rollout")?),
-                    None => None,
-                };
-                sqlx::query("INSERT INTO update_results (kiosk_id, event_id, version, from_version, outcome, reason, detail, occurred_at, received_at, rollout_id) \
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING")
-                    .bind(kiosk)
-                    .bind(e.event_id.to_string())
-                    .bind(&result.version)
-                    .bind(&result.from_version)
-                    .bind(result.outcome.as_str())
-                    .bind(&result.reason)
-                    .bind(&result.detail)
-                    .bind(&at)
-                    .bind(now)
-                    .bind(rollout_id)
-                    .execute(&mut **tx)
-                    .await
-                    .doing("recording the update result")?;
-                let Some(rollout_id) = rollout_id else {
-                    continue;
-                };
-                // Rollout row before member rows, the order ops commands take them in too.
-                lock_rollout(tx, rollout_id, "locking the rollout").await?;
-                match result.outcome {
-                    UpdateOutcome::Committed => {
-                        sqlx::query("UPDATE rollout_members SET state = $3, note = '', updated_at = $4 WHERE rollout_id = $1 AND kiosk_id = $2 AND state <> $5")
-                            .bind(rollout_id)
-                            .bind(kiosk)
-                            .bind(ms::COMMITTED)
-                            .bind(now)
-                            .bind(ms::SKIPPED)
-                            .execute(&mut **tx)
-                            .await
-                            .doing("recording a committed update")?;
-                    }
-                    UpdateOutcome::RolledBack | UpdateOutcome::Refused => {
-                        let note = if result.reason.is_empty() {
-                            result.outcome.as_str().to_owned()
-                        } else {
-                            format!("{}: {}", result.outcome.as_str(), result.reason)
-                        };
-                        sqlx::query("UPDATE rollout_members SET state = $3, note = $4, updated_at = $5 WHERE rollout_id = $1 AND kiosk_id = $2 AND state = $6")
-                            .bind(rollout_id)
-                            .bind(kiosk)
-                            .bind(ms::FAILED)
-                            .bind(note)
-                            .bind(now)
-                            .bind(ms::PENDING)
-                            .execute(&mut **tx)
-                            .await
-                            .doing("recording a failed update")?;
-                    }
+                .doing("recording the update result")?;
+            let Some(rollout_id) = rollout_id else {
+                return Ok(Verdict::Applied);
+            };
+            // Rollout row before member rows, the order ops commands take them in too.
+            lock_rollout(conn, rollout_id, "locking the rollout").await?;
+            match result.outcome {
+                UpdateOutcome::Committed => {
+                    sqlx::query("UPDATE rollout_members SET state = $3, note = '', updated_at = $4 WHERE rollout_id = $1 AND kiosk_id = $2 AND state <> $5")
+                        .bind(rollout_id)
+                        .bind(kiosk)
+                        .bind(ms::COMMITTED)
+                        .bind(now)
+                        .bind(ms::SKIPPED)
+                        .execute(&mut *conn)
+                        .await
+                        .doing("recording a committed update")?;
                 }
-                touched.insert(rollout_id);
+                UpdateOutcome::RolledBack | UpdateOutcome::Refused => {
+                    let note = if result.reason.is_empty() {
+                        result.outcome.as_str().to_owned()
+                    } else {
+                        format!("{}: {}", result.outcome.as_str(), result.reason)
+                    };
+                    sqlx::query("UPDATE rollout_members SET state = $3, note = $4, updated_at = $5 WHERE rollout_id = $1 AND kiosk_id = $2 AND state = $6")
+                        .bind(rollout_id)
+                        .bind(kiosk)
+                        .bind(ms::FAILED)
+                        .bind(note)
+                        .bind(now)
+                        .bind(ms::PENDING)
+                        .execute(&mut *conn)
+                        .await
+                        .doing("recording a failed update")?;
+                }
             }
-            _ => {}
+            touched.insert(rollout_id);
         }
+        _ => {}
     }
+    Ok(Verdict::Applied)
+}
+
+/// Moves on the rollouts the batch's update results touched.
+pub(crate) async fn advance_touched(tx: &mut Tx, touched: BTreeSet<i64>) -> Result<(), StoreError> {
     for rollout_id in touched {
         advance(tx, rollout_id).await?;
     }

@@ -30,8 +30,15 @@ pub struct KioskStats {
     pub kiosk_id: String,
     /// Its hall.
     pub hall_id: String,
+    /// The hall's code on the platform.
+    pub hall_code: Option<u16>,
+    /// The kiosk's number in its hall.
+    pub kiosk_no: Option<u8>,
     /// Its host name.
     pub hostname: String,
+    /// Events central refused for good (in the kiosk's quarantine; not stored). A refused
+    /// event below `max_seq` also counts as missing.
+    pub refused: u64,
     /// Events stored.
     pub events: u64,
     /// Highest sequence number stored.
@@ -74,7 +81,9 @@ impl Store {
         let doing = "computing statistics";
         let mut kiosks = Vec::new();
         let rows = sqlx::query(
-            "SELECT id, hall_id, hostname, event_count, max_seq FROM kiosks ORDER BY hall_id, id",
+            "SELECT k.id, k.hall_id, k.hostname, k.event_count, k.max_seq, h.hall_code, k.kiosk_no, \
+             (SELECT COUNT(*) FROM refused_events r WHERE r.kiosk_id = k.id) \
+             FROM kiosks k JOIN halls h ON h.id = k.hall_id ORDER BY k.hall_id, k.kiosk_no, k.id",
         )
         .fetch_all(self.pool())
         .await
@@ -86,6 +95,15 @@ impl Store {
                 kiosk_id: row.try_get(0).doing(doing)?,
                 hall_id: row.try_get(1).doing(doing)?,
                 hostname: row.try_get(2).doing(doing)?,
+                hall_code: row
+                    .try_get::<Option<i64>, _>(5)
+                    .doing(doing)?
+                    .and_then(|c| u16::try_from(c).ok()),
+                kiosk_no: row
+                    .try_get::<Option<i64>, _>(6)
+                    .doing(doing)?
+                    .and_then(|n| u8::try_from(n).ok()),
+                refused: count(row.try_get(7).doing(doing)?)?,
                 events,
                 max_seq,
                 missing: max_seq.saturating_sub(events),

@@ -66,12 +66,22 @@ async fn fresh_postgres(base: &str) -> TestDb {
     }
 }
 
-/// A central serving on 127.0.0.1 with an ops key it trusts.
+/// A holder key file of one fresh key in `dir`, as `central holder-keys generate` makes it.
+pub fn holder_key_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("holder.keys");
+    central::holder_keys::generate(&path, "test1").unwrap();
+    path
+}
+
+/// A central serving on 127.0.0.1 with an ops key it trusts and a holder key file.
 pub struct Central {
     pub store: Store,
     pub base: String,
     pub ops: SigningKey,
     pub http: reqwest::Client,
+    /// Its holder key file.
+    pub holder_keys: std::path::PathBuf,
+    _keys_dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -84,13 +94,16 @@ impl Central {
             .set_ops_public_key(&keys::public_key_to_base64(&ops.verifying_key()))
             .await
             .unwrap();
+        let keys_dir = tempfile::tempdir().unwrap();
+        let holder_keys = holder_key_file(keys_dir.path());
+        let source = central::holder_keys::HolderKeySource::open(&holder_keys).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn({
             let store = store.clone();
             async move {
-                central::serve(store, listener, async {
+                central::serve(store, source, listener, async {
                     let _ = rx.await;
                 })
                 .await
@@ -102,9 +115,16 @@ impl Central {
             base,
             ops,
             http: reqwest::Client::new(),
+            holder_keys,
+            _keys_dir: keys_dir,
             stop: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// The current holder key.
+    pub fn holder_key(&self) -> kiosk_api::citizen::HolderKey {
+        central::holder_keys::load(&self.holder_keys).unwrap().keys[0].clone()
     }
 
     pub async fn stop(mut self) {
