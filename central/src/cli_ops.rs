@@ -510,6 +510,19 @@ pub(crate) enum KioskCommand {
         #[command(flatten)]
         db: Db,
     },
+    /// Retire a kiosk that no longer runs (replaced hardware): its offline number band goes
+    /// back to the hall for the replacement, its kiosk number is never given again, rollouts
+    /// leave it out. Retire it once it is switched off: a kiosk still printing from its band
+    /// the same day as its replacement would print the same numbers.
+    Retire {
+        /// Kiosk id (from `central kiosk list`).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
 }
 
 /// The holder key file `serve` and `appointments import` need, or the reason to refuse.
@@ -560,7 +573,25 @@ pub(crate) fn holder_keys(command: HolderKeysCommand) -> anyhow::Result<()> {
 
 /// `central kiosk …`.
 pub(crate) async fn kiosk(command: KioskCommand) -> anyhow::Result<()> {
-    let KioskCommand::List { hall, json, db } = command;
+    let (hall, json, db) = match command {
+        KioskCommand::List { hall, json, db } => (hall, json, db),
+        KioskCommand::Retire { id, json, db } => {
+            let Some(at) = open(&db.db).await?.retire_kiosk(&id).await? else {
+                bail!("no kiosk {id}; see `central kiosk list`");
+            };
+            let at = chrono::DateTime::from_timestamp_millis(at).unwrap_or_default();
+            if json {
+                println!("{}", serde_json::json!({ "retired": id, "retired_at": at }));
+            } else {
+                println!(
+                    "kiosk {id} retired at {}; its offline band is free for the next enrolment of its hall",
+                    at.with_timezone(&kiosk_api::citizen::hall_offset())
+                        .format("%Y-%m-%d %H:%M:%S")
+                );
+            }
+            return Ok(());
+        }
+    };
     let kiosks: Vec<_> = open(&db.db)
         .await?
         .fleet()
@@ -589,13 +620,18 @@ pub(crate) async fn kiosk(command: KioskCommand) -> anyhow::Result<()> {
             k.version,
             k.refused,
             k.report.as_ref().map_or(0, |r| r.quarantined),
-            k.last_seen_at.map_or_else(
-                || "never".to_owned(),
-                |t| t
-                    .with_timezone(&kiosk_api::citizen::hall_offset())
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string()
-            ),
+            if k.retired_at.is_some() {
+                "RETIRED".to_owned()
+            } else {
+                k.last_seen_at.map_or_else(
+                    || "never".to_owned(),
+                    |t| {
+                        t.with_timezone(&kiosk_api::citizen::hall_offset())
+                            .format("%Y-%m-%d %H:%M:%S")
+                            .to_string()
+                    },
+                )
+            },
         );
     }
     Ok(())

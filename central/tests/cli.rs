@@ -216,6 +216,18 @@ async fn ops_enrols_a_kiosk_publishes_a_catalog_and_events_survive_a_central_res
         assert_eq!(stats["kiosks"][0]["kiosk_no"], 1);
         let table = central(&["stats", "--db", &db.url]);
         assert!(table.contains("no sequence gaps"));
+
+        // Ops list the kiosks with their hall code and number, and retire a replaced one.
+        let listed: serde_json::Value =
+            serde_json::from_str(&central(&["kiosk", "list", "--json", "--db", &db.url])).unwrap();
+        assert_eq!(listed[0]["hall_code"], 1, "{}", db.name);
+        assert_eq!(listed[0]["kiosk_no"], 1);
+        let table = central(&["kiosk", "list", "--hall", "dongcheng-main", "--db", &db.url]);
+        assert!(table.contains("0001 01"), "{table}");
+        let id = kiosk.id().to_string();
+        let retired = central(&["kiosk", "retire", &id, "--db", &db.url]);
+        assert!(retired.contains("retired"), "{retired}");
+        assert!(central(&["kiosk", "list", "--db", &db.url]).contains("RETIRED"));
     }
 }
 

@@ -201,6 +201,35 @@ async fn kiosks_enrolled_at_the_same_moment_get_numbers_of_their_own_and_a_full_
             .unwrap();
         assert!(full.message.contains("is full"), "{}", full.message);
         assert!(full.message.contains("another hall"), "{}", full.message);
+        // Ops retire a kiosk whose hardware was replaced: the replacement gets its band and
+        // a number never used in the hall.
+        let gone = &kiosks[3];
+        assert!(
+            central
+                .store
+                .retire_kiosk(&gone.id().to_string())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            central.store.retire_kiosk("no-such-kiosk").await.unwrap(),
+            None
+        );
+        let replacement = enrol(&central, "dongcheng-main", "k3-new").await.unwrap();
+        assert_eq!(replacement.enrolment.kiosk_no.get(), 11, "{}", db.name);
+        assert_eq!(
+            replacement.enrolment.number_band,
+            gone.enrolment.number_band
+        );
+        assert!(enrol(&central, "dongcheng-main", "k11").await.is_err());
+        let listed = central
+            .store
+            .fleet_kiosk(&gone.id().to_string())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(listed.retired_at.is_some());
 
         // Other halls, made at once, get codes of their own.
         let halls: Vec<_> = (0..6)

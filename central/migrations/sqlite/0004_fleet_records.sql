@@ -22,6 +22,9 @@ UPDATE kiosks SET kiosk_no = (
       AND (k2.enrolled_at < kiosks.enrolled_at OR (k2.enrolled_at = kiosks.enrolled_at AND k2.id <= kiosks.id))
 );
 CREATE UNIQUE INDEX kiosks_by_no ON kiosks (hall_id, kiosk_no);
+-- A kiosk ops retired (replaced hardware) keeps its number for good, so no two kiosks ever
+-- share one, but gives its offline band back: band_index becomes -kiosk_no, outside 0..10.
+ALTER TABLE kiosks ADD COLUMN retired_at INTEGER;
 
 -- Events central refused for good (not stored in events, so a corrected resend can still
 -- apply): one row per kiosk and event, the latest refusal, for the console and ops.

@@ -261,7 +261,7 @@ pub(super) fn fleet(
                             td { a href=(format!("/console/kiosks/{}", k.kiosk_id)) { (k.hostname) } br; span class="muted" { (k.kiosk_id) } }
                             td { (kiosk_number(k)) }
                             td { a href=(format!("/console/halls/{}", k.hall_id)) { (k.hall_name) } }
-                            td { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
+                            td { @if k.retired_at.is_some() { span class="muted" { "已停用 retired" } } @else if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
                             td { @match k.last_seen_at { Some(t) => { (bj(t)) br; span class="muted" { (ago(t)) } }, None => { span class="muted" { "从未 never" } } } }
                             td { (k.version) }
                             td { (devices_summary(k.report.as_ref())) }
@@ -301,7 +301,8 @@ pub(super) fn kiosk(
                 dt { "大厅代码 Hall code" } dd { @match k.hall_code { Some(c) => { (format!("{c:04}")) }, None => { "–" } } }
                 dt { "终端号 Kiosk no." } dd { @match k.kiosk_no { Some(n) => { (format!("{n:02}")) }, None => { "–" } }
                     " " span class="muted" { "申请编号以 " (kiosk_number(k).replace('-', " ")) " 开头 · application numbers start " (kiosk_number(k).replace('-', " ")) } }
-                dt { "状态 Status" } dd { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
+                dt { "状态 Status" } dd { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } }
+                    @if let Some(t) = k.retired_at { " · " span class="muted" { "已停用 retired " (bj(t)) } } }
                 dt { "最后联系 Last seen" } dd { @match k.last_seen_at { Some(t) => { (bj(t)) " · " (ago(t)) }, None => { "从未 never" } } }
                 dt { "版本 Version" } dd { (k.version) }
                 dt { "登记时间 Enrolled" } dd { @if let Some(t) = k.enrolled_at { (bj(t)) } }

@@ -70,7 +70,7 @@ pub enum EnrolError {
     NoOpsKey,
     /// Every number band (or every kiosk number) of the hall is taken.
     #[error(
-        "hall {0} is full: it already has {1} kiosks and every offline number band or kiosk number is taken; enrol this kiosk into another hall"
+        "hall {0} is full: it already has {1} kiosks and every offline number band or kiosk number is taken; retire a kiosk that no longer runs (`central kiosk retire ID`) or enrol this one into another hall"
     )]
     HallFull(String, usize),
     /// Database failure.
@@ -253,7 +253,8 @@ impl Store {
                         .doing("reading the hall's kiosks")?,
                 );
             }
-            let full = || EnrolError::HallFull(hall_id.clone(), taken.len());
+            let active = bands.iter().filter(|b| **b >= 0).count();
+            let full = || EnrolError::HallFull(hall_id.clone(), active);
             let index = (0..BANDS_PER_HALL)
                 .find(|i| !bands.contains(i))
                 .ok_or_else(full)?;
@@ -296,6 +297,31 @@ impl Store {
             });
         }
         Err(StoreError::Contended("choosing a kiosk number").into())
+    }
+
+    /// Retires a kiosk that no longer runs (replaced hardware): its offline band goes back to
+    /// the hall for the next enrolment, its kiosk number stays taken for good (so no two
+    /// kiosks ever make the same application numbers), and rollouts no longer pick it. What it
+    /// still sends is accepted. None when there is no such kiosk; retiring twice keeps the
+    /// first time.
+    pub async fn retire_kiosk(&self, kiosk_id: &str) -> Result<Option<i64>, StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "UPDATE kiosks SET retired_at = $2, band_index = -kiosk_no WHERE id = $1 AND retired_at IS NULL",
+        )
+        .bind(kiosk_id)
+        .bind(now_millis())
+        .execute(&mut *w.tx)
+        .await
+        .doing("retiring a kiosk")?;
+        let at: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT retired_at FROM kiosks WHERE id = $1")
+                .bind(kiosk_id)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .doing("retiring a kiosk")?;
+        w.commit().await?;
+        Ok(at.flatten())
     }
 
     /// The kiosk's key and hall, or None if it is not enrolled.

@@ -604,7 +604,7 @@ async fn activate_stage(tx: &mut Tx, rollout_id: i64, stage: i64) -> Result<(), 
             .doing(doing)?
             .into_iter()
             .collect();
-    let kiosks = sqlx::query("SELECT k.id, k.hall_id, COALESCE(ks.version, k.version) FROM kiosks k LEFT JOIN kiosk_status ks ON ks.kiosk_id = k.id ORDER BY k.id")
+    let kiosks = sqlx::query("SELECT k.id, k.hall_id, COALESCE(ks.version, k.version) FROM kiosks k LEFT JOIN kiosk_status ks ON ks.kiosk_id = k.id WHERE k.retired_at IS NULL ORDER BY k.id")
         .fetch_all(&mut **tx)
         .await
         .doing(doing)?;
