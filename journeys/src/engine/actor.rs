@@ -2056,3 +2056,128 @@ fn device_reason(kind: DeviceKind, window: &Text) -> Text {
         format!("{en}; please go to {}", window.en),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready(kind: DeviceKind) -> DeviceHealth {
+        DeviceHealth::now(kind, "test".to_owned(), HealthState::Ready)
+    }
+
+    fn all_ready() -> Vec<DeviceHealth> {
+        [
+            DeviceKind::IdCardReader,
+            DeviceKind::Dispenser,
+            DeviceKind::Printer,
+            DeviceKind::Scanner,
+        ]
+        .into_iter()
+        .map(ready)
+        .collect()
+    }
+
+    fn tile(a: &Availability, journey: JourneyKind) -> &Tile {
+        a.tiles.iter().find(|t| t.journey == journey).unwrap()
+    }
+
+    const FINE: Conditions = Conditions {
+        accepting_records: true,
+        card_lookup: true,
+        numbering: true,
+        online: true,
+    };
+
+    #[test]
+    fn near_a_full_disk_every_journey_that_creates_a_record_is_closed_and_says_why() {
+        let desk = Text::new("1号综合咨询台", "Information desk 1");
+        let a = availability(
+            &all_ready(),
+            Conditions {
+                accepting_records: false,
+                ..FINE
+            },
+            &desk,
+        );
+        for journey in JourneyKind::ALL {
+            let t = tile(&a, journey);
+            assert_eq!(t.enabled, !records(journey), "{journey:?}");
+            if records(journey) {
+                let reason = t.reason.as_ref().unwrap();
+                assert!(reason.zh.contains("存储空间不足"), "{reason:?}");
+                assert!(reason.en.contains("Information desk 1"), "{reason:?}");
+            }
+        }
+        assert!(
+            tile(&a, JourneyKind::Help).enabled,
+            "help always stays open"
+        );
+        assert!(
+            availability(&all_ready(), FINE, &desk)
+                .tiles
+                .iter()
+                .all(|t| t.enabled)
+        );
+    }
+
+    #[test]
+    fn without_holder_keys_check_in_and_apply_are_closed_with_the_reason() {
+        let desk = Text::new("1号综合咨询台", "Information desk 1");
+        let a = availability(
+            &all_ready(),
+            Conditions {
+                card_lookup: false,
+                ..FINE
+            },
+            &desk,
+        );
+        for journey in [JourneyKind::CheckIn, JourneyKind::Apply] {
+            let t = tile(&a, journey);
+            assert!(!t.enabled);
+            assert!(
+                t.reason
+                    .as_ref()
+                    .unwrap()
+                    .en
+                    .contains("cannot check ID cards")
+            );
+        }
+        assert!(tile(&a, JourneyKind::TakeNumber).enabled);
+        assert!(
+            tile(&a, JourneyKind::Progress).enabled,
+            "the number keypad still works"
+        );
+        let a = availability(
+            &all_ready(),
+            Conditions {
+                numbering: false,
+                ..FINE
+            },
+            &desk,
+        );
+        assert!(!tile(&a, JourneyKind::Apply).enabled);
+    }
+
+    #[test]
+    fn as_of_gives_the_date_only_when_it_is_not_today() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let this_morning: DateTime<Utc> = "2026-12-02T01:15:00Z".parse().unwrap();
+        assert_eq!(as_of(this_morning, today), ("09:15".into(), "09:15".into()));
+        let yesterday: DateTime<Utc> = "2026-12-01T08:40:00Z".parse().unwrap();
+        assert_eq!(
+            as_of(yesterday, today),
+            ("2026年12月1日 16:40".into(), "2026-12-01 16:40".into())
+        );
+    }
+
+    #[test]
+    fn an_unenrolled_simulated_kiosk_numbers_in_hall_9999_as_its_configured_kiosk() {
+        let mut config = Config::simulate().unwrap();
+        let numbering = Numbering::simulated(&config).unwrap();
+        assert_eq!((numbering.hall.get(), numbering.kiosk.get()), (9999, 1));
+        config.kiosk.id = Some("SIM-0042".into());
+        assert_eq!(Numbering::simulated(&config).unwrap().kiosk.get(), 42);
+        config.kiosk.id = None;
+        assert_eq!(Numbering::simulated(&config).unwrap().kiosk.get(), 1);
+    }
+}
