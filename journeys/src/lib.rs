@@ -9,7 +9,7 @@
 //! - [`voice`]: espeak-ng prompts.
 //! - [`headless`]: scripted citizens without a UI (`kiosk-app --simulate --headless`).
 //!
-//! See ENGINE-API in the README for how the UI uses it.
+//! See "The API" in the README for how the UI uses it.
 
 pub mod catalog;
 pub mod clock;
