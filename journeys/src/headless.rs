@@ -55,6 +55,7 @@ impl std::fmt::Display for Summary {
         writeln!(f, "headless run: {} citizens", self.citizens)?;
         writeln!(f, "  tickets printed      {:>5}", s.tickets_printed)?;
         writeln!(f, "  tickets voided       {:>5}", s.tickets_voided)?;
+        writeln!(f, "  tickets unconfirmed  {:>5}", s.tickets_unconfirmed)?;
         writeln!(f, "  duplicates refused   {:>5}", s.duplicates_refused)?;
         writeln!(f, "  check-ins            {:>5}", s.checkins)?;
         writeln!(f, "  applications         {:>5}", s.applications)?;
@@ -199,6 +200,10 @@ struct Script {
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// What the scripted guide citizen types: pinyin initials of 社会保障 (it finds
+/// 社会保障卡申领 in the sample catalog).
+const GUIDE_QUERY: &str = "shbz";
+
 impl Script {
     /// Sends `command` and waits for a page, published after it, that `done` accepts.
     async fn send_until(&mut self, command: Command, done: impl Fn(&Page) -> bool) -> Option<Page> {
@@ -321,13 +326,24 @@ impl Script {
             return false;
         };
         sim.set_paper(SimPrinter::Dispenser, Paper::Out);
-        self.send_until(
-            Command::Start {
-                journey: JourneyKind::TakeNumber,
-            },
-            |p| matches!(p, Page::Choose { .. }),
-        )
-        .await;
+        // The kiosk may already know the roll is out (its health poll, or a ticket voided
+        // just before): then the tile is closed and its page says why and where to go,
+        // which is as good an answer as a voided number.
+        let start = self
+            .send_until(
+                Command::Start {
+                    journey: JourneyKind::TakeNumber,
+                },
+                |p| matches!(p, Page::Choose { .. } | Page::Notice { .. }),
+            )
+            .await;
+        if let Some(Page::Notice {
+            failure, window, ..
+        }) = start
+        {
+            sim.set_paper(SimPrinter::Dispenser, Paper::Ok);
+            return failure && window.is_some();
+        }
         self.send_until(Command::Choose { id: "A".into() }, |p| {
             matches!(p, Page::TapCard { .. })
         })
@@ -350,16 +366,20 @@ impl Script {
             |p| matches!(p, Page::GuideBrowse { .. }),
         )
         .await;
+        // Pinyin initials of 社会保障 (社会保障卡申领).
         let Some(Page::GuideBrowse { matters, .. }) = self
             .send_until(
-                Command::Search { query: "sb".into() },
-                |p| matches!(p, Page::GuideBrowse { query, .. } if query == "sb"),
+                Command::Search {
+                    query: GUIDE_QUERY.into(),
+                },
+                |p| matches!(p, Page::GuideBrowse { query, .. } if query == GUIDE_QUERY),
             )
             .await
         else {
             return false;
         };
         let Some(first) = matters.first() else {
+            tracing::warn!(query = GUIDE_QUERY, "the guide search found nothing");
             return false;
         };
         self.send_until(
@@ -476,7 +496,8 @@ impl Script {
         for c in text.chars() {
             let key = match c {
                 '0'..='9' => KeypadKey::Digit(c as u8 - b'0'),
-                '-' => KeypadKey::Dash,
+                // The receipt groups the number for reading; nobody types the spaces.
+                ' ' => continue,
                 c => KeypadKey::Letter(c),
             };
             self.engine.send(Command::Key { key });
@@ -562,9 +583,17 @@ impl Script {
         page.is_some()
     }
 
+    /// Calls for help: the page says how far the call got (offline: only queued, go to
+    /// the desk now; with central: staff have it).
     async fn help(&mut self) -> bool {
         self.send_until(Command::CallHelp, |p| {
-            matches!(p, Page::Notice { failure: false, .. })
+            matches!(
+                p,
+                Page::Notice {
+                    window: Some(_),
+                    ..
+                }
+            )
         })
         .await
         .is_some()

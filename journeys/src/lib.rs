@@ -4,13 +4,15 @@
 //! - [`model`]: the view model the UI binds to ([`Screen`], [`Page`], [`Command`], [`Text`]).
 //! - [`journeys`]: one state machine per journey, inputs in, effects out, no I/O.
 //! - [`engine`]: [`Engine::start`] wires devices, store, sync and the machines on tokio.
+//! - [`clock`]: the engine's clock (the system's, or one moved ahead in tests).
 //! - [`sim`]: simulated devices for `--simulate` and tests.
 //! - [`voice`]: espeak-ng prompts.
 //! - [`headless`]: scripted citizens without a UI (`kiosk-app --simulate --headless`).
 //!
-//! See ENGINE-API in the README for how the UI uses it.
+//! See "The API" in the README for how the UI uses it.
 
 pub mod catalog;
+pub mod clock;
 pub mod engine;
 pub mod headless;
 pub mod holder;

@@ -183,9 +183,10 @@ pub enum Command {
 pub enum KeypadKey {
     /// `0`..`9`.
     Digit(u8),
-    /// An upper-case letter `A`..`Z` (application numbers contain hex letters).
+    /// An upper-case letter `A`..`Z` (the category letter of a ticket number, `A012`).
     Letter(char),
-    /// The `-` of an application number.
+    /// A `-`; application numbers no longer have one, so it is ignored (kept so that an
+    /// older UI's keypad still maps).
     Dash,
     /// Delete the last character.
     Backspace,
@@ -405,7 +406,7 @@ pub struct TimelineLine {
 /// One application's progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressView {
-    /// Application number.
+    /// Application number, grouped as on the receipt (`0012 03 261201 0007 5`).
     pub application_no: String,
     /// Matter name.
     pub matter: Text,
@@ -430,7 +431,9 @@ pub struct TicketView {
     pub wait_minutes: u32,
     /// Priority lane (绿色通道) and why, if any.
     pub priority: Option<Text>,
-    /// Set when the queue figures are the last known ones (offline): "as of 10:42".
+    /// Set when the queue figures are the last known ones (offline): "as of 10:42", with
+    /// the date when they are not today's; or, with no figures for today at all, that the
+    /// count covers only this kiosk's tickets.
     pub stale_note: Option<Text>,
 }
 
@@ -535,7 +538,8 @@ pub enum Page {
     },
     /// Submitted and the receipt printed.
     Receipt {
-        /// The application number.
+        /// The application number, grouped for reading aloud and copying by hand
+        /// (`0012 03 261201 0007 5`, [`kiosk_api::ApplicationNo::grouped`]).
         application_no: String,
         /// Matter.
         matter: Text,
@@ -559,6 +563,9 @@ pub enum Page {
         value: String,
         /// Why it was refused.
         error: Option<Text>,
+        /// Whether the keypad offers letter keys: true for the rating tile (ticket numbers
+        /// such as `A012`), false for progress (application numbers are 17 digits only).
+        letters: bool,
     },
     /// Progress of one or more applications.
     Progress {

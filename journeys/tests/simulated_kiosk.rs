@@ -145,5 +145,32 @@ async fn a_ticket_prints_a_paper_out_voids_the_number_and_a_holder_gets_one_tick
     let r = screen.borrow().revision;
     engine.send(Command::Cancel);
     until(&mut screen, r, |p| matches!(p, Page::Home)).await;
+    assert_eq!(
+        kiosk_journeys::holder::holders_in_memory(),
+        0,
+        "no card holder outlives the sessions"
+    );
+
+    // An applicant taps a card and walks away: the timeout drops the session, and with it
+    // (wiped on drop) everything the card gave.
+    let r = screen.borrow().revision;
+    engine.send(Command::Start {
+        journey: JourneyKind::Apply,
+    });
+    until(&mut screen, r, |p| matches!(p, Page::TapCard { .. })).await;
+    let r = screen.borrow().revision;
+    sim.present_card(&citizen_card(8, born));
+    until(&mut screen, r, |p| matches!(p, Page::Choose { .. })).await;
+    sim.take_card_away().await;
+    assert_eq!(kiosk_journeys::holder::holders_in_memory(), 1);
+    let r = screen.borrow().revision;
+    engine.send(Command::Timeout);
+    until(&mut screen, r, |p| matches!(p, Page::Home)).await;
+    assert_eq!(
+        kiosk_journeys::holder::holders_in_memory(),
+        0,
+        "the timeout dropped (and so wiped) the applicant"
+    );
+    assert_eq!(engine.stats().borrow().timeouts, 1);
     engine.shutdown().await;
 }

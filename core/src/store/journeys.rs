@@ -4,7 +4,13 @@
 //! counter.
 //!
 //! Nothing here holds plain personal data: a ticket's holder is kept as the contract's
-//! `holder_hash` (CONTRACTS D), and cached appointments carry only hashes and masked names.
+//! `holder_hash` (CONTRACTS D), and cached appointments carry only hashes.
+//!
+//! A ticket about to be printed has its `ticket_issued` event written down first (a *print
+//! intent*, a `journey_cache` row under `print_intent:<date>:<category>:<number>`) and removed
+//! in the transaction that records what became of the ticket. So after a crash the kiosk can
+//! tell a number that never reached the printer (no intent: void) from one that may be in a
+//! citizen's hand (intent: issued, marked unconfirmed for staff).
 
 use chrono::NaiveDate;
 use kiosk_api::NumberBand;
@@ -62,6 +68,13 @@ fn fate_name(fate: TicketFate) -> &'static str {
 /// The band's lease id in `queue_leases`.
 const BAND: &str = "band";
 
+fn intent_key(allocation: &TicketAllocation) -> String {
+    format!(
+        "print_intent:{}:{}:{}",
+        allocation.business_date, allocation.category, allocation.number
+    )
+}
+
 impl Store {
     /// Keeps a block leased from central, for issuing later (offline too).
     pub fn add_lease(&self, lease: &Lease) -> Result<(), StoreError> {
@@ -98,18 +111,22 @@ impl Store {
     /// with numbers left, else from the kiosk's offline `band`. Refuses a holder who already
     /// has a printed (or still printing) ticket of this category today. A number once taken
     /// is never given again, whatever happens to its ticket.
+    ///
+    /// `holder_hashes` are the card's hashes under every holder key, the current key's first:
+    /// the first is kept with the ticket, all of them find a ticket taken before a key
+    /// rotation.
     pub fn allocate_ticket(
         &self,
         category: &str,
         date: NaiveDate,
-        holder_hash: Option<&str>,
+        holder_hashes: &[String],
         band: NumberBand,
     ) -> Result<Result<TicketAllocation, NoNumber>, StoreError> {
         let mut conn = self.conn();
         conn.pragma_update(None, "synchronous", "FULL")?;
         let tx = conn.transaction()?;
         let day = date.to_string();
-        if let Some(holder) = holder_hash {
+        for holder in holder_hashes {
             let held: Option<String> = tx
                 .query_row(
                     "SELECT ticket_no FROM queue_tickets
@@ -167,7 +184,7 @@ impl Store {
             number,
             ticket_no: ticket_no(category, number),
             source,
-            holder_hash: holder_hash.map(str::to_owned),
+            holder_hash: holder_hashes.first().cloned(),
         };
         tx.execute(
             "INSERT INTO queue_tickets
@@ -208,9 +225,40 @@ impl Store {
                     fate_name(fate),
                 ],
             )?;
+            tx.execute(
+                "DELETE FROM journey_cache WHERE key = ?1",
+                params![intent_key(allocation)],
+            )?;
             Ok(true)
         })?;
         Ok(seq.unwrap_or_default())
+    }
+
+    /// Writes down, durably and before the ticket is sent to the printer, the `ticket_issued`
+    /// event the ticket will count as: from here on a crash leaves a number that may be in
+    /// a citizen's hand, which [`Store::print_intent`] finds at the next start.
+    pub fn record_print_intent(
+        &self,
+        allocation: &TicketAllocation,
+        payload: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute(
+            "INSERT INTO journey_cache (key, value, fetched_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, fetched_ms = excluded.fetched_ms",
+            params![intent_key(allocation), payload.to_string(), now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The `ticket_issued` payload written down before printing `allocation`, if printing
+    /// was started; `None` when the number never reached the printer.
+    pub fn print_intent(
+        &self,
+        allocation: &TicketAllocation,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self.cache_get(&intent_key(allocation))?.map(|(v, _)| v))
     }
 
     /// Keeps and queues a 好差评 rating once per subject, in one durable transaction.
@@ -346,11 +394,22 @@ impl Store {
     /// Keeps what central last said under `key` (`queue_state`, `appointments:<date>`,
     /// `progress:<no>`, ...). Callers cache nothing personal beyond hashes and masked names.
     pub fn cache_put(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
+        self.cache_put_at(key, value, now_ms())
+    }
+
+    /// [`Store::cache_put`] with the time it was fetched (Unix ms) given by the caller's
+    /// clock, so "as of" reads the same clock as the journeys.
+    pub fn cache_put_at(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        fetched_ms: i64,
+    ) -> Result<(), StoreError> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO journey_cache (key, value, fetched_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, fetched_ms = excluded.fetched_ms",
-            params![key, value.to_string(), now_ms()],
+            params![key, value.to_string(), fetched_ms],
         )?;
         Ok(())
     }

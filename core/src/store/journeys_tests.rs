@@ -19,6 +19,13 @@ fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
 }
 
+fn key(byte: u8) -> kiosk_api::citizen::HolderKey {
+    kiosk_api::citizen::HolderKey {
+        id: format!("k{byte}"),
+        secret: [byte; 32],
+    }
+}
+
 #[test]
 fn numbers_come_from_the_lease_then_the_band_and_are_never_reused_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,7 +41,7 @@ fn numbers_come_from_the_lease_then_the_band_and_are_never_reused_after_a_restar
     store.add_lease(&lease).unwrap(); // a resent answer adds nothing
     assert_eq!(store.leased_numbers_left("A", day()).unwrap(), 2);
     let first = store
-        .allocate_ticket("A", day(), None, BAND)
+        .allocate_ticket("A", day(), &[], BAND)
         .unwrap()
         .unwrap();
     assert_eq!(first.ticket_no, "A021");
@@ -46,7 +53,7 @@ fn numbers_come_from_the_lease_then_the_band_and_are_never_reused_after_a_restar
     let numbers: Vec<u32> = (0..4)
         .map(|_| {
             store
-                .allocate_ticket("A", day(), None, BAND)
+                .allocate_ticket("A", day(), &[], BAND)
                 .unwrap()
                 .unwrap()
         })
@@ -57,12 +64,12 @@ fn numbers_come_from_the_lease_then_the_band_and_are_never_reused_after_a_restar
         .collect();
     assert_eq!(numbers, [22, 500, 501, 502], "voided 21 is not given again");
     assert_eq!(
-        store.allocate_ticket("A", day(), None, BAND).unwrap(),
+        store.allocate_ticket("A", day(), &[], BAND).unwrap(),
         Err(NoNumber::Exhausted)
     );
     // Another category has its own numbers, band included.
     let b = store
-        .allocate_ticket("B", day(), None, BAND)
+        .allocate_ticket("B", day(), &[], BAND)
         .unwrap()
         .unwrap();
     assert_eq!((b.ticket_no.as_str(), b.source.as_str()), ("B500", "band"));
@@ -72,18 +79,14 @@ fn numbers_come_from_the_lease_then_the_band_and_are_never_reused_after_a_restar
 fn a_holder_gets_one_ticket_per_category_and_day_unless_it_was_voided() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let holder = kiosk_api::citizen::HolderKey {
-        id: "test".into(),
-        secret: [1; 32],
-    }
-    .hash("11010519491231002X");
+    let holder = key(1).hash("11010519491231002X");
     let first = store
-        .allocate_ticket("A", day(), Some(&holder), BAND)
+        .allocate_ticket("A", day(), std::slice::from_ref(&holder), BAND)
         .unwrap()
         .unwrap();
     assert_eq!(
         store
-            .allocate_ticket("A", day(), Some(&holder), BAND)
+            .allocate_ticket("A", day(), std::slice::from_ref(&holder), BAND)
             .unwrap(),
         Err(NoNumber::Duplicate {
             ticket_no: "A500".into()
@@ -92,26 +95,26 @@ fn a_holder_gets_one_ticket_per_category_and_day_unless_it_was_voided() {
     );
     store.settle_ticket(&first, TicketFate::Voided).unwrap();
     let second = store
-        .allocate_ticket("A", day(), Some(&holder), BAND)
+        .allocate_ticket("A", day(), std::slice::from_ref(&holder), BAND)
         .unwrap()
         .unwrap();
     store.settle_ticket(&second, TicketFate::Issued).unwrap();
     assert!(matches!(
         store
-            .allocate_ticket("A", day(), Some(&holder), BAND)
+            .allocate_ticket("A", day(), std::slice::from_ref(&holder), BAND)
             .unwrap(),
         Err(NoNumber::Duplicate { .. })
     ));
     assert!(
         store
-            .allocate_ticket("B", day(), Some(&holder), BAND)
+            .allocate_ticket("B", day(), std::slice::from_ref(&holder), BAND)
             .unwrap()
             .is_ok()
     );
     let tomorrow = day().succ_opt().unwrap();
     assert!(
         store
-            .allocate_ticket("A", tomorrow, Some(&holder), BAND)
+            .allocate_ticket("A", tomorrow, std::slice::from_ref(&holder), BAND)
             .unwrap()
             .is_ok()
     );
@@ -141,7 +144,7 @@ fn a_settled_ticket_and_its_event_are_one_commit_and_a_subject_is_rated_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let a = store
-        .allocate_ticket("A", day(), None, BAND)
+        .allocate_ticket("A", day(), &[], BAND)
         .unwrap()
         .unwrap();
     let before = store.last_seq().unwrap();
@@ -176,4 +179,69 @@ fn a_settled_ticket_and_its_event_are_one_commit_and_a_subject_is_rated_once() {
         before + 2,
         "the second rating queued nothing"
     );
+}
+
+#[test]
+fn a_ticket_taken_before_a_key_rotation_still_blocks_a_second_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = "11010519491231002X";
+    let before = store
+        .allocate_ticket("A", day(), &[key(1).hash(id)], BAND)
+        .unwrap()
+        .unwrap();
+    store.settle_ticket(&before, TicketFate::Issued).unwrap();
+    assert_eq!(before.holder_hash, Some(key(1).hash(id)));
+    // Rotated: the new key first, the old one still tried.
+    let after = [key(2).hash(id), key(1).hash(id)];
+    assert_eq!(
+        store.allocate_ticket("A", day(), &after, BAND).unwrap(),
+        Err(NoNumber::Duplicate {
+            ticket_no: "A500".into()
+        })
+    );
+    let other = store
+        .allocate_ticket("B", day(), &after, BAND)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        other.holder_hash,
+        Some(key(2).hash(id)),
+        "new tickets carry the current key's hash"
+    );
+}
+
+#[test]
+fn a_print_intent_survives_a_restart_until_the_ticket_is_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let printing = store
+        .allocate_ticket("A", day(), &[], BAND)
+        .unwrap()
+        .unwrap();
+    let never_printed = store
+        .allocate_ticket("A", day(), &[], BAND)
+        .unwrap()
+        .unwrap();
+    let intent = serde_json::json!({"ticket_no": "A500", "unconfirmed": false});
+    store.record_print_intent(&printing, &intent).unwrap();
+    drop(store);
+
+    let store = open(dir.path());
+    let unsettled = store.unsettled_tickets().unwrap();
+    assert_eq!(unsettled, [printing.clone(), never_printed.clone()]);
+    assert_eq!(
+        store.print_intent(&unsettled[0]).unwrap(),
+        Some(intent.clone())
+    );
+    assert_eq!(store.print_intent(&unsettled[1]).unwrap(), None);
+    store
+        .settle_ticket_with_event(&printing, TicketFate::Issued, "ticket_issued", &intent)
+        .unwrap();
+    assert_eq!(
+        store.print_intent(&printing).unwrap(),
+        None,
+        "settling removes the intent in the same commit"
+    );
+    assert_eq!(store.unsettled_tickets().unwrap(), [never_printed]);
 }

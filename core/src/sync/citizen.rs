@@ -3,9 +3,9 @@
 //! [`CentralClient`]; the journeys cache what they need for offline use.
 
 use chrono::NaiveDate;
+use kiosk_api::ApplicationNo;
 use kiosk_api::citizen::{
-    ApplicationProgress, Appointment, Lease, LeaseRequest, QueueSnapshot, is_application_no,
-    is_holder_hash,
+    ApplicationProgress, Appointment, Lease, LeaseRequest, QueueSnapshot, is_holder_hash,
 };
 use kiosk_api::routes;
 use reqwest::{Method, StatusCode, header};
@@ -55,30 +55,35 @@ impl CentralClient {
 
     /// `GET /v1/applications/{no}`: `None` when central has no such application in this
     /// hall (yet: a fresh one may still be in some kiosk's outbox).
+    /// The number is typed, so only its 17 checked digits ever reach the URL path.
     pub async fn application_progress(
         &self,
-        application_no: &str,
+        application_no: &ApplicationNo,
     ) -> Result<Option<ApplicationProgress>, SyncError> {
-        if !is_application_no(application_no) {
-            // Typed in by a citizen: never put an arbitrary string into a URL path.
-            return Ok(None);
-        }
-        let path = routes::application(application_no);
+        self.get_optional(&routes::application(&application_no.to_string()))
+            .await
+    }
+
+    /// A signed `GET` of `path` whose 404 means "central does not have it (yet)": `None`.
+    async fn get_optional<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<T>, SyncError> {
         let response = self
-            .send(&path, self.signed(Method::GET, &path, Vec::new()))
+            .send(path, self.signed(Method::GET, path, Vec::new()))
             .await?;
         match response.status() {
             StatusCode::OK => {
-                let body = self.body(&path, response).await?;
-                Ok(Some(self.parse(&path, &body)?))
+                let body = self.body(path, response).await?;
+                Ok(Some(self.parse(path, &body)?))
             }
             StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.refused(&path, response).await),
+            _ => Err(self.refused(path, response).await),
         }
     }
 
     /// `GET /v1/applications?holder=`: one holder's applications in this hall, newest first.
-    /// `holder_hash` is [`kiosk_api::citizen::holder_hash`] of the card, never the number.
+    /// `holder_hash` is [`kiosk_api::citizen::HolderKey::hash`] of the card, never the number.
     pub async fn applications_by_holder(
         &self,
         holder_hash: &str,

@@ -115,8 +115,9 @@ pub enum FrameError {
     TrailingBytes(usize),
 }
 
-/// A decoded reply: the three status words and the data after them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A decoded reply: the three status words and the data after them (card data: wiped from
+/// memory when dropped).
+#[derive(Debug, Clone, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct Reply {
     /// SW1, SW2 (0x00 0x00 on every reader seen) and SW3 (the outcome).
     pub sw: [u8; 3],

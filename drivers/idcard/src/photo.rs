@@ -10,8 +10,8 @@
 
 use std::fmt;
 
-/// The WLT photo as read from the card.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// The WLT photo as read from the card (a face: wiped from memory when dropped).
+#[derive(Clone, Default, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct Photo(pub Vec<u8>);
 
 impl Photo {

@@ -207,7 +207,7 @@ impl<T: Transport> Reader<T> {
             source,
         };
         self.transport.send(&sent).map_err(transport_err)?;
-        let received = match self.transport.receive(timeout) {
+        let mut received = match self.transport.receive(timeout) {
             Ok(bytes) => bytes,
             // A partial frame is a truncated reply, not silence: say so.
             Err(TransportError::Timeout { received, .. })
@@ -226,13 +226,20 @@ impl<T: Transport> Reader<T> {
             }
             Err(e) => return Err(transport_err(e)),
         };
-        frame::decode(&received).map_err(|source| ReaderError::Frame {
-            port: port.clone(),
-            command,
-            sent: sent.clone(),
-            received,
-            source,
-        })
+        match frame::decode(&received) {
+            Ok(reply) => {
+                // The raw frame holds the same card data as the reply: wipe this copy now.
+                zeroize::Zeroize::zeroize(&mut received);
+                Ok(reply)
+            }
+            Err(source) => Err(ReaderError::Frame {
+                port: port.clone(),
+                command,
+                sent: sent.clone(),
+                received,
+                source,
+            }),
+        }
     }
 
     fn status_error(&self, command: Command, status: Status) -> ReaderError {

@@ -535,7 +535,7 @@ proptest! {
         prop_assert_eq!(frame::boundary(&bytes), Boundary::Complete(bytes.len()));
         let reply = frame::decode(&bytes).unwrap();
         prop_assert_eq!(reply.sw, [0, 0, sw3]);
-        prop_assert_eq!(reply.data, data);
+        prop_assert_eq!(&reply.data, &data);
     }
 
     #[test]

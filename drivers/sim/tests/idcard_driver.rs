@@ -84,7 +84,7 @@ fn the_fingerprint_block_comes_with_30_10() {
         new_address: false,
     };
     let read = open(&dir).read_card(options).unwrap().unwrap();
-    assert_eq!(read.fingerprint.map(|f| f.len()), Some(1024));
+    assert_eq!(read.fingerprint.as_ref().map(|f| f.len()), Some(1024));
     assert_eq!(read.new_address, None, "not asked for");
 }
 

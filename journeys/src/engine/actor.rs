@@ -5,19 +5,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
-use kiosk_api::NumberBand;
+use chrono::{DateTime, NaiveDate, Utc};
 use kiosk_api::Stream;
 use kiosk_api::catalog::Catalog;
 use kiosk_api::citizen::{
     ApplicationProgress, ApplicationStatus, ApplicationSubmitted, Appointment, CitizenEvent,
-    HelpRequested, SubmittedMaterial, TicketIssued, TicketPriority, TicketVoided, TimelineEntry,
-    application_no, business_date_at, hall_offset,
+    HelpRequested, HolderKey, HolderKeys, SubmittedMaterial, TicketIssued, TicketPriority,
+    TicketVoided, TimelineEntry, business_date_at, hall_offset,
 };
 use kiosk_api::fleet::{DeviceReport, DeviceState, HealthReport};
+use kiosk_api::{ApplicationNo, HallCode, KioskNo, NumberBand};
 use kiosk_core::config::Config;
 use kiosk_core::identity::Identity;
-use kiosk_core::store::{NewEvent, NoNumber, Store, StoreKey, StoreOptions, TicketFate};
+use kiosk_core::store::{
+    NewEvent, NoNumber, Store, StoreError, StoreKey, StoreOptions, TicketAllocation, TicketFate,
+};
 use kiosk_core::sync::{Downlink, DownlinkHandle, Timeouts, Uplink, UplinkHandle};
 use kiosk_dispenser::Slip;
 use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
@@ -25,13 +27,14 @@ use kiosk_idcard::ReaderEvent;
 use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
 
-use super::devices::{PrinterSlot, ScannerSlot, spawn_reader};
+use super::devices::{PrintFailure, PrinterSlot, ScannerSlot, spawn_reader};
 use super::queue::{Keeper, QueueInfo};
 use super::{EngineError, EngineHandle, EngineOptions, Stats};
+use crate::clock::Clock;
 use crate::holder::Holder;
 use crate::journeys::{
-    self, ApplicationOrder, Cx, Effect, Input, Journey, Notice, Outcome, ProgressQuery,
-    ScannedMaterial, TicketOrder,
+    self, ApplicationOrder, Cx, Effect, HelpProgress, Input, Journey, Notice, Outcome,
+    ProgressQuery, ScannedMaterial, TicketOrder,
 };
 use crate::model::{
     Availability, Command, DeviceStatus, JourneyKind, Language, Page, ProgressView, Screen, Text,
@@ -47,8 +50,54 @@ const UNENROLLED_BAND: NumberBand = NumberBand {
     last: 999,
 };
 
-/// How often device health is asked.
+/// How often device health is asked (and tickets whose record failed are recorded again).
 const HEALTH_POLL: Duration = Duration::from_secs(10);
+
+/// How often central is asked about a help request while the help page is shown.
+const HELP_POLL: Duration = Duration::from_secs(2);
+
+/// The digits that make this kiosk's application numbers its own: the hall's code and the
+/// kiosk's number in the hall, from the enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Numbering {
+    hall: HallCode,
+    kiosk: KioskNo,
+}
+
+impl Numbering {
+    /// An enrolled kiosk's, from its identity.
+    fn of(identity: &Identity) -> Numbering {
+        Numbering {
+            hall: identity.hall_code,
+            kiosk: identity.kiosk_no,
+        }
+    }
+
+    /// A simulated kiosk that was never enrolled has no hall code from central. It numbers
+    /// in hall 9999 (central hands out hall codes from 1 up, one per hall) as the kiosk
+    /// number the simulate profile's `kiosk.id` ends in (`SIM-0001` is 1). Such a kiosk has no
+    /// uplink; should its data folder ever be enrolled, central refuses these numbers as
+    /// not the kiosk's (`number_not_yours`) and the kiosk quarantines them, visibly.
+    fn simulated(config: &Config) -> Option<Numbering> {
+        let digits: String = config
+            .kiosk
+            .id
+            .as_deref()
+            .unwrap_or_default()
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let no = digits.parse::<u32>().unwrap_or(1) % 100;
+        Some(Numbering {
+            hall: HallCode::new(HallCode::MAX).ok()?,
+            kiosk: KioskNo::new(no.max(1) as u8).ok()?,
+        })
+    }
+}
 
 struct Session {
     journey: Option<Box<dyn Journey>>,
@@ -62,7 +111,18 @@ struct Actor {
     catalog: Arc<Catalog>,
     store: Store,
     band: NumberBand,
-    kiosk_id: Option<Uuid>,
+    /// `None`: an unenrolled kiosk outside simulate mode cannot number applications.
+    numbering: Option<Numbering>,
+    clock: Arc<dyn Clock>,
+    /// The holder keys cards are hashed with (`None`: never fetched; nothing can be looked
+    /// up by card). The queue keeper refreshes them.
+    keys: Arc<Mutex<Option<HolderKeys>>>,
+    /// Polls central for the help request on screen; aborted when the page goes.
+    help_poll: Option<(Uuid, tokio::task::JoinHandle<()>)>,
+    help_tx: mpsc::UnboundedSender<(Uuid, HelpProgress)>,
+    /// Printed tickets whose record could not be written (disk full): written again at
+    /// every health poll until it works (their print intent covers a restart meanwhile).
+    unrecorded: Vec<(TicketAllocation, serde_json::Value)>,
     client: Option<CentralClient>,
     uplink: Option<UplinkHandle>,
     downlink: Option<DownlinkHandle>,
@@ -186,6 +246,15 @@ pub(super) async fn start(
         None => None,
     };
 
+    let clock = options.clock.clone();
+    let keys = Arc::new(Mutex::new(
+        load_holder_keys(&store, identity.is_none() && options.simulate).await,
+    ));
+    let numbering = match &identity {
+        Some(identity) => Some(Numbering::of(identity)),
+        None if options.simulate => Numbering::simulated(&config),
+        None => None,
+    };
     let queue = Arc::new(Mutex::new(QueueInfo::default()));
     let keeper_wake = Arc::new(Notify::new());
     let reconnected = Arc::new(Notify::new());
@@ -193,6 +262,8 @@ pub(super) async fn start(
         Keeper {
             store: store.clone(),
             client: client.clone(),
+            clock: clock.clone(),
+            keys: keys.clone(),
             info: queue.clone(),
             categories: catalog.categories.iter().map(|c| c.code.clone()).collect(),
             lease_size: config.queue.lease_size,
@@ -226,9 +297,15 @@ pub(super) async fn start(
     let stop = Arc::new(Notify::new());
     let sim_controls = sim.as_ref().map(SimDevices::controls);
     let store_for_handle = store.clone();
+    let (help_tx, help_rx) = mpsc::unbounded_channel();
     let mut actor = Actor {
         band: identity.as_ref().map_or(UNENROLLED_BAND, |i| i.number_band),
-        kiosk_id: identity.as_ref().map(|i| i.kiosk_id),
+        numbering,
+        clock,
+        keys,
+        help_poll: None,
+        help_tx,
+        unrecorded: Vec::new(),
         config,
         catalog,
         store,
@@ -254,7 +331,13 @@ pub(super) async fn start(
     actor.settle_interrupted().await;
     actor.publish_availability();
     actor.publish();
-    let task = tokio::spawn(actor.run(commands_rx, reader_events, stop.clone(), reconnected));
+    let task = tokio::spawn(actor.run(
+        commands_rx,
+        reader_events,
+        help_rx,
+        stop.clone(),
+        reconnected,
+    ));
     Ok(EngineHandle {
         commands,
         screen,
@@ -267,13 +350,82 @@ pub(super) async fn start(
     })
 }
 
+/// The holder keys kept in the store. A simulated kiosk that was never enrolled has no
+/// central to give it keys: it makes one of its own (random, kept sealed like central's),
+/// which a later enrolment replaces with central's at the first fetch.
+async fn load_holder_keys(store: &Store, local_key: bool) -> Option<HolderKeys> {
+    let s = store.clone();
+    let kept = match tokio::task::spawn_blocking(move || s.holder_keys()).await {
+        Ok(Ok(keys)) => keys.filter(|k| !k.keys.is_empty()),
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "holder keys unreadable; lookups by card are off until central gives them again");
+            None
+        }
+        Err(_) => None,
+    };
+    if kept.is_some() || !local_key {
+        return kept;
+    }
+    let keys = HolderKeys {
+        keys: vec![HolderKey::generate("local-simulated")],
+    };
+    let s = store.clone();
+    let saved = keys.clone();
+    if let Ok(Err(err)) = tokio::task::spawn_blocking(move || s.save_holder_keys(&saved)).await {
+        tracing::warn!(%err, "simulated holder key not kept; it lasts until restart");
+    }
+    Some(keys)
+}
+
+/// Why a store call failed, kept typed so that a full disk is told apart.
+#[derive(Debug)]
+enum Failed {
+    /// The store said no.
+    Store(StoreError),
+    /// The blocking task did not finish (the runtime is stopping).
+    Task(String),
+}
+
+impl Failed {
+    fn disk_full(&self) -> bool {
+        match self {
+            Failed::Store(e) => e.is_disk_full(),
+            Failed::Task(_) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Store(e) => e.fmt(f),
+            Failed::Task(e) => f.write_str(e),
+        }
+    }
+}
+
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, kiosk_core::store::StoreError> + Send + 'static,
-) -> Result<T, String> {
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Failed> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(e.to_string()),
+        Ok(Err(e)) => Err(Failed::Store(e)),
+        Err(e) => Err(Failed::Task(e.to_string())),
+    }
+}
+
+/// "as of" for a time shown beside figures of `today`: the time alone on the same business
+/// day, with the date otherwise, so yesterday's 16:40 never reads as today's.
+pub(super) fn as_of(at: DateTime<Utc>, today: NaiveDate) -> (String, String) {
+    let local = at.with_timezone(&hall_offset());
+    if business_date_at(at) == today {
+        let t = local.format("%H:%M").to_string();
+        (t.clone(), t)
+    } else {
+        (
+            local.format("%Y年%-m月%-d日 %H:%M").to_string(),
+            local.format("%Y-%m-%d %H:%M").to_string(),
+        )
     }
 }
 
@@ -284,15 +436,12 @@ async fn next_card(events: &mut Option<mpsc::Receiver<ReaderEvent>>) -> Option<R
     }
 }
 
-fn hall_time(at: chrono::DateTime<Utc>) -> String {
-    at.with_timezone(&hall_offset()).format("%H:%M").to_string()
-}
-
 impl Actor {
     async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut cards: Option<mpsc::Receiver<ReaderEvent>>,
+        mut help_updates: mpsc::UnboundedReceiver<(Uuid, HelpProgress)>,
         stop: Arc<Notify>,
         reconnected: Arc<Notify>,
     ) {
@@ -310,6 +459,9 @@ impl Actor {
                     None => break,
                 },
                 Some(event) = next_card(&mut cards) => self.card(event).await,
+                Some((event_id, progress)) = help_updates.recv() => {
+                    self.step(Input::Outcome(Outcome::Help { event_id, progress })).await;
+                }
                 // Central answers again: send what piled up now, not after the backoff.
                 () = reconnected.notified() => {
                     if let Some(uplink) = &self.uplink {
@@ -317,7 +469,10 @@ impl Actor {
                     }
                     self.publish();
                 }
-                _ = health.tick() => self.refresh_health().await,
+                _ = health.tick() => {
+                    self.record_unrecorded().await;
+                    self.refresh_health().await;
+                }
                 _ = report.tick() => self.report_health().await,
             }
         }
@@ -330,14 +485,17 @@ impl Actor {
         }
     }
 
-    fn cx_parts(&self) -> (Arc<Catalog>, Arc<Mutex<QueueInfo>>) {
-        (self.catalog.clone(), self.queue.clone())
+    /// The catalog and a "people waiting" lookup for today, for a [`Cx`].
+    fn cx_parts(&self) -> (Arc<Catalog>, impl Fn(&str) -> Option<u32> + use<>) {
+        let queue = self.queue.clone();
+        let today = business_date_at(self.clock.now());
+        let waiting = move |c: &str| queue.lock().ok().and_then(|q| q.waiting(c, today));
+        (self.catalog.clone(), waiting)
     }
 
     /// Feeds `input` to the journey and carries out its effects until none are left.
     async fn step(&mut self, input: Input) {
-        let (catalog, queue) = self.cx_parts();
-        let waiting = move |c: &str| queue.lock().ok().and_then(|q| q.waiting(c));
+        let (catalog, waiting) = self.cx_parts();
         let mut pending: VecDeque<Effect> = {
             let cx = self.cx(&catalog, &waiting);
             match self.session.journey.as_mut() {
@@ -362,7 +520,7 @@ impl Actor {
     fn cx<'a>(&self, catalog: &'a Catalog, waiting: &'a dyn Fn(&str) -> Option<u32>) -> Cx<'a> {
         Cx {
             catalog,
-            now: Utc::now(),
+            now: self.clock.now(),
             waiting,
             help_window: self.help_window.clone(),
             checkin_early_minutes: self.config.journeys.checkin_early_minutes,
@@ -379,13 +537,41 @@ impl Actor {
                     // rather than at the next poll.
                     self.refresh_health().await;
                 }
+                if records(journey) {
+                    // The disk may have filled since the last poll: a journey that would
+                    // create a record is closed before it starts, not in its last step.
+                    self.publish_availability();
+                }
                 if !self.availability_tx.borrow().allows(journey) {
                     tracing::info!(journey = journey.as_str(), "journey not available");
+                    let reason = self
+                        .availability_tx
+                        .borrow()
+                        .tiles
+                        .iter()
+                        .find(|t| t.journey == journey)
+                        .and_then(|t| t.reason.clone())
+                        .unwrap_or_else(|| {
+                            Text::new(
+                                format!("此项服务暂停，请到{}", self.help_window.zh),
+                                format!(
+                                    "This service is paused; please go to {}",
+                                    self.help_window.en
+                                ),
+                            )
+                        });
+                    self.session.journey = Some(Box::new(journeys::Unavailable::new(
+                        journey,
+                        Notice {
+                            title: Text::new("此项服务暂停", "This service is paused"),
+                            message: reason,
+                            window: Some(self.help_window.clone()),
+                        },
+                    )));
                     self.publish();
                     return;
                 }
-                let (catalog, queue) = self.cx_parts();
-                let waiting = move |c: &str| queue.lock().ok().and_then(|q| q.waiting(c));
+                let (catalog, waiting) = self.cx_parts();
                 let (machine, effects) = {
                     let cx = self.cx(&catalog, &waiting);
                     journeys::start(journey, &cx)
@@ -420,8 +606,7 @@ impl Actor {
                     .to_owned();
                 self.end_session();
                 let mut help = journeys::help::Help::from_page(&page);
-                let (catalog, queue) = self.cx_parts();
-                let waiting = move |c: &str| queue.lock().ok().and_then(|q| q.waiting(c));
+                let (catalog, waiting) = self.cx_parts();
                 let effects = {
                     let cx = self.cx(&catalog, &waiting);
                     help.on(Input::Command(Command::CallHelp), &cx)
@@ -460,7 +645,11 @@ impl Actor {
             .is_some_and(|j| j.wants_card());
         match event {
             ReaderEvent::CardPresented(card) if wants => {
-                let holder = Holder::from_card(&card);
+                let holder = {
+                    let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+                    Holder::from_card(&card, keys.as_ref())
+                };
+                // The card's fields are wiped as it is dropped (`IdCard` is ZeroizeOnDrop).
                 drop(card);
                 tracing::info!(holder = %holder.masked_name, "card read");
                 self.step(Input::CardTapped(holder)).await;
@@ -474,16 +663,65 @@ impl Actor {
     }
 
     /// Ends the session: the journey (and the holder and answers in it) is dropped, which
-    /// zeroizes the card fields.
+    /// zeroizes the card fields and the form's answers.
     fn end_session(&mut self) {
         self.session.journey = None;
+        self.follow_help();
         self.session.elder = self.config.ui.elder_mode;
         self.session.voice = self.config.ui.elder_mode || self.config.voice.always;
     }
 
+    /// Polls central for the help request the journey on screen follows, and stops polling
+    /// when there is none (another page, the session ended, staff acknowledged).
+    fn follow_help(&mut self) {
+        let wanted = self
+            .session
+            .journey
+            .as_ref()
+            .and_then(|j| j.followed_help());
+        if self.help_poll.as_ref().map(|(id, _)| *id) == wanted {
+            return;
+        }
+        if let Some((_, task)) = self.help_poll.take() {
+            task.abort();
+        }
+        let Some(event_id) = wanted else {
+            return;
+        };
+        let client = self.client.clone();
+        let updates = self.help_tx.clone();
+        let task = tokio::spawn(async move {
+            let Some(client) = client else {
+                // Never enrolled: nobody can receive it, and the page already says so.
+                return;
+            };
+            loop {
+                let progress = match client.help_status(event_id).await {
+                    Ok(Some(status)) if status.acknowledged_at.is_some() => {
+                        HelpProgress::OnTheWay {
+                            by: status.acknowledged_by,
+                        }
+                    }
+                    Ok(Some(_)) => HelpProgress::Received,
+                    Ok(None) => HelpProgress::Queued,
+                    Err(err) => {
+                        tracing::debug!(%err, "help status not fetched");
+                        HelpProgress::Queued
+                    }
+                };
+                let done = matches!(progress, HelpProgress::OnTheWay { .. });
+                if updates.send((event_id, progress)).is_err() || done {
+                    return;
+                }
+                tokio::time::sleep(HELP_POLL).await;
+            }
+        });
+        self.help_poll = Some((event_id, task));
+    }
+
     fn publish(&mut self) {
-        let (catalog, queue) = self.cx_parts();
-        let waiting = move |c: &str| queue.lock().ok().and_then(|q| q.waiting(c));
+        self.follow_help();
+        let (catalog, waiting) = self.cx_parts();
         let cx = self.cx(&catalog, &waiting);
         let (journey, page, prompt, back) = match &self.session.journey {
             Some(j) => (Some(j.kind()), j.page(&cx), j.prompt(), j.can_go_back()),
@@ -531,8 +769,8 @@ impl Actor {
     async fn effect(&mut self, effect: Effect) -> Option<Outcome> {
         match effect {
             Effect::IssueTicket(order) => Some(Outcome::Ticket(self.issue(order).await)),
-            Effect::FindAppointments { holder_hash } => {
-                let (list, confirmed) = self.appointments(&holder_hash).await;
+            Effect::FindAppointments { holder_hashes } => {
+                let (list, confirmed) = self.appointments(&holder_hashes).await;
                 Some(Outcome::Appointments { list, confirmed })
             }
             Effect::PrintGuide { matter_id } => {
@@ -547,10 +785,7 @@ impl Actor {
             }
             Effect::FetchProgress(query) => Some(Outcome::Progress(self.progress(query).await)),
             Effect::Rate(rating) => Some(Outcome::Rated(self.rate(rating).await)),
-            Effect::CallHelp { page } => {
-                self.help(&page).await;
-                Some(Outcome::HelpSent)
-            }
+            Effect::CallHelp { page } => Some(Outcome::HelpSent(self.help(&page).await)),
             Effect::OfferRating {
                 subject,
                 label,
@@ -575,7 +810,7 @@ impl Actor {
     }
 
     async fn issue(&mut self, order: TicketOrder) -> Result<TicketView, Notice> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let today = business_date_at(now);
         let category = crate::catalog::category(&self.catalog, &order.category).cloned();
         let Some(category) = category else {
@@ -587,13 +822,16 @@ impl Actor {
         };
         let window = Text::same(category.windows.clone());
         let store = self.store.clone();
-        let (code, hash, band) = (
+        let (code, hashes, band) = (
             category.code.clone(),
-            order.holder.as_ref().map(|h| h.holder_hash.clone()),
+            order
+                .holder
+                .as_ref()
+                .map(|h| h.lookup_hashes().to_vec())
+                .unwrap_or_default(),
             self.band,
         );
-        let allocation =
-            blocking(move || store.allocate_ticket(&code, today, hash.as_deref(), band)).await;
+        let allocation = blocking(move || store.allocate_ticket(&code, today, &hashes, band)).await;
         let allocation = match allocation {
             Ok(Ok(a)) => a,
             Ok(Err(NoNumber::Duplicate { ticket_no })) => {
@@ -622,38 +860,53 @@ impl Actor {
             }
             Err(err) => {
                 tracing::error!(%err, "ticket number not taken");
-                return Err(self.notice(
+                return Err(self.store_failed(
+                    &err,
                     Text::new("暂时无法取号", "Tickets are not available right now"),
-                    Text::new(
-                        "请到咨询台取号",
-                        "Please get a ticket at the information desk",
-                    ),
-                    None,
+                    Text::new("取号", "get a ticket"),
                 ));
             }
         };
         self.keeper_wake.notify_one();
 
         let refresh = Duration::from_secs(self.config.queue.state_refresh_secs.max(1));
-        let (ahead, per_ticket, stale_at) = {
+        let (ahead, per_ticket, stale) = {
             let info = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let ahead = info.waiting(&category.code).unwrap_or(0);
+            let figures = info.has_figures(today);
+            let ahead = info
+                .waiting(&category.code, today)
+                .unwrap_or_else(|| info.own_since(&category.code, today));
             let per = info
-                .avg_service_secs(&category.code)
+                .avg_service_secs(&category.code, today)
                 .unwrap_or(category.avg_service_minutes * 60);
-            let stale = info.stale(now, refresh).then(|| {
-                info.fetched_at
-                    .map(hall_time)
-                    .unwrap_or_else(|| "--:--".into())
-            });
+            let stale = if !figures {
+                Some(None)
+            } else if info.stale(now, refresh) {
+                Some(info.fetched_at.map(|at| as_of(at, today)))
+            } else {
+                None
+            };
             (ahead, per, stale)
         };
         let wait = Duration::from_secs(u64::from(ahead) * u64::from(per_ticket));
+        let stale_note = stale.as_ref().map(|at| match at {
+            Some((zh, en)) => Text::new(
+                format!("网络中断，排队信息截至 {zh}"),
+                format!("Offline: queue figures as of {en}"),
+            ),
+            None => Text::new(
+                "暂无今日排队信息，等候人数仅含本机所出号票",
+                "No queue figures for today yet: the count covers this kiosk's tickets only",
+            ),
+        });
         let mut category_line = category.name_zh.clone();
-        if let Some(at) = &stale_at {
+        if let Some(at) = &stale {
             // The dispenser's ticket has no line of its own for this: it goes with the
             // category, which is printed under the hall's name.
-            category_line.push_str(&format!("（离线，排队信息截至{at}）"));
+            match at {
+                Some((zh, _)) => category_line.push_str(&format!("（离线，排队信息截至{zh}）")),
+                None => category_line.push_str("（暂无今日排队信息，人数仅含本机）"),
+            }
         }
         let ticket = kiosk_dispenser::Ticket {
             hall: self.catalog.hall.name_zh.clone(),
@@ -670,64 +923,97 @@ impl Actor {
             holder_name: order.holder.as_ref().map(|h| h.masked_name.clone()),
             priority: order.priority != TicketPriority::Normal,
         };
+        let issued = TicketIssued {
+            ticket_no: allocation.ticket_no.clone(),
+            category: allocation.category.clone(),
+            number: allocation.number,
+            business_date: allocation.business_date,
+            priority: order.priority,
+            source: allocation.source.clone(),
+            issued_at: now,
+            holder_hash: allocation.holder_hash.clone(),
+            appointment_id: order.appointment_id.clone(),
+            unconfirmed: false,
+        };
+        // Written down before the printer gets the ticket: a crash from here on leaves a
+        // number that may be in the citizen's hand, and the next start keeps it callable.
+        let store = self.store.clone();
+        let (a, intent) = (allocation.clone(), issued.to_payload());
+        if let Err(err) = blocking(move || store.record_print_intent(&a, &intent)).await {
+            tracing::error!(%err, ticket = %allocation.ticket_no, "print intent not recorded; not printing");
+            // The number stays taken and unprinted: voided at the next health poll or start.
+            self.publish_availability();
+            return Err(self.store_failed(
+                &err,
+                Text::new("暂时无法取号", "Tickets are not available right now"),
+                Text::new("取号", "get a ticket"),
+            ));
+        }
         let printed = match self.dispenser.as_mut() {
             Some(d) => d.issue(&ticket).await,
-            None => Err("no_dispenser".into()),
+            None => Err(PrintFailure {
+                reason: "no_dispenser".into(),
+                maybe_printed: false,
+            }),
+        };
+        let view = TicketView {
+            ticket_no: allocation.ticket_no.clone(),
+            category: Text::new(&category.name_zh, &category.name_en),
+            window: window.clone(),
+            ahead,
+            wait_minutes: wait.as_secs().div_ceil(60) as u32,
+            priority: journeys::take_number::priority_label(order.priority),
+            stale_note,
         };
         match printed {
             Ok(_) => {
-                let payload = TicketIssued {
-                    ticket_no: allocation.ticket_no.clone(),
-                    category: allocation.category.clone(),
-                    number: allocation.number,
-                    business_date: allocation.business_date,
-                    priority: order.priority,
-                    source: allocation.source.clone(),
-                    issued_at: now,
-                    holder_hash: allocation.holder_hash.clone(),
-                    appointment_id: order.appointment_id.clone(),
-                }
-                .to_payload();
-                let store = self.store.clone();
-                let a = allocation.clone();
-                if let Err(err) = blocking(move || {
-                    store.settle_ticket_with_event(
-                        &a,
-                        TicketFate::Issued,
-                        TicketIssued::KIND,
-                        &payload,
-                    )
-                })
-                .await
-                {
-                    // Printed, so it counts; the number stays allocated and is settled
-                    // (voided, the conservative choice) at the next start.
-                    tracing::error!(%err, ticket = %allocation.ticket_no, "printed ticket not recorded");
-                }
+                self.record_issued(&allocation, issued.to_payload()).await;
                 if let Ok(mut info) = self.queue.lock() {
-                    *info.issued_since.entry(category.code.clone()).or_default() += 1;
+                    info.count_issued(&category.code, allocation.business_date);
                 }
                 self.stats.tickets_printed += 1;
                 if order.appointment_id.is_some() {
                     self.stats.checkins += 1;
                 }
                 tracing::info!(ticket = %allocation.ticket_no, source = %allocation.source, "ticket issued");
-                Ok(TicketView {
-                    ticket_no: allocation.ticket_no,
-                    category: Text::new(&category.name_zh, &category.name_en),
-                    window,
-                    ahead,
-                    wait_minutes: wait.as_secs().div_ceil(60) as u32,
-                    priority: journeys::take_number::priority_label(order.priority),
-                    stale_note: stale_at.map(|at| {
-                        Text::new(
-                            format!("网络中断，排队信息截至 {at}"),
-                            format!("Offline: queue figures as of {at}"),
-                        )
-                    }),
+                Ok(view)
+            }
+            Err(PrintFailure {
+                reason,
+                maybe_printed: true,
+            }) => {
+                // The ticket went to the printer and something failed on the way out: a
+                // ticket may be in the citizen's hand, so the number stays callable and
+                // staff see it marked.
+                let payload = TicketIssued {
+                    unconfirmed: true,
+                    ..issued
+                }
+                .to_payload();
+                self.record_issued(&allocation, payload).await;
+                if let Ok(mut info) = self.queue.lock() {
+                    info.count_issued(&category.code, allocation.business_date);
+                }
+                self.stats.tickets_unconfirmed += 1;
+                self.publish_availability();
+                tracing::warn!(ticket = %allocation.ticket_no, %reason, "ticket may not have printed whole; kept callable, unconfirmed");
+                let no = &allocation.ticket_no;
+                Err(Notice {
+                    title: Text::new("出票可能不完整", "The ticket may not have printed properly"),
+                    message: Text::new(
+                        format!(
+                            "如已出票，请保留，{no}号有效，请留意叫号；如未出票，请到{}",
+                            self.help_window.zh
+                        ),
+                        format!(
+                            "If a ticket came out, keep it: number {no} will be called. If not, please go to {}",
+                            self.help_window.en
+                        ),
+                    ),
+                    window: Some(self.help_window.clone()),
                 })
             }
-            Err(reason) => {
+            Err(PrintFailure { reason, .. }) => {
                 let payload = TicketVoided {
                     ticket_no: allocation.ticket_no.clone(),
                     category: allocation.category.clone(),
@@ -748,6 +1034,8 @@ impl Actor {
                 })
                 .await
                 {
+                    // Still allocated with its intent: the next start keeps it callable,
+                    // unconfirmed, which costs staff one call of an absent number at most.
                     tracing::error!(%err, "voided ticket not recorded");
                 }
                 self.stats.tickets_voided += 1;
@@ -775,30 +1063,137 @@ impl Actor {
         }
     }
 
-    /// Numbers taken before a crash whose print was never recorded: voided, since nobody
-    /// can say whether the paper came out and no citizen was told the ticket counts.
+    /// Records a printed ticket and its `ticket_issued` event (one transaction, removing its
+    /// print intent). If the store refuses (disk full), the ticket is in the citizen's hand
+    /// all the same: it is recorded again at every health poll, and its intent covers a
+    /// restart meanwhile.
+    async fn record_issued(&mut self, allocation: &TicketAllocation, payload: serde_json::Value) {
+        let store = self.store.clone();
+        let (a, p) = (allocation.clone(), payload.clone());
+        if let Err(err) = blocking(move || {
+            store.settle_ticket_with_event(&a, TicketFate::Issued, TicketIssued::KIND, &p)
+        })
+        .await
+        {
+            tracing::error!(%err, ticket = %allocation.ticket_no, "printed ticket not recorded yet; retrying");
+            self.unrecorded.push((allocation.clone(), payload));
+        }
+    }
+
+    /// Retries the records of printed tickets the store refused, and settles numbers taken
+    /// whose print never started (their intent could not be written).
+    async fn record_unrecorded(&mut self) {
+        for (allocation, payload) in std::mem::take(&mut self.unrecorded) {
+            self.record_issued(&allocation, payload).await;
+        }
+        if self.session.journey.is_none() {
+            self.settle_interrupted().await;
+        }
+    }
+
+    /// A store failure in the middle of a step, for the citizen: nothing of the step was
+    /// written, and where to go instead (`to_do` is what they came for, "取号").
+    fn store_failed(&mut self, err: &Failed, title: Text, to_do: Text) -> Notice {
+        let window = self.help_window.clone();
+        if err.disk_full() {
+            self.publish_availability();
+            Notice {
+                title,
+                message: Text::new(
+                    format!(
+                        "本终端存储空间已满，未能保存，请到{}{}",
+                        window.zh, to_do.zh
+                    ),
+                    format!(
+                        "This kiosk's storage is full and nothing was saved; please go to {} to {}",
+                        window.en, to_do.en
+                    ),
+                ),
+                window: Some(window),
+            }
+        } else {
+            Notice {
+                title,
+                message: Text::new(
+                    format!("请到{}{}", window.zh, to_do.zh),
+                    format!("Please go to {} to {}", window.en, to_do.en),
+                ),
+                window: Some(window),
+            }
+        }
+    }
+
+    /// Numbers taken before a crash (or a refused write) whose fate was never recorded. One
+    /// whose print was started (it has a print intent) may be in a citizen's hand: it is
+    /// recorded as issued and `unconfirmed`, so it stays callable and staff see it marked.
+    /// One that never reached the printer is voided (`interrupted`).
     async fn settle_interrupted(&mut self) {
         let store = self.store.clone();
         let Ok(unsettled) = blocking(move || store.unsettled_tickets()).await else {
             return;
         };
         for a in unsettled {
-            let payload = TicketVoided {
-                ticket_no: a.ticket_no.clone(),
-                category: a.category.clone(),
-                number: a.number,
-                business_date: a.business_date,
-                reason: "interrupted".into(),
-            }
-            .to_payload();
-            let store = self.store.clone();
-            let ticket = a.ticket_no.clone();
-            match blocking(move || {
-                store.settle_ticket_with_event(&a, TicketFate::Voided, TicketVoided::KIND, &payload)
-            })
-            .await
+            if self
+                .unrecorded
+                .iter()
+                .any(|(u, _)| u.business_date == a.business_date && u.ticket_no == a.ticket_no)
             {
-                Ok(_) => tracing::warn!(%ticket, "number taken before a restart voided"),
+                continue;
+            }
+            let store = self.store.clone();
+            let lookup = a.clone();
+            let intent = blocking(move || store.print_intent(&lookup))
+                .await
+                .ok()
+                .flatten();
+            let unconfirmed = intent.and_then(|v| {
+                let mut issued: TicketIssued = serde_json::from_value(v).ok()?;
+                issued.unconfirmed = true;
+                Some(issued)
+            });
+            let ticket = a.ticket_no.clone();
+            let store = self.store.clone();
+            let result = match unconfirmed {
+                Some(issued) => {
+                    let payload = issued.to_payload();
+                    blocking(move || {
+                        store.settle_ticket_with_event(
+                            &a,
+                            TicketFate::Issued,
+                            TicketIssued::KIND,
+                            &payload,
+                        )
+                    })
+                    .await
+                    .map(|_| true)
+                }
+                None => {
+                    let payload = TicketVoided {
+                        ticket_no: a.ticket_no.clone(),
+                        category: a.category.clone(),
+                        number: a.number,
+                        business_date: a.business_date,
+                        reason: "interrupted".into(),
+                    }
+                    .to_payload();
+                    blocking(move || {
+                        store.settle_ticket_with_event(
+                            &a,
+                            TicketFate::Voided,
+                            TicketVoided::KIND,
+                            &payload,
+                        )
+                    })
+                    .await
+                    .map(|_| false)
+                }
+            };
+            match result {
+                Ok(true) => {
+                    self.stats.tickets_unconfirmed += 1;
+                    tracing::warn!(%ticket, "ticket printing when the kiosk stopped: kept callable, marked unconfirmed");
+                }
+                Ok(false) => tracing::warn!(%ticket, "number taken but never printed: voided"),
                 Err(err) => tracing::error!(%err, %ticket, "interrupted number not settled"),
             }
         }
@@ -811,7 +1206,7 @@ impl Actor {
             number: "T000".into(),
             ahead: 0,
             estimated_wait: Duration::ZERO,
-            issued_at: Utc::now().with_timezone(&hall_offset()).naive_local(),
+            issued_at: self.clock.now().with_timezone(&hall_offset()).naive_local(),
             link: self.config.journeys.queue_url.clone(),
             holder_name: None,
             priority: false,
@@ -824,8 +1219,8 @@ impl Actor {
     }
 
     /// The holder's appointments today and whether central gave them just now.
-    async fn appointments(&mut self, holder_hash: &str) -> (Vec<Appointment>, bool) {
-        let today = business_date_at(Utc::now());
+    async fn appointments(&mut self, holder_hashes: &[String]) -> (Vec<Appointment>, bool) {
+        let today = business_date_at(self.clock.now());
         let key = format!("appointments:{today}");
         if let Some(client) = &self.client
             && let Ok(list) = client.appointments(today).await
@@ -836,7 +1231,7 @@ impl Actor {
             let _ = blocking(move || store.cache_put(&k, &value)).await;
             let mine = list
                 .into_iter()
-                .filter(|a| a.holder_hash == holder_hash)
+                .filter(|a| holder_hashes.contains(&a.holder_hash))
                 .collect();
             return (mine, true);
         }
@@ -845,7 +1240,7 @@ impl Actor {
             Ok(Some((value, _))) => serde_json::from_value::<Vec<Appointment>>(value)
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|a| a.holder_hash == holder_hash)
+                .filter(|a| holder_hashes.contains(&a.holder_hash))
                 .collect(),
             _ => Vec::new(),
         };
@@ -914,7 +1309,7 @@ impl Actor {
         let window = crate::catalog::matter(&self.catalog, matter_id)
             .map(|m| crate::catalog::windows(&self.catalog, &m.category).zh)
             .unwrap_or_default();
-        let now = Utc::now().with_timezone(&hall_offset());
+        let now = self.clock.now().with_timezone(&hall_offset());
         let mut body = vec!["您申请的事项尚缺以下材料，请一次性补齐后再来办理：".to_owned()];
         body.extend(
             missing
@@ -963,14 +1358,25 @@ impl Actor {
                     ),
                     Err(err) => {
                         tracing::error!(%err, "scan not kept");
-                        super::devices::scan_outcome(
-                            pages,
-                            None,
-                            Some(Text::new(
+                        let error = if err.disk_full() {
+                            self.publish_availability();
+                            Text::new(
+                                format!(
+                                    "本终端存储空间已满，无法保存扫描件，请到{}办理",
+                                    self.help_window.zh
+                                ),
+                                format!(
+                                    "This kiosk's storage is full and the scan could not be kept; please go to {}",
+                                    self.help_window.en
+                                ),
+                            )
+                        } else {
+                            Text::new(
                                 "扫描件保存失败，请重试",
                                 "The scan could not be kept; try again",
-                            )),
-                        )
+                            )
+                        };
+                        super::devices::scan_outcome(pages, None, Some(error))
                     }
                 }
             }
@@ -989,29 +1395,62 @@ impl Actor {
         }
     }
 
-    async fn submit(&mut self, order: ApplicationOrder) -> Result<(String, bool), Notice> {
-        let now = Utc::now();
+    async fn submit(&mut self, order: ApplicationOrder) -> Result<(ApplicationNo, bool), Notice> {
+        let now = self.clock.now();
         let today = business_date_at(now);
+        let failed = |this: &mut Self, err: Option<&Failed>| match err {
+            Some(err) => this.store_failed(
+                err,
+                Text::new("提交失败", "Submission failed"),
+                Text::new("办理", "apply"),
+            ),
+            None => this.notice(
+                Text::new("提交失败", "Submission failed"),
+                Text::new(
+                    "本终端暂时无法受理申报，请到窗口办理",
+                    "This kiosk cannot take applications right now; please apply at the window",
+                ),
+                None,
+            ),
+        };
+        let (Some(numbering), Some(holder_hash)) = (
+            self.numbering,
+            order.holder.holder_hash().map(str::to_owned),
+        ) else {
+            tracing::error!("application refused: no hall code or no holder key");
+            return Err(failed(self, None));
+        };
         let store = self.store.clone();
-        let counter = blocking(move || store.next_application_counter(today))
-            .await
-            .map_err(|err| {
+        let counter = match blocking(move || store.next_application_counter(today)).await {
+            Ok(counter) => counter,
+            Err(err) => {
                 tracing::error!(%err, "application counter");
-                self.notice(
-                    Text::new("提交失败", "Submission failed"),
-                    Text::new("请到窗口办理", "Please apply at the window"),
+                return Err(failed(self, Some(&err)));
+            }
+        };
+        // Never wrap the daily sequence: a number given twice is the one defect this
+        // numbering exists to rule out.
+        let no = match u16::try_from(counter)
+            .ok()
+            .and_then(|seq| ApplicationNo::new(numbering.hall, numbering.kiosk, today, seq).ok())
+        {
+            Some(no) => no,
+            None => {
+                tracing::error!(counter, "the day's application numbers are used up");
+                return Err(self.notice(
+                    Text::new("今日自助申报已满", "No more applications here today"),
+                    Text::new(
+                        "本终端今日申报编号已用完，请到窗口办理",
+                        "This kiosk has used all of today's application numbers; please apply at the window",
+                    ),
                     None,
-                )
-            })?;
-        let no = application_no(
-            self.kiosk_id.unwrap_or_default(),
-            today,
-            (counter % 10_000) as u16,
-        );
+                ));
+            }
+        };
         let payload = ApplicationSubmitted {
-            application_no: no.clone(),
+            application_no: no,
             matter_code: order.matter_id.clone(),
-            holder_hash: order.holder.holder_hash.clone(),
+            holder_hash: holder_hash.clone(),
             holder_name_masked: order.holder.masked_name.clone(),
             form: order.form.clone(),
             materials: order
@@ -1039,20 +1478,14 @@ impl Actor {
         };
         let store = self.store.clone();
         if let Err(err) = blocking(move || store.enqueue(event)).await {
+            // One transaction: nothing of the application was written.
             tracing::error!(%err, "application not stored");
-            return Err(self.notice(
-                Text::new("提交失败", "Submission failed"),
-                Text::new(
-                    "申请未保存，请到窗口办理",
-                    "The application was not saved; please apply at the window",
-                ),
-                None,
-            ));
+            return Err(failed(self, Some(&err)));
         }
         self.stats.applications += 1;
         // What "where is my case" shows offline until central answers.
         let progress = ApplicationProgress {
-            application_no: no.clone(),
+            application_no: no,
             matter_code: order.matter_id.clone(),
             status: ApplicationStatus::Submitted,
             timeline: vec![TimelineEntry {
@@ -1062,8 +1495,7 @@ impl Actor {
                 note_en: Some("Submitted at the kiosk".into()),
             }],
         };
-        self.cache_progress(Some(&order.holder.holder_hash), &[progress])
-            .await;
+        self.cache_progress(Some(&holder_hash), &[progress]).await;
 
         let matter = crate::catalog::matter(&self.catalog, &order.matter_id).cloned();
         let (name, promised, window) = match &matter {
@@ -1078,7 +1510,7 @@ impl Actor {
             title: "受理回执".into(),
             subtitle: Some(self.catalog.hall.name_zh.clone()),
             fields: vec![
-                ("申请编号".into(), no.clone()),
+                ("申请编号".into(), no.grouped()),
                 ("申请事项".into(), name),
                 ("申请人".into(), order.holder.masked_name.clone()),
                 (
@@ -1106,6 +1538,7 @@ impl Actor {
     }
 
     async fn cache_progress(&mut self, holder: Option<&str>, list: &[ApplicationProgress]) {
+        let fetched_ms = self.clock.now().timestamp_millis();
         let store = self.store.clone();
         let entries: Vec<(String, serde_json::Value)> = list
             .iter()
@@ -1120,7 +1553,7 @@ impl Actor {
         let list = list.to_vec();
         let _ = blocking(move || {
             for (k, v) in &entries {
-                store.cache_put(k, v)?;
+                store.cache_put_at(k, v, fetched_ms)?;
             }
             if let Some(key) = holder_key {
                 let mut known: Vec<ApplicationProgress> = store
@@ -1131,7 +1564,11 @@ impl Actor {
                     known.retain(|k| k.application_no != p.application_no);
                     known.push(p);
                 }
-                store.cache_put(&key, &serde_json::to_value(&known).unwrap_or_default())?;
+                store.cache_put_at(
+                    &key,
+                    &serde_json::to_value(&known).unwrap_or_default(),
+                    fetched_ms,
+                )?;
             }
             Ok(())
         })
@@ -1139,10 +1576,13 @@ impl Actor {
     }
 
     fn progress_views(&self, list: &[ApplicationProgress]) -> Vec<ProgressView> {
-        let mut views: Vec<ProgressView> = list
-            .iter()
+        let mut list = list.to_vec();
+        // Newest first: by the date and the day's sequence in the number.
+        list.sort_by_key(|p| std::cmp::Reverse((p.application_no.date(), p.application_no.seq())));
+        list.dedup_by_key(|p| p.application_no);
+        list.iter()
             .map(|p| ProgressView {
-                application_no: p.application_no.clone(),
+                application_no: p.application_no.grouped(),
                 matter: crate::catalog::matter(&self.catalog, &p.matter_code)
                     .map(|m| Text::new(&m.name_zh, &m.name_en))
                     .unwrap_or_else(|| Text::same(p.matter_code.clone())),
@@ -1164,9 +1604,7 @@ impl Actor {
                     })
                     .collect(),
             })
-            .collect();
-        views.sort_by(|a, b| b.application_no.cmp(&a.application_no));
-        views
+            .collect()
     }
 
     async fn progress(
@@ -1189,12 +1627,30 @@ impl Actor {
                     .application_progress(no)
                     .await
                     .map(|p| p.into_iter().collect::<Vec<_>>()),
-                ProgressQuery::Holder(hash) => client.applications_by_holder(hash).await,
+                // Records made before a key rotation carry an older key's hash: ask for
+                // every one.
+                ProgressQuery::Holder(hashes) => {
+                    let mut all = Vec::new();
+                    let mut failed = None;
+                    for hash in hashes {
+                        match client.applications_by_holder(hash).await {
+                            Ok(list) => all.extend(list),
+                            Err(err) => {
+                                failed = Some(err);
+                                break;
+                            }
+                        }
+                    }
+                    match failed {
+                        Some(err) => Err(err),
+                        None => Ok(all),
+                    }
+                }
             };
             match answer {
                 Ok(list) if !list.is_empty() => {
                     let holder = match &query {
-                        ProgressQuery::Holder(h) => Some(h.clone()),
+                        ProgressQuery::Holder(h) => h.first().cloned(),
                         ProgressQuery::Number(_) => None,
                     };
                     self.cache_progress(holder.as_deref(), &list).await;
@@ -1206,37 +1662,51 @@ impl Actor {
                 Err(err) => tracing::debug!(%err, "progress from the cache"),
             }
         }
-        let key = match &query {
-            ProgressQuery::Number(no) => format!("progress:{no}"),
-            ProgressQuery::Holder(h) => format!("progress_of:{h}"),
+        let keys: Vec<String> = match &query {
+            ProgressQuery::Number(no) => vec![format!("progress:{no}")],
+            ProgressQuery::Holder(hashes) => {
+                hashes.iter().map(|h| format!("progress_of:{h}")).collect()
+            }
         };
         let store = self.store.clone();
-        let cached = blocking(move || store.cache_get(&key)).await.ok().flatten();
-        let Some((value, at)) = cached else {
-            return Err(missing.clone());
-        };
-        let list: Vec<ApplicationProgress> = match &query {
-            ProgressQuery::Number(_) => serde_json::from_value(value)
-                .map(|p| vec![p])
-                .unwrap_or_default(),
-            ProgressQuery::Holder(_) => serde_json::from_value(value).unwrap_or_default(),
-        };
-        if list.is_empty() {
-            return Err(missing.clone());
+        let cached = blocking(move || {
+            let mut found = Vec::new();
+            for key in &keys {
+                if let Some(entry) = store.cache_get(key)? {
+                    found.push(entry);
+                }
+            }
+            Ok(found)
+        })
+        .await
+        .unwrap_or_default();
+        let mut list: Vec<ApplicationProgress> = Vec::new();
+        let mut oldest: Option<i64> = None;
+        for (value, at) in cached {
+            let entries: Vec<ApplicationProgress> = match &query {
+                ProgressQuery::Number(_) => serde_json::from_value(value)
+                    .map(|p| vec![p])
+                    .unwrap_or_default(),
+                ProgressQuery::Holder(_) => serde_json::from_value(value).unwrap_or_default(),
+            };
+            if !entries.is_empty() {
+                oldest = Some(oldest.map_or(at, |o| o.min(at)));
+                list.extend(entries);
+            }
         }
+        let Some(at) = oldest else {
+            return Err(missing);
+        };
         self.stats.progress_lookups += 1;
-        let at = chrono::DateTime::from_timestamp_millis(at)
-            .map(|t| {
-                t.with_timezone(&hall_offset())
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
+        let today = business_date_at(self.clock.now());
+        let (zh, en) = chrono::DateTime::from_timestamp_millis(at)
+            .map(|t| as_of(t, today))
             .unwrap_or_default();
         Ok((
             self.progress_views(&list),
             Some(Text::new(
-                format!("截至 {at} 的信息（网络中断）"),
-                format!("As of {at} (offline)"),
+                format!("截至 {zh} 的信息（网络中断）"),
+                format!("As of {en} (offline)"),
             )),
         ))
     }
@@ -1262,6 +1732,14 @@ impl Actor {
                 ),
                 window: None,
             }),
+            Err(err) if err.disk_full() => {
+                tracing::error!(%err, "rating not stored");
+                Err(self.store_failed(
+                    &err,
+                    Text::new("评价未能保存", "The rating was not saved"),
+                    Text::new("评价", "rate our service"),
+                ))
+            }
             Err(err) => {
                 tracing::error!(%err, "rating not stored");
                 Err(self.notice(
@@ -1273,14 +1751,16 @@ impl Actor {
         }
     }
 
-    async fn help(&mut self, page: &str) {
+    /// Queues a help request; its event id, or why it could not be written down (then the
+    /// page sends the citizen to the help desk at once).
+    async fn help(&mut self, page: &str) -> Result<Uuid, Notice> {
         let payload = HelpRequested {
             page: page.to_owned(),
             language: match self.session.language {
                 Language::Zh => "zh".into(),
                 Language::En => "en".into(),
             },
-            at: Utc::now(),
+            at: self.clock.now(),
         }
         .to_payload();
         let store = self.store.clone();
@@ -1291,14 +1771,32 @@ impl Actor {
             personal: false,
             attachments: Vec::new(),
         };
+        let desk = self.help_window.clone();
+        let not_sent = Notice {
+            title: Text::new("呼叫未能发出", "Your call could not be sent"),
+            message: Text::new(
+                format!("请您现在直接前往{}", desk.zh),
+                format!("Please go to {} now", desk.en),
+            ),
+            window: Some(desk),
+        };
         match blocking(move || store.enqueue(event)).await {
-            Ok(_) => {
+            Ok(Some(committed)) => {
                 self.stats.help_requests += 1;
                 if let Some(u) = &self.uplink {
                     u.nudge();
                 }
+                Ok(committed.event_id)
             }
-            Err(err) => tracing::error!(%err, "help request not queued"),
+            Ok(None) => {
+                tracing::error!("help request dropped by the store");
+                Err(not_sent)
+            }
+            Err(err) => {
+                tracing::error!(%err, "help request not queued");
+                self.publish_availability();
+                Err(not_sent)
+            }
         }
     }
 
@@ -1337,25 +1835,27 @@ impl Actor {
         all
     }
 
-    fn usable(&self, kind: DeviceKind) -> bool {
-        self.healths()
-            .iter()
-            .any(|h| h.kind == kind && h.state.is_usable())
-    }
-
     fn publish_availability(&mut self) {
         let store = self.store.clone();
         let accepting = store
             .capacity()
             .map(|c| c.accepting_records)
-            .unwrap_or(true);
+            .unwrap_or_else(|e| !e.is_disk_full());
+        let card_lookup = self
+            .keys
+            .lock()
+            .map(|k| k.as_ref().is_some_and(|k| !k.keys.is_empty()))
+            .unwrap_or(false);
         let availability = availability(
             &self.healths(),
-            accepting,
-            self.queue.lock().map(|q| q.online).unwrap_or(false),
+            Conditions {
+                accepting_records: accepting,
+                card_lookup,
+                numbering: self.numbering.is_some(),
+                online: self.queue.lock().map(|q| q.online).unwrap_or(false),
+            },
             &self.help_window,
         );
-        let _ = self.usable(DeviceKind::Dispenser);
         self.availability_tx.send_if_modified(|old| {
             if *old != availability {
                 *old = availability;
@@ -1395,8 +1895,10 @@ impl Actor {
                 version: env!("CARGO_PKG_VERSION").into(),
                 devices,
                 backlog: store.backlog()?,
-                disk_free_bytes: disk_free(&dir),
+                disk_free_bytes: kiosk_core::store::free_bytes(&dir).unwrap_or(0),
                 session_active,
+                quarantined: store.quarantined()?,
+                quarantine: store.quarantine_summary()?,
             };
             store.enqueue(NewEvent {
                 stream: Stream::Health,
@@ -1413,20 +1915,42 @@ impl Actor {
     }
 }
 
-fn disk_free(dir: &Path) -> u64 {
-    nix::sys::statvfs::statvfs(dir)
-        .map(|s| s.blocks_available() * s.fragment_size())
-        .unwrap_or(0)
+/// Whether `journey` creates a record (a ticket, an application, a rating): such journeys
+/// are closed while the disk budget no longer admits records. Help stays open: its request
+/// is tiny and the headroom above the line is kept for it and for journeys under way.
+fn records(journey: JourneyKind) -> bool {
+    matches!(
+        journey,
+        JourneyKind::TakeNumber | JourneyKind::CheckIn | JourneyKind::Apply | JourneyKind::Rate
+    )
 }
 
-/// Which journeys can run with these devices and this disk, and what a citizen is told
+/// What besides the devices decides which journeys run.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Conditions {
+    /// The disk budget still admits records.
+    pub accepting_records: bool,
+    /// The kiosk has holder keys (cards can be hashed and looked up).
+    pub card_lookup: bool,
+    /// The kiosk can number applications (enrolled, or simulated).
+    pub numbering: bool,
+    /// Central answered lately.
+    pub online: bool,
+}
+
+/// Which journeys can run with these devices, disk and keys, and what a citizen is told
 /// about the others.
-pub fn availability(
+pub(super) fn availability(
     healths: &[DeviceHealth],
-    accepting_records: bool,
-    online: bool,
+    conditions: Conditions,
     help_window: &Text,
 ) -> Availability {
+    let Conditions {
+        accepting_records,
+        card_lookup,
+        numbering,
+        online,
+    } = conditions;
     let usable = |kind: DeviceKind| {
         healths
             .iter()
@@ -1435,33 +1959,50 @@ pub fn availability(
     let tiles = JourneyKind::ALL
         .into_iter()
         .map(|journey| {
-            let (needs, records): (&[DeviceKind], bool) = match journey {
-                JourneyKind::TakeNumber => (&[DeviceKind::Dispenser], true),
-                JourneyKind::CheckIn => (&[DeviceKind::IdCardReader, DeviceKind::Dispenser], true),
-                JourneyKind::Guide => (&[], false),
-                JourneyKind::Apply => (
-                    &[
-                        DeviceKind::IdCardReader,
-                        DeviceKind::Scanner,
-                        DeviceKind::Printer,
-                    ],
-                    true,
-                ),
-                JourneyKind::Progress => (&[], false),
-                JourneyKind::Rate => (&[], true),
-                JourneyKind::Help => (&[], false),
+            let needs: &[DeviceKind] = match journey {
+                JourneyKind::TakeNumber => &[DeviceKind::Dispenser],
+                JourneyKind::CheckIn => &[DeviceKind::IdCardReader, DeviceKind::Dispenser],
+                JourneyKind::Guide | JourneyKind::Progress | JourneyKind::Rate => &[],
+                JourneyKind::Apply => &[
+                    DeviceKind::IdCardReader,
+                    DeviceKind::Scanner,
+                    DeviceKind::Printer,
+                ],
+                JourneyKind::Help => &[],
             };
+            let records = records(journey);
             let missing = needs.iter().find(|k| !usable(**k));
-            let reason = match (missing, records && !accepting_records) {
-                (Some(kind), _) => Some(device_reason(*kind, help_window)),
-                (None, true) => Some(Text::new(
+            // Check-in and applying match the card to records at central: without a holder
+            // key (never fetched) the kiosk cannot, and says so on the tile.
+            let needs_key = matches!(journey, JourneyKind::CheckIn | JourneyKind::Apply);
+            let reason = if let Some(kind) = missing {
+                Some(device_reason(*kind, help_window))
+            } else if records && !accepting_records {
+                Some(Text::new(
                     format!("本终端存储空间不足，暂停此项服务，请到{}", help_window.zh),
                     format!(
                         "This kiosk is short of storage; please go to {}",
                         help_window.en
                     ),
-                )),
-                (None, false) => None,
+                ))
+            } else if needs_key && !card_lookup {
+                Some(Text::new(
+                    format!("本终端暂时无法核验身份证，请到{}办理", help_window.zh),
+                    format!(
+                        "This kiosk cannot check ID cards right now; please go to {}",
+                        help_window.en
+                    ),
+                ))
+            } else if journey == JourneyKind::Apply && !numbering {
+                Some(Text::new(
+                    format!("本终端尚未开通自助申报，请到{}办理", help_window.zh),
+                    format!(
+                        "Applications are not set up on this kiosk yet; please go to {}",
+                        help_window.en
+                    ),
+                ))
+            } else {
+                None
             };
             Tile {
                 journey,
@@ -1505,4 +2046,129 @@ fn device_reason(kind: DeviceKind, window: &Text) -> Text {
         format!("{zh}，请到{}办理", window.zh),
         format!("{en}; please go to {}", window.en),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready(kind: DeviceKind) -> DeviceHealth {
+        DeviceHealth::now(kind, "test".to_owned(), HealthState::Ready)
+    }
+
+    fn all_ready() -> Vec<DeviceHealth> {
+        [
+            DeviceKind::IdCardReader,
+            DeviceKind::Dispenser,
+            DeviceKind::Printer,
+            DeviceKind::Scanner,
+        ]
+        .into_iter()
+        .map(ready)
+        .collect()
+    }
+
+    fn tile(a: &Availability, journey: JourneyKind) -> &Tile {
+        a.tiles.iter().find(|t| t.journey == journey).unwrap()
+    }
+
+    const FINE: Conditions = Conditions {
+        accepting_records: true,
+        card_lookup: true,
+        numbering: true,
+        online: true,
+    };
+
+    #[test]
+    fn near_a_full_disk_every_journey_that_creates_a_record_is_closed_and_says_why() {
+        let desk = Text::new("1号综合咨询台", "Information desk 1");
+        let a = availability(
+            &all_ready(),
+            Conditions {
+                accepting_records: false,
+                ..FINE
+            },
+            &desk,
+        );
+        for journey in JourneyKind::ALL {
+            let t = tile(&a, journey);
+            assert_eq!(t.enabled, !records(journey), "{journey:?}");
+            if records(journey) {
+                let reason = t.reason.as_ref().unwrap();
+                assert!(reason.zh.contains("存储空间不足"), "{reason:?}");
+                assert!(reason.en.contains("Information desk 1"), "{reason:?}");
+            }
+        }
+        assert!(
+            tile(&a, JourneyKind::Help).enabled,
+            "help always stays open"
+        );
+        assert!(
+            availability(&all_ready(), FINE, &desk)
+                .tiles
+                .iter()
+                .all(|t| t.enabled)
+        );
+    }
+
+    #[test]
+    fn without_holder_keys_check_in_and_apply_are_closed_with_the_reason() {
+        let desk = Text::new("1号综合咨询台", "Information desk 1");
+        let a = availability(
+            &all_ready(),
+            Conditions {
+                card_lookup: false,
+                ..FINE
+            },
+            &desk,
+        );
+        for journey in [JourneyKind::CheckIn, JourneyKind::Apply] {
+            let t = tile(&a, journey);
+            assert!(!t.enabled);
+            assert!(
+                t.reason
+                    .as_ref()
+                    .unwrap()
+                    .en
+                    .contains("cannot check ID cards")
+            );
+        }
+        assert!(tile(&a, JourneyKind::TakeNumber).enabled);
+        assert!(
+            tile(&a, JourneyKind::Progress).enabled,
+            "the number keypad still works"
+        );
+        let a = availability(
+            &all_ready(),
+            Conditions {
+                numbering: false,
+                ..FINE
+            },
+            &desk,
+        );
+        assert!(!tile(&a, JourneyKind::Apply).enabled);
+    }
+
+    #[test]
+    fn as_of_gives_the_date_only_when_it_is_not_today() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let this_morning: DateTime<Utc> = "2026-12-02T01:15:00Z".parse().unwrap();
+        assert_eq!(as_of(this_morning, today), ("09:15".into(), "09:15".into()));
+        let yesterday: DateTime<Utc> = "2026-12-01T08:40:00Z".parse().unwrap();
+        assert_eq!(
+            as_of(yesterday, today),
+            ("2026年12月1日 16:40".into(), "2026-12-01 16:40".into())
+        );
+    }
+
+    #[test]
+    fn an_unenrolled_simulated_kiosk_numbers_in_hall_9999_as_its_configured_kiosk() {
+        let mut config = Config::simulate().unwrap();
+        let numbering = Numbering::simulated(&config).unwrap();
+        assert_eq!((numbering.hall.get(), numbering.kiosk.get()), (9999, 1));
+        config.kiosk.id = Some("SIM-0042".into());
+        assert_eq!(Numbering::simulated(&config).unwrap().kiosk.get(), 42);
+        config.kiosk.id = None;
+        assert_eq!(Numbering::simulated(&config).unwrap().kiosk.get(), 1);
+    }
 }

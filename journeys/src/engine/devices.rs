@@ -67,6 +67,16 @@ pub(super) fn spawn_reader(
     (events, health)
 }
 
+/// Why a ticket did not print cleanly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PrintFailure {
+    /// Machine code for `ticket_voided.reason` (`paper_out`, `printer_error`, ...).
+    pub reason: String,
+    /// The failure came while or after the ticket was sent: a ticket (perhaps partial) may
+    /// be in the citizen's hand, so its number must stay callable.
+    pub maybe_printed: bool,
+}
+
 /// A printer used as the dispenser or the receipt printer.
 pub(super) struct PrinterSlot {
     kind: DeviceKind,
@@ -137,17 +147,23 @@ impl PrinterSlot {
         }
     }
 
-    /// Prints a ticket; `Err` voids its number.
+    /// Prints a ticket. On `Err`, the number is void unless paper may have come out.
     pub(super) async fn issue(
         &mut self,
         ticket: &kiosk_dispenser::Ticket,
-    ) -> Result<kiosk_dispenser::Issued, String> {
+    ) -> Result<kiosk_dispenser::Issued, PrintFailure> {
         let Some(device) = self.open().await else {
-            return Err("printer_unavailable".into());
+            return Err(PrintFailure {
+                reason: "printer_unavailable".into(),
+                maybe_printed: false,
+            });
         };
         let result = device.issue(ticket).await;
         self.after(&result);
-        result.map_err(|e| reason(&e))
+        result.map_err(|e| PrintFailure {
+            reason: reason(&e),
+            maybe_printed: e.maybe_printed(),
+        })
     }
 
     /// Prints a slip (receipt, guide, 一次性告知); `false` if it did not come out.

@@ -20,10 +20,12 @@ use kiosk_api::catalog::Catalog;
 use kiosk_core::config::Config;
 use tokio::sync::{mpsc, watch};
 
+use crate::clock::{Clock, SystemClock};
 use crate::model::{Availability, Command, Screen};
 use crate::sim::SimControls;
 
 pub use devices::printer_endpoint;
+pub use queue::{LEASE_AHEAD_FROM_HOUR, lease_dates};
 
 /// How the engine is started besides the configuration.
 #[derive(Debug, Clone)]
@@ -38,6 +40,9 @@ pub struct EngineOptions {
     /// Watch the dispenser's ticket-taken sensor this long after a ticket (None: probe and
     /// use the driver's default). Simulated dispensers have no sensor.
     pub ticket_take_timeout: Option<std::time::Duration>,
+    /// Where the engine reads the time (business dates, "as of", leases ahead); the system
+    /// clock by default, a [`crate::clock::ShiftedClock`] in tests that cross midnight.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for EngineOptions {
@@ -47,6 +52,7 @@ impl Default for EngineOptions {
             catalog: None,
             voice: true,
             ticket_take_timeout: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -58,6 +64,9 @@ pub struct Stats {
     pub tickets_printed: u32,
     /// Numbers voided because the ticket did not print.
     pub tickets_voided: u32,
+    /// Tickets kept callable but marked unconfirmed: the kiosk stopped while printing them,
+    /// or the printer failed after the ticket was sent (it may be in the citizen's hand).
+    pub tickets_unconfirmed: u32,
     /// Tickets refused because the holder already had one of that category today.
     pub duplicates_refused: u32,
     /// Appointment check-ins that printed a ticket.

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use kiosk_api::ApplicationNo;
 use kiosk_api::catalog::{self as cat, Matter};
+use zeroize::Zeroizing;
 
 use super::rating::type_key;
 use super::{ApplicationOrder, Cx, Effect, Input, Journey, Notice, Outcome, ScannedMaterial};
@@ -36,20 +38,24 @@ enum State {
     Review,
     Submitting,
     Receipt {
-        application_no: String,
+        application_no: ApplicationNo,
         printed: bool,
     },
     Failed(Notice),
 }
 
+/// The form's answers so far, field key -> value; each value is wiped from memory when it is
+/// replaced or the journey is dropped (the answers are the citizen's: a phone number, a bank).
+pub type Answers = BTreeMap<String, Zeroizing<String>>;
+
 /// The apply journey. Holds the applicant and the answers until the session ends (then
-/// dropped; the holder's name and number are zeroized).
+/// dropped, which wipes the holder's fields and every answer).
 #[derive(Debug)]
 pub struct Apply {
     state: State,
     holder: Option<Holder>,
     matter: Option<Matter>,
-    values: BTreeMap<String, String>,
+    values: Answers,
     focus: Option<String>,
     scanned: Vec<ScannedMaterial>,
     missing: Vec<MaterialLine>,
@@ -114,7 +120,7 @@ impl Apply {
     fn form_valid(&self) -> bool {
         self.matter.as_ref().is_some_and(|m| {
             m.form.iter().all(|f| {
-                field_error(f, self.values.get(&f.key).map_or("", String::as_str)).is_none()
+                field_error(f, self.values.get(&f.key).map_or("", |v| v.as_str())).is_none()
             })
         })
     }
@@ -167,7 +173,7 @@ impl Apply {
                 continue;
             };
             let shown = match &field.input {
-                cat::FieldInput::Digits { .. } => value.clone(),
+                cat::FieldInput::Digits { .. } => value.to_string(),
                 cat::FieldInput::Choice { choices_zh, .. } => value
                     .parse::<usize>()
                     .ok()
@@ -200,7 +206,7 @@ impl Apply {
                         key,
                         KeypadKey::Digit(_) | KeypadKey::Backspace | KeypadKey::Clear
                     ) {
-                        type_key(value, key, length as usize);
+                        type_key(&mut *value, key, length as usize);
                     }
                 }
             }
@@ -211,7 +217,8 @@ impl Apply {
                     && let cat::FieldInput::Choice { choices_zh, .. } = &field.input
                     && index.parse::<usize>().is_ok_and(|i| i < choices_zh.len())
                 {
-                    self.values.insert(key.to_owned(), index.to_owned());
+                    self.values
+                        .insert(key.to_owned(), Zeroizing::new(index.to_owned()));
                 }
             }
             Command::Confirm => {
@@ -242,6 +249,25 @@ impl Journey for Apply {
     fn on(&mut self, input: Input, cx: &Cx<'_>) -> Vec<Effect> {
         match (&mut self.state, input) {
             (State::TapCard, Input::CardTapped(holder)) => {
+                if holder.holder_hash().is_none() {
+                    // Without a holder key the application could never be found by card,
+                    // nor matched to its applicant at central.
+                    self.state = State::Failed(super::go_to_window(
+                        cx,
+                        Text::new(
+                            "暂时无法自助申报",
+                            "Applications cannot be made here right now",
+                        ),
+                        Text::new(
+                            format!("本终端暂时无法核验身份证，请到{}办理", cx.help_window.zh),
+                            format!(
+                                "This kiosk cannot check ID cards right now; please apply at {}",
+                                cx.help_window.en
+                            ),
+                        ),
+                    ));
+                    return Vec::new();
+                }
                 self.holder = Some(holder);
                 self.state = State::ChooseMatter;
                 Vec::new()
@@ -385,7 +411,9 @@ impl Journey for Apply {
             }
             (State::Receipt { application_no, .. }, Input::Command(Command::Confirm)) => {
                 vec![Effect::OfferRating {
-                    subject: kiosk_api::citizen::rating_subject::application(application_no),
+                    subject: kiosk_api::citizen::rating_subject::application(
+                        &application_no.to_string(),
+                    ),
                     label: self
                         .matter
                         .as_ref()
@@ -433,7 +461,11 @@ impl Journey for Apply {
                     .iter()
                     .flat_map(|m| &m.form)
                     .map(|f| {
-                        let value = self.values.get(&f.key).cloned().unwrap_or_default();
+                        let value = self
+                            .values
+                            .get(&f.key)
+                            .map(|v| v.to_string())
+                            .unwrap_or_default();
                         let error = if value.is_empty() && !show_all_errors {
                             None
                         } else {
@@ -527,7 +559,7 @@ impl Journey for Apply {
                     .filter_map(|f| {
                         let value = self.values.get(&f.key)?;
                         let shown = match &f.input {
-                            cat::FieldInput::Digits { .. } => Text::same(value.clone()),
+                            cat::FieldInput::Digits { .. } => Text::same(value.to_string()),
                             cat::FieldInput::Choice {
                                 choices_zh,
                                 choices_en,
@@ -562,7 +594,7 @@ impl Journey for Apply {
                 application_no,
                 printed,
             } => Page::Receipt {
-                application_no: application_no.clone(),
+                application_no: application_no.grouped(),
                 matter: matter_name,
                 promised: self
                     .matter

@@ -95,9 +95,23 @@ impl Journey for CheckIn {
         let state = std::mem::replace(&mut self.state, State::Printing);
         match (state, input) {
             (State::TapCard { .. }, Input::CardTapped(holder)) => {
-                let hash = holder.holder_hash.clone();
+                if holder.lookup_hashes().is_empty() {
+                    let window = cx.help_window.clone();
+                    self.state = State::Refused(Notice {
+                        title: Text::new(
+                            "暂时无法按身份证签到",
+                            "Check-in by ID card is not available right now",
+                        ),
+                        message: super::no_card_lookup(cx, "到窗口签到", "check in at a window"),
+                        window: Some(window),
+                    });
+                    return Vec::new();
+                }
+                let hashes = holder.lookup_hashes().to_vec();
                 self.state = State::Looking { holder };
-                vec![Effect::FindAppointments { holder_hash: hash }]
+                vec![Effect::FindAppointments {
+                    holder_hashes: hashes,
+                }]
             }
             (State::TapCard { .. }, Input::CardUnreadable) => {
                 self.state = State::TapCard {
@@ -114,7 +128,7 @@ impl Journey for CheckIn {
             ) => {
                 let mine: Vec<Appointment> = list
                     .into_iter()
-                    .filter(|a| a.holder_hash == holder.holder_hash)
+                    .filter(|a| holder.matches(&a.holder_hash))
                     .collect();
                 match verdict(&mine, cx) {
                     // Offline, a slot missing from the cached list may have been booked

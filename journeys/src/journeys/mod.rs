@@ -15,8 +15,10 @@ pub mod take_number;
 mod tests;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kiosk_api::ApplicationNo;
 use kiosk_api::catalog::Catalog;
 use kiosk_api::citizen::{Appointment, RatingGiven, TicketPriority};
+use uuid::Uuid;
 
 use crate::holder::Holder;
 use crate::model::{
@@ -103,8 +105,8 @@ pub enum Effect {
     IssueTicket(TicketOrder),
     /// Find today's appointments of a holder → [`Outcome::Appointments`].
     FindAppointments {
-        /// The holder's hash.
-        holder_hash: String,
+        /// The holder's hashes under every holder key (current first).
+        holder_hashes: Vec<String>,
     },
     /// Print a guide slip with a QR to the full guide → [`Outcome::Printed`].
     PrintGuide {
@@ -149,9 +151,9 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProgressQuery {
     /// One application number.
-    Number(String),
-    /// Every application of a holder.
-    Holder(String),
+    Number(ApplicationNo),
+    /// Every application of a holder: the card's hashes under every holder key.
+    Holder(Vec<String>),
 }
 
 /// Why a ticket was not printed, or a service cannot go on: a plain message and the window.
@@ -207,13 +209,36 @@ pub enum Outcome {
     /// A scan finished.
     Scanned(ScanOutcome),
     /// Submitted with this number; `printed` says whether the receipt came out.
-    Submitted(Result<(String, bool), Notice>),
+    Submitted(Result<(ApplicationNo, bool), Notice>),
     /// Progress, and "as of" when it came from the cache.
     Progress(Result<(Vec<ProgressView>, Option<Text>), Notice>),
     /// Rated, or already rated.
     Rated(Result<(), Notice>),
-    /// The help request is queued.
-    HelpSent,
+    /// The help request is in the outbox (its event id, which [`Outcome::Help`] answers
+    /// name), or it could not even be written down.
+    HelpSent(Result<Uuid, Notice>),
+    /// Where a help request stands, from central (polled while the help page is shown).
+    Help {
+        /// The `help_requested` event.
+        event_id: Uuid,
+        /// What central says.
+        progress: HelpProgress,
+    },
+}
+
+/// Where a help request stands for the citizen who asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelpProgress {
+    /// Only in this kiosk's outbox: central is unreachable or has not received it yet, so no
+    /// member of staff knows.
+    Queued,
+    /// Central has it: the staff's screens show it.
+    Received,
+    /// A member of staff said they are coming.
+    OnTheWay {
+        /// Who (a staff display name or window, as central gave it).
+        by: Option<String>,
+    },
 }
 
 /// One journey's state machine.
@@ -232,6 +257,26 @@ pub trait Journey: Send {
     fn wants_card(&self) -> bool {
         false
     }
+    /// The help request whose progress the engine should poll central for while this
+    /// journey is on screen (until staff acknowledge it).
+    fn followed_help(&self) -> Option<Uuid> {
+        None
+    }
+}
+
+/// What a lookup by card says when the kiosk has no holder key (never fetched from central):
+/// it cannot match the card to any record, and says so instead of "nothing found".
+pub fn no_card_lookup(cx: &Cx<'_>, instead_zh: &str, instead_en: &str) -> Text {
+    Text::new(
+        format!(
+            "本终端暂时无法按身份证查询，请{instead_zh}，或到{}",
+            cx.help_window.zh
+        ),
+        format!(
+            "This kiosk cannot look things up by ID card right now; please {instead_en}, or go to {}",
+            cx.help_window.en
+        ),
+    )
 }
 
 /// Starts `kind` in its first state.
@@ -248,6 +293,43 @@ pub fn start(kind: JourneyKind, cx: &Cx<'_>) -> (Box<dyn Journey>, Vec<Effect>) 
             let effects = help.on(Input::Command(Command::Confirm), cx);
             (Box::new(help), effects)
         }
+    }
+}
+
+/// A journey that cannot start now (a device fault, the disk nearly full): the page says
+/// why and where to go instead, in place of the journey's first page.
+#[derive(Debug)]
+pub struct Unavailable {
+    kind: JourneyKind,
+    notice: Notice,
+}
+
+impl Unavailable {
+    /// `kind` cannot start, for the reason `notice` gives.
+    pub fn new(kind: JourneyKind, notice: Notice) -> Unavailable {
+        Unavailable { kind, notice }
+    }
+}
+
+impl Journey for Unavailable {
+    fn kind(&self) -> JourneyKind {
+        self.kind
+    }
+
+    fn on(&mut self, _input: Input, _cx: &Cx<'_>) -> Vec<Effect> {
+        Vec::new()
+    }
+
+    fn page(&self, _cx: &Cx<'_>) -> Page {
+        self.notice.page(true)
+    }
+
+    fn prompt(&self) -> Text {
+        self.notice.title.clone()
+    }
+
+    fn can_go_back(&self) -> bool {
+        false
     }
 }
 

@@ -1,11 +1,12 @@
 //! 进度查询: by card tap or application number; the timeline comes from central, or from the
-//! cache with "as of <time>" when offline.
+//! cache with "as of <time>" when offline. Application numbers are digits only, so the
+//! keypad has no letters; a mistyped digit is caught by the number's check digit.
 
-use kiosk_api::citizen::is_application_no;
+use kiosk_api::ApplicationNo;
+use kiosk_api::numbers::NumberError;
 
-use super::rating::type_key;
-use super::{Cx, Effect, Input, Journey, Notice, Outcome, ProgressQuery};
-use crate::model::{Command, JourneyKind, Page, ProgressView, Text};
+use super::{Cx, Effect, Input, Journey, Notice, Outcome, ProgressQuery, no_card_lookup};
+use crate::model::{Command, JourneyKind, KeypadKey, Page, ProgressView, Text};
 
 #[derive(Debug)]
 enum State {
@@ -33,6 +34,37 @@ impl Default for Progress {
     }
 }
 
+/// Applies a key of the digit keypad (letters and dashes are not part of an application
+/// number and are ignored).
+pub fn type_digit(value: &mut String, key: KeypadKey, max: usize) {
+    match key {
+        KeypadKey::Digit(d) if d <= 9 && value.len() < max => value.push(char::from(b'0' + d)),
+        KeypadKey::Backspace => {
+            value.pop();
+        }
+        KeypadKey::Clear => value.clear(),
+        _ => {}
+    }
+}
+
+/// Why a typed application number is refused, in plain words.
+pub fn number_error(error: &NumberError) -> Text {
+    match error {
+        NumberError::Shape => Text::new(
+            "申请编号为17位数字，见受理回执",
+            "An application number is the 17 digits on your receipt",
+        ),
+        NumberError::CheckDigit => Text::new(
+            "申请编号有误（某位数字输错或顺序颠倒），请核对回执",
+            "That number is not right (a digit is wrong or two are swapped); check your receipt",
+        ),
+        _ => Text::new(
+            "这不是有效的申请编号，请核对回执",
+            "That is not a valid application number; check your receipt",
+        ),
+    }
+}
+
 impl Progress {
     /// Asking for a number or a card.
     pub fn new() -> Progress {
@@ -55,27 +87,33 @@ impl Journey for Progress {
         JourneyKind::Progress
     }
 
-    fn on(&mut self, input: Input, _cx: &Cx<'_>) -> Vec<Effect> {
+    fn on(&mut self, input: Input, cx: &Cx<'_>) -> Vec<Effect> {
         match (&mut self.state, input) {
             (State::Ask { value, error }, Input::Command(Command::Key { key })) => {
-                type_key(value, key, 22);
+                type_digit(value, key, ApplicationNo::DIGITS);
                 *error = None;
                 Vec::new()
             }
             (State::Ask { value, error }, Input::Command(Command::Confirm)) => {
-                let typed = value.trim().to_uppercase();
-                if is_application_no(&typed) {
-                    self.fetch(ProgressQuery::Number(typed))
-                } else {
-                    *error = Some(Text::new(
-                        "申请编号格式为 8位-日期-4位，如 0193A1B2-20261126-0007",
-                        "An application number looks like 0193A1B2-20261126-0007",
-                    ));
-                    Vec::new()
+                match ApplicationNo::parse(value) {
+                    Ok(no) => self.fetch(ProgressQuery::Number(no)),
+                    Err(e) => {
+                        *error = Some(number_error(&e));
+                        Vec::new()
+                    }
                 }
             }
-            (State::Ask { .. }, Input::CardTapped(holder)) => {
-                self.fetch(ProgressQuery::Holder(holder.holder_hash.clone()))
+            (State::Ask { error, .. }, Input::CardTapped(holder)) => {
+                if holder.lookup_hashes().is_empty() {
+                    *error = Some(no_card_lookup(
+                        cx,
+                        "输入回执上的申请编号",
+                        "type the number on your receipt",
+                    ));
+                    return Vec::new();
+                }
+                let hashes = holder.lookup_hashes().to_vec();
+                self.fetch(ProgressQuery::Holder(hashes))
             }
             (State::Fetching, Input::Outcome(Outcome::Progress(result))) => {
                 self.state = match result {
@@ -103,6 +141,7 @@ impl Journey for Progress {
             State::Ask { value, error } => Page::EnterNumber {
                 value: value.clone(),
                 error: error.clone(),
+                letters: false,
             },
             State::Fetching => Page::Working {
                 what: Text::new("正在查询", "Looking it up"),

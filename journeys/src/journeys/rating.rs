@@ -1,7 +1,8 @@
 //! 好差评: five levels; a level of 2 or less asks for reasons (choices and an optional note).
 //! One rating per ticket or application: the store refuses a second.
 
-use kiosk_api::citizen::{RatingGiven, is_application_no, rating_subject};
+use kiosk_api::ApplicationNo;
+use kiosk_api::citizen::{RatingGiven, rating_subject};
 
 use super::{Cx, Effect, Input, Journey, Notice, Outcome};
 use crate::model::{Choice, Command, JourneyKind, KeypadKey, Page, Text};
@@ -99,10 +100,11 @@ impl Rating {
 /// application number. `None` if it is neither.
 pub fn subject_for(typed: &str, cx: &Cx<'_>) -> Option<(String, Text)> {
     let typed = typed.trim().to_uppercase();
-    if is_application_no(&typed) {
+    if let Ok(no) = ApplicationNo::parse(&typed) {
+        let grouped = no.grouped();
         return Some((
-            rating_subject::application(&typed),
-            Text::new(format!("申请 {typed}"), format!("application {typed}")),
+            rating_subject::application(&no.to_string()),
+            Text::new(format!("申请 {grouped}"), format!("application {grouped}")),
         ));
     }
     let letters: String = typed
@@ -132,7 +134,6 @@ pub fn type_key(value: &mut String, key: KeypadKey, max: usize) {
         KeypadKey::Letter(c) if c.is_ascii_alphabetic() && value.len() < max => {
             value.push(c.to_ascii_uppercase())
         }
-        KeypadKey::Dash if value.len() < max => value.push('-'),
         KeypadKey::Backspace => {
             value.pop();
         }
@@ -162,8 +163,8 @@ impl Journey for Rating {
                     }
                     None => {
                         *error = Some(Text::new(
-                            "请输入号票上的号码（如A012）或申请编号",
-                            "Type the number on your ticket (e.g. A012) or your application number",
+                            "请输入号票上的号码（如A012）或回执上的17位申请编号",
+                            "Type the number on your ticket (e.g. A012) or the 17-digit number on your receipt",
                         ))
                     }
                 }
@@ -232,6 +233,7 @@ impl Journey for Rating {
             State::EnterSubject { value, error } => Page::EnterNumber {
                 value: value.clone(),
                 error: error.clone(),
+                letters: true,
             },
             State::Level => Page::Choose {
                 title: Text::new(

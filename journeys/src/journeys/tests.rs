@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kiosk_api::catalog::Catalog;
-use kiosk_api::citizen::{Appointment, TicketPriority};
+use kiosk_api::citizen::{Appointment, HolderKey, HolderKeys, TicketPriority};
+use kiosk_api::{ApplicationNo, HallCode, KioskNo};
 
 use super::checkin::{Verdict, verdict};
 use super::*;
@@ -30,12 +31,42 @@ fn cx<'a>(catalog: &'a Catalog, now: &str) -> Cx<'a> {
 
 const NOW: &str = "2026-11-26T02:00:00Z"; // 10:00 hall time
 
+fn keys() -> HolderKeys {
+    HolderKeys {
+        keys: vec![HolderKey {
+            id: "test".into(),
+            secret: [7; 32],
+        }],
+    }
+}
+
 fn holder(born: (i32, u32, u32)) -> Holder {
     Holder::new(
         "王建国",
         "11010519651127001X",
         NaiveDate::from_ymd_opt(born.0, born.1, born.2).unwrap(),
+        Some(&keys()),
     )
+}
+
+/// The same card on a kiosk that never got a holder key.
+fn keyless_holder() -> Holder {
+    Holder::new(
+        "王建国",
+        "11010519651127001X",
+        NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+        None,
+    )
+}
+
+fn application_no(seq: u16) -> ApplicationNo {
+    ApplicationNo::new(
+        HallCode::new(12).unwrap(),
+        KioskNo::new(3).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        seq,
+    )
+    .unwrap()
 }
 
 fn cmd(c: Command) -> Input {
@@ -138,8 +169,7 @@ fn appointment(start: &str) -> Appointment {
     let start: DateTime<chrono::FixedOffset> = start.parse().unwrap();
     Appointment {
         appointment_id: "ap-1".into(),
-        holder_hash: holder((1965, 11, 27)).holder_hash,
-        holder_name_masked: "王**".into(),
+        holder_hash: holder((1965, 11, 27)).holder_hash().unwrap().to_owned(),
         matter_code: "re-transfer".into(),
         category: "C".into(),
         slot_start: start,
@@ -439,15 +469,45 @@ fn a_complete_application_is_submitted_with_choice_labels_and_offers_a_rating() 
     assert_eq!(order.form["purpose"], "出国签证");
     assert_eq!(order.materials.len(), 2);
     j.on(
-        Input::Outcome(Outcome::Submitted(Ok((
-            "0193A1B2-20261126-0001".into(),
-            true,
-        )))),
+        Input::Outcome(Outcome::Submitted(Ok((application_no(1), true)))),
         &cx,
+    );
+    let Page::Receipt { application_no, .. } = j.page(&cx) else {
+        panic!()
+    };
+    assert_eq!(
+        application_no, "0012 03 261126 0001 7",
+        "shown grouped for reading aloud"
     );
     let effects = j.on(cmd(Command::Confirm), &cx);
     assert!(
-        matches!(effects.as_slice(), [Effect::OfferRating { subject, .. }] if subject == "application:0193A1B2-20261126-0001")
+        matches!(effects.as_slice(), [Effect::OfferRating { subject, .. }] if subject == "application:00120326112600017")
+    );
+}
+
+#[test]
+fn without_a_holder_key_a_card_cannot_start_an_application_or_a_check_in() {
+    let catalog = catalog();
+    let cx = cx(&catalog, NOW);
+    let mut j = apply::Apply::new();
+    assert!(j.on(Input::CardTapped(keyless_holder()), &cx).is_empty());
+    let Page::Notice {
+        message, window, ..
+    } = j.page(&cx)
+    else {
+        panic!("{:?}", j.page(&cx))
+    };
+    assert!(message.zh.contains("1号综合咨询台"), "{message:?}");
+    assert!(window.is_some());
+
+    let mut j = checkin::CheckIn::new();
+    assert!(j.on(Input::CardTapped(keyless_holder()), &cx).is_empty());
+    let Page::Notice { message, .. } = j.page(&cx) else {
+        panic!()
+    };
+    assert!(
+        message.en.contains("cannot look things up by ID card"),
+        "{message:?}"
     );
 }
 
@@ -477,46 +537,219 @@ fn the_guide_filters_by_category_and_searches_pinyin_initials() {
     assert!(matches!(effects.as_slice(), [Effect::PrintGuide { .. }]));
 }
 
-#[test]
-fn progress_takes_a_well_formed_number_or_a_card() {
-    let catalog = catalog();
-    let cx = cx(&catalog, NOW);
-    let mut j = progress::Progress::new();
-    for c in "0193A1B2-2026".chars() {
+fn type_digits(j: &mut dyn Journey, text: &str, cx: &Cx<'_>) {
+    for c in text.chars() {
         let key = match c {
             '-' => KeypadKey::Dash,
             d if d.is_ascii_digit() => KeypadKey::Digit(d as u8 - b'0'),
             l => KeypadKey::Letter(l),
         };
-        j.on(cmd(Command::Key { key }), &cx);
+        j.on(cmd(Command::Key { key }), cx);
     }
+}
+
+#[test]
+fn progress_takes_a_17_digit_number_with_its_check_digit_or_a_card() {
+    let catalog = catalog();
+    let cx = cx(&catalog, NOW);
+    let mut j = progress::Progress::new();
+    assert!(
+        matches!(j.page(&cx), Page::EnterNumber { letters: false, .. }),
+        "the progress keypad has no letter keys"
+    );
+    // Letters and dashes of the old numbers do not type at all.
+    type_digits(&mut j, "0193A1B2-2026", &cx);
+    let Page::EnterNumber { value, .. } = j.page(&cx) else {
+        panic!()
+    };
+    assert_eq!(value, "0193122026");
     assert!(j.on(cmd(Command::Confirm), &cx).is_empty());
-    assert!(matches!(
-        j.page(&cx),
-        Page::EnterNumber { error: Some(_), .. }
-    ));
+    let Page::EnterNumber {
+        error: Some(short), ..
+    } = j.page(&cx)
+    else {
+        panic!()
+    };
+    assert!(short.en.contains("17 digits"), "{short:?}");
+
+    // One digit wrong: the check digit catches it.
+    let mut j = progress::Progress::new();
+    type_digits(&mut j, "00120326112600016", &cx);
+    assert!(j.on(cmd(Command::Confirm), &cx).is_empty());
+    let Page::EnterNumber {
+        error: Some(wrong), ..
+    } = j.page(&cx)
+    else {
+        panic!()
+    };
+    assert!(wrong.en.contains("swapped"), "{wrong:?}");
+
+    let mut j = progress::Progress::new();
+    type_digits(&mut j, &application_no(1).to_string(), &cx);
+    let effects = j.on(cmd(Command::Confirm), &cx);
+    assert!(
+        matches!(effects.as_slice(), [Effect::FetchProgress(ProgressQuery::Number(no))] if *no == application_no(1)),
+        "{effects:?}"
+    );
+
+    let mut j = progress::Progress::new();
     let effects = j.on(Input::CardTapped(holder((1990, 1, 1))), &cx);
     assert!(matches!(
         effects.as_slice(),
-        [Effect::FetchProgress(ProgressQuery::Holder(_))]
+        [Effect::FetchProgress(ProgressQuery::Holder(hashes))] if hashes.len() == 1
     ));
 }
 
 #[test]
-fn help_sends_at_once_and_then_names_the_desk() {
+fn without_a_holder_key_progress_by_card_says_so_and_offers_the_keypad() {
+    let catalog = catalog();
+    let cx = cx(&catalog, NOW);
+    let mut j = progress::Progress::new();
+    assert!(j.on(Input::CardTapped(keyless_holder()), &cx).is_empty());
+    let Page::EnterNumber {
+        error: Some(error), ..
+    } = j.page(&cx)
+    else {
+        panic!("{:?}", j.page(&cx))
+    };
+    assert!(error.zh.contains("无法按身份证查询"), "{error:?}");
+    assert!(
+        error.en.contains("type the number on your receipt"),
+        "{error:?}"
+    );
+    assert!(j.wants_card(), "still on the keypad page");
+}
+
+#[test]
+fn a_rating_takes_an_application_number_in_digits() {
+    let catalog = catalog();
+    let cx = cx(&catalog, NOW);
+    let mut j = rating::Rating::from_tile();
+    assert!(matches!(
+        j.page(&cx),
+        Page::EnterNumber { letters: true, .. }
+    ));
+    type_digits(&mut j, &application_no(1).grouped().replace(' ', ""), &cx);
+    j.on(cmd(Command::Confirm), &cx);
+    let effects = j.on(choose("5"), &cx);
+    let [Effect::Rate(r)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(r.subject, "application:00120326112600017");
+}
+
+#[test]
+fn help_that_is_only_queued_sends_the_citizen_to_the_desk_and_says_who_is_coming_once_acknowledged()
+{
     let catalog = catalog();
     let cx = cx(&catalog, NOW);
     let (mut j, effects) = start(JourneyKind::Help, &cx);
     assert!(matches!(effects.as_slice(), [Effect::CallHelp { page }] if page == "home"));
-    j.on(Input::Outcome(Outcome::HelpSent), &cx);
+    let id = uuid::Uuid::now_v7();
+    j.on(Input::Outcome(Outcome::HelpSent(Ok(id))), &cx);
+    assert_eq!(
+        j.followed_help(),
+        Some(id),
+        "the engine polls central for it"
+    );
+    let Page::Notice {
+        title,
+        message,
+        window,
+        failure,
+    } = j.page(&cx)
+    else {
+        panic!()
+    };
+    assert!(failure, "only queued: nobody knows yet");
+    assert!(title.zh.contains("尚未送达"), "{title:?}");
+    assert!(
+        message.zh.contains("请您现在直接前往1号综合咨询台"),
+        "{message:?}"
+    );
+    assert!(
+        message.en.contains("go to Information desk 1 now"),
+        "{message:?}"
+    );
+    assert!(window.is_some());
+
+    // Another request's answer changes nothing.
+    j.on(
+        Input::Outcome(Outcome::Help {
+            event_id: uuid::Uuid::now_v7(),
+            progress: HelpProgress::Received,
+        }),
+        &cx,
+    );
+    assert!(matches!(j.page(&cx), Page::Notice { failure: true, .. }));
+
+    j.on(
+        Input::Outcome(Outcome::Help {
+            event_id: id,
+            progress: HelpProgress::Received,
+        }),
+        &cx,
+    );
+    let Page::Notice { title, failure, .. } = j.page(&cx) else {
+        panic!()
+    };
+    assert!(!failure);
+    assert_eq!(title.en, "Staff have been called");
+    // Central unreachable again: what staff already see is not taken back.
+    j.on(
+        Input::Outcome(Outcome::Help {
+            event_id: id,
+            progress: HelpProgress::Queued,
+        }),
+        &cx,
+    );
+    assert!(matches!(j.page(&cx), Page::Notice { failure: false, .. }));
+
+    j.on(
+        Input::Outcome(Outcome::Help {
+            event_id: id,
+            progress: HelpProgress::OnTheWay {
+                by: Some("3号窗口 李**".into()),
+            },
+        }),
+        &cx,
+    );
+    let Page::Notice { title, message, .. } = j.page(&cx) else {
+        panic!()
+    };
+    assert_eq!(title.zh, "工作人员已收到，正在赶来");
+    assert_eq!(title.en, "Staff are on their way");
+    assert!(message.zh.contains("3号窗口 李**"), "{message:?}");
+    assert_eq!(j.followed_help(), None, "acknowledged: polling stops");
+}
+
+#[test]
+fn help_that_could_not_be_written_down_sends_the_citizen_to_the_desk() {
+    let catalog = catalog();
+    let cx = cx(&catalog, NOW);
+    let (mut j, _) = start(JourneyKind::Help, &cx);
+    let notice = go_to_window(&cx, Text::same("x"), Text::same("y"));
+    j.on(Input::Outcome(Outcome::HelpSent(Err(notice))), &cx);
     assert!(matches!(
         j.page(&cx),
         Page::Notice {
+            failure: true,
             window: Some(_),
-            failure: false,
             ..
         }
     ));
+    assert_eq!(j.followed_help(), None);
+}
+
+#[test]
+fn the_form_answers_are_wiped_when_the_journey_is_dropped() {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    // Each answer is a Zeroizing<String>; the holder is ZeroizeOnDrop itself.
+    wiped_on_drop::<zeroize::Zeroizing<String>>();
+    wiped_on_drop::<Holder>();
+    let _: fn(apply::Answers) = |answers| {
+        let _: Option<&zeroize::Zeroizing<String>> = answers.values().next();
+    };
 }
 
 proptest::proptest! {

@@ -389,7 +389,7 @@ fn bind_page(a: &JourneyAdapter<'_>, page: &Page, l: Language) {
             a.set_printed(*printed);
             JPage::Missing
         }
-        Page::EnterNumber { value, error } => {
+        Page::EnterNumber { value, error, .. } => {
             a.set_number(value.as_str().into());
             a.set_error(opt(error));
             JPage::EnterNumber

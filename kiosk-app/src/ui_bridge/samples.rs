@@ -297,8 +297,9 @@ pub fn samples() -> Vec<Sample> {
             "progress-number",
             JourneyKind::Progress,
             Page::EnterNumber {
-                value: "0193A1B2-2026".into(),
+                value: "0012032612".into(),
                 error: None,
+                letters: false,
             },
         ),
         (

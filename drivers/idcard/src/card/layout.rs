@@ -193,7 +193,7 @@ pub fn decode_text(raw: &[u8]) -> Result<IdCard, CardError> {
     }
     let marker = text(raw, KIND)?.chars().next().unwrap_or(' ');
     let kind = CardKind::from_marker(marker);
-    let blank = IdCard {
+    let mut card = IdCard {
         card_type: kind,
         name: String::new(),
         english_name: None,
@@ -218,32 +218,30 @@ pub fn decode_text(raw: &[u8]) -> Result<IdCard, CardError> {
     Ok(match kind {
         CardKind::Resident | CardKind::HkMoTwPermit => {
             let permit = kind == CardKind::HkMoTwPermit;
-            IdCard {
-                name: text(raw, resident::NAME)?,
-                sex: sex(raw, resident::SEX)?,
-                nation: if permit {
-                    None
-                } else {
-                    Some(nation(raw, resident::NATION)?)
-                },
-                birth_date: date(raw, resident::BIRTH)?,
-                address: optional(raw, resident::ADDRESS)?,
-                id_number: checked_number(raw, resident::ID_NUMBER)?,
-                issuer: optional(raw, resident::ISSUER)?,
-                valid_from: date(raw, resident::VALID_FROM)?,
-                valid_until: validity(raw, resident::VALID_UNTIL)?,
-                pass_number: if permit {
-                    optional(raw, permit::PASS_NUMBER)?
-                } else {
-                    None
-                },
-                issue_count: if permit {
-                    count(raw, permit::ISSUE_COUNT)?
-                } else {
-                    None
-                },
-                ..blank
-            }
+            card.name = text(raw, resident::NAME)?;
+            card.sex = sex(raw, resident::SEX)?;
+            card.nation = if permit {
+                None
+            } else {
+                Some(nation(raw, resident::NATION)?)
+            };
+            card.birth_date = date(raw, resident::BIRTH)?;
+            card.address = optional(raw, resident::ADDRESS)?;
+            card.id_number = checked_number(raw, resident::ID_NUMBER)?;
+            card.issuer = optional(raw, resident::ISSUER)?;
+            card.valid_from = date(raw, resident::VALID_FROM)?;
+            card.valid_until = validity(raw, resident::VALID_UNTIL)?;
+            card.pass_number = if permit {
+                optional(raw, permit::PASS_NUMBER)?
+            } else {
+                None
+            };
+            card.issue_count = if permit {
+                count(raw, permit::ISSUE_COUNT)?
+            } else {
+                None
+            };
+            card
         }
         CardKind::ForeignPermanent => {
             let number = text(raw, foreign_2017::ID_NUMBER)?;
@@ -253,39 +251,35 @@ pub fn decode_text(raw: &[u8]) -> Result<IdCard, CardError> {
                     expected: "15 characters (3 letters and 12 digits)",
                 });
             }
-            IdCard {
-                english_name: optional(raw, foreign_2017::ENGLISH_NAME)?,
-                sex: sex(raw, foreign_2017::SEX)?,
-                id_number: number,
-                nationality: optional(raw, foreign_2017::NATIONALITY)?,
-                name: text(raw, foreign_2017::NAME)?,
-                valid_from: date(raw, foreign_2017::VALID_FROM)?,
-                valid_until: validity(raw, foreign_2017::VALID_UNTIL)?,
-                birth_date: date(raw, foreign_2017::BIRTH)?,
-                card_version: optional(raw, foreign_2017::VERSION)?,
-                authority_code: optional(raw, foreign_2017::AUTHORITY)?,
-                ..blank
-            }
+            card.english_name = optional(raw, foreign_2017::ENGLISH_NAME)?;
+            card.sex = sex(raw, foreign_2017::SEX)?;
+            card.id_number = number;
+            card.nationality = optional(raw, foreign_2017::NATIONALITY)?;
+            card.name = text(raw, foreign_2017::NAME)?;
+            card.valid_from = date(raw, foreign_2017::VALID_FROM)?;
+            card.valid_until = validity(raw, foreign_2017::VALID_UNTIL)?;
+            card.birth_date = date(raw, foreign_2017::BIRTH)?;
+            card.card_version = optional(raw, foreign_2017::VERSION)?;
+            card.authority_code = optional(raw, foreign_2017::AUTHORITY)?;
+            card
         }
         CardKind::ForeignPermanent2023 => {
             // One name in two slots: join them before trimming, so a space at the seam stays.
             let mut english = untrimmed(raw, foreign_2023::ENGLISH_NAME)?;
             english.push_str(&untrimmed(raw, foreign_2023::ENGLISH_NAME_MORE)?);
             let english = english.trim_end_matches([' ', '\0']).to_string();
-            IdCard {
-                name: text(raw, resident::NAME)?,
-                sex: sex(raw, resident::SEX)?,
-                issue_count: count(raw, foreign_2023::ISSUE_COUNT)?,
-                birth_date: date(raw, resident::BIRTH)?,
-                english_name: (!english.is_empty()).then_some(english),
-                id_number: checked_number(raw, resident::ID_NUMBER)?,
-                issuer: optional(raw, resident::ISSUER)?,
-                valid_from: date(raw, resident::VALID_FROM)?,
-                valid_until: validity(raw, resident::VALID_UNTIL)?,
-                nationality: optional(raw, foreign_2023::NATIONALITY)?,
-                previous_card_link: optional(raw, foreign_2023::PREVIOUS_LINK)?,
-                ..blank
-            }
+            card.name = text(raw, resident::NAME)?;
+            card.sex = sex(raw, resident::SEX)?;
+            card.issue_count = count(raw, foreign_2023::ISSUE_COUNT)?;
+            card.birth_date = date(raw, resident::BIRTH)?;
+            card.english_name = (!english.is_empty()).then_some(english);
+            card.id_number = checked_number(raw, resident::ID_NUMBER)?;
+            card.issuer = optional(raw, resident::ISSUER)?;
+            card.valid_from = date(raw, resident::VALID_FROM)?;
+            card.valid_until = validity(raw, resident::VALID_UNTIL)?;
+            card.nationality = optional(raw, foreign_2023::NATIONALITY)?;
+            card.previous_card_link = optional(raw, foreign_2023::PREVIOUS_LINK)?;
+            card
         }
     })
 }

@@ -158,10 +158,14 @@ impl<'de> Deserialize<'de> for Validity {
 /// The JSON form (serde) is what `kioskctl idcard read --json --reveal` prints and what the
 /// simulator's card files hold; fields a kind does not carry are left out. `Debug` and
 /// `Display` mask the personal fields, so a card can reach a log by accident without harm.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its text fields, photo and fingerprint are wiped from memory when it is dropped.
+#[derive(
+    Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop,
+)]
 #[serde(deny_unknown_fields)]
 pub struct IdCard {
     /// Which document this is.
+    #[zeroize(skip)]
     pub card_type: CardKind,
     /// Name in Chinese characters (may be empty on a foreigner's card).
     pub name: String,
@@ -169,14 +173,17 @@ pub struct IdCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub english_name: Option<String>,
     /// Sex.
+    #[zeroize(skip)]
     pub sex: Sex,
     /// Nation (民族), resident cards only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[zeroize(skip)]
     pub nation: Option<Nation>,
     /// Nationality as the GB/T 2659 (ISO 3166-1 alpha-3) code, foreigner cards only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
     /// Date of birth.
+    #[zeroize(skip)]
     pub birth_date: NaiveDate,
     /// Address of household registration or residence (resident cards and permits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,8 +194,10 @@ pub struct IdCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// First day of validity.
+    #[zeroize(skip)]
     pub valid_from: NaiveDate,
     /// Last day of validity, or long-term.
+    #[zeroize(skip)]
     pub valid_until: Validity,
     /// Number of the Hong Kong/Macau/Taiwan travel permit (通行证号码), permits only.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -77,10 +77,16 @@ impl Transport for SerialTransport {
 
     fn receive(&mut self, timeout: Duration) -> Result<Vec<u8>, TransportError> {
         let deadline = Instant::now() + timeout;
-        let mut chunk = [0u8; 2048];
+        // Card data passes through here: the read buffer is wiped when this returns, and a
+        // complete frame leaves in the very allocation it was read into (no stale copy
+        // stays behind in `pending`'s spare capacity).
+        let mut chunk = zeroize::Zeroizing::new([0u8; 2048]);
         loop {
             match frame::boundary(&self.pending) {
-                Boundary::Complete(n) => return Ok(self.pending.drain(..n).collect()),
+                Boundary::Complete(n) => {
+                    let rest = self.pending.split_off(n);
+                    return Ok(std::mem::replace(&mut self.pending, rest));
+                }
                 Boundary::Garbage(n) => {
                     self.pending.drain(..n);
                     continue;
@@ -94,7 +100,7 @@ impl Transport for SerialTransport {
                     received: std::mem::take(&mut self.pending),
                 });
             }
-            match self.port.read(&mut chunk) {
+            match self.port.read(chunk.as_mut_slice()) {
                 Ok(0) => return Err(TransportError::Io("port closed".into())),
                 Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::Interrupted => {
