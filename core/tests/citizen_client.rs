@@ -59,6 +59,8 @@ impl Drop for Serve {
 struct Hall {
     exe: PathBuf,
     db: String,
+    /// Central's holder-hash key file (outside its database).
+    holder_keys: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -88,6 +90,8 @@ impl Hall {
     fn serve(&self) -> (Serve, String) {
         let mut child = Command::new(&self.exe)
             .args(["serve", "--db", &self.db, "--listen", "127.0.0.1:0"])
+            .arg("--holder-keys")
+            .arg(&self.holder_keys)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -108,13 +112,25 @@ impl Hall {
 fn hall() -> Hall {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("central.db").display().to_string();
+    let holder_keys = dir.path().join("holder.keys");
     let hall = Hall {
         exe: central_exe(),
         db,
+        holder_keys,
         _dir: dir,
     };
     let ops = hall._dir.path().join("ops.pem");
     hall.central(&["keys", "generate", "--out", &ops.display().to_string()]);
+    let out = Command::new(&hall.exe)
+        .args(["holder-keys", "generate", "--id", "2026a", "--file"])
+        .arg(&hall.holder_keys)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "central holder-keys generate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     hall
 }
 
@@ -260,6 +276,9 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
             ),
         ],
     };
+    let help_event = batch.events[3].event_id;
+    // Not sent yet: central does not know it.
+    assert_eq!(kiosk.help_status(help_event).await.unwrap(), None);
     let ack = kiosk.post_events(&batch).await.unwrap();
     assert!(ack.results.iter().all(|r| r.outcome.is_acknowledged()));
 
@@ -278,7 +297,13 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
     // Staff see the help request and acknowledge it.
     let open = hall.central_json(&["help", "list", "--open"]);
     let id = open[0]["id"].as_i64().unwrap().to_string();
-    hall.central_json(&["help", "ack", &id]);
+    let received = kiosk.help_status(help_event).await.unwrap().unwrap();
+    assert_eq!(received.event_id, help_event);
+    assert_eq!(received.acknowledged_at, None);
+    hall.central_json(&["help", "ack", &id, "--by", "3号窗口"]);
+    let acknowledged = kiosk.help_status(help_event).await.unwrap().unwrap();
+    assert!(acknowledged.acknowledged_at.is_some());
+    assert_eq!(acknowledged.acknowledged_by.as_deref(), Some("3号窗口"));
     assert_eq!(
         hall.central_json(&["help", "list", "--open"]),
         serde_json::json!([])
@@ -299,7 +324,16 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
         }])
         .to_string(),
     );
-    let imported = hall.central_json(&["appointments", "import", &file, "--hall", HALL]);
+    let keys_file = hall.holder_keys.display().to_string();
+    let imported = hall.central_json(&[
+        "appointments",
+        "import",
+        &file,
+        "--hall",
+        HALL,
+        "--holder-keys",
+        &keys_file,
+    ]);
     assert_eq!(imported["added"], 1);
     let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
     let booked = kiosk.appointments(day).await.unwrap();
