@@ -126,7 +126,6 @@ impl Drop for Central {
     }
 }
 
-/// `central token create --hall HALL --json`: a one-time enrolment token.
 /// A fresh central on its own SQLite file in `dir` (`central.db`, log `central.log`) whose
 /// ops key (`ops.pem`) exists, so that kiosks can enrol: central enrols nobody before ops has
 /// a key. Returns the running central; its database is [`Central::db`].
@@ -137,6 +136,15 @@ pub fn start_fresh(exe: &Path, dir: &Path) -> anyhow::Result<Central> {
     Ok(central)
 }
 
+/// Like [`start_fresh`], on the database `db` (a SQLite file or a `postgres://` URL of an
+/// empty database), with its log and ops key in `dir`.
+pub fn start_on(exe: &Path, db: &str, dir: &Path) -> anyhow::Result<Central> {
+    let central = Central::start(exe, db, &dir.join("central.log"))?;
+    generate_ops_key(exe, db, &dir.join("ops.pem"))?;
+    Ok(central)
+}
+
+/// `central token create --hall HALL --json`: a one-time enrolment token.
 pub fn create_token(exe: &Path, db: &str, hall: &str, hall_name: &str) -> anyhow::Result<String> {
     let out = Command::new(exe)
         .args([
