@@ -282,15 +282,22 @@ pub fn ticket_on_paper(png: &Path) -> anyhow::Result<(String, String)> {
 }
 
 /// The application numbers on the receipts the receipt printer of `dir` cut: the sheets whose
-/// QR links to `progress_url` (guide slips and 一次性告知 lists link to the guide instead).
+/// QR links to `progress_url` (guide slips and 一次性告知 lists link to the guide instead),
+/// each as [`compact`].
 pub fn receipts_on_paper(dir: &Path, progress_url: &str) -> anyhow::Result<Vec<String>> {
     let mut numbers = Vec::new();
     for png in printed(dir, Printer::Receipt) {
         if let Some(no) = read_qr(&png)?.strip_prefix(progress_url) {
-            numbers.push(no.to_owned());
+            numbers.push(compact(no));
         }
     }
     Ok(numbers)
+}
+
+/// An application number without the spaces and hyphens it may be grouped with for reading
+/// (`0012 03 261201 0007 5` is `00120326120100075`), to compare it with what central keeps.
+pub fn compact(no: &str) -> String {
+    no.chars().filter(|c| !matches!(c, ' ' | '-')).collect()
 }
 
 /// `kioskctl sync status --json --data DIR/data`: what the kiosk in folder `dir` still has to

@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use kiosk_api::numbers::ApplicationNo;
+use kiosk_core::identity::Identity;
 use kiosk_system_tests::binaries::cargo_bin;
 use kiosk_system_tests::central;
 use kiosk_system_tests::db::{self, CentralDb};
@@ -118,6 +120,16 @@ fn fleet_story(root: &Path, db_url: &str) {
     );
     let ids: BTreeSet<&str> = fleet.iter().map(|m| m.kiosk_id.as_str()).collect();
     assert_eq!(ids.len(), 3, "three kiosk ids");
+    // Central numbered the kiosks of the hall: one hall code, three different kiosk numbers.
+    let identities: Vec<Identity> = fleet
+        .iter()
+        .map(|m| Identity::load(&m.dir.join("data")).unwrap().unwrap())
+        .collect();
+    let halls: BTreeSet<u16> = identities.iter().map(|i| i.hall_code.get()).collect();
+    let numbers: BTreeSet<u8> = identities.iter().map(|i| i.kiosk_no.get()).collect();
+    assert_eq!(halls.len(), 1, "one hall, one hall code: {halls:?}");
+    assert_eq!(numbers.len(), 3, "a kiosk number each: {numbers:?}");
+
     let drain = ["--drain-secs", "120"];
     let (a, b, c) = (&fleet[0], &fleet[1], &fleet[2]);
     let mut run_a = HeadlessRun::start(&kiosk_exe, &a.dir, &direct, 24, 10, &drain, "a").unwrap();
@@ -220,9 +232,22 @@ fn fleet_story(root: &Path, db_url: &str) {
     // Applications: every receipt's number is a well-formed number of its kiosk, no two
     // receipts share one, and central holds each one as that kiosk's, and nothing else.
     let mut printed_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (member, t) in fleet.iter().zip(&told) {
+    for ((member, t), identity) in fleet.iter().zip(&told).zip(&identities) {
         for no in &t.receipts {
             printed_by.entry(no).or_default().push(member.name);
+            match ApplicationNo::parse(no) {
+                Ok(parsed) => {
+                    if parsed.hall() != identity.hall_code || parsed.kiosk() != identity.kiosk_no {
+                        problems.push(format!(
+                            "{} printed {no}, a number of hall {} kiosk {}",
+                            member.name,
+                            parsed.hall(),
+                            parsed.kiosk()
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("{} printed {no:?}: {e}", member.name)),
+            }
             match held.applications.get(no.as_str()) {
                 Some(kiosk_id) if *kiosk_id == member.kiosk_id => {}
                 Some(other) => problems.push(format!(
@@ -270,9 +295,9 @@ fn fleet_story(root: &Path, db_url: &str) {
         }
     }
 
-    // Tickets: every printed ticket is issued on central from the kiosk that printed it
-    // (today the number C was printing when it died is voided at its restart); a ticket
-    // central holds that no paper shows can only be that one.
+    // Tickets: every printed ticket is issued on central from the kiosk that printed it; a
+    // ticket central holds that no paper shows can only be the one C was printing when it
+    // died, and it is marked unconfirmed (callable, for staff to check), never void.
     let mut printed_tickets: BTreeMap<(String, String), &str> = BTreeMap::new();
     for (member, t) in fleet.iter().zip(&told) {
         for ticket in &t.tickets {
@@ -287,8 +312,6 @@ fn fleet_story(root: &Path, db_url: &str) {
     for (ticket, kiosk_id) in &printed_tickets {
         match held.tickets.get(ticket) {
             Some(t) if t.kiosk_id == *kiosk_id && !t.voided => {}
-            // Today's code voids the number C was printing when it died.
-            Some(t) if t.kiosk_id == c.kiosk_id && t.voided => {}
             Some(t) => problems.push(format!("printed ticket {ticket:?} is on central as {t:?}")),
             None => problems.push(format!("printed ticket {ticket:?} is not on central")),
         }
@@ -299,7 +322,7 @@ fn fleet_story(root: &Path, db_url: &str) {
         .filter(|(k, t)| !t.voided && !printed_tickets.contains_key(*k))
         .collect();
     for (ticket, t) in &unprinted {
-        if t.kiosk_id != c.kiosk_id {
+        if t.kiosk_id != c.kiosk_id || !held.unconfirmed.contains(*ticket) {
             problems.push(format!(
                 "central has ticket {ticket:?} ({t:?}) that no kiosk printed"
             ));
@@ -388,8 +411,17 @@ fn ratings_given(dir: &Path) -> BTreeSet<String> {
     let mut stmt = conn.prepare("SELECT subject FROM ratings_given").unwrap();
     stmt.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+        .map(|s| subject(&s.unwrap()))
+        .collect()
+}
+
+/// A rating subject in one spelling: an application number without its grouping
+/// (`application:0012 03 261201 0007 5` is `application:00120326120100075`).
+fn subject(text: &str) -> String {
+    match text.strip_prefix("application:") {
+        Some(no) => format!("application:{}", kiosk::compact(no)),
+        None => text.to_owned(),
+    }
 }
 
 #[derive(Debug)]
@@ -411,6 +443,8 @@ struct Held {
     complete_attachments: BTreeSet<String>,
     /// `(business date, ticket number)` → the ticket.
     tickets: BTreeMap<(String, String), HeldTicket>,
+    /// Tickets whose `ticket_issued` event says `unconfirmed`.
+    unconfirmed: BTreeSet<(String, String)>,
     /// Rating subject → kiosk id.
     ratings: BTreeMap<String, String>,
     /// Kiosk id → help requests.
@@ -421,8 +455,21 @@ impl Held {
     fn read(db: &CentralDb) -> Held {
         let text = |row: &db::Row, i: usize| row[i].clone().unwrap_or_default();
         let mut events = BTreeMap::new();
-        for row in db.rows("SELECT kiosk_id, kind FROM events").unwrap() {
+        let mut unconfirmed = BTreeSet::new();
+        for row in db
+            .rows("SELECT kiosk_id, kind, payload FROM events")
+            .unwrap()
+        {
             *events.entry((text(&row, 0), text(&row, 1))).or_default() += 1;
+            if text(&row, 1) == "ticket_issued" {
+                let p: serde_json::Value = serde_json::from_str(&text(&row, 2)).unwrap();
+                if p["unconfirmed"] == true {
+                    unconfirmed.insert((
+                        p["business_date"].as_str().unwrap().to_owned(),
+                        p["ticket_no"].as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
         }
         let mut applications = BTreeMap::new();
         let mut materials = Vec::new();
@@ -430,7 +477,7 @@ impl Held {
             .rows("SELECT application_no, kiosk_id, materials FROM applications")
             .unwrap()
         {
-            let no = text(&row, 0);
+            let no = kiosk::compact(&text(&row, 0));
             let listed: serde_json::Value =
                 serde_json::from_str(&text(&row, 2)).unwrap_or_default();
             for m in listed.as_array().into_iter().flatten() {
@@ -464,7 +511,7 @@ impl Held {
             .rows("SELECT subject, kiosk_id FROM ratings")
             .unwrap()
             .iter()
-            .map(|r| (text(r, 0), text(r, 1)))
+            .map(|r| (subject(&text(r, 0)), text(r, 1)))
             .collect();
         let mut help = BTreeMap::new();
         for row in db.rows("SELECT kiosk_id FROM help_requests").unwrap() {
@@ -477,6 +524,7 @@ impl Held {
             materials,
             complete_attachments,
             tickets,
+            unconfirmed,
             ratings,
             help,
         }
