@@ -16,18 +16,29 @@ pub struct Central {
     db: String,
     log: PathBuf,
     addr: SocketAddr,
+    holder_keys: PathBuf,
+    /// Environment central runs with beyond its own (a fake clock's `LD_PRELOAD`, say).
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
 impl Central {
-    /// Starts `central serve --db DB --listen 127.0.0.1:0` and reads the address it bound.
-    /// Its log goes to `log`.
+    /// Starts `central serve --db DB --listen 127.0.0.1:0 --holder-keys FILE` and reads the
+    /// address it bound. Its log goes to `log`; the holder key file is `holder-keys`
+    /// beside it, generated with `central holder-keys generate` if it does not exist yet (it
+    /// lives outside the database, as in production).
     pub fn start(exe: &Path, db: &str, log: &Path) -> anyhow::Result<Central> {
+        let holder_keys = log.with_file_name("holder-keys");
+        if !holder_keys.exists() {
+            generate_holder_keys(exe, &holder_keys, "test-1")?;
+        }
         let mut central = Central {
             exe: exe.to_owned(),
             db: db.to_owned(),
             log: log.to_owned(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            holder_keys,
+            env: Vec::new(),
             child: None,
         };
         central.spawn()?;
@@ -44,6 +55,11 @@ impl Central {
         &self.db
     }
 
+    /// The holder keys file central serves.
+    pub fn holder_keys(&self) -> &Path {
+        &self.holder_keys
+    }
+
     fn spawn(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -55,6 +71,7 @@ impl Central {
         let mut last_error = None;
         for _ in 0..50 {
             let mut child = Command::new(&self.exe)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .args([
                     "serve",
                     "--db",
@@ -62,6 +79,8 @@ impl Central {
                     "--listen",
                     &self.addr.to_string(),
                 ])
+                .arg("--holder-keys")
+                .arg(&self.holder_keys)
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -103,6 +122,14 @@ impl Central {
         self.spawn()
     }
 
+    /// Starts central again on the same address and database with `env` added to its
+    /// environment (and to every later restart): [`crate::clock::next_day`] moves its clock.
+    pub fn restart_with_env(&mut self, env: &[(String, String)]) -> anyhow::Result<()> {
+        self.kill();
+        self.env = env.to_vec();
+        self.spawn()
+    }
+
     /// SIGTERM and wait: a clean shutdown.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -126,17 +153,43 @@ impl Drop for Central {
     }
 }
 
-/// `central token create --hall HALL --json`: a one-time enrolment token.
 /// A fresh central on its own SQLite file in `dir` (`central.db`, log `central.log`) whose
 /// ops key (`ops.pem`) exists, so that kiosks can enrol: central enrols nobody before ops has
 /// a key. Returns the running central; its database is [`Central::db`].
 pub fn start_fresh(exe: &Path, dir: &Path) -> anyhow::Result<Central> {
     let db = dir.join("central.db").to_string_lossy().into_owned();
-    let central = Central::start(exe, &db, &dir.join("central.log"))?;
-    generate_ops_key(exe, &db, &dir.join("ops.pem"))?;
+    start_on(exe, &db, dir)
+}
+
+/// Like [`start_fresh`], on the database `db` (a SQLite file or a `postgres://` URL of an
+/// empty database), with its log, ops key and holder keys in `dir`.
+pub fn start_on(exe: &Path, db: &str, dir: &Path) -> anyhow::Result<Central> {
+    let central = Central::start(exe, db, &dir.join("central.log"))?;
+    generate_ops_key(exe, db, &dir.join("ops.pem"))?;
     Ok(central)
 }
 
+/// `central holder-keys generate --file FILE --id ID`: a new holder key, made the current
+/// one of the keys file (created 0600 if missing).
+pub fn generate_holder_keys(exe: &Path, file: &Path, id: &str) -> anyhow::Result<()> {
+    let out = Command::new(exe)
+        .args(["holder-keys", "generate", "--file"])
+        .arg(file)
+        .args(["--id", id])
+        .env("RUST_LOG", "warn")
+        .output()
+        .context("running central holder-keys generate")?;
+    if !out.status.success() {
+        bail!(
+            "central holder-keys generate failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// `central token create --hall HALL --json`: a one-time enrolment token.
 pub fn create_token(exe: &Path, db: &str, hall: &str, hall_name: &str) -> anyhow::Result<String> {
     let out = Command::new(exe)
         .args([

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Timelike as _, Utc};
 use kiosk_api::citizen::{
-    ApplicationStatus, ApplicationSubmitted, CitizenEvent, application_no, business_date_at,
-    hall_offset, holder_hash,
+    ApplicationStatus, ApplicationSubmitted, CitizenEvent, HolderKeys, business_date_at,
+    hall_offset,
 };
+use kiosk_api::numbers::ApplicationNo;
 use kiosk_api::{Event, EventBatch};
 use kiosk_core::config::Config;
 use kiosk_core::identity::Identity;
@@ -94,6 +95,29 @@ impl Hall {
         std::fs::write(&file, serde_json::to_vec(appointments).unwrap()).unwrap();
         let file = file.to_string_lossy().into_owned();
         self.cli(&["appointments", "import", &file, "--hall", HALL])
+    }
+
+    /// The holder keys central serves, read from its key file (outside its database; one
+    /// `ID BASE64SECRET` line per key, the current one first): what kiosks hash ID numbers
+    /// with.
+    fn holder_keys(&self) -> HolderKeys {
+        let file = std::fs::read_to_string(self.central.holder_keys()).unwrap();
+        let keys = file
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|line| {
+                let (id, secret) = line.split_once(char::is_whitespace).unwrap();
+                serde_json::from_value(serde_json::json!({"id": id, "secret": secret.trim()}))
+                    .unwrap()
+            })
+            .collect();
+        HolderKeys { keys }
+    }
+
+    /// The holder hash of `card` under central's current key, as the kiosks make it.
+    fn holder_hash(&self, card: &IdCard) -> String {
+        self.holder_keys().keys[0].hash(&card.id_number)
     }
 
     /// Central's database, read-only (what it stored, whatever its CLI shows).
@@ -276,17 +300,15 @@ impl Kiosk {
         page
     }
 
-    /// Types an application number on the progress keypad and asks.
-    async fn progress_by_number(&mut self, no: &str) -> Page {
+    /// Types an application number on the progress keypad (digits only) and asks.
+    async fn progress_by_number(&mut self, no: &ApplicationNo) -> Page {
         let page = self.start_journey(JourneyKind::Progress).await;
         assert!(matches!(page, Page::EnterNumber { .. }), "{page:?}");
-        for c in no.chars() {
-            let key = match c {
-                '0'..='9' => KeypadKey::Digit(c as u8 - b'0'),
-                '-' => KeypadKey::Dash,
-                c => KeypadKey::Letter(c),
-            };
-            self.engine.send(Command::Key { key });
+        for c in no.to_string().chars() {
+            let digit = c.to_digit(10).expect("application numbers are digits") as u8;
+            self.engine.send(Command::Key {
+                key: KeypadKey::Digit(digit),
+            });
         }
         let page = self
             .send_until(Command::Confirm, "the progress", |p| {
@@ -482,7 +504,7 @@ fn a_citizen_with_an_appointment_checks_in_with_the_id_card_and_central_sees_the
         assert_eq!(on_central.appointment_id.as_deref(), Some("YY-0001"));
         assert_eq!(
             on_central.holder_hash.as_deref(),
-            Some(holder_hash(&card.id_number).as_str())
+            Some(hall.holder_hash(&card).as_str())
         );
         assert!(on_central.issued, "{on_central:?}");
         assert!(on_central.source.starts_with("lease:") || on_central.source == "band");
@@ -526,11 +548,11 @@ fn a_citizen_looks_up_progress_by_application_number_and_by_id_card() {
         // application to central (the wire the kiosks use, signed as that kiosk).
         let (other_dir, other) = hall.enrol("kiosk-2").await;
         let yesterday = business_date_at(Utc::now()).pred_opt().unwrap();
-        let no = application_no(other.kiosk_id, yesterday, 7);
+        let no = ApplicationNo::new(other.hall_code, other.kiosk_no, yesterday, 7).unwrap();
         let submitted = ApplicationSubmitted {
-            application_no: no.clone(),
+            application_no: no,
             matter_code: "hr-sscard-apply".into(),
-            holder_hash: holder_hash(&card.id_number),
+            holder_hash: hall.holder_hash(&card),
             holder_name_masked: kiosk_hal::mask_name(card.display_name()),
             form: serde_json::Map::new(),
             materials: vec![],
@@ -560,7 +582,7 @@ fn a_citizen_looks_up_progress_by_application_number_and_by_id_card() {
         hall.cli(&[
             "application",
             "advance",
-            &no,
+            &no.to_string(),
             "--status",
             "in_review",
             "--note-zh",
@@ -570,14 +592,15 @@ fn a_citizen_looks_up_progress_by_application_number_and_by_id_card() {
         ]);
         let mut kiosk = Kiosk::start(&dir).await;
 
-        let central_says = |hall: &Hall| hall.cli(&["application", "show", &no]);
+        let no_text = no.to_string();
+        let central_says = |hall: &Hall| hall.cli(&["application", "show", &no_text]);
         let expect = |page: Page, status: ApplicationStatus, held: &serde_json::Value| {
             let (applications, as_of) = progress_of(page);
             assert_eq!(as_of, None, "live from central, not a copy");
             let [shown] = applications.as_slice() else {
                 panic!("{applications:?}")
             };
-            assert_eq!(shown.application_no, no);
+            assert_eq!(shown.application_no.to_string(), no.to_string());
             assert_eq!(
                 shown.matter,
                 Text::new("社会保障卡申领", "Application for a social security card")
@@ -622,7 +645,7 @@ fn a_citizen_looks_up_progress_by_application_number_and_by_id_card() {
         hall.cli(&[
             "application",
             "advance",
-            &no,
+            &no.to_string(),
             "--status",
             "ready_for_pickup",
             "--note-zh",
