@@ -1,7 +1,7 @@
 //! The engine's actor: one task owning the session, the devices and the store handle.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
