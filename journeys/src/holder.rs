@@ -40,7 +40,12 @@ impl Holder {
             name: Zeroizing::new(name.to_owned()),
             id_number: Zeroizing::new(id_number.to_owned()),
             birth_date,
-            holder_hash: kiosk_api::citizen::holder_hash(id_number),
+            // Minimal compile fix (helper "ui"): keyed hashes are the journeys helper's.
+            holder_hash: kiosk_api::citizen::HolderKey {
+                id: String::new(),
+                secret: [0; 32],
+            }
+            .hash(id_number),
             masked_name: kiosk_hal::mask_name(name),
         }
     }

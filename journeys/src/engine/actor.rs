@@ -12,7 +12,7 @@ use kiosk_api::catalog::Catalog;
 use kiosk_api::citizen::{
     ApplicationProgress, ApplicationStatus, ApplicationSubmitted, Appointment, CitizenEvent,
     HelpRequested, SubmittedMaterial, TicketIssued, TicketPriority, TicketVoided, TimelineEntry,
-    application_no, business_date_at, hall_offset,
+    business_date_at, hall_offset,
 };
 use kiosk_api::fleet::{DeviceReport, DeviceState, HealthReport};
 use kiosk_core::config::Config;
@@ -686,6 +686,7 @@ impl Actor {
                     issued_at: now,
                     holder_hash: allocation.holder_hash.clone(),
                     appointment_id: order.appointment_id.clone(),
+                    unconfirmed: false,
                 }
                 .to_payload();
                 let store = self.store.clone();
@@ -1003,11 +1004,26 @@ impl Actor {
                     None,
                 )
             })?;
-        let no = application_no(
-            self.kiosk_id.unwrap_or_default(),
-            today,
-            (counter % 10_000) as u16,
-        );
+        // Minimal compile fix for the 17-digit contract (helper "ui"); the journeys helper
+        // owns the real numbering from the enrolment's hall code and kiosk number.
+        let no = kiosk_api::numbers::HallCode::new(1)
+            .and_then(|hall| Ok((hall, kiosk_api::numbers::KioskNo::new(1)?)))
+            .and_then(|(hall, kiosk)| {
+                kiosk_api::numbers::ApplicationNo::new(
+                    hall,
+                    kiosk,
+                    today,
+                    (counter % 9_999) as u16 + 1,
+                )
+            })
+            .map_err(|err| {
+                tracing::error!(%err, "application number");
+                self.notice(
+                    Text::new("提交失败", "Submission failed"),
+                    Text::new("请到窗口办理", "Please apply at the window"),
+                    None,
+                )
+            })?;
         let payload = ApplicationSubmitted {
             application_no: no.clone(),
             matter_code: order.matter_id.clone(),
@@ -1078,7 +1094,7 @@ impl Actor {
             title: "受理回执".into(),
             subtitle: Some(self.catalog.hall.name_zh.clone()),
             fields: vec![
-                ("申请编号".into(), no.clone()),
+                ("申请编号".into(), no.grouped()),
                 ("申请事项".into(), name),
                 ("申请人".into(), order.holder.masked_name.clone()),
                 (
@@ -1102,7 +1118,7 @@ impl Actor {
             footer: vec!["请妥善保管本回执".into()],
         };
         let printed = self.print_slip(&slip).await;
-        Ok((no, printed))
+        Ok((no.to_string(), printed))
     }
 
     async fn cache_progress(&mut self, holder: Option<&str>, list: &[ApplicationProgress]) {
@@ -1142,7 +1158,7 @@ impl Actor {
         let mut views: Vec<ProgressView> = list
             .iter()
             .map(|p| ProgressView {
-                application_no: p.application_no.clone(),
+                application_no: p.application_no.to_string(),
                 matter: crate::catalog::matter(&self.catalog, &p.matter_code)
                     .map(|m| Text::new(&m.name_zh, &m.name_en))
                     .unwrap_or_else(|| Text::same(p.matter_code.clone())),
@@ -1397,6 +1413,8 @@ impl Actor {
                 backlog: store.backlog()?,
                 disk_free_bytes: disk_free(&dir),
                 session_active,
+                quarantined: 0,
+                quarantine: Vec::new(),
             };
             store.enqueue(NewEvent {
                 stream: Stream::Health,
