@@ -279,7 +279,7 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
             .map_err(|_| format!("{v:?} in {text:?} is not a number of pixels"))
     };
     let (w, h) = (number(w)?, number(h)?);
-    if w < 800 || h < 600 || w > 8192 || h > 8192 {
+    if !(800..=8192).contains(&w) || !(600..=8192).contains(&h) {
         return Err(format!(
             "{w}x{h} is outside 800x600 to 8192x8192, the sizes the kiosk lays out"
         ));
