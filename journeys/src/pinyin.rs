@@ -186,7 +186,15 @@ mod tests {
             "社会保障卡申领",
             "Application for a social security card"
         ));
-        assert!(matches("shebao", "社会保障卡申领", ""), "no: full pinyin");
+        assert!(
+            matches("shehuibaozhang", "社会保障卡申领", ""),
+            "full pinyin"
+        );
+        assert!(matches("shebao", "社保卡补换", ""));
+        assert!(
+            !matches("shebao", "社会保障卡申领", ""),
+            "she and bao are not next to each other there"
+        );
         assert!(matches("baozhangka", "社会保障卡申领", ""));
         assert!(matches("bao zhang ka", "社会保障卡申领", ""));
         assert!(

@@ -139,7 +139,6 @@ fn appointment(start: &str) -> Appointment {
     Appointment {
         appointment_id: "ap-1".into(),
         holder_hash: holder((1965, 11, 27)).holder_hash,
-        holder_name_masked: "王**".into(),
         matter_code: "re-transfer".into(),
         category: "C".into(),
         slot_start: start,
