@@ -62,6 +62,8 @@ struct Actor {
     catalog: Arc<Catalog>,
     store: Store,
     band: NumberBand,
+    // Unused since the 17-digit numbers; the journeys helper's numbering takes its place.
+    #[allow(dead_code)]
     kiosk_id: Option<Uuid>,
     client: Option<CentralClient>,
     uplink: Option<UplinkHandle>,
@@ -1025,7 +1027,7 @@ impl Actor {
                 )
             })?;
         let payload = ApplicationSubmitted {
-            application_no: no.clone(),
+            application_no: no,
             matter_code: order.matter_id.clone(),
             holder_hash: order.holder.holder_hash.clone(),
             holder_name_masked: order.holder.masked_name.clone(),
@@ -1068,7 +1070,7 @@ impl Actor {
         self.stats.applications += 1;
         // What "where is my case" shows offline until central answers.
         let progress = ApplicationProgress {
-            application_no: no.clone(),
+            application_no: no,
             matter_code: order.matter_id.clone(),
             status: ApplicationStatus::Submitted,
             timeline: vec![TimelineEntry {

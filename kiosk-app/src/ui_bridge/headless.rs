@@ -130,7 +130,7 @@ pub const VARIANTS: [(Language, bool, &str); 4] = [
 enum Entry {
     Shell(&'static Screen),
     NotAvailable,
-    Journey(super::samples::Sample),
+    Journey(Box<super::samples::Sample>),
     TilesGreyed,
 }
 
@@ -155,7 +155,10 @@ impl Gallery {
         entries.push(("not-available".into(), Entry::NotAvailable));
         entries.push(("home-tiles-greyed".into(), Entry::TilesGreyed));
         for sample in super::samples::samples() {
-            entries.push((format!("journey-{}", sample.0), Entry::Journey(sample)));
+            entries.push((
+                format!("journey-{}", sample.0),
+                Entry::Journey(Box::new(sample)),
+            ));
         }
         Gallery {
             weak: shell.window().as_weak(),
@@ -188,7 +191,8 @@ impl Gallery {
                 adapter_do(&self.weak, |a| a.set_page(Page::Apply));
             }
             Entry::TilesGreyed => self.bridge.show_availability(printer_fault()),
-            Entry::Journey((_, journey, page, prompt)) => {
+            Entry::Journey(sample) => {
+                let (_, journey, page, prompt) = &**sample;
                 self.bridge.show_screen(kiosk_journeys::Screen {
                     journey: Some(*journey),
                     page: page.clone(),
