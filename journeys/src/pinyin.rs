@@ -1,127 +1,139 @@
-//! Pinyin initials for searching the guide (`sbk` finds 社保卡, `jm` finds 居民...).
+//! Pinyin for searching the guide: `sbk`, `shebaoka` and `shebk` all find 社保卡.
 //!
-//! A small table of the characters in the hall catalogs' matter and category names, made
-//! for the sample catalog (`data/catalog.sample.json`; the test below fails when a catalog
-//! word is missing). Characters outside it are skipped in the initials, so a matter whose
-//! name uses a new character is still found by its Chinese and English names. Polyphonic
-//! characters take their reading in these names (行 xíng as in 通行证).
+//! Readings come from the `pinyin` crate (Mandarin readings of the whole CJK Unified
+//! Ideographs block), so a catalog ops publish with characters the sample never had is
+//! searched just as well. A character with several readings gets the crate's most common
+//! one; the few words of matter names where that reading is wrong are in [`OVERRIDES`]
+//! (银行 is yín háng, not yín xíng).
+//!
+//! A query in Latin letters matches a run of consecutive syllables, each typed in full or
+//! by its first letters: initials (`shbzk`), full pinyin (`shebaoka`) and mixes (`shebzk`)
+//! alike. Spaces in the query are ignored; ü is typed as `v` (or `u`).
 
-/// `(character, initial)`, sorted by character for binary search.
-const INITIALS: &[(char, char)] = &[
-    ('不', 'b'),
-    ('与', 'y'),
-    ('业', 'y'),
-    ('个', 'g'),
-    ('乡', 'x'),
-    ('买', 'm'),
-    ('产', 'c'),
-    ('人', 'r'),
-    ('份', 'f'),
-    ('企', 'q'),
-    ('优', 'y'),
-    ('会', 'h'),
-    ('住', 'z'),
-    ('体', 't'),
-    ('保', 'b'),
-    ('入', 'r'),
-    ('公', 'g'),
-    ('具', 'j'),
-    ('出', 'c'),
-    ('办', 'b'),
-    ('务', 'w'),
-    ('动', 'd'),
-    ('医', 'y'),
-    ('卖', 'm'),
-    ('卡', 'k'),
-    ('印', 'y'),
-    ('参', 'c'),
-    ('取', 'q'),
-    ('受', 's'),
-    ('合', 'h'),
-    ('商', 's'),
-    ('城', 'c'),
-    ('基', 'j'),
-    ('境', 'j'),
-    ('存', 'c'),
-    ('居', 'j'),
-    ('工', 'g'),
-    ('年', 'n'),
-    ('开', 'k'),
-    ('录', 'l'),
-    ('往', 'w'),
-    ('待', 'd'),
-    ('得', 'd'),
-    ('户', 'h'),
-    ('房', 'f'),
-    ('所', 's'),
-    ('打', 'd'),
-    ('换', 'h'),
-    ('提', 't'),
-    ('料', 'l'),
-    ('新', 'x'),
-    ('明', 'm'),
-    ('本', 'b'),
-    ('来', 'l'),
-    ('查', 'c'),
-    ('残', 'c'),
-    ('民', 'm'),
-    ('注', 'z'),
-    ('港', 'g'),
-    ('澳', 'a'),
-    ('理', 'l'),
-    ('申', 's'),
-    ('疗', 'l'),
-    ('疾', 'j'),
-    ('登', 'd'),
-    ('社', 's'),
-    ('积', 'j'),
-    ('移', 'y'),
-    ('税', 's'),
-    ('立', 'l'),
-    ('签', 'q'),
-    ('籍', 'j'),
-    ('纳', 'n'),
-    ('综', 'z'),
-    ('老', 'l'),
-    ('行', 'x'),
-    ('记', 'j'),
-    ('设', 's'),
-    ('证', 'z'),
-    ('询', 'x'),
-    ('购', 'g'),
-    ('资', 'z'),
-    ('身', 's'),
-    ('转', 'z'),
-    ('通', 't'),
-    ('量', 'l'),
-    ('金', 'j'),
-    ('险', 'x'),
-    ('障', 'z'),
-    ('领', 'l'),
+use pinyin::ToPinyin;
+
+/// Words whose reading in matter and category names is not each character's most common
+/// reading, with the syllables they take there.
+const OVERRIDES: &[(&str, &[&str])] = &[
+    ("银行", &["yin", "hang"]),
+    ("行业", &["hang", "ye"]),
+    ("重新", &["chong", "xin"]),
+    ("重复", &["chong", "fu"]),
+    ("重办", &["chong", "ban"]),
+    ("补发", &["bu", "fa"]),
+    ("会计", &["kuai", "ji"]),
+    ("调动", &["diao", "dong"]),
+    ("调档", &["diao", "dang"]),
+    ("还款", &["huan", "kuan"]),
+    ("退还", &["tui", "huan"]),
+    ("长期", &["chang", "qi"]),
+    ("成长", &["cheng", "zhang"]),
+    ("单位", &["dan", "wei"]),
+    ("朝阳", &["chao", "yang"]),
+    ("传记", &["zhuan", "ji"]),
+    ("供养", &["gong", "yang"]),
+    ("提供", &["ti", "gong"]),
+    ("发行", &["fa", "xing"]),
+    ("处理", &["chu", "li"]),
+    ("处罚", &["chu", "fa"]),
+    ("差额", &["cha", "e"]),
+    ("出差", &["chu", "chai"]),
+    ("着装", &["zhuo", "zhuang"]),
+    ("给付", &["ji", "fu"]),
+    ("供给", &["gong", "ji"]),
+    ("参保", &["can", "bao"]),
+    ("人参", &["ren", "shen"]),
+    ("数据", &["shu", "ju"]),
+    ("种植", &["zhong", "zhi"]),
+    ("转让", &["zhuan", "rang"]),
+    ("乐器", &["yue", "qi"]),
+    ("音乐", &["yin", "yue"]),
+    ("省", &["sheng"]),
 ];
 
-/// The initial of one character, if it is in the table.
-pub fn initial(ch: char) -> Option<char> {
-    static SORTED: std::sync::OnceLock<Vec<(char, char)>> = std::sync::OnceLock::new();
-    let table = SORTED.get_or_init(|| {
-        let mut t = INITIALS.to_vec();
-        t.sort_unstable();
-        t
-    });
-    table
-        .binary_search_by_key(&ch, |(c, _)| *c)
-        .ok()
-        .map(|i| table[i].1)
+/// The syllables of `text`, one per Chinese character (plain pinyin, ü as `v`) and one per
+/// run of Latin letters or digits (lowercased); punctuation and spaces separate nothing.
+pub fn syllables(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::with_capacity(chars.len());
+    let mut latin = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if let Some((word, readings)) = OVERRIDES
+            .iter()
+            .filter(|(w, _)| starts_with(&chars[i..], w))
+            .max_by_key(|(w, _)| w.chars().count())
+        {
+            flush(&mut latin, &mut out);
+            out.extend(readings.iter().map(|r| (*r).to_string()));
+            i += word.chars().count();
+            continue;
+        }
+        let c = chars[i];
+        if let Some(reading) = c.to_pinyin() {
+            flush(&mut latin, &mut out);
+            out.push(reading.plain().replace('ü', "v"));
+        } else if c.is_ascii_alphanumeric() {
+            latin.push(c.to_ascii_lowercase());
+        } else {
+            flush(&mut latin, &mut out);
+        }
+        i += 1;
+    }
+    flush(&mut latin, &mut out);
+    out
 }
 
-/// The initials of a Chinese name (`社会保障卡申领` → `shbzksl`); unknown characters and
-/// anything not Chinese are left out.
+fn starts_with(chars: &[char], word: &str) -> bool {
+    let mut text = chars.iter();
+    !word.is_empty() && word.chars().all(|w| text.next() == Some(&w))
+}
+
+fn flush(latin: &mut String, out: &mut Vec<String>) {
+    if !latin.is_empty() {
+        out.push(std::mem::take(latin));
+    }
+}
+
+/// The initials of a Chinese name (`社会保障卡申领` → `shbzksl`).
 pub fn initials(text: &str) -> String {
-    text.chars().filter_map(initial).collect()
+    syllables(text)
+        .iter()
+        .filter_map(|s| s.chars().next())
+        .collect()
+}
+
+/// Whether the letters `query` (lowercase, no spaces) spell a run of consecutive
+/// `syllables`, each given in full or by a prefix of it.
+fn spells(query: &[u8], syllables: &[String]) -> bool {
+    fn from(query: &[u8], syllables: &[String], at: usize) -> bool {
+        if query.is_empty() {
+            return true;
+        }
+        let Some(s) = syllables.get(at) else {
+            return false;
+        };
+        let s = s.as_bytes();
+        let mut k = 0;
+        while k < s.len() && k < query.len() && same_letter(query[k], s[k]) {
+            k += 1;
+            if from(&query[k..], syllables, at + 1) {
+                return true;
+            }
+        }
+        false
+    }
+    (0..syllables.len()).any(|start| from(query, syllables, start))
+}
+
+/// `u` typed for ü (`v`) is accepted: many people do not know the `v` convention.
+fn same_letter(typed: u8, reading: u8) -> bool {
+    typed == reading || (typed == b'u' && reading == b'v')
 }
 
 /// Whether `query` finds a thing called `name_zh` / `name_en`: a part of the Chinese name,
-/// a part of the English name (any case), or a part of the Chinese name's initials.
+/// a part of the English name (any case), or pinyin of consecutive characters of the
+/// Chinese name (full, initials or mixed).
 pub fn matches(query: &str, name_zh: &str, name_en: &str) -> bool {
     let query = query.trim();
     if query.is_empty() {
@@ -134,7 +146,10 @@ pub fn matches(query: &str, name_zh: &str, name_en: &str) -> bool {
     if name_en.to_lowercase().contains(&lower) {
         return true;
     }
-    lower.chars().all(|c| c.is_ascii_lowercase()) && initials(name_zh).contains(&lower)
+    let letters: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    !letters.is_empty()
+        && letters.chars().all(|c| c.is_ascii_lowercase())
+        && spells(letters.as_bytes(), &syllables(name_zh))
 }
 
 #[cfg(test)]
@@ -142,7 +157,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_character_of_the_sample_catalog_names_has_an_initial() {
+    fn every_character_of_the_sample_catalog_names_has_a_reading() {
         let catalog = crate::catalog::sample();
         let names = catalog
             .matters
@@ -150,23 +165,42 @@ mod tests {
             .map(|m| m.name_zh.as_str())
             .chain(catalog.categories.iter().map(|c| c.name_zh.as_str()));
         for name in names {
-            for ch in name
+            let han: String = name
                 .chars()
                 .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
-            {
-                assert!(initial(ch).is_some(), "{ch} of {name} has no initial");
-            }
+                .collect();
+            assert_eq!(
+                syllables(&han).len(),
+                han.chars().count(),
+                "{name} lost a character's reading: {:?}",
+                syllables(&han)
+            );
         }
     }
 
     #[test]
-    fn search_finds_by_chinese_initials_and_english() {
+    fn search_finds_by_chinese_initials_full_pinyin_and_english() {
         assert_eq!(initials("社会保障卡申领"), "shbzksl");
         assert!(matches(
             "bzk",
             "社会保障卡申领",
             "Application for a social security card"
         ));
+        assert!(
+            matches("shehuibaozhang", "社会保障卡申领", ""),
+            "full pinyin"
+        );
+        assert!(matches("shebao", "社保卡补换", ""));
+        assert!(
+            !matches("shebao", "社会保障卡申领", ""),
+            "she and bao are not next to each other there"
+        );
+        assert!(matches("baozhangka", "社会保障卡申领", ""));
+        assert!(matches("bao zhang ka", "社会保障卡申领", ""));
+        assert!(
+            matches("baozk", "社会保障卡申领", ""),
+            "mixed full and initials"
+        );
         assert!(matches("保障卡", "社会保障卡申领", ""));
         assert!(matches(
             "Social SEC",
@@ -178,7 +212,62 @@ mod tests {
             "社会保障卡申领",
             "Application for a social security card"
         ));
+        assert!(
+            !matches("kabao", "社会保障卡申领", ""),
+            "syllables in order"
+        );
         assert!(matches("gjj", "购房提取住房公积金", ""));
+        assert!(matches("gongjijin", "购房提取住房公积金", ""));
+    }
+
+    #[test]
+    fn polyphones_in_matter_names_take_their_reading_there() {
+        assert_eq!(syllables("银行卡"), ["yin", "hang", "ka"]);
+        assert!(matches("yh", "银行账户变更", ""));
+        assert!(matches("xingzheng", "行政许可", ""));
+        assert!(matches("chongxin", "重新申领", ""));
+        assert_eq!(syllables("绿色通道"), ["lv", "se", "tong", "dao"]);
+        assert!(matches("lvse", "绿色通道", ""));
+        assert!(matches("luse", "绿色通道", ""), "u for ü");
+    }
+
+    /// A catalog ops publish for another hall, none of whose characters the old hand-made
+    /// table had: every matter is still found by initials and by full pinyin.
+    #[test]
+    fn a_catalog_with_characters_not_in_the_sample_is_searchable() {
+        let sample = crate::catalog::sample();
+        let sample_chars: std::collections::HashSet<char> = sample
+            .matters
+            .iter()
+            .flat_map(|m| m.name_zh.chars())
+            .chain(sample.categories.iter().flat_map(|c| c.name_zh.chars()))
+            .collect();
+        let mut catalog = sample.clone();
+        let names = [
+            ("婚姻登记", "hydj", "hunyindengji"),
+            ("殡葬补贴", "bzbt", "binzangbutie"),
+            ("渔船检验", "ycjy", "yuchuanjianyan"),
+            ("犬只饲养", "qzsy", "quanzhisiyang"),
+        ];
+        for (matter, (zh, _, _)) in catalog.matters.iter_mut().zip(names) {
+            matter.name_zh = zh.to_string();
+            matter.name_en = String::new();
+        }
+        for (zh, initials_query, full_query) in names {
+            assert!(
+                zh.chars().any(|c| !sample_chars.contains(&c)),
+                "{zh} must use characters the sample lacks"
+            );
+            for query in [initials_query, full_query] {
+                let found: Vec<&str> = catalog
+                    .matters
+                    .iter()
+                    .filter(|m| matches(query, &m.name_zh, &m.name_en))
+                    .map(|m| m.name_zh.as_str())
+                    .collect();
+                assert_eq!(found, [zh], "{query} should find exactly {zh}");
+            }
+        }
     }
 
     proptest::proptest! {

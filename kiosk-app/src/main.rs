@@ -30,6 +30,10 @@ struct Cli {
     /// Render every screen to PNG files in DIR (no display needed) and exit.
     #[arg(long, value_name = "DIR")]
     screenshots: Option<PathBuf>,
+    /// With --screenshots: the screen size to render at, as WIDTHxHEIGHT (repeatable; default:
+    /// 1920x1080, 1366x768 and portrait 1080x1920).
+    #[arg(long, value_name = "WxH", requires = "screenshots", value_parser = parse_size)]
+    size: Vec<(u32, u32)>,
     /// Check the configuration and exit: status 0 if it is valid.
     #[arg(long)]
     check_config: bool,
@@ -102,7 +106,12 @@ fn run(
     let options = ShellOptions::from_config(&config);
 
     if let Some(dir) = &cli.screenshots {
-        let files = headless::render_all_screens(options, dir)?;
+        let sizes = if cli.size.is_empty() {
+            headless::HALL_SIZES.to_vec()
+        } else {
+            cli.size.clone()
+        };
+        let files = headless::render_all_screens(options, dir, &sizes)?;
         println!("wrote {} screenshots to {}", files.len(), dir.display());
         return Ok(());
     }
@@ -257,6 +266,25 @@ fn run(
         return Err(bundles::exec_self());
     }
     Ok(())
+}
+
+/// `1366x768` (or `1366×768`) as a size; the window is at least 800×600.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("{text:?} is not WIDTHxHEIGHT, e.g. 1366x768"))?;
+    let number = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{v:?} in {text:?} is not a number of pixels"))
+    };
+    let (w, h) = (number(w)?, number(h)?);
+    if !(800..=8192).contains(&w) || !(600..=8192).contains(&h) {
+        return Err(format!(
+            "{w}x{h} is outside 800x600 to 8192x8192, the sizes the kiosk lays out"
+        ));
+    }
+    Ok((w, h))
 }
 
 /// Shared by the UI thread and the bundle watcher.

@@ -50,14 +50,15 @@ fn guide_check_in_progress_rating_and_help_through_the_screen() {
     tap(shell, "返回首页");
     kiosk.wait_for(JPage::Home);
 
-    // Progress by a number on the keypad that no application has.
+    // Progress by a number on the keypad (digits only) that no application has; it shows
+    // in the groups the receipt prints.
     tap(shell, "进度查询");
     kiosk.wait_for(JPage::EnterNumber);
-    for key in "0193A1B2-20261126-0099".chars() {
+    for key in "00120326112600990".chars() {
         tap(shell, &key.to_string());
     }
     pump_until("the number to be typed", || {
-        kiosk.journey().get_number() == "0193A1B2-20261126-0099"
+        kiosk.journey().get_number() == "0012 03 261126 0099 0"
     });
     tap(shell, "查询");
     pump_until("an answer", || {

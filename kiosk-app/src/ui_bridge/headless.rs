@@ -93,30 +93,6 @@ const SCREENS: &[Screen] = &[
         },
     },
     Screen {
-        name: "take-number",
-        set: |w| adapter_do(w, |a| a.set_page(Page::TakeNumber)),
-    },
-    Screen {
-        name: "check-in",
-        set: |w| adapter_do(w, |a| a.set_page(Page::CheckIn)),
-    },
-    Screen {
-        name: "guide",
-        set: |w| adapter_do(w, |a| a.set_page(Page::Guide)),
-    },
-    Screen {
-        name: "apply",
-        set: |w| adapter_do(w, |a| a.set_page(Page::Apply)),
-    },
-    Screen {
-        name: "progress",
-        set: |w| adapter_do(w, |a| a.set_page(Page::Progress)),
-    },
-    Screen {
-        name: "rate",
-        set: |w| adapter_do(w, |a| a.set_page(Page::Rate)),
-    },
-    Screen {
         name: "help",
         set: |w| adapter_do(w, |a| a.set_help_state(HelpState::Directions)),
     },
@@ -124,7 +100,6 @@ const SCREENS: &[Screen] = &[
         name: "timeout",
         set: |w| {
             adapter_do(w, |a| {
-                a.set_page(Page::Guide);
                 a.set_timeout_seconds_left(20);
                 a.set_timeout_prompt_visible(true);
             })
@@ -141,80 +116,129 @@ fn reset(w: &slint::Weak<super::AppWindow>) {
     });
 }
 
-/// Renders every screen, in Chinese and English, normal and elder mode, at 1920×1080 (and
-/// the home screen also in portrait, 1080×1920), into `dir/<lang>[-elder]/<screen>.png`.
-/// Returns the files written.
-pub fn render_all_screens(options: ShellOptions, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The screen sizes a hall uses: landscape 1920×1080 and 1366×768, portrait 1080×1920.
+pub const HALL_SIZES: [(u32, u32); 3] = [(1920, 1080), (1366, 768), (1080, 1920)];
+
+/// The languages and modes every screen is shown in, as `(language, elder mode, directory)`.
+pub const VARIANTS: [(Language, bool, &str); 4] = [
+    (Language::ZhCn, false, "zh"),
+    (Language::En, false, "en"),
+    (Language::ZhCn, true, "zh-elder"),
+    (Language::En, true, "en-elder"),
+];
+
+enum Entry {
+    Shell(&'static Screen),
+    NotAvailable,
+    Journey(Box<super::samples::Sample>),
+    TilesGreyed,
+}
+
+/// Every state of the UI a citizen can meet, by name: the shell's own screens (home, faults,
+/// help, the inactivity prompt, a journey this kiosk cannot do) and one sample of each journey
+/// page as the engine publishes it. The screenshots and the layout test walk the same list.
+pub struct Gallery {
+    weak: slint::Weak<super::AppWindow>,
+    bridge: Rc<super::JourneyBridge>,
+    entries: Vec<(String, Entry)>,
+}
+
+impl Gallery {
+    /// Binds the journey pages of `shell` to a sink that drops every command: the gallery's
+    /// pages are samples, not an engine's.
+    pub fn attach(shell: &Shell) -> Gallery {
+        let bridge = shell.attach_journeys(Rc::new(|_| {}));
+        let mut entries: Vec<(String, Entry)> = SCREENS
+            .iter()
+            .map(|s| (s.name.to_string(), Entry::Shell(s)))
+            .collect();
+        entries.push(("not-available".into(), Entry::NotAvailable));
+        entries.push(("home-tiles-greyed".into(), Entry::TilesGreyed));
+        for sample in super::samples::samples() {
+            entries.push((
+                format!("journey-{}", sample.0),
+                Entry::Journey(Box::new(sample)),
+            ));
+        }
+        Gallery {
+            weak: shell.window().as_weak(),
+            bridge,
+            entries,
+        }
+    }
+
+    /// The names of the screens, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.entries.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    /// Puts the UI in the state of the screen called `name`; false if there is none.
+    pub fn show(&self, shell: &Shell, name: &str) -> bool {
+        let Some((_, entry)) = self.entries.iter().find(|(n, _)| n == name) else {
+            return false;
+        };
+        reset(&self.weak);
+        self.bridge.show_screen(kiosk_journeys::Screen::default());
+        shell.show_journey(None);
+        self.bridge
+            .show_availability(kiosk_journeys::Availability::default());
+        let adapter = shell.window().global::<super::JourneyAdapter>();
+        adapter.set_engine(true);
+        match entry {
+            Entry::Shell(screen) => (screen.set)(&self.weak),
+            Entry::NotAvailable => {
+                adapter.set_engine(false);
+                adapter_do(&self.weak, |a| a.set_page(Page::Apply));
+            }
+            Entry::TilesGreyed => self.bridge.show_availability(printer_fault()),
+            Entry::Journey(sample) => {
+                let (_, journey, page, prompt) = &**sample;
+                self.bridge.show_screen(kiosk_journeys::Screen {
+                    journey: Some(*journey),
+                    page: page.clone(),
+                    prompt: prompt.clone(),
+                    can_go_back: true,
+                    ..Default::default()
+                });
+                shell.show_journey(Some(*journey));
+            }
+        }
+        true
+    }
+}
+
+/// Renders every screen of the [`Gallery`] at each size, in Chinese and English, normal and
+/// elder mode, into `dir/<W>x<H>/<lang>[-elder]/<screen>.png`. Returns the files written.
+pub fn render_all_screens(
+    options: ShellOptions,
+    dir: &Path,
+    sizes: &[(u32, u32)],
+) -> anyhow::Result<Vec<PathBuf>> {
     let window = install()?;
     let shell = Shell::new(options).context("cannot create the UI")?;
-    let landscape = PhysicalSize::new(1920, 1080);
-    window.set_size(landscape);
+    let (w, h) = sizes.first().copied().unwrap_or(HALL_SIZES[0]);
+    window.set_size(PhysicalSize::new(w, h));
     shell.window().show().context("cannot show the UI")?;
-    let weak = shell.window().as_weak();
+    let gallery = Gallery::attach(&shell);
 
     let mut written = Vec::new();
-    for (language, lang_dir) in [(Language::ZhCn, "zh"), (Language::En, "en")] {
-        for elder in [false, true] {
-            let sub = dir.join(if elder {
-                format!("{lang_dir}-elder")
-            } else {
-                lang_dir.to_string()
-            });
+    for &(width, height) in sizes {
+        window.set_size(PhysicalSize::new(width, height));
+        for (language, elder, variant) in VARIANTS {
+            let sub = dir.join(format!("{width}x{height}")).join(variant);
             std::fs::create_dir_all(&sub)
                 .with_context(|| format!("cannot create {}", sub.display()))?;
             shell.select_language(language);
             shell.window().global::<Theme>().set_elder_mode(elder);
-            for screen in SCREENS {
-                reset(&weak);
-                (screen.set)(&weak);
-                let path = sub.join(format!("{}.png", screen.name));
+            for name in gallery.names() {
+                gallery.show(&shell, &name);
+                let path = sub.join(format!("{name}.png"));
                 save_png(&render(&window), &path)?;
                 written.push(path);
             }
-            reset(&weak);
-            window.set_size(PhysicalSize::new(1080, 1920));
-            let path = sub.join("home-portrait.png");
-            save_png(&render(&window), &path)?;
-            written.push(path);
-            window.set_size(landscape);
         }
     }
-
-    // The journey pages, fed sample screens as the engine would publish them.
-    let bridge = shell.attach_journeys(Rc::new(|_| {}));
-    for (language, lang_dir) in [(Language::ZhCn, "zh"), (Language::En, "en")] {
-        for elder in [false, true] {
-            let sub = dir.join(if elder {
-                format!("{lang_dir}-elder")
-            } else {
-                lang_dir.to_string()
-            });
-            shell.select_language(language);
-            shell.window().global::<Theme>().set_elder_mode(elder);
-            for (name, journey, page) in super::samples::samples() {
-                reset(&weak);
-                bridge.show_screen(kiosk_journeys::Screen {
-                    journey: Some(journey),
-                    page,
-                    can_go_back: true,
-                    ..Default::default()
-                });
-                shell.show_journey(Some(journey));
-                let path = sub.join(format!("journey-{name}.png"));
-                save_png(&render(&window), &path)?;
-                written.push(path);
-            }
-            // A ticket printer out of paper: its journeys greyed, saying why.
-            reset(&weak);
-            bridge.show_screen(kiosk_journeys::Screen::default());
-            shell.show_journey(None);
-            bridge.show_availability(printer_fault());
-            let path = sub.join("home-tiles-greyed.png");
-            save_png(&render(&window), &path)?;
-            written.push(path);
-            bridge.show_availability(kiosk_journeys::Availability::default());
-        }
-    }
+    reset(&shell.window().as_weak());
     Ok(written)
 }
 

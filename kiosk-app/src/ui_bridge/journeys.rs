@@ -31,6 +31,8 @@ pub struct JourneyBridge {
     language: std::cell::Cell<Language>,
     // The search text as typed: keys come faster than the engine echoes the query back.
     query: RefCell<String>,
+    // Says the page's prompt again (再听一遍); the engine says it once when the page comes.
+    voice: RefCell<Option<Rc<kiosk_journeys::voice::Voice>>>,
 }
 
 impl JourneyBridge {
@@ -43,6 +45,7 @@ impl JourneyBridge {
             availability: RefCell::new(Availability::default()),
             language: std::cell::Cell::new(language),
             query: RefCell::new(String::new()),
+            voice: RefCell::new(None),
         });
         let adapter = window.global::<JourneyAdapter>();
         adapter.set_engine(true);
@@ -95,7 +98,26 @@ impl JourneyBridge {
         adapter.on_skip(move || with(&w, |b| b.send(Command::Skip)));
         let w = Rc::downgrade(&this);
         adapter.on_back(move || with(&w, |b| b.send(Command::Back)));
+        let w = Rc::downgrade(&this);
+        adapter.on_say_again(move || with(&w, |b| b.say_again()));
         this
+    }
+
+    /// The voice 再听一遍 speaks with (the kiosk's espeak-ng; none in screenshots and tests).
+    pub fn set_voice(&self, voice: kiosk_journeys::voice::Voice) {
+        *self.voice.borrow_mut() = Some(Rc::new(voice));
+    }
+
+    fn say_again(&self) {
+        let Some(voice) = self.voice.borrow().clone() else {
+            return;
+        };
+        let elder = self
+            .window
+            .upgrade()
+            .is_some_and(|w| w.global::<super::Theme>().get_elder_mode());
+        let prompt = self.screen.borrow().prompt.clone();
+        voice.say(&prompt, self.language.get(), elder);
     }
 
     /// Sends a command to the engine.
@@ -173,6 +195,7 @@ impl JourneyBridge {
             a.set_scanned(ModelRc::default());
             a.set_number("".into());
             a.set_promised("".into());
+            a.set_qr(slint::Image::default());
             a.set_missing(ModelRc::default());
             a.set_applications(ModelRc::default());
             a.set_as_of("".into());
@@ -373,7 +396,8 @@ fn bind_page(a: &JourneyAdapter<'_>, page: &Page, l: Language) {
             promised,
             printed,
         } => {
-            a.set_number(application_no.as_str().into());
+            a.set_number(grouped(application_no).into());
+            a.set_qr(qr_image(&application_no.replace(' ', "")));
             a.set_matter(tr(matter, l));
             a.set_promised(tr(promised, l));
             a.set_printed(*printed);
@@ -390,7 +414,7 @@ fn bind_page(a: &JourneyAdapter<'_>, page: &Page, l: Language) {
             JPage::Missing
         }
         Page::EnterNumber { value, error, .. } => {
-            a.set_number(value.as_str().into());
+            a.set_number(grouped(value).into());
             a.set_error(opt(error));
             JPage::EnterNumber
         }
@@ -418,6 +442,50 @@ fn bind_page(a: &JourneyAdapter<'_>, page: &Page, l: Language) {
         }
     };
     a.set_page(page_kind);
+}
+
+/// Digits in the groups of an application number as the receipt prints them
+/// (`0012 03 261201 0007 5`), also while they are being typed; anything else as it is.
+fn grouped(number: &str) -> String {
+    let number = number.trim();
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return number.to_string();
+    }
+    let mut out = String::with_capacity(number.len() + 4);
+    for (i, c) in number.chars().enumerate() {
+        if matches!(i, 4 | 6 | 12 | 16) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The receipt's QR code on screen: the application number, as on the printed receipt, one
+/// pixel a module with a quiet zone (the UI scales it without smoothing).
+fn qr_image(number: &str) -> slint::Image {
+    const QUIET: usize = 4;
+    let Ok(code) = qrcode::QrCode::new(number.trim().as_bytes()) else {
+        return slint::Image::default();
+    };
+    let modules = code.width();
+    let side = modules + 2 * QUIET;
+    let Ok(side_px) = u32::try_from(side) else {
+        return slint::Image::default();
+    };
+    let colors = code.to_colors();
+    let mut buffer = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::new(side_px, side_px);
+    for (i, pixel) in buffer.make_mut_slice().iter_mut().enumerate() {
+        let (x, y) = (i % side, i / side);
+        let dark = x >= QUIET
+            && y >= QUIET
+            && x < QUIET + modules
+            && y < QUIET + modules
+            && colors[(y - QUIET) * modules + (x - QUIET)] == qrcode::Color::Dark;
+        let v = if dark { 0 } else { 255 };
+        *pixel = slint::Rgb8Pixel { r: v, g: v, b: v };
+    }
+    slint::Image::from_rgb8(buffer)
 }
 
 fn tr(text: &Text, l: Language) -> SharedString {

@@ -7,8 +7,8 @@ use kiosk_journeys::model::{
 };
 use kiosk_journeys::{JourneyKind, Page, Text};
 
-/// A named sample: the file name, the journey, the page.
-pub type Sample = (&'static str, JourneyKind, Page);
+/// A named sample: the file name, the journey, the page, and what the voice says on it.
+pub type Sample = (&'static str, JourneyKind, Page, Text);
 
 fn t(zh: &str, en: &str) -> Text {
     Text::new(zh, en)
@@ -25,8 +25,69 @@ fn material(name: (&str, &str), originals: u32, copies: u32) -> MaterialLine {
     }
 }
 
-/// Every page kind, with realistic content.
+/// A real application number (hall 0012, kiosk 03, 26 Nov 2026, 7th of the day), as the
+/// kiosk gives them: 17 digits with a check digit.
+fn application_no() -> String {
+    use kiosk_api::numbers::{ApplicationNo, HallCode, KioskNo};
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default();
+    match (HallCode::new(12), KioskNo::new(3)) {
+        (Ok(hall), Ok(kiosk)) => ApplicationNo::new(hall, kiosk, date, 7)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Every page kind, with realistic content and the prompt the journey would give it.
 pub fn samples() -> Vec<Sample> {
+    pages()
+        .into_iter()
+        .map(|(name, journey, page)| (name, journey, page, prompt(name)))
+        .collect()
+}
+
+/// The page's key sentence, as the journeys word it (the voice says it in elder mode).
+fn prompt(name: &str) -> Text {
+    match name {
+        "take-number-categories" => t("请选择业务类别", "Please choose a service"),
+        "take-number-card" => t("请刷身份证，或点跳过", "Tap your ID card, or skip"),
+        "take-number-printing" => t("正在出票", "Printing"),
+        "take-number-ticket" => t(
+            "您的号码是 B012，前面还有 11 人",
+            "Your number is B012, 11 people ahead of you",
+        ),
+        "take-number-paper-out" => t(
+            "出票失败，请到1号综合咨询台",
+            "Please go to Information desk 1",
+        ),
+        "guide-browse" => t("请选择或搜索事项", "Choose or search for a matter"),
+        "guide-matter" => t("请查看办事指南", "Here is the service guide"),
+        "apply-card" => t("请刷身份证开始申报", "Tap your ID card to start"),
+        "apply-form" => t("请填写申请信息", "Please fill in the form"),
+        "apply-scan-retake" | "apply-scanning" => t("请扫描材料", "Please scan your materials"),
+        "apply-review" => t("请核对后提交", "Please check, then submit"),
+        "apply-receipt" => t(
+            "申报成功，请取走回执，承诺10个工作日办结",
+            "Submitted: please take your receipt; done within 10 working days",
+        ),
+        "apply-missing" => t(
+            "还缺少材料，清单已打印",
+            "Materials are missing: the list is printed",
+        ),
+        "progress-number" => t(
+            "请输入17位申请编号",
+            "Please enter the 17-digit application number",
+        ),
+        "progress-timeline" => t("您的申请正在审核中", "Your application is under review"),
+        "rate-levels" | "rate-reasons" => t("请为本次服务评价", "Please rate our service"),
+        "rate-thanks" => t("感谢您的评价", "Thank you for your rating"),
+        "help-called" => t("已通知工作人员，请稍候", "Staff are on their way"),
+        _ => t("请按提示操作", "Please follow the screen"),
+    }
+}
+
+fn pages() -> Vec<(&'static str, JourneyKind, Page)> {
+    let number = application_no();
     let categories = vec![
         Choice::new("A", t("综合受理", "General applications"))
             .with_detail(t("1–4号窗口 · 等候 6 人", "Windows 1–4 · 6 waiting")),
@@ -278,7 +339,7 @@ pub fn samples() -> Vec<Sample> {
             "apply-receipt",
             JourneyKind::Apply,
             Page::Receipt {
-                application_no: "0193A1B2-20261126-0007".into(),
+                application_no: number.clone(),
                 matter: social_card.clone(),
                 promised: t("10个工作日", "10 working days"),
                 printed: true,
@@ -297,7 +358,7 @@ pub fn samples() -> Vec<Sample> {
             "progress-number",
             JourneyKind::Progress,
             Page::EnterNumber {
-                value: "0012032612".into(),
+                value: number.get(..9).unwrap_or_default().to_string(),
                 error: None,
                 letters: false,
             },
@@ -307,7 +368,7 @@ pub fn samples() -> Vec<Sample> {
             JourneyKind::Progress,
             Page::Progress {
                 applications: vec![ProgressView {
-                    application_no: "0193A1B2-20261126-0007".into(),
+                    application_no: number.clone(),
                     matter: social_card,
                     status: t("审核中", "Under review"),
                     timeline: vec![

@@ -29,6 +29,8 @@ pub struct ShellOptions {
     pub kiosk_label: String,
     /// Technician mode.
     pub technician: TechnicianOptions,
+    /// The voice, for elder mode's 再听一遍.
+    pub voice: kiosk_core::config::VoiceSection,
 }
 
 impl ShellOptions {
@@ -43,6 +45,7 @@ impl ShellOptions {
             hall: config.hall.clone(),
             ui: config.ui.clone(),
             kiosk_label: format!("{kiosk_id} · v{}", crate::VERSION),
+            voice: config.voice.clone(),
             technician: TechnicianOptions {
                 settings: config.technician.clone(),
                 central_url: config.central.as_ref().map(|c| c.url.clone()),
@@ -128,6 +131,7 @@ impl Shell {
     pub fn attach_engine(&self, engine: EngineHandle) {
         let sender = engine.clone();
         let bridge = self.attach_journeys(Rc::new(move |c| sender.send(c)));
+        bridge.set_voice(kiosk_journeys::voice::Voice::new(&self.inner.options.voice));
 
         let mut screens = engine.screen();
         let weak_bridge = Rc::downgrade(&bridge);
