@@ -1,4 +1,4 @@
-//! Citizen journeys on the wire (CONTRACTS A, B, D): the payloads kiosks send as events
+//! Citizen journeys on the wire (contracts A, B, D): the payloads kiosks send as events
 //! (tickets, applications, ratings, help) and the bodies of the queue, appointment and
 //! progress endpoints central serves to kiosks.
 //!
@@ -70,7 +70,7 @@ impl HolderKey {
         }
     }
 
-    /// `holder_hash` of CONTRACTS D: lower-case hex HMAC-SHA256 under this key of the ID
+    /// `holder_hash` of contract D: lower-case hex HMAC-SHA256 under this key of the ID
     /// number, trimmed and with a lower-case check letter `x` made upper-case, so a number
     /// typed or read either way hashes the same. The plain number is never sent or logged.
     pub fn hash(&self, id_number: &str) -> String {

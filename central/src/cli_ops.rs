@@ -180,7 +180,7 @@ pub(crate) async fn trusted_ops_key(key: &Path, store: &Store) -> anyhow::Result
     }
 }
 
-/// Checks that `bytes` is a gzip tar whose root holds `bin/kiosk-app` (CONTRACTS C).
+/// Checks that `bytes` is a gzip tar whose root holds `bin/kiosk-app` (contract C).
 fn check_artifact(bytes: &[u8]) -> anyhow::Result<()> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let entries = archive

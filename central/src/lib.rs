@@ -1,4 +1,4 @@
-//! Reference central platform for hall kiosks (DESIGN.md §5, §7): enrolment, idempotent
+//! Reference central platform for hall kiosks (docs/architecture.md): enrolment, idempotent
 //! ingest, attachments, desired state and signed bundles, over SQLite or PostgreSQL.
 //!
 //! The binary `central` wires these together; tests and the ingest benchmark use them

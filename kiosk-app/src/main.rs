@@ -134,7 +134,7 @@ fn run(
         .build()
         .context("cannot start the I/O runtime")?;
 
-    // The state file (CONTRACTS E) for the update agent and kioskctl.
+    // The state file (contract E) for the update agent and kioskctl.
     let (state, _state_writer) = {
         let _runtime = runtime.enter();
         StatePublisher::start(config.kiosk.data_dir.clone(), VERSION)

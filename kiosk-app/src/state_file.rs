@@ -1,4 +1,4 @@
-//! Publishes the kiosk's state file (`<data_dir>/state.json`, CONTRACTS E) for the update
+//! Publishes the kiosk's state file (`<data_dir>/state.json`, contract E) for the update
 //! agent's health gate and `kioskctl`: the UI thread and the I/O tasks record what they know
 //! in a `watch` channel, and one task rewrites the file whenever it changes. Nobody on the UI
 //! thread ever waits for the disk.

@@ -29,6 +29,15 @@ fn run_with_config(text: &str) -> (bool, String) {
     )
 }
 
+/// The 1-based number of the example's line that starts with `start`.
+fn example_line(start: &str) -> usize {
+    EXAMPLE
+        .lines()
+        .position(|l| l.starts_with(start))
+        .expect("the example configuration has the line")
+        + 1
+}
+
 #[test]
 fn the_example_configuration_is_accepted() {
     let (ok, stderr) = run_with_config(EXAMPLE);
@@ -39,10 +48,11 @@ fn the_example_configuration_is_accepted() {
 fn a_misspelt_key_stops_the_kiosk_with_the_key_and_line() {
     let (ok, stderr) = run_with_config(&EXAMPLE.replace("help_window_en", "help_windw_en"));
     assert!(!ok);
+    let line = example_line("help_window_en");
     assert!(
-        stderr.contains(
-            "kiosk.toml: line 13, column 1: key `hall.help_windw_en`: unknown field `help_windw_en`"
-        ),
+        stderr.contains(&format!(
+            "kiosk.toml: line {line}, column 1: key `hall.help_windw_en`: unknown field `help_windw_en`"
+        )),
         "{stderr}"
     );
 }
@@ -52,7 +62,8 @@ fn a_wrong_type_stops_the_kiosk_with_the_key_and_line() {
     let (ok, stderr) =
         run_with_config(&EXAMPLE.replace("elder_mode = false", "elder_mode = \"no\""));
     assert!(!ok);
-    assert!(stderr.contains("line 17"), "{stderr}");
+    let line = example_line("elder_mode = false");
+    assert!(stderr.contains(&format!("line {line}")), "{stderr}");
     assert!(stderr.contains("key `ui.elder_mode`"), "{stderr}");
     assert!(stderr.contains("invalid type"), "{stderr}");
 }
@@ -92,32 +103,41 @@ fn screenshots_cover_every_screen_in_both_languages_and_elder_mode() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // Every hall size, every variant, the screens a reviewer looks at first, each at the
+    // size of its folder.
     let screens = [
         "home",
         "home-faults",
-        "take-number",
-        "check-in",
-        "guide",
-        "apply",
-        "progress",
-        "rate",
+        "home-tiles-greyed",
         "help",
         "timeout",
+        "not-available",
+        "journey-take-number-categories",
+        "journey-take-number-ticket",
+        "journey-check-in-no-appointment",
+        "journey-guide-browse",
+        "journey-apply-form",
+        "journey-apply-receipt",
+        "journey-progress-timeline",
+        "journey-rate-levels",
+        "journey-help-called",
     ];
-    for variant in ["zh", "en", "zh-elder", "en-elder"] {
-        for screen in screens {
-            let path = dir.path().join(variant).join(format!("{screen}.png"));
-            assert_eq!(png_size(&path), (1920, 1080), "{}", path.display());
+    for (width, height) in [(1920, 1080), (1366, 768), (1080, 1920)] {
+        for variant in ["zh", "en", "zh-elder", "en-elder"] {
+            for screen in screens {
+                let path = dir
+                    .path()
+                    .join(format!("{width}x{height}"))
+                    .join(variant)
+                    .join(format!("{screen}.png"));
+                assert_eq!(png_size(&path), (width, height), "{}", path.display());
+            }
         }
-        assert_eq!(
-            png_size(&dir.path().join(variant).join("home-portrait.png")),
-            (1080, 1920)
-        );
     }
 
     // The variants really differ: another language, larger type.
     let pixels = |p: &str| {
-        image::open(dir.path().join(p))
+        image::open(dir.path().join("1920x1080").join(p))
             .unwrap()
             .to_rgb8()
             .into_raw()
@@ -126,7 +146,7 @@ fn screenshots_cover_every_screen_in_both_languages_and_elder_mode() {
     assert_ne!(pixels("zh/home.png"), pixels("zh-elder/home.png"));
     assert_ne!(pixels("zh/home.png"), pixels("zh/home-faults.png"));
     // The header is drawn in the header colour with light text on it.
-    let home = image::open(dir.path().join("zh/home.png"))
+    let home = image::open(dir.path().join("1920x1080/zh/home.png"))
         .unwrap()
         .to_rgb8();
     let header = home.get_pixel(1900, 10);

@@ -1,4 +1,4 @@
-//! The USB devices a kiosk is built from (CONTRACTS G), in one place: `kioskctl devices`
+//! The USB devices a kiosk is built from (contract G), in one place: `kioskctl devices`
 //! matches against this table, and H5's udev rules (systemd/) use the same ids.
 
 use serde::Serialize;
@@ -48,7 +48,7 @@ pub struct KnownDevice {
     pub model: &'static str,
 }
 
-/// The known devices of CONTRACTS G. The scanner is found through SANE and has no row.
+/// The known devices of contract G. The scanner is found through SANE and has no row.
 pub const KNOWN_DEVICES: &[KnownDevice] = &[
     KnownDevice {
         vendor: 0x0400,

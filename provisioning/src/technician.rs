@@ -1,6 +1,6 @@
 //! The technician PIN that opens technician mode on the kiosk screen. Stored only as an
-//! argon2id PHC string in `[technician] pin_hash` (the app verifies against it; the format is
-//! written down in notes/CONTRACT-QUESTIONS.md for the app's engineer).
+//! argon2id PHC string in `[technician] pin_hash` (the app verifies against it with the
+//! `argon2` crate, so any PHC string argon2 accepts works).
 
 use std::path::Path;
 

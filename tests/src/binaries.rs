@@ -12,9 +12,35 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
-/// Builds (if needed) and returns the path of binary `bin` of workspace package `package`,
-/// in the same profile as the running binary.
+/// Set by `scripts/test` once `cargo test --workspace --all-targets --no-run` has built every
+/// workspace binary: they are then taken from the running test's own target directory.
+/// `cargo build -p PKG` on its own resolves features for that package alone, not for the
+/// whole workspace with its dev-dependencies, and so recompiles much of the dependency graph
+/// (about ten minutes of a cold CI run for central, kiosk-app and kioskctl).
+pub const PREBUILT_ENV: &str = "KIOSK_TEST_BINS_BUILT";
+
+/// Returns the path of binary `bin` of workspace package `package`, in the same profile as
+/// the running binary: the workspace build's copy when [`PREBUILT_ENV`] says it is fresh,
+/// else built (if stale) by cargo.
 pub fn cargo_bin(package: &str, bin: &str) -> anyhow::Result<PathBuf> {
+    if std::env::var_os(PREBUILT_ENV).is_some_and(|v| v == "1")
+        && let Some(exe) = prebuilt(bin)
+    {
+        return Ok(exe);
+    }
+    build(package, bin)
+}
+
+/// `<target>/<profile>/<bin>` beside the running test, whose path is
+/// `<target>/<profile>/deps/<test>-<hash>`.
+fn prebuilt(bin: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?;
+    let candidate = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    candidate.is_file().then_some(candidate)
+}
+
+fn build(package: &str, bin: &str) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(&cargo);
     command.args([

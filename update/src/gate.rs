@@ -1,5 +1,5 @@
 //! The health gate after a switch: within the deadline the kiosk's state file
-//! (`<data_dir>/state.json`, CONTRACTS E) must show the NEW version, written by a live
+//! (`<data_dir>/state.json`, contract E) must show the NEW version, written by a live
 //! process, with its UI drawn, its devices ready and central reached. Otherwise the reason is
 //! the first of those that is missing.
 

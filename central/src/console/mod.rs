@@ -1,5 +1,5 @@
 //! The ops console, served by `central serve` under `/console`: plain server-rendered HTML,
-//! no JavaScript, no build step (DESIGN.md §7).
+//! no JavaScript, no build step (docs/architecture.md).
 //!
 //! Pages are written with `maud`: its `html!` templates are checked Rust at compile time and
 //! escape every interpolated value unless explicitly marked pre-escaped (nothing here is), so

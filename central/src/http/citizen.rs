@@ -1,4 +1,4 @@
-//! Queue, appointment and progress endpoints of the citizen journeys (CONTRACTS B). Every one
+//! Queue, appointment and progress endpoints of the citizen journeys (contract B). Every one
 //! is signed like `/v1/events`, and answers for the asking kiosk's own hall only.
 
 use axum::extract::{Path, State};

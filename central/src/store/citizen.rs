@@ -1,4 +1,4 @@
-//! Citizen journeys on central (CONTRACTS A, B): the projection of ticket, application,
+//! Citizen journeys on central (contracts A, B): the projection of ticket, application,
 //! rating and help events into tables of their own, queue-number leases and queue state,
 //! appointments and application progress, and the figures the ops console shows.
 //!

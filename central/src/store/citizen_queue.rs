@@ -1,4 +1,4 @@
-//! Queue numbers (DESIGN.md §6): leased blocks below 500, the queue state kiosks show, the
+//! Queue numbers: leased blocks below 500, the queue state kiosks show, the
 //! window's "call next", and the hall's queue statistics for the console.
 
 use std::collections::BTreeMap;
@@ -226,8 +226,8 @@ impl Store {
         })
     }
 
-    /// The owner kiosk of the leased block holding `number`, if any (DESIGN.md §6: central
-    /// knows every block's owner).
+    /// The owner kiosk of the leased block holding `number`, if any (central knows every
+    /// block's owner).
     pub async fn lease_owner(
         &self,
         hall_id: &str,

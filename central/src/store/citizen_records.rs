@@ -22,7 +22,7 @@ use crate::store::{Doing as _, Store, StoreError, now_millis};
 pub struct AppointmentImport {
     /// Id from the booking system, unique in the hall.
     pub appointment_id: String,
-    /// `holder_hash` of CONTRACTS D.
+    /// `holder_hash` of contract D.
     #[serde(default)]
     pub holder_hash: Option<String>,
     /// The plain ID-card number, hashed on import.

@@ -1,4 +1,4 @@
-//! Signed software releases and their artifacts (CONTRACTS C).
+//! Signed software releases and their artifacts (contract C).
 //!
 //! Artifacts are kept in the database, content-addressed by sha256 and cut into chunks of
 //! [`RELEASE_CHUNK_BYTES`], not in a directory beside it: with PostgreSQL several central

@@ -1,4 +1,4 @@
-//! Rollouts of a release to the fleet in cohorts (DESIGN.md §7, CONTRACTS C), and the
+//! Rollouts of a release to the fleet in cohorts, and the
 //! projection of `health` events that drives them.
 //!
 //! A rollout is a list of stages. A stage picks its kiosks when it starts: `hall:ID` takes

@@ -77,6 +77,48 @@ pub struct KioskSection {
     /// assigned them at enrolment. Written by `kioskctl provision`; `identity.json` in the data
     /// directory holds the same band, and `kioskctl selftest` checks that the two agree.
     pub number_band: Option<NumberBand>,
+    /// The one disk budget of database, spool and logs, and the free space the data
+    /// filesystem must keep.
+    #[serde(default)]
+    pub disk_budget: DiskBudgetSection,
+}
+
+/// `[kiosk.disk_budget]`: from `near_limit_percent` of `limit_mb`, or once the data
+/// filesystem has less than `min_free_mb` free, journeys that create records are no longer
+/// offered (the store refuses a commit before the disk is full, not after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskBudgetSection {
+    /// Megabytes (MiB) that database, WAL, spool and logs may take together.
+    pub limit_mb: u64,
+    /// Percentage of the limit from which journeys that create records stop.
+    pub near_limit_percent: u8,
+    /// Free space (MiB) the data filesystem must keep, whatever the store itself uses.
+    pub min_free_mb: u64,
+}
+
+impl Default for DiskBudgetSection {
+    fn default() -> Self {
+        let budget = crate::store::Budget::default();
+        DiskBudgetSection {
+            limit_mb: budget.limit_bytes / MIB,
+            near_limit_percent: budget.near_limit_percent,
+            min_free_mb: budget.min_free_bytes / MIB,
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl DiskBudgetSection {
+    /// The store's budget for these settings.
+    pub fn budget(&self) -> crate::store::Budget {
+        crate::store::Budget {
+            limit_bytes: self.limit_mb.saturating_mul(MIB),
+            near_limit_percent: self.near_limit_percent,
+            min_free_bytes: self.min_free_mb.saturating_mul(MIB),
+        }
+    }
 }
 
 /// `[kiosk] number_band = { first = 950, last = 999 }`: an inclusive range of queue numbers.
@@ -484,6 +526,20 @@ impl Config {
             self.journeys.health_interval_secs,
             10,
             3600,
+        )?;
+        let disk = &self.kiosk.disk_budget;
+        range("kiosk.disk_budget.limit_mb", disk.limit_mb, 16, 1 << 20)?;
+        range(
+            "kiosk.disk_budget.near_limit_percent",
+            disk.near_limit_percent.into(),
+            50,
+            99,
+        )?;
+        range(
+            "kiosk.disk_budget.min_free_mb",
+            disk.min_free_mb,
+            1,
+            1 << 16,
         )?;
         if self.hall.name_zh.trim().is_empty() {
             return Err(("hall.name_zh".into(), "must not be empty".into()));

@@ -4,7 +4,7 @@
 //! counter.
 //!
 //! Nothing here holds plain personal data: a ticket's holder is kept as the contract's
-//! `holder_hash` (CONTRACTS D), and cached appointments carry only hashes.
+//! `holder_hash` (contract D), and cached appointments carry only hashes.
 //!
 //! A ticket about to be printed has its `ticket_issued` event written down first (a *print
 //! intent*, a `journey_cache` row under `print_intent:<date>:<category>:<number>`) and removed

@@ -1,4 +1,4 @@
-//! The kiosk's calls to central's citizen endpoints (CONTRACTS B): number leases, queue
+//! The kiosk's calls to central's citizen endpoints (contract B): number leases, queue
 //! state, appointments and application progress. Signed and checked like every other call of
 //! [`CentralClient`]; the journeys cache what they need for offline use.
 

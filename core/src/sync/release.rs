@@ -1,4 +1,4 @@
-//! Software releases from central (CONTRACTS C): the signed manifest, and the artifact
+//! Software releases from central (contract C): the signed manifest, and the artifact
 //! downloaded into a partial file that survives the agent and resumes with `Range: bytes=N-`.
 //!
 //! A download first checks that the bytes still to come fit on the disk with

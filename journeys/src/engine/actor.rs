@@ -161,9 +161,13 @@ pub(super) async fn start(
     };
     let store = {
         let dir = data_dir.clone();
+        let store_options = StoreOptions {
+            budget: config.kiosk.disk_budget.budget(),
+            ..StoreOptions::default()
+        };
         tokio::task::spawn_blocking(move || {
             let key = StoreKey::load_or_create(&dir.join("store.key"))?;
-            Store::open(&dir, key, StoreOptions::default())
+            Store::open(&dir, key, store_options)
         })
         .await
         .map_err(|e| {

@@ -322,7 +322,7 @@ fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// A stand-in for kiosk-app: writes `<data>/state.json` (CONTRACTS E) atomically and its
+/// A stand-in for kiosk-app: writes `<data>/state.json` (contract E) atomically and its
 /// pidfile, then keeps running (`exec sleep`, same pid) or exits.
 pub fn app_script(version: &str, app: App) -> String {
     let (ui_drawn, write, tail) = match app {
