@@ -240,6 +240,28 @@ impl Script {
         citizen_card(n, born)
     }
 
+    /// Starts `journey` and waits for its first page. `Err(told)` when the kiosk answered with
+    /// a notice instead (the journey is closed: a full disk, no paper, a device down); `told`
+    /// says whether the notice sent the citizen somewhere, which is as good an end as any.
+    async fn start(
+        &mut self,
+        journey: JourneyKind,
+        first: impl Fn(&Page) -> bool,
+    ) -> Result<Page, bool> {
+        let page = self
+            .send_until(Command::Start { journey }, |p| {
+                first(p) || matches!(p, Page::Notice { .. })
+            })
+            .await;
+        match page {
+            Some(Page::Notice {
+                failure, window, ..
+            }) => Err(failure && window.is_some()),
+            Some(page) => Ok(page),
+            None => Err(false),
+        }
+    }
+
     async fn citizen(&mut self, n: u32) -> bool {
         match self.dice.below(20) {
             0..=9 => self.take_number(n).await,
@@ -260,17 +282,13 @@ impl Script {
         };
         let categories = ["A", "B", "C", "D", "E", "F"];
         let category = categories[self.dice.below(categories.len() as u64) as usize];
-        if self
-            .send_until(
-                Command::Start {
-                    journey: JourneyKind::TakeNumber,
-                },
-                |p| matches!(p, Page::Choose { .. }),
-            )
+        if let Err(told) = self
+            .start(JourneyKind::TakeNumber, |p| {
+                matches!(p, Page::Choose { .. })
+            })
             .await
-            .is_none()
         {
-            return false;
+            return told;
         }
         if self
             .send_until(
@@ -329,20 +347,14 @@ impl Script {
         // The kiosk may already know the roll is out (its health poll, or a ticket voided
         // just before): then the tile is closed and its page says why and where to go,
         // which is as good an answer as a voided number.
-        let start = self
-            .send_until(
-                Command::Start {
-                    journey: JourneyKind::TakeNumber,
-                },
-                |p| matches!(p, Page::Choose { .. } | Page::Notice { .. }),
-            )
-            .await;
-        if let Some(Page::Notice {
-            failure, window, ..
-        }) = start
+        if let Err(told) = self
+            .start(JourneyKind::TakeNumber, |p| {
+                matches!(p, Page::Choose { .. })
+            })
+            .await
         {
             sim.set_paper(SimPrinter::Dispenser, Paper::Ok);
-            return failure && window.is_some();
+            return told;
         }
         self.send_until(Command::Choose { id: "A".into() }, |p| {
             matches!(p, Page::TapCard { .. })
@@ -359,13 +371,14 @@ impl Script {
     }
 
     async fn guide(&mut self) -> bool {
-        self.send_until(
-            Command::Start {
-                journey: JourneyKind::Guide,
-            },
-            |p| matches!(p, Page::GuideBrowse { .. }),
-        )
-        .await;
+        if let Err(told) = self
+            .start(JourneyKind::Guide, |p| {
+                matches!(p, Page::GuideBrowse { .. })
+            })
+            .await
+        {
+            return told;
+        }
         // Pinyin initials of 社会保障 (社会保障卡申领).
         let Some(Page::GuideBrowse { matters, .. }) = self
             .send_until(
@@ -398,17 +411,11 @@ impl Script {
         let Some(sim) = self.engine.sim().cloned() else {
             return false;
         };
-        if self
-            .send_until(
-                Command::Start {
-                    journey: JourneyKind::Apply,
-                },
-                |p| matches!(p, Page::TapCard { .. }),
-            )
+        if let Err(told) = self
+            .start(JourneyKind::Apply, |p| matches!(p, Page::TapCard { .. }))
             .await
-            .is_none()
         {
-            return false;
+            return told;
         }
         sim.present_card(&self.card(n, false));
         let chose = self.wait_for(|p| matches!(p, Page::Choose { .. })).await;
@@ -508,13 +515,12 @@ impl Script {
         let Some(ticket) = self.last_ticket.clone() else {
             return self.help().await;
         };
-        self.send_until(
-            Command::Start {
-                journey: JourneyKind::Rate,
-            },
-            |p| matches!(p, Page::EnterNumber { .. }),
-        )
-        .await;
+        if let Err(told) = self
+            .start(JourneyKind::Rate, |p| matches!(p, Page::EnterNumber { .. }))
+            .await
+        {
+            return told;
+        }
         self.type_number(&ticket).await;
         self.send_until(Command::Confirm, |p| matches!(p, Page::Choose { .. }))
             .await;
@@ -548,13 +554,14 @@ impl Script {
         let Some(no) = self.last_application.clone() else {
             return self.guide().await;
         };
-        self.send_until(
-            Command::Start {
-                journey: JourneyKind::Progress,
-            },
-            |p| matches!(p, Page::EnterNumber { .. }),
-        )
-        .await;
+        if let Err(told) = self
+            .start(JourneyKind::Progress, |p| {
+                matches!(p, Page::EnterNumber { .. })
+            })
+            .await
+        {
+            return told;
+        }
         self.type_number(&no).await;
         self.send_until(Command::Confirm, |p| {
             matches!(p, Page::Progress { .. } | Page::Notice { .. })
@@ -567,13 +574,12 @@ impl Script {
         let Some(sim) = self.engine.sim().cloned() else {
             return false;
         };
-        self.send_until(
-            Command::Start {
-                journey: JourneyKind::CheckIn,
-            },
-            |p| matches!(p, Page::TapCard { .. }),
-        )
-        .await;
+        if let Err(told) = self
+            .start(JourneyKind::CheckIn, |p| matches!(p, Page::TapCard { .. }))
+            .await
+        {
+            return told;
+        }
         sim.present_card(&self.card(n, false));
         let page = self
             .wait_for(|p| matches!(p, Page::Notice { .. } | Page::Ticket { .. }))
