@@ -3,6 +3,7 @@
 use kiosk_api::{EventOutcome, Stream, routes};
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::spool::AttachmentId;
 use super::{Store, StoreError, now_ms};
@@ -117,11 +118,27 @@ pub struct AckSummary {
 
 const MAX_REJECT_BACKOFF_MS: i64 = 3_600_000;
 
+/// Overwrites every string in `value` in place: the citizen's answers and card fields leave
+/// memory once they are sealed, not whenever the allocator reuses the pages. (Object keys are
+/// form field names, not personal; numbers carry nothing that needs it.)
+pub fn wipe_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => text.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe_json),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(wipe_json),
+        _ => {}
+    }
+}
+
 impl Store {
     /// Durably queues one event. Returns `None` only for a droppable stream (telemetry) when
     /// the disk budget has no room left for it even after eviction.
-    pub fn enqueue(&self, event: NewEvent) -> Result<Option<Committed>, StoreError> {
-        let payload = serde_json::to_vec(&event.payload)?;
+    pub fn enqueue(&self, mut event: NewEvent) -> Result<Option<Committed>, StoreError> {
+        let payload = Zeroizing::new(serde_json::to_vec(&event.payload)?);
+        if event.personal {
+            // Sealed below; no plain copy of the citizen's data outlives this call.
+            wipe_json(&mut event.payload);
+        }
         if event.stream.is_droppable() && !self.make_room_for(payload.len() as u64)? {
             self.count_dropped_telemetry(1)?;
             return Ok(None);
@@ -147,7 +164,7 @@ impl Store {
 
     /// Durably writes a journey's record and its outbox row in one transaction
     /// (`synchronous=FULL`). When this returns `Ok`, the citizen may be told it is done.
-    pub fn commit_record(&self, record: NewRecord) -> Result<Committed, StoreError> {
+    pub fn commit_record(&self, mut record: NewRecord) -> Result<Committed, StoreError> {
         let payload = serde_json::json!({
             "summary": record.summary,
             "personal": record.personal,
@@ -166,12 +183,16 @@ impl Store {
                 personal,
                 &record.attachments,
             )?;
-            let sealed_personal = match &record.personal {
-                Some(p) => Some(
-                    self.inner
-                        .key
-                        .seal(&record_context(committed.event_id), &serde_json::to_vec(p)?)?,
-                ),
+            let sealed_personal = match &mut record.personal {
+                Some(p) => {
+                    let plain = Zeroizing::new(serde_json::to_vec(p)?);
+                    wipe_json(p);
+                    Some(
+                        self.inner
+                            .key
+                            .seal(&record_context(committed.event_id), &plain)?,
+                    )
+                }
                 None => None,
             };
             tx.execute(
@@ -557,4 +578,28 @@ fn outbox_context(event_id: Uuid) -> String {
 
 fn record_context(id: Uuid) -> String {
     format!("record:{id}")
+}
+
+#[cfg(test)]
+mod wipe_tests {
+    use super::wipe_json;
+
+    #[test]
+    fn every_string_of_a_personal_payload_is_overwritten_in_place() {
+        let mut form = serde_json::json!({
+            "phone": "13800138000",
+            "bank": {"account": "6222020200112233445", "branch": ["东城支行"]},
+            "pages": 2,
+        });
+        let stored_at = form["phone"].as_str().unwrap_or_default().as_ptr();
+        wipe_json(&mut form);
+        assert_eq!(form["phone"], "");
+        assert_eq!(form["bank"]["account"], "");
+        assert_eq!(form["bank"]["branch"][0], "");
+        assert_eq!(form["pages"], 2);
+        // zeroize zeroes the String's whole allocation and keeps it: the bytes the number
+        // was stored in are overwritten, not handed back to the allocator as they were.
+        let phone = form["phone"].as_str().unwrap_or_default();
+        assert_eq!(phone.as_ptr(), stored_at, "wiped in place, not replaced");
+    }
 }

@@ -8,6 +8,9 @@ use serialport::{ClearBuffer, DataBits, FlowControl, Parity, SerialPort, StopBit
 use super::{Transport, TransportError};
 use crate::frame::{self, Boundary};
 
+/// The largest frame and one read chunk.
+const PENDING_CAPACITY: usize = frame::HEADER_LEN + frame::MAX_LEN + 2048;
+
 /// The speed GA 467 readers ship with.
 pub const DEFAULT_BAUD: u32 = 115_200;
 /// The speeds auto-detection tries, fastest (and most common) first.
@@ -39,7 +42,9 @@ impl SerialTransport {
             path: path.to_string(),
             port,
             baud,
-            pending: Vec::new(),
+            // Room for the largest frame and a chunk more: growing would leave copies of card
+            // data behind in freed allocations that nothing wipes.
+            pending: Vec::with_capacity(PENDING_CAPACITY),
         })
     }
 
@@ -84,7 +89,10 @@ impl Transport for SerialTransport {
         loop {
             match frame::boundary(&self.pending) {
                 Boundary::Complete(n) => {
-                    let rest = self.pending.split_off(n);
+                    let mut rest = self.pending.split_off(n);
+                    // Usually empty (no allocation yet), so this is the one allocation the
+                    // next frame is read into.
+                    rest.reserve(PENDING_CAPACITY);
                     return Ok(std::mem::replace(&mut self.pending, rest));
                 }
                 Boundary::Garbage(n) => {

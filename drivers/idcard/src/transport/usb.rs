@@ -205,7 +205,8 @@ impl UsbTransport {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<(), TransportError> {
-        let mut chunk = [0u8; 4096];
+        // Card data passes through this chunk: wiped when the read returns.
+        let mut chunk = zeroize::Zeroizing::new([0u8; 4096]);
         while !want(buf) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -215,7 +216,7 @@ impl UsbTransport {
                     received: buf.clone(),
                 });
             }
-            match self.handle.read_bulk(endpoint, &mut chunk, left) {
+            match self.handle.read_bulk(endpoint, chunk.as_mut_slice(), left) {
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(rusb::Error::Timeout) => {}
                 Err(e) => return Err(TransportError::Io(e.to_string())),
@@ -248,7 +249,9 @@ impl Transport for UsbTransport {
     fn receive(&mut self, timeout: Duration) -> Result<Vec<u8>, TransportError> {
         let deadline = Instant::now() + timeout;
         let complete = |b: &[u8]| matches!(frame::boundary(b), Boundary::Complete(_));
-        let mut buf = Vec::new();
+        // Room for the largest frame and one more chunk up front: growing would leave copies
+        // of card data behind in freed allocations that nothing wipes.
+        let mut buf = Vec::with_capacity(frame::HEADER_LEN + frame::MAX_LEN + 4096);
         match self.layout {
             EndpointLayout::Single { input, .. } => {
                 self.read_until(input, &mut buf, complete, deadline, timeout)?;
