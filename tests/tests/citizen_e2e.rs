@@ -804,3 +804,60 @@ fn with_central_down_check_in_sends_the_citizen_to_the_desk_or_checks_in_from_th
         hall.central.stop();
     });
 }
+
+#[test]
+fn staff_acknowledge_a_call_for_help_at_central_and_the_kiosk_that_asked_shows_who_is_coming() {
+    story(async {
+        let hall = Hall::open();
+        let (dir, identity) = hall.enrol("kiosk-1").await;
+        let mut kiosk = Kiosk::start(&dir).await;
+
+        // A citizen calls for help; once the request is on central the page says staff have
+        // it (not yet who is coming).
+        let received = kiosk
+            .send_until(Command::CallHelp, "central to have the call", |p| {
+                matches!(p, Page::Notice { failure: false, title, .. } if title.en == "Staff have been called")
+            })
+            .await;
+        let Page::Notice { window, .. } = &received else {
+            panic!("{received:?}")
+        };
+        assert_eq!(window.as_ref(), Some(&kiosk.help_window()));
+
+        // At central the request is open, from this kiosk; a clerk takes it.
+        let open = hall.cli(&["help", "list", "--open"]);
+        let [request] = open.as_array().unwrap().as_slice() else {
+            panic!("one open request: {open:#}")
+        };
+        assert_eq!(request["kiosk_id"], identity.kiosk_id.to_string());
+        let id = request["id"].as_i64().unwrap().to_string();
+        let after = kiosk.revision();
+        hall.cli(&["help", "ack", &id, "--by", "3号窗口 李**"]);
+
+        // The kiosk that asked shows who is coming, in both languages.
+        let screen = kiosk
+            .wait_after(after, "the kiosk to show the acknowledgement", |s| {
+                matches!(&s.page, Page::Notice { title, .. } if title.zh == "工作人员已收到，正在赶来")
+            })
+            .await;
+        let Page::Notice {
+            message, failure, ..
+        } = &screen.page
+        else {
+            unreachable!()
+        };
+        assert!(!failure);
+        assert!(message.zh.contains("3号窗口 李** 正在赶来"), "{message:?}");
+        assert!(
+            message.en.contains("3号窗口 李** is coming to you"),
+            "{message:?}"
+        );
+        assert_eq!(
+            hall.cli(&["help", "list", "--open"])
+                .as_array()
+                .map(Vec::len),
+            Some(0),
+            "acknowledged requests are no longer open"
+        );
+    });
+}

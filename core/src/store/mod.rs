@@ -29,7 +29,9 @@ pub use bundles::AppliedBundle;
 pub use crypto::StoreKey;
 pub use journeys::{NoNumber, TicketAllocation, TicketFate};
 pub use kiosk_api::{EventOutcome, Stream};
-pub use outbox::{AckSummary, Committed, NewEvent, NewRecord, PendingEvent, StreamPolicy};
+pub use outbox::{
+    AckSummary, Committed, NewEvent, NewRecord, PendingEvent, StreamPolicy, wipe_json,
+};
 pub use quarantine::{
     ExportedAttachment, QuarantineEntry, QuarantineExport, RetryWhich, export_quarantined_in,
     quarantine_reason, read_quarantine, retry_quarantined_in,

@@ -1399,7 +1399,10 @@ impl Actor {
         }
     }
 
-    async fn submit(&mut self, order: ApplicationOrder) -> Result<(ApplicationNo, bool), Notice> {
+    async fn submit(
+        &mut self,
+        mut order: ApplicationOrder,
+    ) -> Result<(ApplicationNo, bool), Notice> {
         let now = self.clock.now();
         let today = business_date_at(now);
         let failed = |this: &mut Self, err: Option<&Failed>| match err {
@@ -1456,7 +1459,8 @@ impl Actor {
             matter_code: order.matter_id.clone(),
             holder_hash: holder_hash.clone(),
             holder_name_masked: order.holder.masked_name.clone(),
-            form: order.form.clone(),
+            // Taken, not copied: the event is the one copy, wiped once it is sealed.
+            form: std::mem::take(&mut order.form),
             materials: order
                 .materials
                 .iter()

@@ -87,6 +87,16 @@ pub struct ApplicationOrder {
     pub materials: Vec<ScannedMaterial>,
 }
 
+impl Drop for ApplicationOrder {
+    /// The form's answers are the citizen's (a phone number, a bank account): overwritten
+    /// when the order goes, whether it was submitted or not.
+    fn drop(&mut self) {
+        for value in self.form.values_mut() {
+            kiosk_core::store::wipe_json(value);
+        }
+    }
+}
+
 /// A material scanned and kept in the engine's spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScannedMaterial {
