@@ -4,48 +4,23 @@
 //! once space is freed the kiosk carries on with the very next number. Needs root (it mounts
 //! a tmpfs of a few MB).
 
+mod common;
+
+use common::until;
 use std::path::Path;
 use std::time::Duration;
 
-use kiosk_core::config::{Config, PrinterDevice};
+use kiosk_core::config::Config;
 use kiosk_core::store::{Store, StoreKey, StoreOptions};
 use kiosk_journeys::{Command, Engine, EngineOptions, JourneyKind, Page};
 use kiosk_sim::printer::{Config as PrinterConfig, Emulator};
 
 fn config(data: &Path, dispenser: &str) -> Config {
-    let mut config = Config::simulate().unwrap();
-    config.kiosk.data_dir = data.to_owned();
-    config.devices.dispenser = Some(PrinterDevice {
-        port: None,
-        baud: None,
-        device: None,
-        tcp: Some(dispenser.to_owned()),
-        paper_mm: 80,
-    });
+    let mut config = common::with_tcp_dispenser(data, dispenser);
     // The whole filesystem is 8 MB, below the default free-space reserve: keep 1 MB free, so
     // what stops the step is the disk filling up, not the reserve.
     config.kiosk.disk_budget.min_free_mb = 1;
     config
-}
-
-async fn until(
-    screen: &mut tokio::sync::watch::Receiver<kiosk_journeys::Screen>,
-    after: u64,
-    done: impl Fn(&Page) -> bool,
-) -> Page {
-    let reached = tokio::time::timeout(
-        Duration::from_secs(60),
-        screen.wait_for(|s| s.revision > after && done(&s.page)),
-    )
-    .await
-    .map(|r| r.map(|s| s.page.clone()));
-    match reached {
-        Ok(Ok(page)) => page,
-        _ => panic!(
-            "page not reached; the screen shows {:?}",
-            screen.borrow().page
-        ),
-    }
 }
 
 /// A tmpfs mounted for the test, unmounted when dropped.

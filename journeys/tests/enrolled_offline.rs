@@ -5,6 +5,9 @@
 //! keypad; the tiles that need a card match are closed with the reason. (Its own test binary:
 //! libsane is process-global.)
 
+mod common;
+
+use common::until;
 use std::time::Duration;
 
 use kiosk_api::NumberBand;
@@ -12,26 +15,6 @@ use kiosk_core::config::Config;
 use kiosk_core::identity::Identity;
 use kiosk_journeys::sim::citizen_card;
 use kiosk_journeys::{Command, Engine, EngineOptions, JourneyKind, Page};
-
-async fn until(
-    screen: &mut tokio::sync::watch::Receiver<kiosk_journeys::Screen>,
-    after: u64,
-    done: impl Fn(&Page) -> bool,
-) -> Page {
-    let reached = tokio::time::timeout(
-        Duration::from_secs(60),
-        screen.wait_for(|s| s.revision > after && done(&s.page)),
-    )
-    .await
-    .map(|r| r.map(|s| s.page.clone()));
-    match reached {
-        Ok(Ok(page)) => page,
-        _ => panic!(
-            "page not reached; the screen shows {:?}",
-            screen.borrow().page
-        ),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_central_unreachable_help_says_it_is_only_queued_and_card_lookups_say_why_not() {

@@ -3,6 +3,9 @@
 //! midnight (the engine's clock moved to the next day) it issues from that lease, never shows
 //! the queue figures cached the day before, and "as of" on a cached answer names its date.
 
+mod common;
+
+use common::until;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,43 +16,14 @@ use kiosk_api::citizen::{
     business_date_at, hall_offset,
 };
 use kiosk_api::{ApplicationNo, HallCode, KioskNo};
-use kiosk_core::config::{Config, PrinterDevice};
+use kiosk_core::config::Config;
 use kiosk_core::store::{Store, StoreKey, StoreOptions};
 use kiosk_journeys::clock::{Clock as _, ShiftedClock};
 use kiosk_journeys::{Command, Engine, EngineOptions, JourneyKind, KeypadKey, Page};
 use kiosk_sim::printer::{Config as PrinterConfig, Emulator};
 
 fn config(data: &Path, dispenser: &str) -> Config {
-    let mut config = Config::simulate().unwrap();
-    config.kiosk.data_dir = data.to_owned();
-    config.devices.dispenser = Some(PrinterDevice {
-        port: None,
-        baud: None,
-        device: None,
-        tcp: Some(dispenser.to_owned()),
-        paper_mm: 80,
-    });
-    config
-}
-
-async fn until(
-    screen: &mut tokio::sync::watch::Receiver<kiosk_journeys::Screen>,
-    after: u64,
-    done: impl Fn(&Page) -> bool,
-) -> Page {
-    let reached = tokio::time::timeout(
-        Duration::from_secs(60),
-        screen.wait_for(|s| s.revision > after && done(&s.page)),
-    )
-    .await
-    .map(|r| r.map(|s| s.page.clone()));
-    match reached {
-        Ok(Ok(page)) => page,
-        _ => panic!(
-            "page not reached; the screen shows {:?}",
-            screen.borrow().page
-        ),
-    }
+    common::with_tcp_dispenser(data, dispenser)
 }
 
 /// `hh:mm` hall time on `date`.

@@ -2,7 +2,9 @@
 //! The engine on the simulated devices (kiosk-sim's reader on a PTY, two ESC/POS emulators
 //! on TCP, SANE's test backend), driven through the same commands the UI sends.
 
-use std::time::Duration;
+mod common;
+
+use common::until;
 
 use kiosk_core::config::Config;
 use kiosk_journeys::sim::{SimPrinter, citizen_card};
@@ -17,27 +19,6 @@ fn config(dir: &std::path::Path) -> Config {
     let mut config = Config::simulate().unwrap();
     config.kiosk.data_dir = dir.to_owned();
     config
-}
-
-/// Waits for a page published after revision `after` that `done` accepts.
-async fn until(
-    screen: &mut tokio::sync::watch::Receiver<kiosk_journeys::Screen>,
-    after: u64,
-    done: impl Fn(&Page) -> bool,
-) -> Page {
-    let reached = tokio::time::timeout(
-        Duration::from_secs(60),
-        screen.wait_for(|s| s.revision > after && done(&s.page)),
-    )
-    .await
-    .map(|r| r.map(|s| s.page.clone()));
-    match reached {
-        Ok(Ok(page)) => page,
-        _ => panic!(
-            "page not reached; the screen shows {:?}",
-            screen.borrow().page
-        ),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

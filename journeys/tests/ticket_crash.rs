@@ -8,6 +8,9 @@
 //! stops passing the printer's answers once the cut command went through: the kiosk then
 //! waits for "printed", which is exactly the moment between the print and its record.
 
+mod common;
+
+use common::until;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use kiosk_core::config::{Config, PrinterDevice};
+use kiosk_core::config::Config;
 use kiosk_core::store::{Store, StoreKey, StoreOptions};
 use kiosk_journeys::{Command, Engine, EngineOptions, JourneyKind, Page};
 use kiosk_sim::printer::{Config as PrinterConfig, Emulator};
@@ -23,16 +26,7 @@ use kiosk_sim::printer::{Config as PrinterConfig, Emulator};
 const CHILD: &str = "child_kiosk_prints_one_ticket";
 
 fn config(data: &Path, dispenser: &str) -> Config {
-    let mut config = Config::simulate().unwrap();
-    config.kiosk.data_dir = data.to_owned();
-    config.devices.dispenser = Some(PrinterDevice {
-        port: None,
-        baud: None,
-        device: None,
-        tcp: Some(dispenser.to_owned()),
-        paper_mm: 80,
-    });
-    config
+    common::with_tcp_dispenser(data, dispenser)
 }
 
 fn options() -> EngineOptions {
@@ -41,26 +35,6 @@ fn options() -> EngineOptions {
         voice: false,
         ticket_take_timeout: Some(Duration::ZERO),
         ..EngineOptions::default()
-    }
-}
-
-async fn until(
-    screen: &mut tokio::sync::watch::Receiver<kiosk_journeys::Screen>,
-    after: u64,
-    done: impl Fn(&Page) -> bool,
-) -> Page {
-    let reached = tokio::time::timeout(
-        Duration::from_secs(60),
-        screen.wait_for(|s| s.revision > after && done(&s.page)),
-    )
-    .await
-    .map(|r| r.map(|s| s.page.clone()));
-    match reached {
-        Ok(Ok(page)) => page,
-        _ => panic!(
-            "page not reached; the screen shows {:?}",
-            screen.borrow().page
-        ),
     }
 }
 
