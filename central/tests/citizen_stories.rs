@@ -5,55 +5,17 @@
 mod common;
 
 use chrono::{Days, NaiveDate, Utc};
-use common::{Central, Kiosk, databases};
+use common::{Central, Kiosk, Outbox, acked, databases, today};
 use kiosk_api::citizen::{
-    ApplicationProgress, ApplicationStatus, ApplicationSubmitted, Appointment, CitizenEvent,
-    HelpRequested, LEASE_MAX_NUMBER, Lease, LeaseRequest, QueueSnapshot, RatingGiven,
-    SubmittedMaterial, TicketIssued, TicketPriority, TicketVoided, business_date_at,
-    rating_subject, ticket_no,
+    ApplicationProgress, ApplicationStatus, ApplicationSubmitted, Appointment, HelpRequested,
+    LEASE_MAX_NUMBER, Lease, LeaseRequest, QueueSnapshot, RatingGiven, SubmittedMaterial,
+    TicketIssued, TicketPriority, TicketVoided, rating_subject, ticket_no,
 };
 use kiosk_api::{
-    ApiError, ApplicationNo, BatchAck, EnrolRequest, Enrolment, Event, EventOutcome, keys,
-    reject_reason, routes,
+    ApiError, ApplicationNo, EnrolRequest, Enrolment, EventOutcome, keys, reject_reason, routes,
 };
 use reqwest::Method;
 use uuid::Uuid;
-
-fn today() -> NaiveDate {
-    business_date_at(Utc::now())
-}
-
-/// The next event of a kiosk: its own sequence counter, a fresh event id.
-struct Outbox {
-    seq: u64,
-}
-
-impl Outbox {
-    fn new() -> Outbox {
-        Outbox { seq: 0 }
-    }
-
-    fn event<T: CitizenEvent>(&mut self, payload: &T) -> Event {
-        self.seq += 1;
-        Event {
-            event_id: Uuid::now_v7(),
-            seq: self.seq,
-            stream: T::STREAM,
-            kind: T::KIND.into(),
-            priority: 1,
-            occurred_at: Utc::now(),
-            payload: payload.to_payload(),
-            attachments: vec![],
-        }
-    }
-}
-
-async fn acked(kiosk: &Kiosk, events: &[Event]) -> Vec<EventOutcome> {
-    let response = kiosk.post_events(events).await;
-    assert_eq!(response.status(), 200);
-    let ack: BatchAck = response.json().await.unwrap();
-    ack.results.into_iter().map(|r| r.outcome).collect()
-}
 
 async fn get<T: serde::de::DeserializeOwned>(kiosk: &Kiosk, path: &str) -> T {
     let response = kiosk

@@ -9,55 +9,19 @@ mod common;
 
 use std::collections::HashSet;
 
-use chrono::{NaiveDate, Utc};
-use common::{Central, Kiosk, databases};
+use chrono::Utc;
+use common::{Central, Kiosk, Outbox, acked, databases, today};
 use kiosk_api::citizen::{
-    ApplicationProgress, ApplicationSubmitted, CitizenEvent, HelpRequested, HelpStatus, HolderKeys,
-    Lease, LeaseRequest, RatingGiven, TicketIssued, TicketPriority, TicketVoided, business_date_at,
-    rating_subject, ticket_no,
+    ApplicationProgress, ApplicationSubmitted, HelpRequested, HelpStatus, HolderKeys, Lease,
+    LeaseRequest, RatingGiven, TicketIssued, TicketPriority, TicketVoided, rating_subject,
+    ticket_no,
 };
 use kiosk_api::{
-    ApiError, ApplicationNo, BatchAck, EnrolRequest, Enrolment, Event, EventOutcome, KioskNo,
-    Stream, keys, reject_reason, routes,
+    ApiError, ApplicationNo, EnrolRequest, Enrolment, Event, EventOutcome, KioskNo, Stream, keys,
+    reject_reason, routes,
 };
 use reqwest::Method;
 use uuid::Uuid;
-
-fn today() -> NaiveDate {
-    business_date_at(Utc::now())
-}
-
-/// Events of one kiosk, numbered as its outbox numbers them.
-struct Outbox {
-    seq: u64,
-}
-
-impl Outbox {
-    fn new() -> Outbox {
-        Outbox { seq: 0 }
-    }
-
-    fn event<T: CitizenEvent>(&mut self, payload: &T) -> Event {
-        self.seq += 1;
-        Event {
-            event_id: Uuid::now_v7(),
-            seq: self.seq,
-            stream: T::STREAM,
-            kind: T::KIND.into(),
-            priority: 1,
-            occurred_at: Utc::now(),
-            payload: payload.to_payload(),
-            attachments: vec![],
-        }
-    }
-}
-
-async fn send(kiosk: &Kiosk, events: &[Event]) -> Vec<EventOutcome> {
-    let response = kiosk.post_events(events).await;
-    assert_eq!(response.status(), 200);
-    let ack: BatchAck = response.json().await.unwrap();
-    ack.results.into_iter().map(|r| r.outcome).collect()
-}
 
 fn reason(outcome: &EventOutcome) -> String {
     match outcome {
@@ -272,17 +236,17 @@ async fn an_application_is_kept_under_its_number_or_refused_and_never_overwritte
         let (mut out_a, mut out_b) = (Outbox::new(), Outbox::new());
         let first = out_a.event(&application(&a, 1, &holder));
         assert_eq!(
-            send(&a, std::slice::from_ref(&first)).await,
+            acked(&a, std::slice::from_ref(&first)).await,
             [EventOutcome::Stored],
             "{}",
             db.name
         );
-        assert_eq!(send(&a, &[first]).await, [EventOutcome::Duplicate]);
+        assert_eq!(acked(&a, &[first]).await, [EventOutcome::Duplicate]);
 
         // The same number under another event id: refused, the first one stands.
         let mut other = application(&a, 1, &holder);
         other.matter_code = "ps-idcard-renew".into();
-        let taken = send(&a, &[out_a.event(&other)]).await;
+        let taken = acked(&a, &[out_a.event(&other)]).await;
         assert_eq!(
             reason(&taken[0]),
             reject_reason::NUMBER_TAKEN,
@@ -299,7 +263,7 @@ async fn an_application_is_kept_under_its_number_or_refused_and_never_overwritte
         assert_eq!(progress.matter_code, "hr-sscard-apply");
 
         // Kiosk b sends a number made with a's kiosk number, and one of another hall.
-        let forged = send(&b, &[out_b.event(&application(&a, 2, &holder))]).await;
+        let forged = acked(&b, &[out_b.event(&application(&a, 2, &holder))]).await;
         assert_eq!(reason(&forged[0]), reject_reason::NUMBER_NOT_YOURS);
         assert!(
             detail(&forged[0]).contains("kiosk 01"),
@@ -312,13 +276,13 @@ async fn an_application_is_kept_under_its_number_or_refused_and_never_overwritte
             3,
             &holder,
         );
-        let forged = send(&b, &[out_b.event(&elsewhere)]).await;
+        let forged = acked(&b, &[out_b.event(&elsewhere)]).await;
         assert_eq!(reason(&forged[0]), reject_reason::NUMBER_NOT_YOURS);
 
         // A payload that does not fit is refused naming the field, never its value.
         let mut plain = out_b.event(&application(&b, 4, &holder));
         plain.payload["holder_hash"] = "11010519491231002X".into();
-        let bad = send(&b, std::slice::from_ref(&plain)).await;
+        let bad = acked(&b, std::slice::from_ref(&plain)).await;
         assert_eq!(reason(&bad[0]), reject_reason::INVALID_PAYLOAD);
         assert!(detail(&bad[0]).contains("holder_hash"));
         assert!(!detail(&bad[0]).contains("1101"));
@@ -333,7 +297,7 @@ async fn an_application_is_kept_under_its_number_or_refused_and_never_overwritte
         assert_eq!((of_b.events, of_b.refused), (0, 3), "{}", db.name);
         let mut fixed = plain.clone();
         fixed.payload["holder_hash"] = holder.clone().into();
-        assert_eq!(send(&b, &[fixed]).await, [EventOutcome::Stored]);
+        assert_eq!(acked(&b, &[fixed]).await, [EventOutcome::Stored]);
         let refused = central
             .store
             .refused_events(&b.id().to_string(), 10)
@@ -382,7 +346,7 @@ async fn a_ticket_is_callable_once_under_its_number_and_only_from_its_own_number
             source: format!("lease:{}", lease.lease_id),
             ..ticket(lease.first)
         };
-        let outcomes = send(
+        let outcomes = acked(
             &a,
             &[
                 out_a.event(&ticket(band.first)),
@@ -413,7 +377,7 @@ async fn a_ticket_is_callable_once_under_its_number_and_only_from_its_own_number
             business_date: today(),
             reason: "paper_out".into(),
         };
-        let refused = send(&b, &[out_b.event(&void)]).await;
+        let refused = acked(&b, &[out_b.event(&void)]).await;
         assert_eq!(reason(&refused[0]), reject_reason::NUMBER_NOT_YOURS);
 
         // The unconfirmed ticket is callable, and marked for staff.
@@ -463,7 +427,7 @@ async fn a_kind_on_the_wrong_stream_and_a_second_rating_are_refused_per_event() 
             ..rating.clone()
         });
         level.kind = "rating_given".into();
-        let outcomes = send(
+        let outcomes = acked(
             &kiosk,
             &[
                 misrouted,
@@ -515,12 +479,12 @@ async fn a_kiosk_reads_back_whether_staff_acknowledged_its_own_help_request() {
             404
         );
         assert_eq!(
-            send(&kiosk, std::slice::from_ref(&help)).await,
+            acked(&kiosk, std::slice::from_ref(&help)).await,
             [EventOutcome::Stored]
         );
         // Sent again (the acknowledgement was lost): the same one request.
         assert_eq!(
-            send(&kiosk, std::slice::from_ref(&help)).await,
+            acked(&kiosk, std::slice::from_ref(&help)).await,
             [EventOutcome::Duplicate]
         );
         assert_eq!(central.store.help_requests(true).await.unwrap().len(), 1);
@@ -577,7 +541,7 @@ async fn kiosks_get_the_holder_keys_and_old_records_are_found_after_a_rotation()
         assert_eq!(keys.keys[0], central.holder_key());
         let old = keys.keys[0].hash("11010519491231002X");
         let mut outbox = Outbox::new();
-        send(&kiosk, &[outbox.event(&application(&kiosk, 1, &old))]).await;
+        acked(&kiosk, &[outbox.event(&application(&kiosk, 1, &old))]).await;
 
         // Ops rotate: the new key comes first, kiosks pick it up without a restart.
         central::holder_keys::generate(&central.holder_keys, "test2").unwrap();
@@ -586,7 +550,7 @@ async fn kiosks_get_the_holder_keys_and_old_records_are_found_after_a_rotation()
         assert_eq!(ids, ["test2", "test1"]);
         let hashes = rotated.all_hashes("11010519491231002X");
         assert_ne!(hashes[0], old);
-        send(&kiosk, &[outbox.event(&application(&kiosk, 2, &hashes[0]))]).await;
+        acked(&kiosk, &[outbox.event(&application(&kiosk, 2, &hashes[0]))]).await;
         // A lookup by card asks once per key and finds both.
         let mut found = Vec::new();
         for h in &hashes {
@@ -625,7 +589,7 @@ async fn a_health_report_keeps_the_kiosks_quarantine_and_a_broken_one_is_refused
             payload,
             attachments: vec![],
         };
-        let outcomes = send(
+        let outcomes = acked(
             &kiosk,
             &[
                 health(1, report(1)),
@@ -646,7 +610,7 @@ async fn a_health_report_keeps_the_kiosks_quarantine_and_a_broken_one_is_refused
         assert_eq!(r.quarantine[0].reason, "number_taken");
         assert_eq!(k.refused, 1);
         // The latest report wins.
-        send(&kiosk, &[health(3, report(4))]).await;
+        acked(&kiosk, &[health(3, report(4))]).await;
         let k = central
             .store
             .fleet_kiosk(&kiosk.id().to_string())
@@ -660,7 +624,7 @@ async fn a_health_report_keeps_the_kiosks_quarantine_and_a_broken_one_is_refused
             serde_json::json!({"version": "0.2.0", "from_version": "0.1.0", "outcome": "exploded"}),
         );
         result.kind = "update_result".into();
-        let refused = send(&kiosk, &[result]).await;
+        let refused = acked(&kiosk, &[result]).await;
         assert_eq!(
             reason(&refused[0]),
             reject_reason::INVALID_PAYLOAD,
@@ -789,7 +753,7 @@ async fn an_application_rated_as_typed_with_spaces_is_the_same_subject() {
             note: None,
             matter_code: None,
         };
-        let outcomes = send(
+        let outcomes = acked(
             &kiosk,
             &[
                 outbox.event(&rate(rating_subject::application(&no.to_string()))),

@@ -245,3 +245,42 @@ pub fn sample_catalog() -> Vec<u8> {
         .join("../journeys/data/catalog.sample.json");
     std::fs::read(&path).unwrap_or_else(|e| panic!("sample catalog {}: {e}", path.display()))
 }
+
+/// Today's business date in the hall.
+pub fn today() -> chrono::NaiveDate {
+    kiosk_api::citizen::business_date_at(chrono::Utc::now())
+}
+
+/// The next event of a kiosk: its own sequence counter, a fresh event id.
+pub struct Outbox {
+    seq: u64,
+}
+
+impl Outbox {
+    pub fn new() -> Outbox {
+        Outbox { seq: 0 }
+    }
+
+    /// `payload` as this kiosk's next event.
+    pub fn event<T: kiosk_api::citizen::CitizenEvent>(&mut self, payload: &T) -> Event {
+        self.seq += 1;
+        Event {
+            event_id: Uuid::now_v7(),
+            seq: self.seq,
+            stream: T::STREAM,
+            kind: T::KIND.into(),
+            priority: 1,
+            occurred_at: chrono::Utc::now(),
+            payload: payload.to_payload(),
+            attachments: vec![],
+        }
+    }
+}
+
+/// Sends `events` as one batch and returns central's answer to each.
+pub async fn acked(kiosk: &Kiosk, events: &[Event]) -> Vec<kiosk_api::EventOutcome> {
+    let response = kiosk.post_events(events).await;
+    assert_eq!(response.status(), 200);
+    let ack: kiosk_api::BatchAck = response.json().await.unwrap();
+    ack.results.into_iter().map(|r| r.outcome).collect()
+}
