@@ -85,6 +85,11 @@ fn main() {
         detect_grayscale: false,
         ..CompressSettings::default()
     };
+    // The kiosk before mixed raster content: a page with a seal went whole into colour JPEG.
+    let mixed_off = CompressSettings {
+        mixed_max_colour_ratio: 0.0,
+        ..CompressSettings::default()
+    };
 
     println!(
         "A4 at 300 dpi in colour ({} x {} px, {:.1} MB raw), median thread CPU time of {RUNS} runs\n",
@@ -94,7 +99,7 @@ fn main() {
     );
     println!("| page | processing | ms/page | pages/min | bytes/page | vs baseline |");
     println!("|---|---|---:|---:|---:|---|");
-    let rows: [(&str, &str, &dyn Fn() -> usize); 6] = [
+    let rows: [(&str, &str, &dyn Fn() -> usize); 7] = [
         ("text", "PNG of the raw page (baseline)", &|| png(&text)),
         (
             "text",
@@ -106,7 +111,7 @@ fn main() {
         }),
         (
             "text",
-            "checks + colour/gray/bilevel choice + PDF (kiosk)",
+            "checks + colour/gray/bilevel/mixed choice + PDF (kiosk)",
             &|| pipeline(&text, &defaults),
         ),
         (
@@ -116,7 +121,12 @@ fn main() {
         ),
         (
             "text + red seal",
-            "checks + colour/gray/bilevel choice + PDF (kiosk)",
+            "checks + colour/gray/bilevel choice, mixed off + PDF (kiosk before MRC)",
+            &|| pipeline(&certificate, &mixed_off),
+        ),
+        (
+            "text + red seal",
+            "checks + colour/gray/bilevel/mixed choice + PDF (kiosk)",
             &|| pipeline(&certificate, &defaults),
         ),
     ];
@@ -140,9 +150,21 @@ fn main() {
             60_000.0 / ms
         );
     }
+    let sealed = compress_page(&certificate, &defaults).unwrap();
+    let sealed_pdf = assemble_pdf(std::slice::from_ref(&sealed)).unwrap().len();
+    let layer = sealed.colour_layer.as_ref();
+    println!(
+        "\ntext page with a seal in the PDF: {sealed_pdf} bytes ({:.0} KB; goal 100 KB), stored {}: text layer {} bytes, colour layer {} bytes ({} x {} px)",
+        sealed_pdf as f64 / 1024.0,
+        format!("{:?}", sealed.storage).to_lowercase(),
+        sealed.data.len(),
+        layer.map_or(0, |l| l.jpeg.len()),
+        layer.map_or(0, |l| l.jpeg_width),
+        layer.map_or(0, |l| l.jpeg_height),
+    );
     let accepted = compress_page(&text, &defaults).unwrap();
     println!(
-        "\ntext page in the PDF: {} bytes ({:.0} KB; goal 300 KB), stored {}, thumbnail {} bytes",
+        "text page in the PDF: {} bytes ({:.0} KB; goal 300 KB), stored {}, thumbnail {} bytes",
         assemble_pdf(std::slice::from_ref(&accepted)).unwrap().len(),
         assemble_pdf(std::slice::from_ref(&accepted)).unwrap().len() as f64 / 1024.0,
         format!("{:?}", accepted.storage).to_lowercase(),

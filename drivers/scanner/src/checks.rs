@@ -1,6 +1,12 @@
 //! Checks a page must pass before it is accepted: not blank, not too dark, not too light,
-//! not skewed. They run on a gray copy reduced to about 100 dpi, which keeps them to a few
+//! not skewed. They run on a copy reduced to about 100 dpi, which keeps them to a few
 //! milliseconds per page.
+//!
+//! "Too dark" is about the scan, not the document: a red 户口本 cover, a colour
+//! certificate or a photo is dark in luminance to its edges and must still pass. So a
+//! page is too dark only when it shows an exposure failure (even its brightest part is
+//! dark, in every channel) or an open lid (a dark, neutral, featureless frame around the
+//! page).
 
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +24,17 @@ pub struct CheckThresholds {
     pub ink_contrast: u8,
     /// A page with a smaller fraction of ink pixels than this is blank.
     pub blank_max_ink_ratio: f32,
-    /// Too dark: the paper (the 90th percentile of luminance) is darker than this.
+    /// Too dark (exposure failure): the brightest part of the page (the 99th percentile of
+    /// each pixel's brightest channel) is darker than this. A white page reads about 240,
+    /// a red cover about 180 (its red channel), a scan with the lamp at a quarter about 60.
     pub min_paper_level: u8,
+    /// A pixel at least this dark in its brightest channel, and nearly neutral, is what an
+    /// open lid shows: the room, not paper.
+    pub lid_level: u8,
+    /// Too dark (open lid): at least this share of two sides of the page's border band
+    /// (its outer 5%) is lid-dark, those sides have almost no detail, and at least 40% of
+    /// the page is lid-dark.
+    pub open_lid_border_ratio: f32,
     /// Too light: the darkest ink (the 0.5th percentile of luminance) is lighter than this.
     pub max_ink_level: u8,
     /// Skewed: the text or edges lean more than this many degrees.
@@ -33,6 +48,8 @@ impl Default for CheckThresholds {
             ink_contrast: 60,
             blank_max_ink_ratio: 0.002,
             min_paper_level: 110,
+            lid_level: 60,
+            open_lid_border_ratio: 0.9,
             max_ink_level: 150,
             max_skew_degrees: 2.0,
         }
@@ -45,7 +62,7 @@ impl Default for CheckThresholds {
 pub enum Check {
     /// The page carries content.
     Blank,
-    /// The paper is light enough.
+    /// The scan is exposed and the lid was closed.
     TooDark,
     /// The ink is dark enough.
     TooLight,
@@ -60,7 +77,8 @@ pub struct CheckResult {
     pub check: Check,
     /// Whether the page passed it.
     pub passed: bool,
-    /// What was measured (ink ratio, paper level, ink level, skew degrees).
+    /// What was measured (ink ratio; for too dark the highlight level, or the lid-dark
+    /// share of the border when the lid was open; ink level; skew degrees).
     pub measured: f32,
     /// The limit it was compared with.
     pub limit: f32,
@@ -71,10 +89,19 @@ pub struct CheckResult {
 pub struct PageReport {
     /// One result per check, in the order of [`Check`].
     pub results: Vec<CheckResult>,
-    /// Fraction of ink pixels.
+    /// Fraction of content pixels: those that differ from the page's background (its most
+    /// common luminance) by at least [`CheckThresholds::ink_contrast`], darker or lighter,
+    /// so gold lettering on a red cover counts as well as black ink on white paper.
     pub ink_ratio: f32,
     /// Luminance of the paper (90th percentile).
     pub paper_level: u8,
+    /// Brightest part of the page: the 99th percentile of each pixel's brightest channel.
+    pub highlight_level: u8,
+    /// Share of the border band that looks like an open lid (lid-dark and neutral), on the
+    /// second darkest of its four sides: at least two sides are this dark.
+    pub dark_border_ratio: f32,
+    /// Whether the page looks like a scan with the lid open.
+    pub open_lid: bool,
     /// Luminance of the darkest ink (0.5th percentile).
     pub ink_level: u8,
     /// Skew in degrees, positive when the content is turned counter-clockwise; `None`
@@ -96,18 +123,48 @@ impl PageReport {
 
 /// Runs all page checks.
 pub fn check_page(page: &PageImage, limits: &CheckThresholds) -> PageReport {
-    let small = to_gray(&downsample(page, factor_for(page.dpi, limits.analysis_dpi)));
+    let reduced = downsample(page, factor_for(page.dpi, limits.analysis_dpi));
+    let small = to_gray(&reduced);
     let histogram = histogram(&small.data);
     let total = small.data.len().max(1);
     let paper_level = percentile(&histogram, total, 0.90);
     let ink_level = percentile(&histogram, total, 0.005);
-    let ink_threshold = paper_level.saturating_sub(limits.ink_contrast);
-    let ink_pixels: usize = histogram[..ink_threshold as usize].iter().sum();
+    // Content is whatever stands out from the background, in either direction: the
+    // background of a cover is its colour, not paper white.
+    let background = mode(&histogram);
+    let below = background.saturating_sub(limits.ink_contrast) as usize;
+    let above = background as usize + limits.ink_contrast as usize;
+    let ink_pixels: usize = histogram[..below].iter().sum::<usize>()
+        + histogram.get(above + 1..).map_or(0, |h| h.iter().sum());
     let ink_ratio = ink_pixels as f32 / total as f32;
-    let blank = ink_ratio < limits.blank_max_ink_ratio;
+    let light = light_stats(&reduced, limits);
+    let exposure_failed = light.highlight < limits.min_paper_level;
+    let too_dark = light.open_lid || exposure_failed;
+    // A page too dark to judge is reported as too dark only: "place it again" is the
+    // wrong advice when the lid is open.
+    let blank = ink_ratio < limits.blank_max_ink_ratio && !too_dark;
     // A blank page has no lines to lean: a few specks of dust would give a random angle.
-    let skew = if blank { None } else { skew_degrees(&small) };
+    let skew = if blank || too_dark {
+        None
+    } else {
+        skew_degrees(&small)
+    };
 
+    let dark_result = if light.open_lid {
+        CheckResult {
+            check: Check::TooDark,
+            passed: false,
+            measured: light.dark_border_ratio,
+            limit: limits.open_lid_border_ratio,
+        }
+    } else {
+        CheckResult {
+            check: Check::TooDark,
+            passed: !exposure_failed,
+            measured: light.highlight as f32,
+            limit: limits.min_paper_level as f32,
+        }
+    };
     let results = vec![
         CheckResult {
             check: Check::Blank,
@@ -115,16 +172,11 @@ pub fn check_page(page: &PageImage, limits: &CheckThresholds) -> PageReport {
             measured: ink_ratio,
             limit: limits.blank_max_ink_ratio,
         },
-        CheckResult {
-            check: Check::TooDark,
-            passed: paper_level >= limits.min_paper_level,
-            measured: paper_level as f32,
-            limit: limits.min_paper_level as f32,
-        },
-        // A blank page has no ink to be too light: it fails as blank only.
+        dark_result,
+        // A blank or dark page has no ink to be too light: it fails as blank or dark only.
         CheckResult {
             check: Check::TooLight,
-            passed: blank || ink_level <= limits.max_ink_level,
+            passed: blank || too_dark || ink_level <= limits.max_ink_level,
             measured: ink_level as f32,
             limit: limits.max_ink_level as f32,
         },
@@ -139,9 +191,98 @@ pub fn check_page(page: &PageImage, limits: &CheckThresholds) -> PageReport {
         results,
         ink_ratio,
         paper_level,
+        highlight_level: light.highlight,
+        dark_border_ratio: light.dark_border_ratio,
+        open_lid: light.open_lid,
         ink_level,
         skew_degrees: skew,
     }
+}
+
+/// Chroma (max minus min channel) below which a dark pixel is neutral, as the inside of
+/// a room seen through an open lid is; dark red, brown or navy covers have more.
+const LID_MAX_CHROMA: u8 = 24;
+/// Mean step between neighbouring pixels of the border band (at ~100 dpi, brightest
+/// channel) below which the band is featureless: sensor noise averaged by the reduction
+/// stays well below, the edge of a document or printed matter goes well above.
+const LID_MAX_DETAIL: f32 = 8.0;
+/// Share of the whole page that must be lid-dark for an open lid: an A5 sheet laid on an
+/// A4 glass leaves half of it.
+const LID_MIN_PAGE_RATIO: f32 = 0.4;
+
+/// What the too-dark check looks at.
+struct LightStats {
+    highlight: u8,
+    dark_border_ratio: f32,
+    open_lid: bool,
+}
+
+/// Brightness in each pixel's brightest channel (HSV value), so that saturated colours
+/// count as bright as the lamp made them: luminance would call a red cover dark.
+fn light_stats(page: &PageImage, limits: &CheckThresholds) -> LightStats {
+    let (w, h, ch) = (
+        page.width as usize,
+        page.height as usize,
+        page.layout.channels(),
+    );
+    let (band_x, band_y) = ((w / 20).max(1), (h / 20).max(1));
+    let mut values = [0usize; 256];
+    let mut page_dark = 0usize;
+    // Per side of the border band (top, bottom, left, right): pixels, lid-dark pixels,
+    // and the sum of steps to the left neighbour.
+    let mut sides = [(0usize, 0usize, 0u64); 4];
+    for (y, row) in page.data.chunks_exact(w * ch).enumerate() {
+        let mut previous = 0u8;
+        for (x, px) in row.chunks_exact(ch).enumerate() {
+            let (max, min) = px
+                .iter()
+                .fold((0u8, 255u8), |(hi, lo), &v| (hi.max(v), lo.min(v)));
+            values[max as usize] += 1;
+            let dark = max <= limits.lid_level && max - min < LID_MAX_CHROMA;
+            page_dark += usize::from(dark);
+            let step = if x == 0 { 0 } else { previous.abs_diff(max) };
+            previous = max;
+            let within = [y < band_y, y >= h - band_y, x < band_x, x >= w - band_x];
+            for (side, _) in sides.iter_mut().zip(within).filter(|(_, inside)| *inside) {
+                side.0 += 1;
+                side.1 += usize::from(dark);
+                side.2 += u64::from(step);
+            }
+        }
+    }
+    let total = (w * h).max(1);
+    // A document laid in a corner of the glass hides two sides of the frame; the other
+    // two still show the open lid.
+    let mut dark_sides: Vec<(f32, f32)> = sides
+        .iter()
+        .map(|&(n, dark, steps)| {
+            let n = n.max(1) as f32;
+            (dark as f32 / n, steps as f32 / n)
+        })
+        .collect();
+    dark_sides.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (dark_border_ratio, detail) = dark_sides
+        .get(..2)
+        .map_or((0.0, f32::MAX), |two| (two[1].0, two[0].1.max(two[1].1)));
+    LightStats {
+        highlight: percentile(&values, total, 0.99),
+        dark_border_ratio,
+        open_lid: dark_border_ratio >= limits.open_lid_border_ratio
+            && detail < LID_MAX_DETAIL
+            && page_dark as f32 / total as f32 >= LID_MIN_PAGE_RATIO,
+    }
+}
+
+/// The most common level, counted over a window of +-3 levels so that noise does not
+/// split the background into neighbouring bins.
+fn mode(histogram: &[usize; 256]) -> u8 {
+    (0..256usize)
+        .max_by_key(|&level| {
+            histogram[level.saturating_sub(3)..(level + 4).min(256)]
+                .iter()
+                .sum::<usize>()
+        })
+        .unwrap_or(255) as u8
 }
 
 fn histogram(gray: &[u8]) -> [usize; 256] {

@@ -60,6 +60,12 @@ pub enum ScanError {
         #[source]
         source: FrameError,
     },
+    /// The SANE helper process hung or crashed (a backend fault); it was stopped, and the
+    /// next request starts a new one and reopens the device.
+    #[error(
+        "scanner {device}: the SANE helper process {what}; it was stopped and restarts with the next request: scan again"
+    )]
+    Helper { device: String, what: String },
     /// The SANE worker thread is gone (it panicked or was shut down).
     #[error("scanner: the SANE worker thread has stopped; restart the kiosk service")]
     WorkerGone,

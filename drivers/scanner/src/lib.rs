@@ -10,6 +10,7 @@ mod downsample;
 mod error;
 mod ffi;
 mod frame;
+mod helper;
 mod page;
 mod pdf;
 mod sane;
@@ -19,11 +20,12 @@ pub mod synthetic;
 
 pub use checks::{Check, CheckResult, CheckThresholds, PageReport, check_page};
 pub use compress::{
-    AcceptedPage, CompressError, CompressSettings, Storage, ToneStats, colour_ratio, compress_page,
-    encode_jpeg, tone_stats,
+    AcceptedPage, ColourLayer, CompressError, CompressSettings, Storage, ToneStats, colour_ratio,
+    compress_page, encode_jpeg, tone_stats,
 };
 pub use error::ScanError;
 pub use frame::{FrameError, FrameFormat, FrameParameters, decode_page};
+pub use helper::{HELPER_ENV, HELPER_NAME, HelperConfig, helper_main};
 pub use page::{PageImage, PixelLayout};
 pub use pdf::{PdfError, assemble_pdf};
 pub use sane::DeviceInfo;

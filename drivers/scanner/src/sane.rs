@@ -16,7 +16,7 @@ use crate::settings::{ColorMode, ScanSettings, Source};
 static SESSION_LOCK: Mutex<()> = Mutex::new(());
 
 /// A device SANE reports.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeviceInfo {
     /// The name to open it by, e.g. `fujitsu:fi-7160:1234` or `test:0`.
     pub name: String,

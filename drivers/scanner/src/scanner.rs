@@ -1,6 +1,10 @@
 //! The async face of the driver: a [`Scanner`] handle whose SANE calls all run on one
-//! dedicated thread, answering over channels.
+//! dedicated thread, answering over channels; that thread runs either in this process or,
+//! when the `kiosk-sane-helper` binary is installed, in a helper process of its own that
+//! is killed and restarted when a backend hangs or crashes (see [`crate::helper`]).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 
@@ -9,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ScanError;
 use crate::frame::{FrameFormat, FrameParameters, decode_page};
+use crate::helper::{HelperConfig, parent_worker};
 use crate::page::PageImage;
 use crate::sane::{Device, DeviceInfo, PageStart, Session};
 use crate::settings::{ScanSettings, Source};
@@ -43,7 +48,7 @@ pub struct ScannedPage {
 }
 
 /// Why a scan run ended without an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanEnd {
     /// The feeder ran out of paper after at least one page.
@@ -89,7 +94,7 @@ pub enum ScanEvent {
     Failed(ScanError),
 }
 
-enum Request {
+pub(crate) enum Request {
     List(oneshot::Sender<Result<Vec<DeviceInfo>, ScanError>>),
     Open {
         name: String,
@@ -103,7 +108,7 @@ enum Request {
 }
 
 /// The device that [`Scanner::open`] opened, with what it actually applied.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OpenedDevice {
     /// SANE name.
     pub name: String,
@@ -115,9 +120,12 @@ pub struct OpenedDevice {
 
 /// Handle to the scanner thread. Dropping it closes the device and ends libsane.
 ///
-/// libsane is process-global, so only one `Scanner` is live per process: a second
-/// [`Scanner::start`] waits until the first is dropped.
+/// libsane is process-global, so only one in-process `Scanner` is live per process: a
+/// second [`Scanner::start_in_process`] waits until the first is dropped. Each helper
+/// process has a libsane of its own.
 pub struct Scanner {
+    // Process id of the SANE helper, 0 when in process or between helpers.
+    helper_pid: Arc<AtomicU32>,
     requests: Option<std_mpsc::Sender<Request>>,
     worker: Option<thread::JoinHandle<()>>,
     // Closed or signalled when the worker has returned. In a Mutex only so that `Scanner`
@@ -132,19 +140,64 @@ const _: fn() = || {
 };
 
 impl Scanner {
-    /// Starts the SANE thread and initialises libsane on it.
+    /// Starts SANE: in the helper process when one is installed ([`HelperConfig::find`]:
+    /// `KIOSK_SANE_HELPER`, or `kiosk-sane-helper` beside the running executable), else
+    /// on a thread of this process.
     pub async fn start() -> Result<Scanner, ScanError> {
+        match HelperConfig::find() {
+            Some(config) => Scanner::start_with_helper(config).await,
+            None => {
+                tracing::info!("scanner: no kiosk-sane-helper installed; libsane runs in process");
+                Scanner::start_in_process().await
+            }
+        }
+    }
+
+    /// Starts the SANE thread in this process and initialises libsane on it. A backend
+    /// that hangs there leaves the scanner dead until the process restarts; prefer
+    /// [`Scanner::start_with_helper`].
+    pub async fn start_in_process() -> Result<Scanner, ScanError> {
+        Scanner::spawn(worker, Arc::default()).await
+    }
+
+    /// Starts the helper process `config.program` and talks to SANE through it. When the
+    /// helper hangs (no answer within the config's timeouts) or dies, the request in
+    /// flight fails with [`ScanError::Helper`], the helper is killed, and the next request
+    /// starts a new one and reopens the device opened last.
+    pub async fn start_with_helper(config: HelperConfig) -> Result<Scanner, ScanError> {
+        let pid = Arc::new(AtomicU32::new(0));
+        let worker_pid = Arc::clone(&pid);
+        Scanner::spawn(
+            move |inbox, ready| parent_worker(inbox, ready, config, worker_pid),
+            pid,
+        )
+        .await
+    }
+
+    /// Process id of the SANE helper now running, `None` in process or while no helper
+    /// runs (between a kill and the next request). For diagnostics and tests.
+    pub fn helper_pid(&self) -> Option<u32> {
+        Some(self.helper_pid.load(Ordering::SeqCst)).filter(|&p| p != 0)
+    }
+
+    async fn spawn(
+        run: impl FnOnce(std_mpsc::Receiver<Request>, oneshot::Sender<Result<(), ScanError>>)
+        + Send
+        + 'static,
+        helper_pid: Arc<AtomicU32>,
+    ) -> Result<Scanner, ScanError> {
         let (requests, inbox) = std_mpsc::channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (finished_tx, finished) = std_mpsc::channel();
         let worker = thread::Builder::new()
             .name("sane".into())
             .spawn(move || {
-                worker(inbox, ready_tx);
+                run(inbox, ready_tx);
                 let _ = finished_tx.send(());
             })
             .map_err(|_| ScanError::WorkerGone)?;
         let scanner = Scanner {
+            helper_pid,
             requests: Some(requests),
             worker: Some(worker),
             finished: std::sync::Mutex::new(Some(finished)),

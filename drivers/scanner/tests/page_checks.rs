@@ -2,8 +2,9 @@
 //! Page checks on synthetic pages: each check fails for the page it is meant to catch and
 //! passes for a good one, and the limits come from config.
 
-use kiosk_scanner::synthetic::TextPage;
+use kiosk_scanner::synthetic::{Document, TextPage, exposed};
 use kiosk_scanner::{Check, CheckThresholds, PageImage, PixelLayout, check_page};
+use proptest::prelude::*;
 
 /// A4 at 100 dpi keeps the debug-build tests quick; the checks work at 100 dpi anyway.
 fn text_page(skew_degrees: f32) -> PageImage {
@@ -140,4 +141,88 @@ fn the_checks_do_not_depend_on_scan_resolution() {
         (at_300.skew_degrees.unwrap() - 3.0).abs() < 0.4,
         "{at_300:?}"
     );
+}
+
+/// Each kind of document a hall sees passes; each kind of failed scan fails as too dark
+/// and nothing else (so the kiosk asks to close the lid, not to straighten the page).
+#[test]
+fn documents_pass_and_failed_scans_are_too_dark_only() {
+    for document in Document::ALL {
+        let report = check_page(&document.render(100.0, 3), &CheckThresholds::default());
+        let (expected, open_lid): (&[Check], bool) = match document {
+            Document::WhiteText
+            | Document::TextWithSeal
+            | Document::RedCover
+            | Document::ColourPhoto
+            | Document::ColourCertificate => (&[], false),
+            Document::OpenLid | Document::CardWithLidOpen => (&[Check::TooDark], true),
+            Document::UnderExposedText => (&[Check::TooDark], false),
+        };
+        assert_eq!(
+            report.failed().collect::<Vec<_>>(),
+            expected,
+            "{document:?}: {report:?}"
+        );
+        assert_eq!(report.open_lid, open_lid, "{document:?}: {report:?}");
+    }
+}
+
+#[test]
+fn a_red_cover_is_dark_in_luminance_but_bright_in_its_red() {
+    let report = check_page(
+        &Document::RedCover.render(100.0, 1),
+        &CheckThresholds::default(),
+    );
+    // What the old check measured, and refused: the "paper" at the 90th percentile.
+    assert!(report.paper_level < 110, "{report:?}");
+    assert!(report.highlight_level > 160, "{report:?}");
+    assert!(report.accepted(), "{report:?}");
+}
+
+#[test]
+fn the_too_dark_limits_come_from_config() {
+    let page = exposed(&text_page(0.0), 0.5);
+    assert!(check_page(&page, &CheckThresholds::default()).accepted());
+    let strict: CheckThresholds = serde_json::from_str(r#"{ "min_paper_level": 160 }"#).unwrap();
+    assert_eq!(
+        check_page(&page, &strict).failed().collect::<Vec<_>>(),
+        [Check::TooDark]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Paper of any colour the lamp lit properly (some channel at least 130), with dark
+    /// text, to its very edges: never too dark, never an open lid.
+    #[test]
+    fn coloured_paper_to_the_edges_is_not_too_dark(
+        r in 0u8..=255, g in 0u8..=255, b in 0u8..=255, seed in 1u64..1000,
+    ) {
+        prop_assume!(r.max(g).max(b) >= 130);
+        let page = TextPage {
+            width_mm: 105.0,
+            height_mm: 148.0,
+            dpi: 100.0,
+            paper: [r, g, b],
+            ink: [r / 6, g / 6, b / 6],
+            seed,
+            ..TextPage::default()
+        }
+        .render();
+        let report = check_page(&page, &CheckThresholds::default());
+        prop_assert!(!report.failed().any(|c| c == Check::TooDark), "{:?}", report);
+    }
+
+    /// Any document, good in itself, scanned with the lamp at a third or less of its power
+    /// is too dark.
+    #[test]
+    fn any_document_under_exposed_is_too_dark(
+        which in 0usize..5, exposure in 0.05f32..0.33, seed in 1u64..1000,
+    ) {
+        let document = Document::ALL[which];
+        let page = exposed(&document.render(100.0, seed), exposure);
+        let report = check_page(&page, &CheckThresholds::default());
+        prop_assert!(report.failed().any(|c| c == Check::TooDark), "{:?}: {:?}", document, report);
+    }
 }
