@@ -390,6 +390,12 @@ pub struct LeaseRequest {
     pub business_date: NaiveDate,
     /// How many numbers, `1..=LEASE_MAX_COUNT`.
     pub count: u32,
+    /// The kiosk's id for this request, the same on every retry of it: central answers a
+    /// retry with the block it gave the first time, so an answer lost on the way leaks no
+    /// block. The same id with another category or date is 422. Without it each request
+    /// is a new block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Uuid>,
 }
 
 /// A block of numbers `first..=last` leased to the asking kiosk (201). Fewer than asked when

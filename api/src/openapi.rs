@@ -152,8 +152,29 @@ fn string_param(
         .build()
 }
 
-fn signed(builder: OperationBuilder) -> OperationBuilder {
+/// The answers central's limits give to any request (issue 17 item 7).
+fn limited(builder: OperationBuilder) -> OperationBuilder {
     builder
+        .response(
+            "408",
+            error("timeout: the request did not arrive whole and get its answer within central's --body-timeout; the connection is closed, retry"),
+        )
+        .response(
+            "503",
+            error("busy: central is working on --max-in-flight requests (Retry-After: 1), or internal: its database failed; nothing was done, retry"),
+        )
+}
+
+fn signed(builder: OperationBuilder) -> OperationBuilder {
+    limited(builder)
+        .response(
+            "403",
+            error("revoked: ops revoked this kiosk; the message gives their reason. Re-provision it with a new enrolment token"),
+        )
+        .response(
+            "429",
+            error("too_many_requests: this kiosk made central's --requests-per-minute signed requests in the last minute; nothing was done, retry later"),
+        )
         .security(SecurityRequirement::new::<_, [&str; 0], &str>(
             SIGNATURE_SCHEME,
             [],
@@ -166,7 +187,7 @@ fn signed(builder: OperationBuilder) -> OperationBuilder {
 
 /// Builds the document.
 pub fn document() -> OpenApi {
-    let enrol = OperationBuilder::new()
+    let enrol = limited(OperationBuilder::new())
         .operation_id(Some("enrol"))
         .summary(Some(
             "Enrol a kiosk with a one-time, expiring, hall-bound token",
@@ -184,7 +205,7 @@ pub fn document() -> OpenApi {
         .request_body(Some(body("EventBatch")))
         .response(
             "200",
-            answer("One result per event, in batch order", "BatchAck"),
+            answer("One result per event, in batch order; events beyond the kiosk's --events-per-minute, and help requests beyond its --help-per-minute, are answered central_busy, not stored, and sent again later", "BatchAck"),
         )
         .response("413", error("More than 500 events or more than 4 MiB"))
         .response(
@@ -248,6 +269,10 @@ pub fn document() -> OpenApi {
         .response(
             "422",
             error("The whole file does not hash to its name; the partial upload was discarded"),
+        )
+        .response(
+            "429",
+            error("too_many_requests: a new upload beyond central's --attachments-per-day for this kiosk, or over its --requests-per-minute; nothing was stored, send it again later"),
         );
     let desired = signed(OperationBuilder::new())
         .operation_id(Some("get_desired_state"))
@@ -289,6 +314,10 @@ pub fn document() -> OpenApi {
         .parameter(string_param("kind", ParameterIn::Path, "catalog or config"))
         .parameter(string_param("version", ParameterIn::Path, "Bundle version"))
         .response("200", answer("The signed bundle", "SignedBundle"))
+        .response(
+            "403",
+            error("forbidden: the bundle is not published for this kiosk's hall (a config bundle carries the technician PIN's hash), or revoked: this kiosk was revoked"),
+        )
         .response("404", error("No such bundle"));
     let version_param = || string_param("version", ParameterIn::Path, "Release version (semver)");
     let release_manifest = signed(OperationBuilder::new())
@@ -422,7 +451,11 @@ fn citizen_paths(paths: PathsBuilder) -> PathsBuilder {
         )
         .response(
             "422",
-            error("Bad category or count, or a date other than today/tomorrow"),
+            error("Bad category or count, a date other than today/tomorrow, or a request_id this kiosk already used for another category or date"),
+        )
+        .response(
+            "429",
+            error("too_many_requests: this kiosk already holds central's --lease-cap unused numbers of this category and date (issue from them first), or is over its --requests-per-minute"),
         );
     let queue_state = signed(OperationBuilder::new())
         .operation_id(Some("get_queue_state"))

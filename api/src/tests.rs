@@ -386,6 +386,70 @@ fn the_openapi_document_lists_every_operation_and_schema() {
 }
 
 #[test]
+fn the_openapi_document_lists_the_refusals_of_central_s_limits() {
+    let json = serde_json::to_value(openapi::document()).unwrap();
+    let responses = |method: &str, path: &str| json["paths"][path][method]["responses"].clone();
+    // Every operation: the body timeout and the in-flight cap.
+    for op in openapi::OPERATIONS {
+        let r = responses(&op.method.to_ascii_lowercase(), op.path);
+        for status in ["408", "503"] {
+            assert!(
+                r[status].is_object(),
+                "{} {} lacks {status}",
+                op.method,
+                op.path
+            );
+        }
+        // Every signed one: a revoked kiosk, and the per-kiosk request rate.
+        for status in ["403", "429"] {
+            assert!(
+                !op.signed || r[status].is_object(),
+                "{} {} {status}",
+                op.method,
+                op.path
+            );
+        }
+    }
+    let bundle = responses("get", routes::BUNDLE);
+    assert!(
+        bundle["403"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("hall")
+    );
+    let chunk = responses("put", routes::ATTACHMENT);
+    assert!(
+        chunk["429"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("attachments-per-day")
+    );
+    let lease = responses("post", routes::QUEUE_LEASES);
+    assert!(
+        lease["429"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("lease-cap")
+    );
+    let events = responses("post", routes::EVENTS);
+    assert!(
+        events["200"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("help-per-minute")
+    );
+    let schema = &json["components"]["schemas"]["LeaseRequest"];
+    assert!(schema["properties"]["request_id"].is_object(), "{schema}");
+    assert!(
+        !schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "request_id")
+    );
+}
+
+#[test]
 fn the_event_schema_names_exactly_the_fields_an_event_serialises() {
     let doc = serde_json::to_value(openapi::document()).unwrap();
     let event = Event {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use central::Store;
-use central::store::{AdvanceError, AppointmentImport, ImportError};
+use central::store::{Action, AdvanceError, AppointmentImport, ImportError};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use kiosk_api::citizen::{ApplicationStatus, business_date_at, is_category_code};
@@ -21,6 +21,17 @@ pub(crate) struct Common {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Act as this console user: their role is checked and the audit log names them
+    /// (without it: `cli:` and the operating-system user).
+    #[arg(long = "as", value_name = "USER")]
+    as_user: Option<String>,
+}
+
+impl Common {
+    /// The database, acting for `action` (see `open_as`).
+    async fn acting(&self, action: Action) -> anyhow::Result<Store> {
+        crate::open_as(&self.db, self.as_user.as_deref(), action).await
+    }
 }
 
 /// A hall's business day, for the commands that look at one.
@@ -215,7 +226,7 @@ pub(crate) async fn appointments(command: AppointmentsCommand) -> anyhow::Result
                     }
                 )
             })?;
-            let store = open(&common.db).await?;
+            let store = common.acting(Action::AppointmentsImport).await?;
             let summary = match store.import_appointments(&hall, &list, key).await {
                 Ok(s) => s,
                 Err(ImportError::Store(e)) => return Err(e.into()),
@@ -291,7 +302,7 @@ pub(crate) async fn application(command: ApplicationCommand) -> anyhow::Result<(
             note_en,
             common,
         } => {
-            let store = open(&common.db).await?;
+            let store = common.acting(Action::ApplicationStatus).await?;
             let progress = match store
                 .advance_application(
                     &application_no,
@@ -345,7 +356,8 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
             if !is_category_code(&category) {
                 bail!("category {category:?} is not a queue letter such as A");
             }
-            let called = open(&common.db)
+            let called = common
+                .acting(Action::QueueCall)
                 .await?
                 .call_next(&hall, &category, chrono::Utc::now())
                 .await?;
@@ -477,7 +489,7 @@ pub(crate) async fn help(command: HelpCommand) -> anyhow::Result<()> {
                     "--by must name who is coming (1 to 64 characters), e.g. --by \"3号窗口 王\""
                 );
             }
-            let store = open(&common.db).await?;
+            let store = common.acting(Action::HelpAck).await?;
             let done = match (id, hall, event) {
                 (Some(id), _, _) => store.acknowledge_help(id, by).await?,
                 (None, Some(hall), Some(event)) => {
@@ -566,7 +578,12 @@ pub(crate) async fn ratings(command: RatingsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         RatingsCommand::FollowUp { id, note, common } => {
-            let Some(review) = open(&common.db).await?.follow_up_review(id, &note).await? else {
+            let Some(review) = common
+                .acting(Action::RatingFollowUp)
+                .await?
+                .follow_up_review(id, &note)
+                .await?
+            else {
                 bail!("no rating {id}; see `central ratings summary --hall H`");
             };
             if common.json {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use central::Store;
-use central::store::{ReleasePublished, RolloutStatus, StageSelector};
+use central::store::{Action, ReleasePublished, Revoked, Role, RolloutStatus, StageSelector};
 use clap::{ArgMatches, Subcommand};
 use ed25519_dalek::SigningKey;
 use kiosk_api::{ReleaseManifest, SignedRelease, keys};
@@ -118,12 +118,67 @@ pub(crate) enum UserCommand {
         /// File holding the password (first line).
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// viewer (reads), operator (day-to-day in the halls) or admin (everything).
+        #[arg(long)]
+        role: Role,
         /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         db: Db,
     },
+    /// Console users with their roles and open sessions.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Remove a console user; every session of theirs ends at once.
+    Remove {
+        /// User name.
+        name: String,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Set a user's password (read from --password-file or stdin's first line); every
+    /// session of theirs ends at once.
+    Password {
+        /// User name.
+        name: String,
+        /// File holding the password (first line).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Change a user's role; it holds from their next request.
+    Role {
+        /// User name.
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long)]
+        role: Role,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+/// The password from `file`'s first line, or stdin's.
+fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the password file {}", path.display()))?,
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the password from stdin")?;
+            text
+        }
+    };
+    Ok(text.lines().next().unwrap_or_default().to_owned())
 }
 
 fn parse_percent(text: &str) -> Result<u8, String> {
@@ -240,7 +295,7 @@ pub(crate) async fn release(command: ReleaseCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("reading the artifact {}", artifact.display()))?;
             check_artifact(&bytes)
                 .with_context(|| format!("checking the artifact {}", artifact.display()))?;
-            let store = open(&db.db).await?;
+            let store = db.acting(Action::ReleasePublish).await?;
             let ops = trusted_ops_key(&key, &store).await?;
             let published_at =
                 chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis())
@@ -338,21 +393,34 @@ pub(crate) async fn rollout(
             db,
             ..
         } => {
-            let status = open(&db.db)
+            let status = db
+                .acting(Action::RolloutStart)
                 .await?
                 .start_rollout(&release, &stages, max_failures)
                 .await?;
             show(json, &status)
         }
-        RolloutCommand::Pause { id, json, db } => {
-            show(json, &open(&db.db).await?.pause_rollout(id).await?)
-        }
-        RolloutCommand::Resume { id, json, db } => {
-            show(json, &open(&db.db).await?.resume_rollout(id).await?)
-        }
-        RolloutCommand::Abort { id, json, db } => {
-            show(json, &open(&db.db).await?.abort_rollout(id).await?)
-        }
+        RolloutCommand::Pause { id, json, db } => show(
+            json,
+            &db.acting(Action::RolloutPause)
+                .await?
+                .pause_rollout(id)
+                .await?,
+        ),
+        RolloutCommand::Resume { id, json, db } => show(
+            json,
+            &db.acting(Action::RolloutResume)
+                .await?
+                .resume_rollout(id)
+                .await?,
+        ),
+        RolloutCommand::Abort { id, json, db } => show(
+            json,
+            &db.acting(Action::RolloutAbort)
+                .await?
+                .abort_rollout(id)
+                .await?,
+        ),
         RolloutCommand::Status { id, json, db } => {
             let store = open(&db.db).await?;
             match id {
@@ -384,33 +452,72 @@ pub(crate) async fn user(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Add {
             name,
             password_file,
+            role,
             json,
             db,
         } => {
-            let text = match &password_file {
-                Some(path) => std::fs::read_to_string(path)
-                    .with_context(|| format!("reading the password file {}", path.display()))?,
-                None => {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .context("reading the password from stdin")?;
-                    text
-                }
-            };
-            let password = text.lines().next().unwrap_or_default();
-            open(&db.db)
+            let password = read_password(password_file.as_deref())?;
+            db.acting(Action::UserAdd)
                 .await?
-                .add_console_user(&name, password)
+                .add_console_user(&name, &password, role)
                 .await?;
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({ "user": name.trim(), "added": true })
+                    serde_json::json!({ "user": name.trim(), "role": role, "added": true })
                 );
             } else {
-                println!("console user {} added", name.trim());
+                println!("console user {} added as {role}", name.trim());
             }
+            Ok(())
+        }
+        UserCommand::List { json, db } => {
+            let users = open(&db.db).await?.console_users().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+                return Ok(());
+            }
+            println!("{:<24} {:<9} {:>8}  added", "user", "role", "sessions");
+            for u in &users {
+                println!(
+                    "{:<24} {:<9} {:>8}  {}",
+                    u.name,
+                    u.role,
+                    u.sessions,
+                    u.created_at
+                        .with_timezone(&kiosk_api::citizen::hall_offset())
+                        .format("%Y-%m-%d %H:%M")
+                );
+            }
+            Ok(())
+        }
+        UserCommand::Remove { name, db } => {
+            db.acting(Action::UserRemove)
+                .await?
+                .remove_console_user(&name)
+                .await?;
+            println!("console user {} removed; their sessions ended", name.trim());
+            Ok(())
+        }
+        UserCommand::Password {
+            name,
+            password_file,
+            db,
+        } => {
+            let password = read_password(password_file.as_deref())?;
+            db.acting(Action::UserPassword)
+                .await?
+                .set_console_password(&name, &password)
+                .await?;
+            println!("password of {} changed; their sessions ended", name.trim());
+            Ok(())
+        }
+        UserCommand::Role { name, role, db } => {
+            db.acting(Action::UserRole)
+                .await?
+                .set_console_role(&name, role)
+                .await?;
+            println!("{} is now {role}", name.trim());
             Ok(())
         }
     }
@@ -422,7 +529,7 @@ pub(crate) async fn publish_config(
     hall: &str,
     version: &str,
     key: &Path,
-    db: &str,
+    db: &Db,
     json: bool,
 ) -> anyhow::Result<()> {
     let bytes =
@@ -443,7 +550,7 @@ pub(crate) async fn publish_config(
     if version.trim().is_empty() {
         bail!("--version must not be empty");
     }
-    let store = open(db).await?;
+    let store = db.acting(Action::Publish).await?;
     let ops = trusted_ops_key(key, &store).await?;
     let bundle = kiosk_api::sign_bundle(&ops, kiosk_api::CONFIG_BUNDLE_KIND, version, &bytes);
     let outcome = store.publish(hall, &bundle).await?;
@@ -523,6 +630,22 @@ pub(crate) enum KioskCommand {
         #[command(flatten)]
         db: Db,
     },
+    /// Revoke a kiosk (lost, stolen, its key leaked): every central node refuses its signed
+    /// requests within seconds with 403 and the reason, its offline band goes back to the
+    /// hall. Bring it back with `central token create --reprovision ID`.
+    Revoke {
+        /// Kiosk id (from `central kiosk list`).
+        id: String,
+        /// Why (1 to 500 characters): the kiosk is told with every refusal, ops read it on
+        /// the console.
+        #[arg(long)]
+        reason: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
 }
 
 /// The holder key file `serve` and `appointments import` need, or the reason to refuse.
@@ -575,8 +698,50 @@ pub(crate) fn holder_keys(command: HolderKeysCommand) -> anyhow::Result<()> {
 pub(crate) async fn kiosk(command: KioskCommand) -> anyhow::Result<()> {
     let (hall, json, db) = match command {
         KioskCommand::List { hall, json, db } => (hall, json, db),
+        KioskCommand::Revoke {
+            id,
+            reason,
+            json,
+            db,
+        } => {
+            let (revocation, now) = match db
+                .acting(Action::KioskRevoke)
+                .await?
+                .revoke_kiosk(&id, &reason)
+                .await?
+            {
+                Revoked::Now(r) => (r, true),
+                Revoked::Already(r) => (r, false),
+            };
+            let at = revocation
+                .at
+                .with_timezone(&kiosk_api::citizen::hall_offset())
+                .format("%Y-%m-%d %H:%M:%S");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "revoked": id, "revocation": revocation, "already": !now })
+                );
+            } else if now {
+                println!(
+                    "kiosk {id} revoked at {at}: every central node refuses it within {} s; its offline band is free for the hall",
+                    central::http::KIOSK_CACHE_AGE.as_secs()
+                );
+            } else {
+                println!(
+                    "kiosk {id} was already revoked at {at} by {}: {}",
+                    revocation.by, revocation.reason
+                );
+            }
+            return Ok(());
+        }
         KioskCommand::Retire { id, json, db } => {
-            let Some(at) = open(&db.db).await?.retire_kiosk(&id).await? else {
+            let Some(at) = db
+                .acting(Action::KioskRetire)
+                .await?
+                .retire_kiosk(&id)
+                .await?
+            else {
                 bail!("no kiosk {id}; see `central kiosk list`");
             };
             let at = chrono::DateTime::from_timestamp_millis(at).unwrap_or_default();
@@ -620,7 +785,9 @@ pub(crate) async fn kiosk(command: KioskCommand) -> anyhow::Result<()> {
             k.version,
             k.refused,
             k.report.as_ref().map_or(0, |r| r.quarantined),
-            if k.retired_at.is_some() {
+            if k.revoked.is_some() {
+                "REVOKED".to_owned()
+            } else if k.retired_at.is_some() {
                 "RETIRED".to_owned()
             } else {
                 k.last_seen_at.map_or_else(

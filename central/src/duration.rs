@@ -21,6 +21,13 @@ pub fn parse(text: &str) -> Result<chrono::Duration, String> {
     d.ok_or_else(|| format!("{text:?} is not a duration like 90s, 30m, 24h or 7d"))
 }
 
+/// [`parse`], as a std duration (for timeouts).
+pub fn parse_std(text: &str) -> Result<std::time::Duration, String> {
+    parse(text)?
+        .to_std()
+        .map_err(|_| format!("duration {text:?} must be positive"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -28,6 +35,10 @@ mod tests {
         assert_eq!(super::parse("24h"), Ok(chrono::Duration::hours(24)));
         assert_eq!(super::parse("90s"), Ok(chrono::Duration::seconds(90)));
         assert_eq!(super::parse("7d"), Ok(chrono::Duration::days(7)));
+        assert_eq!(
+            super::parse_std("10s"),
+            Ok(std::time::Duration::from_secs(10))
+        );
         assert!(super::parse("24").is_err());
         assert!(super::parse("0h").is_err());
         assert!(super::parse("h").is_err());

@@ -10,5 +10,5 @@ pub mod holder_keys;
 pub mod http;
 pub mod store;
 
-pub use http::{AppState, router, serve};
+pub use http::{AppState, Limits, Metrics, router, serve, serve_with, serve_with_limits};
 pub use store::{Backend, Store, StoreError};

@@ -26,6 +26,18 @@ struct Db {
     /// `postgres://…` for PostgreSQL; anything else is a SQLite file (created if missing).
     #[arg(long)]
     db: String,
+    /// Act as this console user: their role is checked and the audit log names them.
+    /// Without it the action is logged as `cli:` and the operating-system user, with every
+    /// right (whoever holds the database URL holds everything).
+    #[arg(long = "as", value_name = "USER")]
+    as_user: Option<String>,
+}
+
+impl Db {
+    /// The database, acting for `action` as `--as USER` or as the operating-system user.
+    async fn acting(&self, action: central::store::Action) -> anyhow::Result<Store> {
+        open_as(&self.db, self.as_user.as_deref(), action).await
+    }
 }
 
 #[derive(Subcommand)]
@@ -41,6 +53,32 @@ enum Command {
         /// database; read again when it changes. Default: $CENTRAL_HOLDER_KEYS.
         #[arg(long, value_name = "FILE")]
         holder_keys: Option<PathBuf>,
+        /// Most unused leased queue numbers one kiosk may hold per category and day; a lease
+        /// beyond it is refused with 429.
+        #[arg(long, default_value_t = central::Limits::default().lease_cap, value_parser = clap::value_parser!(u32).range(1..))]
+        lease_cap: u32,
+        /// Longest a request may take from its headers to its answer, body included (10s,
+        /// 2m…); a slower one is dropped with 408.
+        #[arg(long, default_value = "10s", value_parser = central::duration::parse_std)]
+        body_timeout: std::time::Duration,
+        /// Most requests worked on at once; more are refused with 503 at once. Each may hold
+        /// a body of up to 4 MiB, so this also bounds memory.
+        #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_in_flight: u32,
+        /// Help requests one kiosk may send per minute; more wait at the kiosk.
+        #[arg(long, default_value_t = central::Limits::default().help_per_minute, value_parser = clap::value_parser!(u32).range(1..))]
+        help_per_minute: u32,
+        /// Events one kiosk may have stored per minute; more wait at the kiosk.
+        #[arg(long, default_value_t = central::Limits::default().events_per_minute, value_parser = clap::value_parser!(u32).range(1..))]
+        events_per_minute: u32,
+        /// Attachment uploads one kiosk may begin per day; more are refused with 429 and
+        /// wait at the kiosk.
+        #[arg(long, default_value_t = central::Limits::default().attachments_per_day, value_parser = clap::value_parser!(u32).range(1..))]
+        attachments_per_day: u32,
+        /// Signed requests one kiosk may make per minute; more are refused with 429. Also
+        /// bounds the seen nonces kept per kiosk.
+        #[arg(long, default_value_t = central::Limits::default().requests_per_minute, value_parser = clap::value_parser!(u32).range(1..))]
+        requests_per_minute: u32,
     },
     /// The holder-hash keys (kept in a file of their own, never in the database).
     #[command(subcommand)]
@@ -98,8 +136,12 @@ enum TokenCommand {
     /// Make a one-time enrolment token bound to a hall.
     Create {
         /// Hall id, as in the hall's catalog.
-        #[arg(long)]
-        hall: String,
+        #[arg(long, required_unless_present = "reprovision")]
+        hall: Option<String>,
+        /// Make a token that re-provisions this kiosk (a lost or leaked key, a revoked
+        /// kiosk): the kiosk enrolling with it keeps its id, number and band under a new key.
+        #[arg(long, value_name = "KIOSK_ID")]
+        reprovision: Option<String>,
         /// Display name of the hall (kept from earlier tokens if not given).
         #[arg(long)]
         hall_name: Option<String>,
@@ -193,23 +235,56 @@ async fn main() -> anyhow::Result<()> {
             db,
             listen,
             holder_keys,
+            lease_cap,
+            body_timeout,
+            max_in_flight,
+            help_per_minute,
+            events_per_minute,
+            attachments_per_day,
+            requests_per_minute,
         } => {
             let keys = cli_ops::holder_key_source(holder_keys.as_deref())?;
-            serve(&db.db, &listen, keys).await
+            let limits = central::Limits {
+                lease_cap,
+                body_timeout,
+                max_in_flight: usize::try_from(max_in_flight).unwrap_or(usize::MAX),
+                help_per_minute,
+                events_per_minute,
+                attachments_per_day,
+                requests_per_minute,
+            };
+            serve(&db.db, &listen, keys, limits).await
         }
         Command::HolderKeys(c) => cli_ops::holder_keys(c),
         Command::Kiosk(c) => cli_ops::kiosk(c).await,
         Command::Token(TokenCommand::Create {
             hall,
+            reprovision,
             hall_name,
             expires,
             json,
             db,
         }) => {
-            let store = open(&db.db).await?;
-            let token = store
-                .create_token(&hall, hall_name.as_deref(), expires)
-                .await?;
+            let store = db.acting(central::store::Action::TokenCreate).await?;
+            let token = match (reprovision, hall) {
+                (Some(kiosk), hall) => {
+                    if let (Some(hall), Some(known)) = (hall, store.fleet_kiosk(&kiosk).await?)
+                        && known.hall_id != hall
+                    {
+                        bail!(
+                            "kiosk {kiosk} is of hall {}, not {hall}; no token was made",
+                            known.hall_id
+                        );
+                    }
+                    store.create_reprovision_token(&kiosk, expires).await?
+                }
+                (None, Some(hall)) => {
+                    store
+                        .create_token(&hall, hall_name.as_deref(), expires)
+                        .await?
+                }
+                (None, None) => bail!("give --hall HALL, or --reprovision KIOSK_ID"),
+            };
             if json {
                 println!("{}", serde_json::to_string(&token)?);
             } else {
@@ -236,7 +311,7 @@ async fn main() -> anyhow::Result<()> {
                     public_key.display()
                 )
             })?;
-            open(&db.db)
+            db.acting(central::store::Action::KeysTrust)
                 .await?
                 .set_ops_public_key(&keys::public_key_to_base64(&key))
                 .await?;
@@ -255,7 +330,7 @@ async fn main() -> anyhow::Result<()> {
             key,
             json,
             db,
-        }) => publish_catalog(&file, &key, &db.db, json).await,
+        }) => publish_catalog(&file, &key, &db, json).await,
         Command::Publish(PublishCommand::Config {
             file,
             hall,
@@ -263,7 +338,7 @@ async fn main() -> anyhow::Result<()> {
             key,
             json,
             db,
-        }) => cli_ops::publish_config(&file, &hall, &version, &key, &db.db, json).await,
+        }) => cli_ops::publish_config(&file, &hall, &version, &key, &db, json).await,
         Command::Release(c) => cli_ops::release(c).await,
         Command::Rollout(c) => cli_ops::rollout(c, cli_ops::stage_order(&matches)).await,
         Command::User(c) => cli_ops::user(c).await,
@@ -291,6 +366,55 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Opens `db` to do `action` as console user `as_user` (whose role must allow it), or,
+/// without one, as `cli:` and the operating-system user, with every right: whoever holds the
+/// database URL can do anything anyway, and the log still says who ran the command.
+pub(crate) async fn open_as(
+    db: &str,
+    as_user: Option<&str>,
+    action: central::store::Action,
+) -> anyhow::Result<Store> {
+    use central::store::{Actor, Role, Via};
+    let store = open(db).await?;
+    let actor = match as_user {
+        Some(name) => {
+            let Some(role) = store.console_user_role(name).await? else {
+                bail!("--as {name}: there is no console user {name:?}; see `central user list`");
+            };
+            Actor {
+                name: name.trim().to_owned(),
+                via: Via::Cli,
+                role,
+            }
+        }
+        None => {
+            let user = std::env::var("SUDO_USER")
+                .or_else(|_| std::env::var("USER"))
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| format!("uid {}", nix_uid()));
+            Actor {
+                name: format!("cli:{user}"),
+                via: Via::Cli,
+                role: Role::Admin,
+            }
+        }
+    };
+    actor.may(action)?;
+    Ok(store.acting_as(actor))
+}
+
+/// The real user id, for the log when no user name is in the environment.
+fn nix_uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(str::to_owned))
+        })
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 async fn open(db: &str) -> anyhow::Result<Store> {
     Store::open(db)
         .await
@@ -312,6 +436,7 @@ async fn serve(
     db: &str,
     listen: &str,
     holder_keys: central::holder_keys::HolderKeySource,
+    limits: central::Limits,
 ) -> anyhow::Result<()> {
     let store = open(db).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -337,7 +462,13 @@ async fn serve(
             _ = tokio::signal::ctrl_c() => {}
         }
     };
-    central::serve(store.clone(), holder_keys, listener, shutdown)
+    // The token that opens /metrics comes from the environment (the unit's credentials or
+    // EnvironmentFile), never the command line, where every local user could read it.
+    let metrics = central::Metrics::new(std::env::var("CENTRAL_METRICS_TOKEN").ok());
+    let state = central::AppState::new(store.clone(), holder_keys)
+        .with_limits(limits)
+        .with_metrics(metrics);
+    central::serve_with(state, listener, shutdown)
         .await
         .context("serving HTTP")?;
     store.close().await;
@@ -368,7 +499,10 @@ async fn generate_key(out: &Path, db: Option<&str>, json: bool) -> anyhow::Resul
         .with_context(|| format!("writing {}", Path::new(&pub_path).display()))?;
     let key_id = keys::key_id(&key.verifying_key());
     if let Some(db) = db {
-        open(db).await?.set_ops_public_key(&public).await?;
+        open_as(db, None, central::store::Action::KeysTrust)
+            .await?
+            .set_ops_public_key(&public)
+            .await?;
     }
     if json {
         println!(
@@ -394,12 +528,12 @@ async fn generate_key(out: &Path, db: Option<&str>, json: bool) -> anyhow::Resul
     Ok(())
 }
 
-async fn publish_catalog(file: &Path, key: &Path, db: &str, json: bool) -> anyhow::Result<()> {
+async fn publish_catalog(file: &Path, key: &Path, db: &Db, json: bool) -> anyhow::Result<()> {
     let bytes =
         std::fs::read(file).with_context(|| format!("reading the catalog {}", file.display()))?;
     let catalog = Catalog::from_json(&bytes)
         .with_context(|| format!("checking the catalog {}", file.display()))?;
-    let store = open(db).await?;
+    let store = db.acting(central::store::Action::Publish).await?;
     let ops = cli_ops::trusted_ops_key(key, &store).await?;
     let bundle = kiosk_api::sign_bundle(
         &ops,

@@ -11,9 +11,7 @@ use kiosk_api::citizen::{
     LEASE_MAX_NUMBER, Lease, LeaseRequest, QueueSnapshot, RatingGiven, SubmittedMaterial,
     TicketIssued, TicketPriority, TicketVoided, rating_subject, ticket_no,
 };
-use kiosk_api::{
-    ApiError, ApplicationNo, EnrolRequest, Enrolment, EventOutcome, keys, reject_reason, routes,
-};
+use kiosk_api::{ApiError, ApplicationNo, EventOutcome, reject_reason, routes};
 use reqwest::Method;
 use uuid::Uuid;
 
@@ -44,6 +42,7 @@ async fn lease(kiosk: &Kiosk, category: &str, date: NaiveDate, count: u32) -> re
         category: category.into(),
         business_date: date,
         count,
+        request_id: None,
     })
     .unwrap();
     kiosk
@@ -51,38 +50,6 @@ async fn lease(kiosk: &Kiosk, category: &str, date: NaiveDate, count: u32) -> re
         .send()
         .await
         .unwrap()
-}
-
-/// A kiosk enrolled in another hall than `Central::kiosk`'s.
-async fn kiosk_of_hall(central: &Central, hall: &str) -> Kiosk {
-    let key = keys::generate();
-    let token = central
-        .store
-        .create_token(hall, Some("西城区政务服务中心"), chrono::Duration::hours(1))
-        .await
-        .unwrap()
-        .token;
-    let response = central
-        .http
-        .post(format!("{}{}", central.base, routes::ENROLMENTS))
-        .json(&EnrolRequest {
-            token,
-            public_key: keys::public_key_to_base64(&key.verifying_key()),
-            hostname: "kiosk-x".into(),
-            version: "0.1.0".into(),
-        })
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let enrolment: Enrolment = response.json().await.unwrap();
-    Kiosk {
-        key,
-        enrolment,
-        base: central.base.clone(),
-        http: central.http.clone(),
-        clock_skew: 0,
-    }
 }
 
 fn issued(category: &str, number: u32, priority: TicketPriority) -> TicketIssued {
@@ -121,7 +88,12 @@ fn reason(outcome: &EventOutcome) -> &str {
 #[tokio::test]
 async fn two_kiosks_leasing_at_once_never_get_overlapping_blocks_and_run_out_below_500() {
     for db in databases().await {
-        let central = Central::start(&db).await;
+        // One kiosk drains the category here: no per-kiosk cap (tests/trust.rs tests that).
+        let limits = central::Limits {
+            lease_cap: 1000,
+            ..Default::default()
+        };
+        let central = Central::start_with(&db, limits).await;
         let kiosks = std::sync::Arc::new([central.kiosk().await, central.kiosk().await]);
         let asks: Vec<_> = (0..16)
             .map(|i| {
@@ -204,6 +176,7 @@ async fn two_kiosks_leasing_at_once_never_get_overlapping_blocks_and_run_out_bel
                 category: "A".into(),
                 business_date: far,
                 count: 5,
+                request_id: None,
             })
             .unwrap(),
             422,
@@ -470,7 +443,7 @@ async fn a_kiosk_sees_the_appointments_of_its_own_hall_only() {
     for db in databases().await {
         let central = Central::start(&db).await;
         let ours = central.kiosk().await;
-        let theirs = kiosk_of_hall(&central, "xicheng-main").await;
+        let theirs = central.kiosk_of_hall("xicheng-main").await;
         let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
         let summary = central
             .store
@@ -592,7 +565,7 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
     for db in databases().await {
         let central = Central::start(&db).await;
         let kiosk = central.kiosk().await;
-        let stranger = kiosk_of_hall(&central, "xicheng-main").await;
+        let stranger = central.kiosk_of_hall("xicheng-main").await;
         let holder = central.holder_key().hash("11010519491231002X");
         let no = application_no(&kiosk, 7);
         let submitted = ApplicationSubmitted {

@@ -4,13 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{Kiosk, databases, event};
+use common::{BIN, Kiosk, Server, databases, event};
 use kiosk_api::{DesiredState, EnrolRequest, Enrolment, EventOutcome, Stream, keys, routes};
-
-const BIN: &str = env!("CARGO_BIN_EXE_central");
 
 fn central(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().unwrap();
@@ -20,53 +17,6 @@ fn central(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-struct Server(Child, String);
-
-impl Server {
-    fn start(db: &str, holder_keys: &str) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
-            .args(["--holder-keys", holder_keys])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("central listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        Server(child, format!("http://{addr}"))
-    }
-
-    fn stop(mut self) {
-        nix_kill(self.0.id(), "TERM");
-        let status = self.0.wait().unwrap();
-        assert!(
-            status.success(),
-            "central did not stop cleanly on SIGTERM: {status}"
-        );
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn nix_kill(pid: u32, signal: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
 }
 
 #[tokio::test]

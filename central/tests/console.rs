@@ -141,7 +141,7 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
         let central = Central::start(&db).await;
         central
             .store
-            .add_console_user("ops", PASSWORD)
+            .add_console_user("ops", PASSWORD, central::store::Role::Admin)
             .await
             .unwrap();
         let kiosk = enrol_named(&central, "dongcheng-main", "east-3 <b>lobby</b>").await;
@@ -191,7 +191,7 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
         // Five wrong guesses lock a name out for a while, right password or not.
         central
             .store
-            .add_console_user("ops-wu", PASSWORD)
+            .add_console_user("ops-wu", PASSWORD, central::store::Role::Admin)
             .await
             .unwrap();
         for _ in 0..5 {
@@ -412,6 +412,387 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
         );
         browser.cookies.insert("kiosk_console".into(), cookie);
         assert_eq!(browser.get("/console/fleet").await.status, 303);
+        central.stop().await;
+    }
+}
+
+/// The kiosk page's revoke button: refused without the confirmation box ticked or without
+/// a reason; with both, the kiosk is revoked as the signed-in user, its page says so with
+/// the reason, and the kiosk's next request is refused with it.
+#[tokio::test]
+async fn a_kiosk_is_revoked_from_its_console_page_with_a_reason_and_a_confirmation() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        central
+            .store
+            .add_console_user("ops", PASSWORD, central::store::Role::Admin)
+            .await
+            .unwrap();
+        let kiosk = enrol_named(&central, "dongcheng-main", "east-3").await;
+        let mut browser = Browser::new(&central.base);
+        assert_eq!(browser.log_in("ops", PASSWORD).await.status, 303);
+        let path = format!("/console/kiosks/{}", kiosk.id());
+        let page = browser.get(&path).await;
+        assert!(page.body.contains(r#"id="revoke""#), "{}", db.name);
+        let csrf = csrf_of(&page.body);
+        let action = format!("{path}/revoke");
+        let unconfirmed = browser
+            .post(&action, &[("csrf", &csrf), ("reason", "stolen")])
+            .await;
+        assert_eq!(unconfirmed.status, 422, "{}", db.name);
+        let no_reason = browser
+            .post(
+                &action,
+                &[("csrf", &csrf), ("reason", " "), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(no_reason.status, 422, "{}", db.name);
+        let forged = browser
+            .post(
+                &action,
+                &[
+                    ("csrf", &"0".repeat(64)),
+                    ("reason", "x"),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(forged.status, 403, "{}", db.name);
+        let r = kiosk
+            .request(reqwest::Method::GET, routes::DESIRED_STATE, vec![])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}: not revoked yet", db.name);
+
+        let done = browser
+            .post(
+                &action,
+                &[
+                    ("csrf", &csrf),
+                    ("reason", "stolen <b>at night</b>"),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (done.status, done.location.as_deref()),
+            (303, Some(path.as_str()))
+        );
+        let page = browser.get(&path).await;
+        assert!(page.body.contains("已吊销 revoked"), "{}", db.name);
+        assert!(page.body.contains("stolen &lt;b&gt;at night&lt;/b&gt;"));
+        assert!(!page.body.contains(r#"id="revoke""#), "no second button");
+        let record = central
+            .store
+            .fleet_kiosk(&kiosk.id().to_string())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.revoked.unwrap().by, "ops");
+        // The in-process node re-reads the kiosk within its cache age.
+        let since = std::time::Instant::now();
+        let refused = loop {
+            assert!(
+                since.elapsed() < std::time::Duration::from_secs(10),
+                "{}",
+                db.name
+            );
+            let r = kiosk
+                .request(reqwest::Method::GET, routes::DESIRED_STATE, vec![])
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 403 {
+                break r.json::<kiosk_api::ApiError>().await.unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        assert!(
+            refused.message.contains("stolen <b>at night</b>"),
+            "{}",
+            refused.message
+        );
+        central.stop().await;
+    }
+}
+
+/// Roles on the console: a viewer reads but every state-changing form is refused with 403
+/// (and leaves no audit row), an operator acknowledges help and pauses rollouts but cannot
+/// revoke kiosks or abort rollouts, an admin manages users. Removing a user ends that user's
+/// open session at once; changing one's own password ends all one's sessions. The audit page
+/// lists every action newest first, 50 to a page.
+#[tokio::test]
+async fn console_roles_are_enforced_sessions_end_and_the_audit_log_is_shown() {
+    use central::store::Role;
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        for (user, role) in [
+            ("ops", Role::Admin),
+            ("ops-op", Role::Operator),
+            ("ops-view", Role::Viewer),
+        ] {
+            central
+                .store
+                .add_console_user(user, PASSWORD, role)
+                .await
+                .unwrap();
+        }
+        let kiosk = enrol_named(&central, "dongcheng-main", "east-3").await;
+        let kiosk_page = format!("/console/kiosks/{}", kiosk.id());
+        let revoke = format!("{kiosk_page}/revoke");
+        let mut viewer = Browser::new(&central.base);
+        assert_eq!(viewer.log_in("ops-view", PASSWORD).await.status, 303);
+        let mut operator = Browser::new(&central.base);
+        assert_eq!(operator.log_in("ops-op", PASSWORD).await.status, 303);
+        let mut admin = Browser::new(&central.base);
+        assert_eq!(admin.log_in("ops", PASSWORD).await.status, 303);
+        let rows_before = central.store.audit_log(1, 0).await.unwrap().1;
+
+        // The viewer reads every page but changes nothing.
+        let page = viewer.get(&kiosk_page).await;
+        assert_eq!(page.status, 200, "{}", db.name);
+        assert!(
+            !page.body.contains(r#"id="revoke""#),
+            "no revoke form for a viewer"
+        );
+        let csrf = csrf_of(&page.body);
+        for (path, form) in [
+            (revoke.as_str(), vec![("reason", "x"), ("confirm", "yes")]),
+            ("/console/rollouts/1/pause", vec![]),
+            ("/console/help/1/ack", vec![]),
+            (
+                "/console/users",
+                vec![("name", "x"), ("role", "admin"), ("password", PASSWORD)],
+            ),
+        ] {
+            let mut form = form;
+            form.push(("csrf", &csrf));
+            let r = viewer.post(path, &form).await;
+            assert_eq!(r.status, 403, "{}: viewer POST {path}", db.name);
+            assert!(r.body.contains("has the viewer role"), "{}", r.body);
+        }
+        assert_eq!(viewer.get("/console/users").await.status, 403);
+        assert_eq!(viewer.get("/console/audit").await.status, 200);
+
+        // The operator: help and pausing pass the role check (nothing to act on here), kiosks
+        // and aborting do not.
+        let csrf_op = csrf_of(&operator.get("/console/fleet").await.body);
+        assert_eq!(
+            operator
+                .post("/console/help/999/ack", &[("csrf", &csrf_op)])
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            operator
+                .post("/console/rollouts/999/pause", &[("csrf", &csrf_op)])
+                .await
+                .status,
+            409
+        );
+        assert_eq!(
+            operator
+                .post("/console/rollouts/999/abort", &[("csrf", &csrf_op)])
+                .await
+                .status,
+            403
+        );
+        let r = operator
+            .post(
+                &revoke,
+                &[("csrf", &csrf_op), ("reason", "x"), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", db.name);
+        assert_eq!(
+            central.store.audit_log(1, 0).await.unwrap().1,
+            rows_before,
+            "{}: refused actions leave no row",
+            db.name
+        );
+
+        // The admin adds a user, demotes the operator (effective on their next request) and
+        // removes the viewer, whose open session ends at once.
+        let users = admin.get("/console/users").await;
+        assert_eq!(users.status, 200);
+        assert!(users.body.contains("ops-view"));
+        let csrf_admin = csrf_of(&users.body);
+        let added = admin
+            .post(
+                "/console/users",
+                &[
+                    ("csrf", &csrf_admin),
+                    ("name", "ops-new"),
+                    ("role", "operator"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, 303, "{}: {}", db.name, added.body);
+        let demoted = admin
+            .post(
+                "/console/users/ops-op/role",
+                &[("csrf", &csrf_admin), ("role", "viewer")],
+            )
+            .await;
+        assert_eq!(demoted.status, 303);
+        assert_eq!(
+            operator
+                .post("/console/help/999/ack", &[("csrf", &csrf_op)])
+                .await
+                .status,
+            403,
+            "{}: the new role holds on the open session",
+            db.name
+        );
+        let unconfirmed = admin
+            .post("/console/users/ops-view/remove", &[("csrf", &csrf_admin)])
+            .await;
+        assert_eq!(unconfirmed.status, 422);
+        assert_eq!(viewer.get("/console/fleet").await.status, 200);
+        let removed = admin
+            .post(
+                "/console/users/ops-view/remove",
+                &[("csrf", &csrf_admin), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(removed.status, 303, "{}", db.name);
+        let after = viewer.get("/console/fleet").await;
+        assert_eq!(
+            (after.status, after.location.as_deref()),
+            (303, Some("/console/login")),
+            "{}: the removed user's session ended",
+            db.name
+        );
+        assert_eq!(viewer.log_in("ops-view", PASSWORD).await.status, 401);
+
+        // A name that is no plain path segment still reaches its own forms.
+        let odd = "ops/night shift?";
+        let added = admin
+            .post(
+                "/console/users",
+                &[
+                    ("csrf", &csrf_admin),
+                    ("name", odd),
+                    ("role", "viewer"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, 303, "{}", db.name);
+        let encoded = "/console/users/ops%2Fnight%20shift%3F/remove";
+        assert!(admin.get("/console/users").await.body.contains(encoded));
+        let removed = admin
+            .post(encoded, &[("csrf", &csrf_admin), ("confirm", "yes")])
+            .await;
+        assert_eq!(removed.status, 303, "{}", db.name);
+        assert_eq!(central.store.console_user_role(odd).await.unwrap(), None);
+
+        // The new operator changes their password: a wrong current one changes nothing; the
+        // right one ends every session of theirs, this one included.
+        let mut second = Browser::new(&central.base);
+        assert_eq!(second.log_in("ops-new", PASSWORD).await.status, 303);
+        let mut new_op = Browser::new(&central.base);
+        assert_eq!(new_op.log_in("ops-new", PASSWORD).await.status, 303);
+        let account = new_op.get("/console/account").await;
+        assert!(account.body.contains("operator"));
+        let csrf_new = csrf_of(&account.body);
+        let wrong = new_op
+            .post(
+                "/console/account/password",
+                &[
+                    ("csrf", &csrf_new),
+                    ("current", "not it at all"),
+                    ("new", "a new long password"),
+                    ("again", "a new long password"),
+                ],
+            )
+            .await;
+        assert_eq!(wrong.status, 422, "{}", db.name);
+        let changed = new_op
+            .post(
+                "/console/account/password",
+                &[
+                    ("csrf", &csrf_new),
+                    ("current", PASSWORD),
+                    ("new", "a new long password"),
+                    ("again", "a new long password"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (changed.status, changed.location.as_deref()),
+            (303, Some("/console/login"))
+        );
+        for b in [&mut new_op, &mut second] {
+            assert_eq!(b.get("/console/fleet").await.status, 303, "{}", db.name);
+        }
+        assert_eq!(
+            new_op.log_in("ops-new", "a new long password").await.status,
+            303
+        );
+
+        // The admin revokes the kiosk; every action above is in the log, newest first, by
+        // whom and through which door.
+        let r = admin
+            .post(
+                &revoke,
+                &[
+                    ("csrf", &csrf_admin),
+                    ("reason", "stolen"),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303);
+        let (entries, _) = central.store.audit_log(10, 0).await.unwrap();
+        let seen: Vec<_> = entries
+            .iter()
+            .take(5)
+            .map(|e| {
+                (
+                    e.actor.as_str(),
+                    e.via.as_str(),
+                    e.action.as_str(),
+                    e.target.as_str(),
+                )
+            })
+            .collect();
+        let kiosk_target = format!("kiosk {}", kiosk.id());
+        assert_eq!(
+            seen,
+            [
+                ("ops", "console", "kiosk.revoke", kiosk_target.as_str()),
+                ("ops-new", "console", "user.own_password", "ops-new"),
+                ("ops", "console", "user.remove", odd),
+                ("ops", "console", "user.add", odd),
+                ("ops", "console", "user.remove", "ops-view"),
+            ],
+            "{}",
+            db.name
+        );
+        let audit = admin.get("/console/audit").await;
+        assert_eq!(audit.status, 200);
+        let revoked_at = audit.body.find("kiosk.revoke").unwrap();
+        let added_at = audit.body.find("user.add").unwrap();
+        assert!(revoked_at < added_at, "newest first");
+
+        // Paged: 50 rows a page, with a link to the older ones.
+        for _ in 0..60 {
+            central
+                .store
+                .set_ops_public_key(&keys::public_key_to_base64(&central.ops.verifying_key()))
+                .await
+                .unwrap();
+        }
+        let first = admin.get("/console/audit").await;
+        assert_eq!(first.body.matches("keys.trust").count(), 50, "{}", db.name);
+        assert!(first.body.contains(r#"href="/console/audit?page=1""#));
+        let second_page = admin.get("/console/audit?page=1").await;
+        assert!(second_page.body.contains("kiosk.revoke"), "{}", db.name);
+        assert!(second_page.body.contains(r#"href="/console/audit?page=0""#));
         central.stop().await;
     }
 }

@@ -274,7 +274,11 @@ async fn headless_chromium_logs_in_reads_the_fleet_and_follows_a_kiosk_link() {
         let central = Central::start(&db).await;
         central
             .store
-            .add_console_user("ops-zhang", "correct horse battery")
+            .add_console_user(
+                "ops-zhang",
+                "correct horse battery",
+                central::store::Role::Admin,
+            )
             .await
             .unwrap();
         // What the kiosk tells central through the API is what the pages must show.

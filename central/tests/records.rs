@@ -332,6 +332,7 @@ async fn a_ticket_is_callable_once_under_its_number_and_only_from_its_own_number
                     category: "A".into(),
                     business_date: today(),
                     count: 5,
+                    request_id: None,
                 })
                 .unwrap(),
             )

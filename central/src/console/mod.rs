@@ -9,15 +9,13 @@
 //! Sign-in: argon2id password hashes ([`crate::store::ConsoleSession`]); a session cookie
 //! `HttpOnly; SameSite=Strict; Path=/console`; every POST form carries the session's CSRF
 //! token, and the login form a double-submit token of its own. A failed login never says
-//! whether the name or the password was wrong; after [`MAX_FAILED_LOGINS`] failures a name is
-//! locked out for [`LOCKOUT`], with the same answer. Run central behind TLS in production (the
+//! whether the name or the password was wrong; after
+//! [`MAX_FAILED_LOGINS`](crate::store::MAX_FAILED_LOGINS) tries a name is locked out for
+//! [`LOCKOUT_MILLIS`](crate::store::LOCKOUT_MILLIS), with the same answer, on every node (the
+//! count is kept in the database). Run central behind TLS in production (the
 //! cookie has no `Secure` flag so the console also works on a plain-HTTP test address).
 
 mod pages;
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
@@ -28,59 +26,19 @@ use maud::Markup;
 use rand::RngCore as _;
 use serde::Deserialize;
 
-use crate::store::{ConsoleSession, RolloutError, SESSION_MILLIS, Store, StoreError};
+use crate::store::{
+    Action, ConsoleSession, LoginOutcome, RevokeError, Role, RolloutError, SESSION_MILLIS, Store,
+    StoreError, UserError,
+};
 
 /// Cookie holding the session token.
 pub const SESSION_COOKIE: &str = "kiosk_console";
 /// Cookie holding the login form's double-submit token.
 pub const LOGIN_COOKIE: &str = "kiosk_console_login";
 
-/// Failed logins of one user name within [`LOCKOUT`] after which its logins are refused,
-/// right password or not, until [`LOCKOUT`] has passed since the first of them. Counted per
-/// central node, in memory.
-pub const MAX_FAILED_LOGINS: u32 = 5;
-/// See [`MAX_FAILED_LOGINS`].
-pub const LOCKOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
 #[derive(Clone)]
 struct Console {
     store: Store,
-    failures: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
-}
-
-impl Console {
-    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        self.failures
-            .lock()
-            .expect("invariant: login failure lock is never poisoned (no panics while held)")
-    }
-
-    fn locked_out(&self, user: &str) -> bool {
-        let mut failures = self.failures();
-        match failures.get(user) {
-            Some((_, since)) if since.elapsed() > LOCKOUT => {
-                failures.remove(user);
-                false
-            }
-            Some((n, _)) => *n >= MAX_FAILED_LOGINS,
-            None => false,
-        }
-    }
-
-    fn login_failed(&self, user: &str) {
-        let mut failures = self.failures();
-        // Guessing many names must not grow this without bound.
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, since)| since.elapsed() <= LOCKOUT);
-        }
-        let entry = failures
-            .entry(user.to_owned())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() > LOCKOUT {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-    }
 }
 
 /// The console's routes, to be nested under `/console`.
@@ -91,16 +49,20 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/logout", post(logout))
         .route("/fleet", get(fleet))
         .route("/kiosks/{id}", get(kiosk))
+        .route("/kiosks/{id}/revoke", post(revoke_kiosk))
         .route("/rollouts", get(rollouts))
         .route("/rollouts/{id}/{action}", post(rollout_action))
         .route("/halls/{id}", get(hall))
         .route("/help/{id}/ack", post(help_ack))
+        .route("/audit", get(audit))
+        .route("/users", get(users).post(add_user))
+        .route("/users/{name}/remove", post(remove_user))
+        .route("/users/{name}/role", post(set_role))
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .with_state(Console {
-            store,
-            failures: Arc::default(),
-        })
+        .with_state(Console { store })
 }
 
 /// A finished page with the headers every console page carries.
@@ -181,6 +143,28 @@ async fn session(console: &Console, headers: &HeaderMap) -> Result<ConsoleSessio
     }
 }
 
+/// The store acting as the signed-in user, when their role allows `action`; else the page
+/// that says which role it needs. Checked before anything is done.
+fn acting(
+    console: &Console,
+    session: &ConsoleSession,
+    action: Action,
+) -> Result<Store, Box<Response>> {
+    let actor = session.actor();
+    if let Err(refused) = actor.may(action) {
+        tracing::warn!(user = %session.user, role = %session.role, %action, "console action refused for the user's role");
+        return Err(Box::new(page(
+            StatusCode::FORBIDDEN,
+            pages::message(
+                Some(session),
+                "无权操作 · Not allowed",
+                &refused.to_string(),
+            ),
+        )));
+    }
+    Ok(console.store.acting_as(actor))
+}
+
 fn csrf_refused(session: Option<&ConsoleSession>) -> Response {
     page(
         StatusCode::FORBIDDEN,
@@ -239,13 +223,8 @@ async fn login(
         return csrf_refused(None);
     }
     let user = form.user.trim();
-    if console.locked_out(user) {
-        tracing::warn!(user = %user, "console login refused: too many failed attempts");
-        return login_page(StatusCode::UNAUTHORIZED, true);
-    }
     match console.store.console_login(user, &form.password).await {
-        Ok(Some(session)) => {
-            console.failures().remove(user);
+        Ok(LoginOutcome::Session(session)) => {
             tracing::info!(user = %session.user, "console login");
             let mut response = Redirect::to("/console/fleet").into_response();
             set_cookie(
@@ -262,9 +241,13 @@ async fn login(
             );
             response
         }
-        Ok(None) => {
+        Ok(LoginOutcome::Refused) => {
             tracing::warn!("console login refused");
-            console.login_failed(user);
+            login_page(StatusCode::UNAUTHORIZED, true)
+        }
+        // The same answer as a wrong password: the page never says a name is locked.
+        Ok(LoginOutcome::LockedOut) => {
+            tracing::warn!(user = %user, "console login refused: too many failed attempts");
             login_page(StatusCode::UNAUTHORIZED, true)
         }
         Err(e) => trouble(&e),
@@ -397,10 +380,10 @@ async fn rollout_action(
     if !same_secret(&session.csrf, &form.csrf) {
         return csrf_refused(Some(&session));
     }
-    let done = match action.as_str() {
-        "pause" => console.store.pause_rollout(id).await,
-        "resume" => console.store.resume_rollout(id).await,
-        "abort" => console.store.abort_rollout(id).await,
+    let act = match action.as_str() {
+        "pause" => Action::RolloutPause,
+        "resume" => Action::RolloutResume,
+        "abort" => Action::RolloutAbort,
         _ => {
             return page(
                 StatusCode::NOT_FOUND,
@@ -412,6 +395,15 @@ async fn rollout_action(
             );
         }
     };
+    let store = match acting(&console, &session, act) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let done = match act {
+        Action::RolloutPause => store.pause_rollout(id).await,
+        Action::RolloutResume => store.resume_rollout(id).await,
+        _ => store.abort_rollout(id).await,
+    };
     match done {
         Ok(_) => {
             tracing::info!(user = %session.user, rollout = id, %action, "rollout changed from the console");
@@ -421,6 +413,61 @@ async fn rollout_action(
         Err(e) => page(
             StatusCode::CONFLICT,
             pages::message(Some(&session), "无法执行 · Not done", &e.to_string()),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    /// The confirmation box; browsers send nothing when it is not ticked.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Revokes a kiosk as the signed-in user, once the form says why and confirms.
+async fn revoke_kiosk(
+    State(console): State<Console>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    let store = match acting(&console, &session, Action::KioskRevoke) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if form.confirm != "yes" {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::message(
+                Some(&session),
+                "未吊销 · Not revoked",
+                "Tick the confirmation box to revoke the kiosk.",
+            ),
+        );
+    }
+    match store.revoke_kiosk(&id, &form.reason).await {
+        Ok(_) => {
+            tracing::warn!(user = %session.user, kiosk = %id, reason = %form.reason.trim(), "kiosk revoked from the console");
+            Redirect::to(&format!("/console/kiosks/{id}")).into_response()
+        }
+        Err(RevokeError::Store(e)) => trouble(&e),
+        Err(e @ RevokeError::NoSuchKiosk(_)) => page(
+            StatusCode::NOT_FOUND,
+            pages::message(Some(&session), "未找到终端 · No such kiosk", &e.to_string()),
+        ),
+        Err(e @ RevokeError::BadReason) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::message(Some(&session), "未吊销 · Not revoked", &e.to_string()),
         ),
     }
 }
@@ -448,7 +495,11 @@ async fn help_ack(
     if !same_secret(&session.csrf, &form.csrf) {
         return csrf_refused(Some(&session));
     }
-    match console.store.acknowledge_help(id, &session.user).await {
+    let store = match acting(&console, &session, Action::HelpAck) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    match store.acknowledge_help(id, &session.user).await {
         Ok(Some(h)) => {
             tracing::info!(user = %session.user, help = id, hall = %h.hall_id, "help request acknowledged from the console");
             let back = match form.back.split_once(':') {
@@ -467,6 +518,247 @@ async fn help_ack(
             ),
         ),
         Err(e) => trouble(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    page: i64,
+}
+
+/// The audit log, newest first, paged; every signed-in user may read it.
+async fn audit(
+    State(console): State<Console>,
+    Query(query): Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let page_no = query.page.clamp(0, i64::from(u32::MAX));
+    match console
+        .store
+        .audit_log(pages::AUDIT_PAGE_ROWS, page_no * pages::AUDIT_PAGE_ROWS)
+        .await
+    {
+        Ok((entries, total)) => page(
+            StatusCode::OK,
+            pages::audit(&session, &entries, page_no, total),
+        ),
+        Err(e) => trouble(&e),
+    }
+}
+
+/// What a user change came to, as a page.
+fn user_change(session: &ConsoleSession, done: Result<(), UserError>, what: &str) -> Response {
+    match done {
+        Ok(()) => {
+            tracing::info!(user = %session.user, %what, "console users changed");
+            Redirect::to("/console/users").into_response()
+        }
+        Err(UserError::Store(e)) => trouble(&e),
+        Err(e @ UserError::Unknown(_)) => page(
+            StatusCode::NOT_FOUND,
+            pages::message(Some(session), "未找到用户 · No such user", &e.to_string()),
+        ),
+        Err(e) => page(
+            StatusCode::CONFLICT,
+            pages::message(Some(session), "未执行 · Not done", &e.to_string()),
+        ),
+    }
+}
+
+async fn users(State(console): State<Console>, headers: HeaderMap) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = acting(&console, &session, Action::UserAdd) {
+        return *r;
+    }
+    match console.store.console_users().await {
+        Ok(list) => page(StatusCode::OK, pages::users(&session, &list)),
+        Err(e) => trouble(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct AddUserForm {
+    csrf: String,
+    name: String,
+    role: String,
+    password: String,
+}
+
+async fn add_user(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<AddUserForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    let store = match acting(&console, &session, Action::UserAdd) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let done = match form.role.parse::<Role>() {
+        Ok(role) => {
+            store
+                .add_console_user(&form.name, &form.password, role)
+                .await
+        }
+        Err(e) => Err(UserError::Invalid(e)),
+    };
+    user_change(&session, done, "user added")
+}
+
+#[derive(Deserialize)]
+struct RemoveUserForm {
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn remove_user(
+    State(console): State<Console>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<RemoveUserForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    let store = match acting(&console, &session, Action::UserRemove) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if form.confirm != "yes" {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::message(
+                Some(&session),
+                "未删除 · Not removed",
+                "Tick the confirmation box to remove the user.",
+            ),
+        );
+    }
+    if name == session.user {
+        return page(
+            StatusCode::CONFLICT,
+            pages::message(
+                Some(&session),
+                "未删除 · Not removed",
+                "You cannot remove yourself; ask another admin.",
+            ),
+        );
+    }
+    user_change(
+        &session,
+        store.remove_console_user(&name).await,
+        "user removed",
+    )
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+async fn set_role(
+    State(console): State<Console>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    let store = match acting(&console, &session, Action::UserRole) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let done = match form.role.parse::<Role>() {
+        Ok(role) => store.set_console_role(&name, role).await,
+        Err(e) => Err(UserError::Invalid(e)),
+    };
+    user_change(&session, done, "role changed")
+}
+
+async fn account(State(console): State<Console>, headers: HeaderMap) -> Response {
+    match session(&console, &headers).await {
+        Ok(s) => page(StatusCode::OK, pages::account(&s, None)),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    again: String,
+}
+
+/// A user changes their own password; all their sessions end, this one too.
+async fn change_password(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    let store = match acting(&console, &session, Action::OwnPassword) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if form.new != form.again {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::account(
+                &session,
+                Some("两次输入的新密码不一致 · The new passwords differ"),
+            ),
+        );
+    }
+    match store
+        .change_own_password(&session.user, &form.current, &form.new)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(user = %session.user, "console password changed; sessions ended");
+            let mut response = Redirect::to("/console/login").into_response();
+            set_cookie(
+                &mut response,
+                format!("{SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"),
+            );
+            response
+        }
+        Err(UserError::Store(e)) => trouble(&e),
+        Err(e) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::account(&session, Some(&e.to_string())),
+        ),
     }
 }
 

@@ -7,8 +7,9 @@ use kiosk_api::fleet::{DeviceReport, DeviceState};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::store::{
-    BadReview, ConsoleSession, FleetKiosk, Hall, HealthEntry, HelpRequest, QueueStats,
-    RatingDistribution, RefusedEvent, RolloutMember, RolloutStatus, TicketRow, UpdateResultRow,
+    AuditEntry, BadReview, ConsoleSession, ConsoleUser, FleetKiosk, Hall, HealthEntry, HelpRequest,
+    QueueStats, RatingDistribution, RefusedEvent, Role, RolloutMember, RolloutStatus, TicketRow,
+    UpdateResultRow,
 };
 
 const CSS: &str = r#"
@@ -182,9 +183,12 @@ fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup
                     @if let Some(s) = session {
                         a href="/console/fleet" { "终端 Fleet" }
                         a href="/console/rollouts" { "发布 Rollouts" }
+                        a href="/console/audit" { "审计 Audit log" }
+                        @if s.role == Role::Admin { a href="/console/users" { "用户 Users" } }
+                        a href="/console/account" { "账户 Account" }
                         form class="inline" method="post" action="/console/logout" {
                             input type="hidden" name="csrf" value=(s.csrf);
-                            span { (s.user) " " }
+                            span { (s.user) " (" (s.role) ") " }
                             button type="submit" { "退出 Log out" }
                         }
                     }
@@ -197,6 +201,118 @@ fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup
             }
         }
     }
+}
+
+/// Rows of the audit log per page.
+pub(super) const AUDIT_PAGE_ROWS: i64 = 50;
+
+/// The audit log, newest first, `page` (from 0) of `total` rows.
+pub(super) fn audit(
+    session: &ConsoleSession,
+    entries: &[AuditEntry],
+    page: i64,
+    total: i64,
+) -> Markup {
+    let pages = (total + AUDIT_PAGE_ROWS - 1) / AUDIT_PAGE_ROWS;
+    layout(
+        "审计日志 Audit log",
+        Some(session),
+        html! {
+            p class="muted" { "每一项改变状态的运维操作（控制台与命令行），最新在前 · every state-changing ops action, from the console and the CLI, newest first · " (total) " 条 rows" }
+            table id="audit" {
+                thead { tr { th class="num" { "#" } th { "时间 When" } th { "操作人 Who" } th { "途径 Via" } th { "操作 Action" } th { "对象 Target" } th { "说明 Detail" } } }
+                tbody { @for e in entries {
+                    tr { td class="num" { (e.id) } td { (bj(e.at)) } td { (e.actor) } td { (e.via) } td { (e.action) } td { (e.target) } td { (e.detail) } }
+                } }
+            }
+            p id="pager" {
+                @if page > 0 { a href=(format!("/console/audit?page={}", page - 1)) { "← 较新 Newer" } " " }
+                "第 " (page + 1) " / " (pages.max(1)) " 页 · page " (page + 1) " of " (pages.max(1))
+                @if page + 1 < pages { " " a href=(format!("/console/audit?page={}", page + 1)) { "较旧 Older →" } }
+            }
+        },
+    )
+}
+
+/// `text` as one URL path segment: user names may hold `/`, `?`, `#` or spaces, which would
+/// otherwise send a form somewhere else. axum's `Path` decodes it back.
+fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn role_options(selected: Role) -> Markup {
+    html! {
+        @for r in [Role::Viewer, Role::Operator, Role::Admin] {
+            option value=(r) selected[r == selected] { (r) }
+        }
+    }
+}
+
+/// Console users (admins only): add, change role, remove.
+pub(super) fn users(session: &ConsoleSession, users: &[ConsoleUser]) -> Markup {
+    layout(
+        "控制台用户 Console users",
+        Some(session),
+        html! {
+            p class="muted" { "viewer 只读 reads; operator 日常操作 day-to-day (help, follow-up, application status, queue, pause/resume); admin 全部 everything (publishing, releases, rollouts, users, kiosks, tokens). 删除用户或更改密码会立即结束其所有会话 · removing a user or changing a password ends all their sessions at once." }
+            table id="users" {
+                thead { tr { th { "用户 User" } th { "角色 Role" } th { "创建 Added" } th class="num" { "会话 Sessions" } th { "删除 Remove" } } }
+                tbody { @for u in users {
+                    tr {
+                        td { (u.name) }
+                        td { form class="inline" method="post" action=(format!("/console/users/{}/role", path_segment(&u.name))) {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            select name="role" { (role_options(u.role)) }
+                            " " button type="submit" { "更改 Change" }
+                        } }
+                        td { (bj(u.created_at)) }
+                        td class="num" { (u.sessions) }
+                        td { @if u.name != session.user { form class="inline" method="post" action=(format!("/console/users/{}/remove", path_segment(&u.name))) {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            label { input type="checkbox" name="confirm" value="yes" required; " 确认 confirm" }
+                            button type="submit" { "删除 Remove" }
+                        } } }
+                    }
+                } }
+            }
+            h2 { "添加用户 Add a user" }
+            form class="box" id="add-user" method="post" action="/console/users" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label for="name" { "用户名 User name" } input type="text" id="name" name="name" required maxlength="64";
+                label for="role" { "角色 Role" } select id="role" name="role" { (role_options(Role::Viewer)) }
+                label for="password" { "初始密码 First password (10+ characters)" } input type="password" id="password" name="password" required minlength="10" autocomplete="new-password";
+                p { button type="submit" { "添加 Add" } }
+            }
+        },
+    )
+}
+
+/// The signed-in user's account: their role and the password form.
+pub(super) fn account(session: &ConsoleSession, problem: Option<&str>) -> Markup {
+    layout(
+        "账户 Account",
+        Some(session),
+        html! {
+            dl class="box" { dt { "用户 User" } dd { (session.user) } dt { "角色 Role" } dd { (session.role) } }
+            @if let Some(p) = problem { div class="error" role="alert" { (p) } }
+            h2 { "更改密码 Change password" }
+            form class="box" id="password" method="post" action="/console/account/password" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label for="current" { "当前密码 Current password" } input type="password" id="current" name="current" required autocomplete="current-password";
+                label for="new" { "新密码 New password (10+ characters)" } input type="password" id="new" name="new" required minlength="10" autocomplete="new-password";
+                label for="again" { "再次输入 New password again" } input type="password" id="again" name="again" required minlength="10" autocomplete="new-password";
+                p class="muted" { "更改后，您的所有会话（包括本会话）都将结束，请重新登录 · all your sessions, this one included, end: sign in again." }
+                p { button type="submit" { "更改 Change" } }
+            }
+        },
+    )
 }
 
 /// A page with one message.
@@ -261,7 +377,7 @@ pub(super) fn fleet(
                             td { a href=(format!("/console/kiosks/{}", k.kiosk_id)) { (k.hostname) } br; span class="muted" { (k.kiosk_id) } }
                             td { (kiosk_number(k)) }
                             td { a href=(format!("/console/halls/{}", k.hall_id)) { (k.hall_name) } }
-                            td { @if k.retired_at.is_some() { span class="muted" { "已停用 retired" } } @else if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
+                            td { @if k.revoked.is_some() { span class="bad" { "已吊销 revoked" } } @else if k.retired_at.is_some() { span class="muted" { "已停用 retired" } } @else if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } } }
                             td { @match k.last_seen_at { Some(t) => { (bj(t)) br; span class="muted" { (ago(t)) } }, None => { span class="muted" { "从未 never" } } } }
                             td { (k.version) }
                             td { (devices_summary(k.report.as_ref())) }
@@ -302,7 +418,8 @@ pub(super) fn kiosk(
                 dt { "终端号 Kiosk no." } dd { @match k.kiosk_no { Some(n) => { (format!("{n:02}")) }, None => { "–" } }
                     " " span class="muted" { "申请编号以 " (kiosk_number(k).replace('-', " ")) " 开头 · application numbers start " (kiosk_number(k).replace('-', " ")) } }
                 dt { "状态 Status" } dd { @if k.online { span class="ok" { "在线 online" } } @else { span class="bad" { "离线 offline" } }
-                    @if let Some(t) = k.retired_at { " · " span class="muted" { "已停用 retired " (bj(t)) } } }
+                    @if let Some(t) = k.retired_at { " · " span class="muted" { "已停用 retired " (bj(t)) } }
+                    @if let Some(r) = &k.revoked { " · " span class="bad" id="revoked" { "已吊销 revoked " (bj(r.at)) " by " (r.by) ": " (r.reason) } } }
                 dt { "最后联系 Last seen" } dd { @match k.last_seen_at { Some(t) => { (bj(t)) " · " (ago(t)) }, None => { "从未 never" } } }
                 dt { "版本 Version" } dd { (k.version) }
                 dt { "登记时间 Enrolled" } dd { @if let Some(t) = k.enrolled_at { (bj(t)) } }
@@ -372,6 +489,18 @@ pub(super) fn kiosk(
             (update_table(updates))
             h2 { "求助 Help requests" }
             (help_table(help, session, &format!("kiosk:{}", k.kiosk_id)))
+            @if k.revoked.is_none() && session.role == Role::Admin {
+                h2 { "吊销 Revoke" }
+                form class="box" id="revoke" method="post" action=(format!("/console/kiosks/{}/revoke", k.kiosk_id)) {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    p { "吊销后，各中心节点在几秒内拒绝该终端的所有请求，并告知原因；其离线号段归还大厅。重新登记需新的登记令牌（central token create --reprovision）。"
+                        br; "Once revoked, every central node refuses this kiosk's requests within seconds, telling it the reason; its offline band goes back to the hall. Bringing it back takes a re-provisioning token." }
+                    label for="reason" { "原因 Reason" }
+                    input type="text" id="reason" name="reason" required maxlength="500";
+                    label { input type="checkbox" name="confirm" value="yes" required; " 确认吊销此终端 · I confirm: revoke this kiosk" }
+                    button type="submit" { "吊销 Revoke" }
+                }
+            }
         },
     )
 }
@@ -626,4 +755,16 @@ pub(super) fn hall(
             (help_table(help, session, &format!("hall:{}", hall.id)))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_go_into_urls_as_one_path_segment() {
+        assert_eq!(path_segment("ops-li_2.x~"), "ops-li_2.x~");
+        assert_eq!(path_segment("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
+        assert_eq!(path_segment("王"), "%E7%8E%8B");
+    }
 }

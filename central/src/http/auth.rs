@@ -7,11 +7,12 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
+use kiosk_api::auth::WINDOW_SECS;
 use kiosk_api::{AuthError, SignedHeaders, verify_request};
 
 use super::body::BoundedBody;
 use super::{ApiFailure, AppState};
-use crate::store::KioskAuth;
+use crate::store::{Claim, KioskAuth};
 
 /// An authenticated request; the nonce is not yet claimed.
 pub(crate) struct Authenticated {
@@ -45,14 +46,14 @@ pub(crate) struct SignedUnclaimed {
 impl FromRequest<AppState> for SignedUnclaimed {
     type Rejection = ApiFailure;
 
+    /// The headers are checked before a byte of the body is read: a request that is not from
+    /// an enrolled kiosk, or is stale, is refused at once and never holds a connection open
+    /// while it trickles a large body.
     async fn from_request(req: Request, state: &AppState) -> Result<SignedUnclaimed, ApiFailure> {
-        let (method, uri, headers) = (
-            req.method().clone(),
-            req.uri().clone(),
-            req.headers().clone(),
-        );
+        let (method, uri) = (req.method().clone(), req.uri().clone());
+        let (signed, kiosk) = identify(state, req.headers()).await?;
         let BoundedBody(body) = BoundedBody::from_request(req, state).await?;
-        let auth = authenticate(state, &method, &uri, &headers, &body).await?;
+        let auth = verify(&signed, kiosk, &method, &uri, &body)?;
         Ok(SignedUnclaimed { auth, body })
     }
 }
@@ -97,15 +98,29 @@ async fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Authenticated, ApiFailure> {
+    let (signed, kiosk) = identify(state, headers).await?;
+    verify(&signed, kiosk, method, uri, body)
+}
+
+/// What can be checked before the body: the four headers are there and readable, the kiosk
+/// is enrolled, and the timestamp is within the window (so a stale request, signed or not,
+/// costs no body read either).
+async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(SignedHeaders, KioskAuth), ApiFailure> {
     let signed = SignedHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()))
         .map_err(refuse)?;
-    let cached = state
-        .kiosks
-        .read()
-        .expect("invariant: kiosk cache lock is never poisoned (no panics while held)")
-        .get(&signed.kiosk_id)
-        .cloned();
-    let kiosk = match cached {
+    let now = chrono::Utc::now().timestamp();
+    let skew = signed.timestamp.saturating_sub(now);
+    if skew.saturating_abs() > WINDOW_SECS {
+        return Err(refuse(AuthError::OutsideWindow {
+            timestamp: signed.timestamp,
+            now,
+            skew,
+        }));
+    }
+    let kiosk = match state.cached_kiosk(signed.kiosk_id) {
         Some(k) => k,
         None => {
             let k = state
@@ -114,33 +129,67 @@ async fn authenticate(
                 .await?
                 .ok_or(AuthError::UnknownKiosk(signed.kiosk_id))
                 .map_err(refuse)?;
-            state
-                .kiosks
-                .write()
-                .expect("invariant: kiosk cache lock is never poisoned (no panics while held)")
-                .insert(k.kiosk_id, k.clone());
+            state.cache_kiosk(k.clone());
             k
         }
     };
+    if let Some(revoked) = &kiosk.revoked {
+        tracing::warn!(kiosk = %kiosk.kiosk_id, reason = %revoked.reason, "refused a revoked kiosk");
+        return Err(ApiFailure::revoked(format!(
+            "kiosk {} was revoked by ops on {}: {}; it must be re-provisioned with a new key (`central token create --reprovision {}`)",
+            kiosk.kiosk_id,
+            revoked
+                .at
+                .with_timezone(&kiosk_api::citizen::hall_offset())
+                .format("%Y-%m-%d %H:%M"),
+            revoked.reason,
+            kiosk.kiosk_id
+        )));
+    }
+    Ok((signed, kiosk))
+}
+
+/// Checks the signature over method, path and body (and the window again, by the contract's
+/// own check).
+fn verify(
+    signed: &SignedHeaders,
+    kiosk: KioskAuth,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<Authenticated, ApiFailure> {
     let path = uri
         .path_and_query()
         .map_or_else(|| uri.path(), |p| p.as_str());
     let now = chrono::Utc::now().timestamp();
-    verify_request(&kiosk.public_key, &signed, method.as_str(), path, body, now).map_err(refuse)?;
+    verify_request(&kiosk.public_key, signed, method.as_str(), path, body, now).map_err(refuse)?;
     Ok(Authenticated {
         kiosk,
-        nonce: signed.nonce,
+        nonce: signed.nonce.clone(),
     })
 }
 
 /// Claims the nonce in a transaction of its own; a nonce seen before is a replay.
 async fn claim(state: &AppState, auth: &Authenticated) -> Result<(), ApiFailure> {
     let kiosk = auth.kiosk.kiosk_id.to_string();
-    if state.store.claim_nonce(&kiosk, &auth.nonce).await? {
-        Ok(())
-    } else {
-        Err(replayed(&auth.nonce))
+    let per_minute = state.limits.requests_per_minute;
+    match state
+        .store
+        .claim_nonce(&kiosk, &auth.nonce, per_minute)
+        .await?
+    {
+        Claim::Fresh => Ok(()),
+        Claim::Replayed => Err(replayed(&auth.nonce)),
+        Claim::OverRate => Err(over_rate(per_minute)),
     }
+}
+
+/// The refusal of a request beyond the kiosk's signed requests per minute.
+pub(crate) fn over_rate(per_minute: u32) -> ApiFailure {
+    tracing::warn!(per_minute, "refused a kiosk over its request rate");
+    ApiFailure::too_many(format!(
+        "this kiosk made {per_minute} signed requests in the last minute, central's limit (--requests-per-minute); nothing was done, retry in a minute"
+    ))
 }
 
 /// The refusal of a request whose nonce was seen before.

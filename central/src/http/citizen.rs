@@ -13,7 +13,7 @@ use kiosk_api::{ApplicationNo, routes};
 use super::auth::{SignedGet, SignedRequest};
 use super::body::body_limit;
 use super::{ApiFailure, AppState};
-use crate::store::LeaseError;
+use crate::store::{LeaseAsk, LeaseError};
 
 /// Largest lease request body; a real one is about 70 bytes.
 const MAX_LEASE_BYTES: usize = 4 * 1024;
@@ -57,9 +57,13 @@ async fn lease(
 ) -> Result<Response, ApiFailure> {
     let request: LeaseRequest =
         serde_json::from_slice(&body).map_err(|e| ApiFailure::from_json(&e))?;
+    let ask = LeaseAsk {
+        request: &request,
+        cap: state.limits.lease_cap,
+    };
     match state
         .store
-        .lease_numbers(&kiosk, &request, chrono::Utc::now())
+        .lease_numbers(&kiosk, ask, chrono::Utc::now())
         .await
     {
         Ok(lease) => {
@@ -67,11 +71,16 @@ async fn lease(
             Ok((StatusCode::CREATED, Json(lease)).into_response())
         }
         Err(LeaseError::Invalid(message)) => Err(ApiFailure::invalid(message)),
+        Err(e @ LeaseError::RequestIdReused(_)) => Err(ApiFailure::invalid(e.to_string())),
         Err(e @ LeaseError::Exhausted { .. }) => Err(ApiFailure::new(
             StatusCode::CONFLICT,
             citizen_error::NUMBERS_EXHAUSTED,
             e.to_string(),
         )),
+        Err(e @ LeaseError::OverCap { .. }) => {
+            tracing::warn!(kiosk = %kiosk.kiosk_id, hall = %kiosk.hall_id, reason = %e, "lease refused over the per-kiosk cap");
+            Err(ApiFailure::too_many(e.to_string()))
+        }
         Err(LeaseError::Store(e)) => Err(e.into()),
     }
 }

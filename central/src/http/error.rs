@@ -7,6 +7,20 @@ use kiosk_api::{ApiError, error_code};
 
 use crate::store::StoreError;
 
+/// Error codes of refusals central added for issue 17, beside `kiosk_api::error_code`.
+pub mod code {
+    /// The request is signed but asks for another hall's data (403).
+    pub const FORBIDDEN: &str = "forbidden";
+    /// The kiosk is over a quota (429); the message names it.
+    pub const TOO_MANY: &str = "too_many_requests";
+    /// Central is at its limit of requests in flight (503); retry shortly.
+    pub const BUSY: &str = "busy";
+    /// The request did not arrive whole and get its answer in time (408).
+    pub const TIMEOUT: &str = "timeout";
+    /// Ops revoked the signing kiosk (403); the message gives their reason.
+    pub const REVOKED: &str = "revoked";
+}
+
 /// A refused or failed request.
 #[derive(Debug)]
 pub struct ApiFailure {
@@ -35,6 +49,21 @@ impl ApiFailure {
 
     pub(crate) fn unauthorized(message: impl Into<String>) -> ApiFailure {
         ApiFailure::new(StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED, message)
+    }
+
+    /// A signed kiosk asking for what belongs to another hall.
+    pub(crate) fn forbidden(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::FORBIDDEN, code::FORBIDDEN, message)
+    }
+
+    /// A revoked kiosk; `message` carries ops' reason.
+    pub(crate) fn revoked(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::FORBIDDEN, code::REVOKED, message)
+    }
+
+    /// A kiosk over one of its quotas; `message` says which and when to try again.
+    pub(crate) fn too_many(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::TOO_MANY_REQUESTS, code::TOO_MANY, message)
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> ApiFailure {

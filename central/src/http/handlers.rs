@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use kiosk_api::{EnrolRequest, EventBatch, error_code, routes};
 use sha2::{Digest as _, Sha256};
 
-use super::auth::{SignedGet, SignedRequest, SignedUnclaimed, replayed};
+use super::auth::{SignedGet, SignedRequest, SignedUnclaimed, over_rate, replayed};
 use super::body::BoundedBody;
 use super::{ApiFailure, AppState};
 use crate::store::{
-    ChunkOutcome, ChunkUpload, EnrolError, IngestOutcome, check_batch, is_sha256_hex,
+    BundleFetch, ChunkOutcome, ChunkUpload, EnrolError, IngestOutcome, check_batch, is_sha256_hex,
 };
 
 pub(crate) async fn enrol(
@@ -22,6 +22,8 @@ pub(crate) async fn enrol(
         serde_json::from_slice(&body).map_err(|e| ApiFailure::from_json(&e))?;
     match state.store.enrol(&request).await {
         Ok(enrolment) => {
+            // A re-provisioned kiosk keeps its id: its old key must not outlive it here.
+            state.forget_kiosk(enrolment.kiosk_id);
             tracing::info!(kiosk = %enrolment.kiosk_id, hall = %enrolment.hall_id, hall_code = %enrolment.hall_code, kiosk_no = enrolment.kiosk_no.get(), hostname = %request.hostname, "kiosk enrolled");
             Ok((StatusCode::CREATED, Json(enrolment)).into_response())
         }
@@ -62,11 +64,22 @@ pub(crate) async fn post_events(
     check_batch(&batch).map_err(|p| ApiFailure::invalid(p.0))?;
     match state
         .store
-        .ingest(auth.kiosk.kiosk_id, Some(&auth.nonce), &batch)
+        .ingest(
+            auth.kiosk.kiosk_id,
+            Some(&auth.nonce),
+            &batch,
+            state.limits.help_per_minute,
+            state.limits.events_per_minute,
+            state.limits.requests_per_minute,
+        )
         .await?
     {
-        IngestOutcome::Done(ack) => Ok(Json(ack).into_response()),
+        IngestOutcome::Done(ack) => {
+            state.metrics.batch(&ack);
+            Ok(Json(ack).into_response())
+        }
         IngestOutcome::ReplayedNonce => Err(replayed(&auth.nonce)),
+        IngestOutcome::OverRate => Err(over_rate(state.limits.requests_per_minute)),
     }
 }
 
@@ -121,7 +134,12 @@ pub(crate) async fn put_chunk(
         total,
         data: &body,
     };
-    match state.store.put_chunk(kiosk.kiosk_id, chunk).await? {
+    let per_day = state.limits.attachments_per_day;
+    match state
+        .store
+        .put_chunk(kiosk.kiosk_id, chunk, per_day)
+        .await?
+    {
         ChunkOutcome::Accepted(status) => Ok(Json(status).into_response()),
         ChunkOutcome::WrongOffset(status) => {
             Ok((StatusCode::CONFLICT, Json(status)).into_response())
@@ -134,6 +152,10 @@ pub(crate) async fn put_chunk(
                 "uploaded bytes hash to {actual}, not {sha256}; the upload was discarded, upload the file again from offset 0"
             ),
         )),
+        ChunkOutcome::OverQuota(message) => {
+            tracing::warn!(kiosk = %kiosk.kiosk_id, "upload refused over the per-kiosk quota");
+            Err(ApiFailure::too_many(message))
+        }
     }
 }
 
@@ -178,14 +200,27 @@ pub(crate) async fn desired_state(
         .into_response())
 }
 
+/// A kiosk gets only bundles published for its own hall: a config bundle carries the
+/// technician PIN's hash.
 pub(crate) async fn bundle(
     State(state): State<AppState>,
     Path((kind, version)): Path<(String, String)>,
-    _: SignedGet,
+    SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    match state.store.bundle(&kind, &version).await? {
-        Some(b) => Ok(Json(b).into_response()),
-        None => Err(ApiFailure::not_found(format!("no bundle {kind} {version}"))),
+    match state
+        .store
+        .bundle_for_hall(&kind, &version, &kiosk.hall_id)
+        .await?
+    {
+        BundleFetch::Found(b) => Ok(Json(b).into_response()),
+        BundleFetch::OtherHall => {
+            tracing::warn!(kiosk = %kiosk.kiosk_id, hall = %kiosk.hall_id, %kind, %version, "refused another hall's bundle");
+            Err(ApiFailure::forbidden(format!(
+                "bundle {kind} {version} was not published for hall {}; a kiosk gets only its own hall's bundles",
+                kiosk.hall_id
+            )))
+        }
+        BundleFetch::Missing => Err(ApiFailure::not_found(format!("no bundle {kind} {version}"))),
     }
 }
 

@@ -6,13 +6,17 @@ mod body;
 mod citizen;
 mod error;
 mod handlers;
+mod limits;
+mod metrics;
 mod releases;
 
-pub use error::ApiFailure;
+pub use error::{ApiFailure, code};
+pub use limits::Limits;
+pub use metrics::Metrics;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -23,6 +27,10 @@ use self::body::body_limit;
 use crate::holder_keys::HolderKeySource;
 use crate::store::{KioskAuth, Store};
 
+/// How long a node trusts its copy of a kiosk's key and revocation: the most a revocation
+/// takes to reach every node.
+pub const KIOSK_CACHE_AGE: Duration = Duration::from_secs(3);
+
 /// Largest enrolment body; a real one is a few hundred bytes.
 pub(crate) const MAX_ENROL_BYTES: usize = 16 * 1024;
 
@@ -31,8 +39,12 @@ pub(crate) const MAX_ENROL_BYTES: usize = 16 * 1024;
 pub struct AppState {
     store: Store,
     holder_keys: HolderKeySource,
-    // Enrolled keys never change (revocation is a later issue), so they are cached for good.
-    kiosks: Arc<RwLock<HashMap<Uuid, KioskAuth>>>,
+    limits: Limits,
+    metrics: Metrics,
+    // Kiosk keys and revocations, each entry re-read from the database once it is older
+    // than KIOSK_CACHE_AGE: a revocation (or a re-provisioned key) written by any node takes
+    // effect on every node within that, while a busy kiosk costs one lookup per window.
+    kiosks: Arc<RwLock<HashMap<Uuid, (Instant, KioskAuth)>>>,
     // When each kiosk's last desired-state poll was written as its last_seen_at, so that a
     // poll writes at most once a minute per kiosk.
     seen: Arc<std::sync::Mutex<HashMap<Uuid, std::time::Instant>>>,
@@ -44,9 +56,47 @@ impl AppState {
         AppState {
             store,
             holder_keys,
+            limits: Limits::default(),
+            metrics: Metrics::default(),
             kiosks: Arc::default(),
             seen: Arc::default(),
         }
+    }
+
+    /// The same state under `limits`.
+    pub fn with_limits(self, limits: Limits) -> AppState {
+        AppState { limits, ..self }
+    }
+
+    /// The same state counting into `metrics` (whose token opens `/metrics`).
+    pub fn with_metrics(self, metrics: Metrics) -> AppState {
+        AppState { metrics, ..self }
+    }
+
+    /// The cached record of `kiosk`, if read within [`KIOSK_CACHE_AGE`].
+    pub(crate) fn cached_kiosk(&self, kiosk: Uuid) -> Option<KioskAuth> {
+        let cache = self.kiosks.read().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(&kiosk)
+            .filter(|(read, _)| read.elapsed() < KIOSK_CACHE_AGE)
+            .map(|(_, k)| k.clone())
+    }
+
+    /// Keeps `kiosk` as read now. The map holds one entry per enrolled kiosk that signed a
+    /// request (unknown ids are never kept), so it is bounded by the fleet.
+    pub(crate) fn cache_kiosk(&self, kiosk: KioskAuth) {
+        self.kiosks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kiosk.kiosk_id, (Instant::now(), kiosk));
+    }
+
+    /// Drops this node's copy of `kiosk`, so its next request reads the database.
+    pub(crate) fn forget_kiosk(&self, kiosk: Uuid) {
+        self.kiosks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&kiosk);
     }
 
     /// Whether a poll of `kiosk` now should update its last_seen_at.
@@ -66,8 +116,9 @@ impl AppState {
     }
 }
 
-/// The router of the whole API.
+/// The router of the whole API, held to the state's [`Limits`].
 pub fn router(state: AppState) -> Router {
+    let limits = state.limits;
     Router::new()
         .route(
             routes::ENROLMENTS,
@@ -94,20 +145,63 @@ pub fn router(state: AppState) -> Router {
             "/console/",
             get(|| async { axum::response::Redirect::to("/console/fleet") }),
         )
+        .route("/healthz", get(metrics::healthz))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
+        // After routing, so each request is counted under its route's pattern.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::record,
+        ))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::wrong_method)
+        // The deadline inside the cap: a request holds its place for at most the deadline.
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_timeout,
+            limits::deadline,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::InFlight::new(limits.max_in_flight),
+            limits::in_flight,
+        ))
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, under the default [`Limits`].
 pub async fn serve(
     store: Store,
     holder_keys: HolderKeySource,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let pruner = tokio::spawn(prune_nonces(store.clone()));
-    let app = router(AppState::new(store, holder_keys));
+    serve_with_limits(store, holder_keys, Limits::default(), listener, shutdown).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes, under `limits`.
+pub async fn serve_with_limits(
+    store: Store,
+    holder_keys: HolderKeySource,
+    limits: Limits,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(
+        AppState::new(store, holder_keys).with_limits(limits),
+        listener,
+        shutdown,
+    )
+    .await
+}
+
+/// Serves the API of `state` on `listener` until `shutdown` completes.
+pub async fn serve_with(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = state.store.clone();
+    let pruner = tokio::spawn(prune(store));
+    let app = router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
@@ -115,7 +209,10 @@ pub async fn serve(
     served
 }
 
-async fn prune_nonces(store: Store) {
+/// How long an upload may stay incomplete before central drops it.
+pub const INCOMPLETE_UPLOAD_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+async fn prune(store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
@@ -124,6 +221,14 @@ async fn prune_nonces(store: Store) {
         let horizon = crate::store::now_millis() - (2 * kiosk_api::auth::WINDOW_SECS + 60) * 1000;
         if let Err(e) = store.prune_nonces(horizon).await {
             tracing::warn!(error = %e, "pruning old nonces failed; will retry in a minute");
+        }
+        let stale = crate::store::now_millis() - INCOMPLETE_UPLOAD_MILLIS;
+        match store.expire_incomplete_uploads(stale).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads = n, "dropped uploads left incomplete for 24 h"),
+            Err(e) => {
+                tracing::warn!(error = %e, "expiring incomplete uploads failed; will retry in a minute")
+            }
         }
     }
 }

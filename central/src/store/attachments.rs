@@ -5,6 +5,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 use uuid::Uuid;
 
+use super::quotas::{self, Usage};
 use super::{Doing as _, Store, StoreError, now_millis};
 
 /// One `PUT` of a chunk.
@@ -34,6 +35,8 @@ pub enum ChunkOutcome {
         /// What the bytes hash to.
         actual: String,
     },
+    /// A new upload beyond the kiosk's uploads per day; nothing was stored.
+    OverQuota(String),
 }
 
 impl Store {
@@ -55,23 +58,37 @@ impl Store {
     }
 
     /// Stores one chunk in one transaction; the last one completes the upload if the digest matches.
+    /// A new upload (its first chunk) beyond `per_day` uploads begun by this kiosk in the
+    /// quota's day is refused whole ([`ChunkOutcome::OverQuota`]).
     pub async fn put_chunk(
         &self,
         kiosk_id: Uuid,
         chunk: ChunkUpload<'_>,
+        per_day: u32,
     ) -> Result<ChunkOutcome, StoreError> {
         let kiosk = kiosk_id.to_string();
         let total = i64::try_from(chunk.total).map_err(|_| StoreError::Corrupt("upload length"))?;
+        let now = now_millis();
         let mut w = self.write().await?;
         // Creates the upload's row if it is new; a resumed upload keeps its row, read next.
-        sqlx::query("INSERT INTO attachments (kiosk_id, sha256, total_len, received, complete, created_at) VALUES ($1, $2, $3, 0, 0, $4) ON CONFLICT DO NOTHING")
+        // Not a citizen record: the row that is there already is the one read next.
+        let started = sqlx::query("INSERT INTO attachments (kiosk_id, sha256, total_len, received, complete, created_at) VALUES ($1, $2, $3, 0, 0, $4) ON CONFLICT DO NOTHING")
             .bind(&kiosk)
             .bind(chunk.sha256)
             .bind(total)
-            .bind(now_millis())
+            .bind(now)
             .execute(&mut *w.tx)
             .await
             .doing("starting the upload")?;
+        if started.rows_affected() == 1
+            && quotas::charge(&mut w.tx, &kiosk, Usage::AttachmentsPerDay, 1, now).await?
+                > i64::from(per_day)
+        {
+            // Dropping the transaction takes back the row and the count.
+            return Ok(ChunkOutcome::OverQuota(format!(
+                "this kiosk began {per_day} uploads today, central's limit (--attachments-per-day); the upload waits at the kiosk and is sent again later"
+            )));
+        }
         let row = sqlx::query("SELECT received, complete, total_len FROM attachments WHERE kiosk_id = $1 AND sha256 = $2")
             .bind(&kiosk)
             .bind(chunk.sha256)

@@ -5,7 +5,18 @@ use kiosk_api::{BundleRef, DesiredState, SignedBundle};
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 
-use super::{Doing as _, Store, StoreError, now_millis};
+use super::{Action, Doing as _, Store, StoreError, now_millis};
+
+/// What a kiosk's fetch of a bundle found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleFetch {
+    /// The bundle, published for the asking kiosk's hall.
+    Found(SignedBundle),
+    /// The bundle exists but was published for other halls only.
+    OtherHall,
+    /// No bundle of this kind and version.
+    Missing,
+}
 
 /// What publishing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +69,16 @@ impl Store {
             }
         };
         super::enrol::ensure_hall(&mut w.tx, hall_id, None, now).await?;
+        // The binding is a fact about the bundle, not a record: publishing the same bundle to
+        // the same hall again keeps the first binding and its time.
+        sqlx::query("INSERT INTO bundle_halls (kind, version, hall_id, published_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, version, hall_id) DO NOTHING")
+            .bind(&bundle.kind)
+            .bind(&bundle.version)
+            .bind(hall_id)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await
+            .doing("binding the bundle to its hall")?;
         sqlx::query("INSERT INTO desired (hall_id, kind, version, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hall_id, kind) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at")
             .bind(hall_id)
             .bind(&bundle.kind)
@@ -66,6 +87,15 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .doing("setting the desired state")?;
+        let what = format!("{} {}", bundle.kind, bundle.version);
+        let detail = format!("key {}; {outcome:?}", bundle.key_id);
+        w.audit(
+            self,
+            Action::Publish,
+            &format!("{what} -> hall {hall_id}"),
+            &detail,
+        )
+        .await?;
         w.commit().await?;
         Ok(outcome)
     }
@@ -93,28 +123,52 @@ impl Store {
         Ok(state)
     }
 
-    /// One signed bundle.
-    pub async fn bundle(
+    /// One signed bundle, for a kiosk of `hall_id`: only a bundle published for that hall is
+    /// given out.
+    pub async fn bundle_for_hall(
         &self,
         kind: &str,
         version: &str,
-    ) -> Result<Option<SignedBundle>, StoreError> {
+        hall_id: &str,
+    ) -> Result<BundleFetch, StoreError> {
+        let doing = "reading a bundle";
         let row = sqlx::query(
-            "SELECT payload, signature, key_id FROM bundles WHERE kind = $1 AND version = $2",
+            "SELECT b.payload, b.signature, b.key_id, \
+             (SELECT COUNT(*) FROM bundle_halls h WHERE h.kind = b.kind AND h.version = b.version AND h.hall_id = $3) \
+             FROM bundles b WHERE b.kind = $1 AND b.version = $2",
         )
         .bind(kind)
         .bind(version)
+        .bind(hall_id)
         .fetch_optional(self.pool())
         .await
-        .doing("reading a bundle")?;
-        let Some(row) = row else { return Ok(None) };
-        let payload: Vec<u8> = row.try_get(0).doing("reading a bundle")?;
-        Ok(Some(SignedBundle {
+        .doing(doing)?;
+        let Some(row) = row else {
+            return Ok(BundleFetch::Missing);
+        };
+        let bound: i64 = row.try_get(3).doing(doing)?;
+        if bound == 0 {
+            return Ok(BundleFetch::OtherHall);
+        }
+        let payload: Vec<u8> = row.try_get(0).doing(doing)?;
+        Ok(BundleFetch::Found(SignedBundle {
             kind: kind.to_owned(),
             version: version.to_owned(),
             payload: base64::engine::general_purpose::STANDARD.encode(payload),
-            signature: row.try_get(1).doing("reading a bundle")?,
-            key_id: row.try_get(2).doing("reading a bundle")?,
+            signature: row.try_get(1).doing(doing)?,
+            key_id: row.try_get(2).doing(doing)?,
         }))
+    }
+
+    /// The halls `kind` `version` was published for, by id.
+    pub async fn bundle_halls(&self, kind: &str, version: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar::<_, String>(
+            "SELECT hall_id FROM bundle_halls WHERE kind = $1 AND version = $2 ORDER BY hall_id",
+        )
+        .bind(kind)
+        .bind(version)
+        .fetch_all(self.pool())
+        .await
+        .doing("reading a bundle's halls")
     }
 }

@@ -14,7 +14,7 @@ mod queue;
 mod records;
 
 pub use queue::{
-    CalledTicket, CategoryStats, LeaseError, MisnumberedTicket, QueueStats, TicketRow,
+    CalledTicket, CategoryStats, LeaseAsk, LeaseError, MisnumberedTicket, QueueStats, TicketRow,
 };
 pub use records::{
     AdvanceError, AppointmentImport, BadReview, HelpRequest, ImportError, ImportSummary,

@@ -13,6 +13,7 @@ use sqlx::Row as _;
 use uuid::Uuid;
 
 use super::{millis, time_of};
+use crate::store::Action;
 use crate::store::{Doing as _, KioskAuth, Store, StoreError, now_millis};
 
 /// Calls whose gaps make the pace of a category: recent enough to follow the hall's rhythm.
@@ -34,9 +35,39 @@ pub enum LeaseError {
         /// Business date.
         business_date: NaiveDate,
     },
+    /// The kiosk already holds `cap` unused numbers of this category and date.
+    #[error(
+        "this kiosk already holds {open} unused leased numbers of category {category} on {business_date}, the most one kiosk may hold is {cap}; issue those first"
+    )]
+    OverCap {
+        /// Category.
+        category: String,
+        /// Business date.
+        business_date: NaiveDate,
+        /// Numbers leased to the kiosk and not yet on a ticket it sent.
+        open: u32,
+        /// The per-kiosk cap (`central serve --lease-cap`).
+        cap: u32,
+    },
+    /// The request id was used by this kiosk for a lease of another category or date.
+    #[error(
+        "request_id {0} was already used by this kiosk for another category or date; a retry must repeat the request unchanged"
+    )]
+    RequestIdReused(Uuid),
     /// Database failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A lease request as central takes it: the contract's [`LeaseRequest`] (with the kiosk's
+/// optional `request_id`: a retry with the same id gets the same block) and the cap on the
+/// numbers one kiosk may hold unused.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseAsk<'a> {
+    /// What the kiosk asked for.
+    pub request: &'a LeaseRequest,
+    /// Most unused leased numbers one kiosk may hold per category and date.
+    pub cap: u32,
 }
 
 /// A hall's queues on one business date (`Store::queue_stats`).
@@ -137,15 +168,18 @@ fn secs(total_ms: i64, n: usize) -> Option<u32> {
 }
 
 impl Store {
-    /// Leases `request.count` numbers (fewer when the numbers below 500 run out) of a category
-    /// and date to `kiosk`. Blocks of a hall, category and date never overlap: the counter row
-    /// is bumped in place, which serialises concurrent leases on both databases.
+    /// Leases `request.count` numbers (fewer when the numbers below 500 run out, or when the
+    /// kiosk would hold more than `ask.cap` unused) of a category and date to `kiosk`. Blocks
+    /// of a hall, category and date never overlap: the counter row is locked and bumped in
+    /// place, which serialises concurrent leases on both databases, and so also the check of
+    /// the cap and of the request id.
     pub async fn lease_numbers(
         &self,
         kiosk: &KioskAuth,
-        request: &LeaseRequest,
+        ask: LeaseAsk<'_>,
         now: DateTime<Utc>,
     ) -> Result<Lease, LeaseError> {
+        let request = ask.request;
         if !is_category_code(&request.category) {
             return Err(LeaseError::Invalid(format!(
                 "category {:?} is not one to four upper-case letters",
@@ -167,9 +201,9 @@ impl Store {
             )));
         }
         let date = request.business_date.to_string();
-        let count = i64::from(request.count);
+        let kiosk_id = kiosk.kiosk_id.to_string();
         let mut w = self.write().await?;
-        // Creates the day's counter if it is new; an existing one is bumped just below.
+        // Creates the day's counter if it is new; an existing one is locked just below.
         sqlx::query(
             "INSERT INTO lease_counters (hall_id, category, business_date, next_number) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING",
         )
@@ -179,44 +213,96 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .doing("creating the lease counter")?;
+        // A no-op update takes the row lock on PostgreSQL (SQLite holds the database's write
+        // lock already): a retry racing its first attempt waits here and then sees its block.
         let next: i64 = sqlx::query_scalar(
-            "UPDATE lease_counters SET next_number = next_number + $4 \
+            "UPDATE lease_counters SET next_number = next_number \
              WHERE hall_id = $1 AND category = $2 AND business_date = $3 RETURNING next_number",
         )
         .bind(&kiosk.hall_id)
         .bind(&request.category)
         .bind(&date)
-        .bind(count)
         .fetch_one(&mut *w.tx)
         .await
-        .doing("advancing the lease counter")?;
-        let first = next - count;
+        .doing("locking the lease counter")?;
+        let number = |n: i64| u32::try_from(n).map_err(|_| StoreError::Corrupt("lease counter"));
+        if let Some(request_id) = ask.request.request_id {
+            let doing = "looking for a retried lease request";
+            let earlier = sqlx::query(
+                "SELECT lease_id, category, business_date, first_number, last_number FROM number_leases \
+                 WHERE kiosk_id = $1 AND request_id = $2",
+            )
+            .bind(&kiosk_id)
+            .bind(request_id.to_string())
+            .fetch_optional(&mut *w.tx)
+            .await
+            .doing(doing)?;
+            if let Some(row) = earlier {
+                let category: String = row.try_get(1).doing(doing)?;
+                let business_date: String = row.try_get(2).doing(doing)?;
+                if category != request.category || business_date != date {
+                    return Err(LeaseError::RequestIdReused(request_id));
+                }
+                let lease_id: String = row.try_get(0).doing(doing)?;
+                return Ok(Lease {
+                    lease_id: lease_id
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("lease id"))?,
+                    category,
+                    business_date: request.business_date,
+                    first: number(row.try_get(3).doing(doing)?)?,
+                    last: number(row.try_get(4).doing(doing)?)?,
+                });
+            }
+        }
+        let first = next;
+        // Exhaustion first: it tells the kiosk to use its band, which no cap changes.
         if first > i64::from(LEASE_MAX_NUMBER) {
-            // Dropping the transaction leaves the counter as it was.
             return Err(LeaseError::Exhausted {
                 category: request.category.clone(),
                 business_date: request.business_date,
             });
         }
-        let last = (next - 1).min(i64::from(LEASE_MAX_NUMBER));
+        let open = self.open_leased(&mut w, kiosk, request).await?;
+        let room = i64::from(ask.cap) - open;
+        if room <= 0 {
+            return Err(LeaseError::OverCap {
+                category: request.category.clone(),
+                business_date: request.business_date,
+                open: u32::try_from(open).unwrap_or(u32::MAX),
+                cap: ask.cap,
+            });
+        }
+        let count = i64::from(request.count).min(room);
+        let last = (next + count - 1).min(i64::from(LEASE_MAX_NUMBER));
+        sqlx::query(
+            "UPDATE lease_counters SET next_number = $4 WHERE hall_id = $1 AND category = $2 AND business_date = $3",
+        )
+        .bind(&kiosk.hall_id)
+        .bind(&request.category)
+        .bind(&date)
+        .bind(next + count)
+        .execute(&mut *w.tx)
+        .await
+        .doing("advancing the lease counter")?;
         let lease_id = Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO number_leases (lease_id, hall_id, kiosk_id, category, business_date, first_number, last_number, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO number_leases (lease_id, hall_id, kiosk_id, category, business_date, first_number, last_number, created_at, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(lease_id.to_string())
         .bind(&kiosk.hall_id)
-        .bind(kiosk.kiosk_id.to_string())
+        .bind(&kiosk_id)
         .bind(&request.category)
         .bind(&date)
         .bind(first)
         .bind(last)
         .bind(now_millis())
+        .bind(ask.request.request_id.map(|id| id.to_string()))
         .execute(&mut *w.tx)
         .await
         .doing("recording the lease")?;
         w.commit().await?;
-        let number = |n: i64| u32::try_from(n).map_err(|_| StoreError::Corrupt("lease counter"));
         Ok(Lease {
             lease_id,
             category: request.category.clone(),
@@ -224,6 +310,37 @@ impl Store {
             first: number(first)?,
             last: number(last)?,
         })
+    }
+
+    /// Numbers of `request`'s category and date leased to `kiosk` and not yet on a ticket it
+    /// sent. A ticket numbered below 500 by this kiosk can only come from its leases (any
+    /// other is refused as `number_not_yours` and not stored), so counting them is enough.
+    async fn open_leased(
+        &self,
+        w: &mut crate::store::WriteTx,
+        kiosk: &KioskAuth,
+        request: &LeaseRequest,
+    ) -> Result<i64, StoreError> {
+        let doing = "counting the kiosk's unused leased numbers";
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT CAST(COALESCE(SUM(last_number - first_number + 1), 0) AS BIGINT) FROM number_leases \
+              WHERE hall_id = $1 AND category = $2 AND business_date = $3 AND kiosk_id = $4), \
+             (SELECT COUNT(*) FROM tickets \
+              WHERE hall_id = $1 AND category = $2 AND business_date = $3 AND kiosk_id = $4 \
+              AND number >= 1 AND number <= $5)",
+        )
+        .bind(&kiosk.hall_id)
+        .bind(&request.category)
+        .bind(request.business_date.to_string())
+        .bind(kiosk.kiosk_id.to_string())
+        .bind(i64::from(LEASE_MAX_NUMBER))
+        .fetch_one(&mut *w.tx)
+        .await
+        .doing(doing)?;
+        let leased: i64 = row.try_get(0).doing(doing)?;
+        let used: i64 = row.try_get(1).doing(doing)?;
+        Ok((leased - used).max(0))
     }
 
     /// The owner kiosk of the leased block holding `number`, if any (central knows every
@@ -474,9 +591,17 @@ impl Store {
             .fetch_one(&mut *w.tx)
             .await
             .doing(doing)?;
+            let ticket_no: String = row.try_get("ticket_no").doing(doing)?;
+            w.audit(
+                self,
+                Action::QueueCall,
+                &format!("hall {hall_id}"),
+                &ticket_no,
+            )
+            .await?;
             w.commit().await?;
             return Ok(Some(CalledTicket {
-                ticket_no: row.try_get("ticket_no").doing(doing)?,
+                ticket_no,
                 category: category.to_owned(),
                 priority: row.try_get("priority").doing(doing)?,
                 issued_at: time_of(row.try_get("issued_at").doing(doing)?)?,

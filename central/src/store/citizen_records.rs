@@ -11,6 +11,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::{millis, time_of};
+use crate::store::Action;
 use crate::store::{Doing as _, Store, StoreError, now_millis};
 
 /// One appointment as the booking system exports it for `central appointments import`: the
@@ -323,6 +324,14 @@ impl Store {
                 summary.added += 1;
             }
         }
+        let detail = format!("{} added, {} updated", summary.added, summary.updated);
+        w.audit(
+            self,
+            Action::AppointmentsImport,
+            &format!("hall {hall_id}"),
+            &detail,
+        )
+        .await?;
         w.commit().await?;
         Ok(summary)
     }
@@ -495,6 +504,13 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .doing("advancing an application")?;
+        w.audit(
+            self,
+            Action::ApplicationStatus,
+            application_no,
+            status.as_str(),
+        )
+        .await?;
         w.commit().await?;
         self.application_progress(application_no, None)
             .await?
@@ -574,6 +590,10 @@ impl Store {
         .fetch_optional(&mut *w.tx)
         .await
         .doing("following up a review")?;
+        if row.is_some() {
+            w.audit(self, Action::RatingFollowUp, &format!("rating {id}"), note)
+                .await?;
+        }
         w.commit().await?;
         row.as_ref().map(review_of).transpose()
     }
@@ -637,7 +657,7 @@ impl Store {
         by: &str,
     ) -> Result<Option<HelpRequest>, StoreError> {
         let mut w = self.write().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE help_requests SET acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1 AND acknowledged_at IS NULL",
         )
         .bind(id)
@@ -646,6 +666,15 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .doing("acknowledging a help request")?;
+        if done.rows_affected() == 1 {
+            w.audit(
+                self,
+                Action::HelpAck,
+                &format!("help request {id}"),
+                &format!("by {by}"),
+            )
+            .await?;
+        }
         w.commit().await?;
         Ok(self
             .help_where("WHERE h.id = $1", Some(id))

@@ -6,7 +6,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::{AnyConnection, Row as _};
 use uuid::Uuid;
 
-use super::{Doing as _, Store, StoreError, now_millis};
+use super::{Action, Doing as _, Store, StoreError, now_millis};
 
 /// How often a hall code or kiosk number is chosen again when a concurrent writer (another
 /// central node on the same PostgreSQL) took the one chosen first. Each retry sees the
@@ -47,6 +47,63 @@ pub struct KioskAuth {
     pub band: NumberBand,
     /// Its enrolled public key.
     pub public_key: ed25519_dalek::VerifyingKey,
+    /// Set when ops revoked it: its requests are refused with this.
+    pub revoked: Option<Revocation>,
+}
+
+/// Ops revoked a kiosk: when, why and who.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Revocation {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The reason ops gave; the kiosk is told it with every refusal.
+    pub reason: String,
+    /// Who revoked it.
+    pub by: String,
+}
+
+/// What `Store::revoke_kiosk` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// Revoked now.
+    Now(Revocation),
+    /// It was revoked before; that revocation stands unchanged.
+    Already(Revocation),
+}
+
+/// Longest revocation reason kept.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Why a kiosk could not be revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// No such kiosk.
+    #[error("no kiosk {0}; see `central kiosk list`")]
+    NoSuchKiosk(String),
+    /// The reason is empty or too long.
+    #[error(
+        "a revocation needs a reason of 1 to 500 characters: the kiosk is told it with every refusal and ops read it on the console"
+    )]
+    BadReason,
+    /// Database failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a re-provisioning token could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReprovisionError {
+    /// No such kiosk.
+    #[error("no kiosk {0}; see `central kiosk list`")]
+    NoSuchKiosk(String),
+    /// Retired kiosks are replaced hardware.
+    #[error(
+        "kiosk {0} is retired (replaced hardware); enrol its replacement with a token of its hall (`central token create --hall H`)"
+    )]
+    Retired(String),
+    /// Database failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why an enrolment was refused.
@@ -188,6 +245,19 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .doing("storing the token")?;
+        // The token itself is a secret and is never logged; its digest prefix identifies it.
+        let detail = format!(
+            "token {}…, valid for {} min",
+            &token_digest(&token)[..12],
+            valid_for.num_minutes()
+        );
+        w.audit(
+            self,
+            Action::TokenCreate,
+            &format!("hall {hall_id}"),
+            &detail,
+        )
+        .await?;
         w.commit().await?;
         let expires_at = chrono::DateTime::from_timestamp_millis(expires)
             .ok_or(StoreError::Corrupt("token expiry"))?
@@ -209,7 +279,7 @@ impl Store {
         let now = now_millis();
         let mut w = self.write().await?;
         let digest = token_digest(&request.token);
-        let token = sqlx::query("SELECT t.hall_id, h.name, h.hall_code FROM enrol_tokens t JOIN halls h ON h.id = t.hall_id WHERE t.token_sha256 = $1 AND t.used_at IS NULL AND t.expires_at > $2")
+        let token = sqlx::query("SELECT t.hall_id, h.name, h.hall_code, t.reprovision_kiosk FROM enrol_tokens t JOIN halls h ON h.id = t.hall_id WHERE t.token_sha256 = $1 AND t.used_at IS NULL AND t.expires_at > $2")
             .bind(&digest)
             .bind(now)
             .fetch_optional(&mut *w.tx)
@@ -219,10 +289,18 @@ impl Store {
         let hall_id: String = token.try_get(0).doing("reading the token")?;
         let hall_name: String = token.try_get(1).doing("reading the token")?;
         let hall_code = hall_code_of(token.try_get(2).doing("reading the token")?)?;
+        let reprovision: Option<String> = token.try_get(3).doing("reading the token")?;
+        // A key enrolled before is refused even for its own kiosk: re-provisioning follows a
+        // lost or leaked key, and must bring a new one.
         if let Some(id) = enrolled_as(&mut w.tx, &public_key).await? {
             return Err(EnrolError::AlreadyEnrolled(id));
         }
-        let kiosk_id = Uuid::now_v7();
+        let kiosk_id = match &reprovision {
+            Some(id) => {
+                Uuid::parse_str(id).map_err(|_| StoreError::Corrupt("re-provision kiosk id"))?
+            }
+            None => Uuid::now_v7(),
+        };
         let id_text = kiosk_id.to_string();
         // The guard on used_at makes two concurrent enrolments with one token end with one kiosk.
         let spent = sqlx::query("UPDATE enrol_tokens SET used_at = $2, kiosk_id = $3 WHERE token_sha256 = $1 AND used_at IS NULL")
@@ -234,6 +312,26 @@ impl Store {
             .doing("spending the token")?;
         if spent.rows_affected() != 1 {
             return Err(EnrolError::TokenRefused);
+        }
+        if reprovision.is_some() {
+            let again = Reenrol {
+                kiosk_id,
+                hall_id: &hall_id,
+                public_key: &public_key,
+                request,
+                now,
+            };
+            let (kiosk_no, band) = reprovision_kiosk(&mut w.tx, again).await?;
+            w.commit().await?;
+            return Ok(Enrolment {
+                kiosk_id,
+                hall_id,
+                hall_name,
+                number_band: band,
+                ops_public_key,
+                hall_code,
+                kiosk_no,
+            });
         }
         for _ in 0..CLAIM_TRIES {
             let taken = sqlx::query("SELECT band_index, kiosk_no FROM kiosks WHERE hall_id = $1")
@@ -320,13 +418,130 @@ impl Store {
                 .fetch_optional(&mut *w.tx)
                 .await
                 .doing("retiring a kiosk")?;
+        if at.is_some() {
+            w.audit(self, Action::KioskRetire, &format!("kiosk {kiosk_id}"), "")
+                .await?;
+        }
         w.commit().await?;
         Ok(at.flatten())
     }
 
+    /// Revokes a kiosk: from now on (within [`crate::http`]'s kiosk cache age on every node)
+    /// its signed requests are refused with `reason`; its offline band goes back to the hall,
+    /// its kiosk number stays taken for good, rollouts leave it out. Revoking twice keeps the
+    /// first revocation. Re-provisioning it (`create_reprovision_token`) lifts it.
+    pub async fn revoke_kiosk(&self, kiosk_id: &str, reason: &str) -> Result<Revoked, RevokeError> {
+        let by = self.actor().name;
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+            return Err(RevokeError::BadReason);
+        }
+        let now = now_millis();
+        let mut w = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE kiosks SET revoked_at = $2, revoked_reason = $3, revoked_by = $4, band_index = -kiosk_no \
+             WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(kiosk_id)
+        .bind(now)
+        .bind(reason)
+        .bind(&by)
+        .execute(&mut *w.tx)
+        .await
+        .doing("revoking a kiosk")?;
+        let row =
+            sqlx::query("SELECT revoked_at, revoked_reason, revoked_by FROM kiosks WHERE id = $1")
+                .bind(kiosk_id)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .doing("revoking a kiosk")?
+                .ok_or_else(|| RevokeError::NoSuchKiosk(kiosk_id.to_owned()))?;
+        let revocation = revocation_of(
+            row.try_get(0).doing("revoking a kiosk")?,
+            row.try_get(1).doing("revoking a kiosk")?,
+            row.try_get(2).doing("revoking a kiosk")?,
+        )?
+        .ok_or(StoreError::Corrupt("revocation"))?;
+        if done.rows_affected() == 1 {
+            w.audit(
+                self,
+                Action::KioskRevoke,
+                &format!("kiosk {kiosk_id}"),
+                reason,
+            )
+            .await?;
+        }
+        w.commit().await?;
+        Ok(if done.rows_affected() == 1 {
+            Revoked::Now(revocation)
+        } else {
+            Revoked::Already(revocation)
+        })
+    }
+
+    /// A one-time token that re-provisions kiosk `kiosk_id`: the kiosk that enrols with it
+    /// keeps that id, hall, kiosk number and (if still free) band, under its new key, and a
+    /// revocation is lifted. For a kiosk whose store survived (a leaked or lost key, a
+    /// reinstalled system); replaced hardware is retired and enrolled afresh.
+    pub async fn create_reprovision_token(
+        &self,
+        kiosk_id: &str,
+        valid_for: chrono::Duration,
+    ) -> Result<TokenCreated, ReprovisionError> {
+        let mut bytes = [0u8; 20];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token = hex::encode(bytes);
+        let now = now_millis();
+        let expires = now.saturating_add(valid_for.num_milliseconds());
+        let mut w = self.write().await?;
+        let row = sqlx::query("SELECT k.hall_id, h.hall_code, k.retired_at FROM kiosks k JOIN halls h ON h.id = k.hall_id WHERE k.id = $1")
+            .bind(kiosk_id)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .doing("looking up the kiosk")?
+            .ok_or_else(|| ReprovisionError::NoSuchKiosk(kiosk_id.to_owned()))?;
+        let hall_id: String = row.try_get(0).doing("reading the kiosk")?;
+        let hall_code = hall_code_of(row.try_get(1).doing("reading the kiosk")?)?;
+        let retired: Option<i64> = row.try_get(2).doing("reading the kiosk")?;
+        if retired.is_some() {
+            return Err(ReprovisionError::Retired(kiosk_id.to_owned()));
+        }
+        sqlx::query("INSERT INTO enrol_tokens (token_sha256, hall_id, created_at, expires_at, reprovision_kiosk) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_digest(&token))
+            .bind(&hall_id)
+            .bind(now)
+            .bind(expires)
+            .bind(kiosk_id)
+            .execute(&mut *w.tx)
+            .await
+            .doing("storing the token")?;
+        let detail = format!(
+            "re-provisioning token {}… of hall {hall_id}, valid for {} min",
+            &token_digest(&token)[..12],
+            valid_for.num_minutes()
+        );
+        w.audit(
+            self,
+            Action::TokenCreate,
+            &format!("kiosk {kiosk_id}"),
+            &detail,
+        )
+        .await?;
+        w.commit().await?;
+        let expires_at = chrono::DateTime::from_timestamp_millis(expires)
+            .ok_or(StoreError::Corrupt("token expiry"))?
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        Ok(TokenCreated {
+            token,
+            hall_id,
+            hall_code: hall_code.get(),
+            expires_at,
+        })
+    }
+
     /// The kiosk's key and hall, or None if it is not enrolled.
     pub async fn kiosk_auth(&self, kiosk_id: Uuid) -> Result<Option<KioskAuth>, StoreError> {
-        let row = sqlx::query("SELECT k.hall_id, k.public_key, h.hall_code, k.kiosk_no, k.band_first, k.band_last FROM kiosks k JOIN halls h ON h.id = k.hall_id WHERE k.id = $1")
+        let row = sqlx::query("SELECT k.hall_id, k.public_key, h.hall_code, k.kiosk_no, k.band_first, k.band_last, k.revoked_at, k.revoked_reason, k.revoked_by FROM kiosks k JOIN halls h ON h.id = k.hall_id WHERE k.id = $1")
             .bind(kiosk_id.to_string())
             .fetch_optional(self.pool())
             .await
@@ -344,8 +559,94 @@ impl Store {
             kiosk_no: kiosk_no_of(row.try_get(3).doing(doing)?)?,
             band: band_of(row.try_get(4).doing(doing)?, row.try_get(5).doing(doing)?)?,
             public_key,
+            revoked: revocation_of(
+                row.try_get(6).doing(doing)?,
+                row.try_get(7).doing(doing)?,
+                row.try_get(8).doing(doing)?,
+            )?,
         }))
     }
+}
+
+pub(super) fn revocation_of(
+    at: Option<i64>,
+    reason: Option<String>,
+    by: Option<String>,
+) -> Result<Option<Revocation>, StoreError> {
+    let Some(at) = at else { return Ok(None) };
+    Ok(Some(Revocation {
+        at: chrono::DateTime::from_timestamp_millis(at)
+            .ok_or(StoreError::Corrupt("revocation time"))?,
+        reason: reason.unwrap_or_default(),
+        by: by.unwrap_or_default(),
+    }))
+}
+
+/// A kiosk enrolling again under its own id (a re-provisioning token).
+struct Reenrol<'a> {
+    kiosk_id: Uuid,
+    hall_id: &'a str,
+    public_key: &'a str,
+    request: &'a EnrolRequest,
+    now: i64,
+}
+
+/// Puts the new key on the kiosk's record and lifts a revocation. Its number stays; its
+/// band stays, or, if a revocation gave it back to the hall, it takes it again when still
+/// free, else the hall's first free band. No new record, so no band is spent twice.
+async fn reprovision_kiosk(
+    conn: &mut AnyConnection,
+    again: Reenrol<'_>,
+) -> Result<(KioskNo, NumberBand), EnrolError> {
+    let id = again.kiosk_id.to_string();
+    let doing = "reading the kiosk to re-provision";
+    let row = sqlx::query(
+        "SELECT band_index, band_last, kiosk_no FROM kiosks WHERE id = $1 AND hall_id = $2",
+    )
+    .bind(&id)
+    .bind(again.hall_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .doing(doing)?
+    .ok_or(StoreError::Corrupt(
+        "re-provisioning token of a kiosk that is gone",
+    ))?;
+    let index: i64 = row.try_get(0).doing(doing)?;
+    let last: i64 = row.try_get(1).doing(doing)?;
+    let kiosk_no = kiosk_no_of(row.try_get(2).doing(doing)?)?;
+    let index = if (0..BANDS_PER_HALL).contains(&index) {
+        index
+    } else {
+        let taken: Vec<i64> =
+            sqlx::query_scalar("SELECT band_index FROM kiosks WHERE hall_id = $1 AND id <> $2")
+                .bind(again.hall_id)
+                .bind(&id)
+                .fetch_all(&mut *conn)
+                .await
+                .doing(doing)?;
+        let before = (999 - last) / i64::from(BAND_SIZE);
+        std::iter::once(before)
+            .chain(0..BANDS_PER_HALL)
+            .find(|i| (0..BANDS_PER_HALL).contains(i) && !taken.contains(i))
+            .ok_or_else(|| EnrolError::HallFull(again.hall_id.to_owned(), taken.len()))?
+    };
+    let band = band(index);
+    sqlx::query(
+        "UPDATE kiosks SET public_key = $2, hostname = $3, version = $4, band_index = $5, band_first = $6, band_last = $7, \
+         revoked_at = NULL, revoked_reason = NULL, revoked_by = NULL, reprovisioned_at = $8 WHERE id = $1",
+    )
+    .bind(&id)
+    .bind(again.public_key)
+    .bind(&again.request.hostname)
+    .bind(&again.request.version)
+    .bind(index)
+    .bind(i64::from(band.first))
+    .bind(i64::from(band.last))
+    .bind(again.now)
+    .execute(&mut *conn)
+    .await
+    .doing("re-provisioning the kiosk")?;
+    Ok((kiosk_no, band))
 }
 
 async fn enrolled_as(

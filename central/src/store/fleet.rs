@@ -47,6 +47,8 @@ pub struct FleetKiosk {
     pub refused: u64,
     /// When ops retired it (`central kiosk retire`).
     pub retired_at: Option<DateTime<Utc>>,
+    /// Set when ops revoked it (`central kiosk revoke`, the console).
+    pub revoked: Option<super::Revocation>,
 }
 
 /// An event central refused for good (`refused_events`): the kiosk keeps it in its
@@ -117,7 +119,8 @@ fn time(ms: Option<i64>) -> Option<DateTime<Utc>> {
 }
 
 const FLEET_SQL: &str = "SELECT k.id, k.hall_id, h.name, k.hostname, COALESCE(ks.version, k.version), k.enrolled_at, k.last_seen_at, ks.report, ks.reported_at, k.band_first, k.band_last, \
-    h.hall_code, k.kiosk_no, (SELECT COUNT(*) FROM refused_events r WHERE r.kiosk_id = k.id), k.retired_at \
+    h.hall_code, k.kiosk_no, (SELECT COUNT(*) FROM refused_events r WHERE r.kiosk_id = k.id), k.retired_at, \
+    k.revoked_at, k.revoked_reason, k.revoked_by \
     FROM kiosks k JOIN halls h ON h.id = k.hall_id LEFT JOIN kiosk_status ks ON ks.kiosk_id = k.id";
 
 fn fleet_row(row: &sqlx::any::AnyRow, now: i64) -> Result<FleetKiosk, StoreError> {
@@ -146,6 +149,11 @@ fn fleet_row(row: &sqlx::any::AnyRow, now: i64) -> Result<FleetKiosk, StoreError
             .and_then(|n| u8::try_from(n).ok()),
         refused: u64::try_from(row.try_get::<i64, _>(13).doing(doing)?).unwrap_or(0),
         retired_at: time(row.try_get(14).doing(doing)?),
+        revoked: super::enrol::revocation_of(
+            row.try_get(15).doing(doing)?,
+            row.try_get(16).doing(doing)?,
+            row.try_get(17).doing(doing)?,
+        )?,
     })
 }
 

@@ -11,7 +11,8 @@ use kiosk_api::{BatchAck, Event, EventAck, EventBatch, EventOutcome, reject_reas
 use uuid::Uuid;
 
 use super::project::{Sender, Verdict, is_projected, project};
-use super::{Doing as _, Store, StoreError, claim_nonce_in, now_millis};
+use super::quotas::{self, Usage};
+use super::{Claim, Doing as _, Store, StoreError, claim_nonce_in, now_millis};
 
 /// Result of [`Store::ingest`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub enum IngestOutcome {
     Done(BatchAck),
     /// The request nonce was used before; nothing was written.
     ReplayedNonce,
+    /// The kiosk made more signed requests this minute than it may; nothing was written.
+    OverRate,
 }
 
 /// A batch that breaks the contract as a whole; nothing of it is stored.
@@ -70,20 +73,29 @@ const ROWS_PER_INSERT: usize = 500;
 
 impl Store {
     /// Stores a checked batch ([`check_batch`]) for `kiosk_id` in one transaction, claiming the
-    /// request nonce in the same transaction when one is given.
+    /// request nonce in the same transaction when one is given. Help requests beyond
+    /// `help_per_minute` from this kiosk are answered `central_busy` and not stored: the kiosk
+    /// sends them again later, so a kiosk cannot flood the help desk and none is lost. Events
+    /// beyond `events_per_minute` from this kiosk (counted on every node) are answered
+    /// `central_busy` the same way: the batch's first ones are taken, in order, the rest wait.
     pub async fn ingest(
         &self,
         kiosk_id: Uuid,
         nonce: Option<&str>,
         batch: &EventBatch,
+        help_per_minute: u32,
+        events_per_minute: u32,
+        requests_per_minute: u32,
     ) -> Result<IngestOutcome, StoreError> {
         let kiosk = kiosk_id.to_string();
         let now = now_millis();
         let mut w = self.write().await?;
-        if let Some(nonce) = nonce
-            && !claim_nonce_in(&mut w.tx, &kiosk, nonce).await?
-        {
-            return Ok(IngestOutcome::ReplayedNonce);
+        if let Some(nonce) = nonce {
+            match claim_nonce_in(&mut w.tx, &kiosk, nonce, requests_per_minute).await? {
+                Claim::Fresh => {}
+                Claim::Replayed => return Ok(IngestOutcome::ReplayedNonce),
+                Claim::OverRate => return Ok(IngestOutcome::OverRate),
+            }
         }
 
         let mut outcome: HashMap<Uuid, EventOutcome> = HashMap::new();
@@ -103,6 +115,45 @@ impl Store {
                     );
                 }
                 ready
+            })
+            .collect();
+        let room = i64::from(events_per_minute)
+            - quotas::used(&mut w.tx, &kiosk, Usage::EventsPerMinute, now).await?;
+        let room = usize::try_from(room.max(0)).unwrap_or(usize::MAX);
+        let (candidates, waiting) = candidates.split_at(candidates.len().min(room));
+        for e in waiting {
+            outcome.insert(
+                e.event_id,
+                EventOutcome::rejected(
+                    reject_reason::CENTRAL_BUSY,
+                    format!(
+                        "this kiosk sent {events_per_minute} events in the last minute, central's limit (--events-per-minute); send this one again in a minute"
+                    ),
+                ),
+            );
+        }
+        if !candidates.is_empty() {
+            let taken = i64::try_from(candidates.len()).unwrap_or(i64::MAX);
+            quotas::charge(&mut w.tx, &kiosk, Usage::EventsPerMinute, taken, now).await?;
+        }
+        let candidates = candidates.to_vec();
+        let over = help_over_quota(&mut w, &kiosk, &candidates, help_per_minute, now).await?;
+        let candidates: Vec<&Event> = candidates
+            .into_iter()
+            .filter(|e| {
+                if !over.contains(&e.event_id) {
+                    return true;
+                }
+                outcome.insert(
+                    e.event_id,
+                    EventOutcome::rejected(
+                        reject_reason::CENTRAL_BUSY,
+                        format!(
+                            "this kiosk sent its {help_per_minute} help requests of the last minute; send this one again in a minute"
+                        ),
+                    ),
+                );
+                false
             })
             .collect();
 
@@ -248,6 +299,59 @@ impl Store {
             .collect();
         Ok(IngestOutcome::Done(BatchAck { results }))
     }
+}
+
+/// The new help requests of `events` beyond what `kiosk` may still send in this minute
+/// (`limit` a minute, counting those central received in the last 60 s). A help request
+/// central has already (a resend) is never over: it is answered `duplicate` as before.
+async fn help_over_quota(
+    w: &mut super::WriteTx,
+    kiosk: &str,
+    events: &[&Event],
+    limit: u32,
+    now: i64,
+) -> Result<HashSet<Uuid>, StoreError> {
+    let help: Vec<&Event> = events
+        .iter()
+        .copied()
+        .filter(|e| e.kind == kiosk_api::citizen::event_kind::HELP_REQUESTED)
+        .collect();
+    if help.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let doing = "counting the kiosk's recent help requests";
+    let recent: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM help_requests WHERE kiosk_id = $1 AND received_at > $2",
+    )
+    .bind(kiosk)
+    .bind(now - 60_000)
+    .fetch_one(&mut *w.tx)
+    .await
+    .doing(doing)?;
+    let mut room = i64::from(limit) - recent;
+    let mut over = HashSet::new();
+    for e in help {
+        let known: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM help_requests WHERE kiosk_id = $1 AND event_id = $2",
+        )
+        .bind(kiosk)
+        .bind(e.event_id.to_string())
+        .fetch_one(&mut *w.tx)
+        .await
+        .doing(doing)?;
+        if known > 0 {
+            continue;
+        }
+        if room > 0 {
+            room -= 1;
+        } else {
+            over.insert(e.event_id);
+        }
+    }
+    if !over.is_empty() {
+        tracing::warn!(%kiosk, over = over.len(), limit, "help requests over the per-kiosk rate; answered central_busy");
+    }
+    Ok(over)
 }
 
 /// Keeps the latest final refusal of each event, for the console and ops.

@@ -7,6 +7,7 @@
 //! would have doubled every query for no gain, since nothing here needs a dialect feature.
 
 mod attachments;
+mod audit;
 mod bundles;
 mod citizen;
 mod console;
@@ -14,19 +15,27 @@ mod enrol;
 mod fleet;
 mod ingest;
 mod project;
+mod quotas;
 mod releases;
 pub mod rollouts;
 mod stats;
 
 pub use attachments::{ChunkOutcome, ChunkUpload};
-pub use bundles::PublishOutcome;
+pub use audit::{Action, Actor, AuditEntry, Forbidden, Role, Via};
+pub use bundles::{BundleFetch, PublishOutcome};
 pub use citizen::{
     AdvanceError, AppointmentImport, BadReview, CalledTicket, CategoryStats, HelpRequest,
-    ImportError, ImportSummary, LeaseError, LevelCount, MisnumberedTicket, QueueStats,
+    ImportError, ImportSummary, LeaseAsk, LeaseError, LevelCount, MisnumberedTicket, QueueStats,
     RatingDistribution, StaffAppointment, TicketRow,
 };
-pub use console::{ConsoleSession, SESSION_MILLIS, UserError};
-pub use enrol::{EnrolError, KioskAuth, TokenCreated};
+pub use console::{
+    ConsoleSession, ConsoleUser, HASHING_PERMITS, LOCKOUT_MILLIS, LoginOutcome, MAX_FAILED_LOGINS,
+    SESSION_MILLIS, UNKNOWN_NAME_BUCKETS, UserError,
+};
+pub use enrol::{
+    EnrolError, KioskAuth, MAX_REASON_CHARS, ReprovisionError, Revocation, RevokeError, Revoked,
+    TokenCreated,
+};
 pub use fleet::{
     FleetKiosk, Hall, HealthEntry, ONLINE_WITHIN_MILLIS, RefusedEvent, UpdateResultRow,
 };
@@ -98,6 +107,10 @@ pub struct Store {
     // SQLite has one writer at a time; queuing writers here is fairer and faster than
     // letting them spin in SQLite's busy handler.
     write_lock: Option<Arc<Mutex<()>>>,
+    // Console password hashes at once on this node (`console::HASHING_PERMITS`).
+    hashing: Arc<tokio::sync::Semaphore>,
+    // Who the ops actions through this handle are logged as (`Store::acting_as`).
+    actor: Option<Arc<Actor>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -168,6 +181,8 @@ impl Store {
             pool,
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            hashing: Arc::new(tokio::sync::Semaphore::new(HASHING_PERMITS)),
+            actor: None,
         };
         store.migrate().await?;
         Ok(store)
@@ -221,6 +236,15 @@ impl Store {
         &self.pool
     }
 
+    /// Asks the database a trivial question: whether it answers at all (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .doing("asking the database whether it answers")?;
+        Ok(())
+    }
+
     /// The trusted ops public key (base64), if one was set.
     pub async fn ops_public_key(&self) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE name = 'ops_public_key'")
@@ -240,15 +264,57 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .doing("storing the ops public key")?;
+        let key_id = kiosk_api::keys::public_key_from_base64(public_key)
+            .map(|k| kiosk_api::keys::key_id(&k))
+            .unwrap_or_else(|_| "unreadable key".to_owned());
+        w.audit(self, Action::KeysTrust, &key_id, "").await?;
         w.commit().await
     }
 
-    /// Records a request nonce; false when it was already used (a replay).
-    pub async fn claim_nonce(&self, kiosk_id: &str, nonce: &str) -> Result<bool, StoreError> {
+    /// Records a request nonce, counting the request against the kiosk's `per_minute`.
+    pub async fn claim_nonce(
+        &self,
+        kiosk_id: &str,
+        nonce: &str,
+        per_minute: u32,
+    ) -> Result<Claim, StoreError> {
         let mut w = self.write().await?;
-        let fresh = claim_nonce_in(&mut w.tx, kiosk_id, nonce).await?;
+        let claim = claim_nonce_in(&mut w.tx, kiosk_id, nonce, per_minute).await?;
+        if claim == Claim::Fresh {
+            w.commit().await?;
+        }
+        Ok(claim)
+    }
+
+    /// Drops uploads still incomplete that began before `older_than_ms`, with their chunks:
+    /// a kiosk that comes back starts such an upload again from its first byte, and one that
+    /// never does leaves nothing behind for ever. Returns how many were dropped.
+    pub async fn expire_incomplete_uploads(&self, older_than_ms: i64) -> Result<u64, StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "DELETE FROM attachment_chunks WHERE (kiosk_id, sha256) IN \
+             (SELECT kiosk_id, sha256 FROM attachments WHERE complete = 0 AND created_at < $1)",
+        )
+        .bind(older_than_ms)
+        .execute(&mut *w.tx)
+        .await
+        .doing("expiring incomplete uploads")?;
+        let done = sqlx::query("DELETE FROM attachments WHERE complete = 0 AND created_at < $1")
+            .bind(older_than_ms)
+            .execute(&mut *w.tx)
+            .await
+            .doing("expiring incomplete uploads")?;
         w.commit().await?;
-        Ok(fresh)
+        Ok(done.rows_affected())
+    }
+
+    /// Seen nonces kept now, of every kiosk: at most `--requests-per-minute` per kiosk per
+    /// minute of their retention.
+    pub async fn nonce_rows(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM nonces")
+            .fetch_one(&self.pool)
+            .await
+            .doing("counting nonces")
     }
 
     /// Forgets nonces older than `older_than_ms`; a request that old fails the time window.
@@ -264,11 +330,33 @@ impl Store {
     }
 }
 
+/// What claiming a request's nonce came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// A new nonce, within the kiosk's rate: go on.
+    Fresh,
+    /// Seen before: a replay.
+    Replayed,
+    /// The kiosk made more signed requests this minute than it may; nothing is kept.
+    OverRate,
+}
+
+/// Claims `nonce` for `kiosk_id` in `tx`, counting the request against the kiosk's
+/// `per_minute` first. Nonces are kept for two time windows and a minute (the pruner), so
+/// this rate also bounds the nonces one kiosk can have central keep: at most `per_minute`
+/// times 12, and a kiosk over it is refused before it adds a row. The caller rolls `tx`
+/// back unless the claim is [`Claim::Fresh`].
 pub(crate) async fn claim_nonce_in(
     tx: &mut Transaction<'static, Any>,
     kiosk_id: &str,
     nonce: &str,
-) -> Result<bool, StoreError> {
+    per_minute: u32,
+) -> Result<Claim, StoreError> {
+    let now = now_millis();
+    let made = quotas::charge(tx, kiosk_id, quotas::Usage::RequestsPerMinute, 1, now).await?;
+    if made > i64::from(per_minute) {
+        return Ok(Claim::OverRate);
+    }
     let done = sqlx::query(
         "INSERT INTO nonces (kiosk_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -278,7 +366,11 @@ pub(crate) async fn claim_nonce_in(
     .execute(&mut **tx)
     .await
     .doing("recording the request nonce")?;
-    Ok(done.rows_affected() == 1)
+    Ok(if done.rows_affected() == 1 {
+        Claim::Fresh
+    } else {
+        Claim::Replayed
+    })
 }
 
 /// A write transaction (and, on SQLite, the writer lock). Dropped without commit, it rolls back.
@@ -288,6 +380,17 @@ pub(crate) struct WriteTx {
 }
 
 impl WriteTx {
+    /// Writes the audit row of `action` by `store`'s actor in this transaction.
+    pub(crate) async fn audit(
+        &mut self,
+        store: &Store,
+        action: Action,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        audit::record(&mut self.tx, &store.actor(), action, target, detail).await
+    }
+
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await.doing("committing")
     }

@@ -9,7 +9,7 @@
 use kiosk_api::{ReleaseManifest, SignedRelease};
 use sqlx::Row as _;
 
-use super::{Doing as _, Store, StoreError};
+use super::{Action, Doing as _, Store, StoreError};
 
 /// Size of one stored chunk of an artifact.
 pub const RELEASE_CHUNK_BYTES: usize = 1024 * 1024;
@@ -100,6 +100,12 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .doing("storing the release")?;
+        let detail = format!(
+            "min_version {}, sha256 {}, key {}",
+            m.min_version, m.sha256, release.key_id
+        );
+        w.audit(self, Action::ReleasePublish, &m.version, &detail)
+            .await?;
         w.commit().await?;
         Ok(ReleasePublished::Published)
     }

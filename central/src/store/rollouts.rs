@@ -24,7 +24,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::{Any, AnyConnection, Row as _, Transaction};
 
 use super::project::{Verdict, parse};
-use super::{Doing as _, Store, StoreError, now_millis};
+use super::{Action, Doing as _, Store, StoreError, now_millis};
 
 /// Rollout states.
 pub mod rollout_state {
@@ -357,6 +357,17 @@ impl Store {
         }
         activate_stage(&mut w.tx, id, 1).await?;
         advance(&mut w.tx, id).await?;
+        let detail = format!(
+            "release {release}, {} stages, max failures {max_failures}",
+            stages.len()
+        );
+        w.audit(
+            self,
+            Action::RolloutStart,
+            &format!("rollout {id}"),
+            &detail,
+        )
+        .await?;
         w.commit().await?;
         self.rollout_status(id)
             .await?
@@ -369,6 +380,7 @@ impl Store {
         from: &[&str],
         to: &str,
         wanted: &'static str,
+        action: Action,
     ) -> Result<RolloutStatus, RolloutError> {
         let mut w = self.write().await?;
         // Lock the row first so the state read is the state changed.
@@ -395,6 +407,13 @@ impl Store {
                 .doing("acknowledging failures")?;
             advance(&mut w.tx, id).await?;
         }
+        w.audit(
+            self,
+            action,
+            &format!("rollout {id}"),
+            &format!("{state} -> {to}"),
+        )
+        .await?;
         w.commit().await?;
         self.rollout_status(id)
             .await?
@@ -408,6 +427,7 @@ impl Store {
             &[rs::ACTIVE],
             rs::PAUSED,
             "only an active rollout can be paused",
+            Action::RolloutPause,
         )
         .await
     }
@@ -419,6 +439,7 @@ impl Store {
             &[rs::PAUSED],
             rs::ACTIVE,
             "only a paused rollout can be resumed",
+            Action::RolloutResume,
         )
         .await
     }
@@ -430,6 +451,7 @@ impl Store {
             &[rs::ACTIVE, rs::PAUSED],
             rs::ABORTED,
             "only an active or paused rollout can be aborted",
+            Action::RolloutAbort,
         )
         .await
     }
@@ -604,7 +626,7 @@ async fn activate_stage(tx: &mut Tx, rollout_id: i64, stage: i64) -> Result<(), 
             .doing(doing)?
             .into_iter()
             .collect();
-    let kiosks = sqlx::query("SELECT k.id, k.hall_id, COALESCE(ks.version, k.version) FROM kiosks k LEFT JOIN kiosk_status ks ON ks.kiosk_id = k.id WHERE k.retired_at IS NULL ORDER BY k.id")
+    let kiosks = sqlx::query("SELECT k.id, k.hall_id, COALESCE(ks.version, k.version) FROM kiosks k LEFT JOIN kiosk_status ks ON ks.kiosk_id = k.id WHERE k.retired_at IS NULL AND k.revoked_at IS NULL ORDER BY k.id")
         .fetch_all(&mut **tx)
         .await
         .doing(doing)?;

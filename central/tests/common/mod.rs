@@ -2,6 +2,8 @@
 //! KIOSK_TEST_PG_URL is set), reached over real HTTP.
 #![allow(dead_code)]
 
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use central::Store;
@@ -88,6 +90,11 @@ pub struct Central {
 
 impl Central {
     pub async fn start(db: &TestDb) -> Central {
+        Central::start_with(db, central::Limits::default()).await
+    }
+
+    /// A central serving under `limits`.
+    pub async fn start_with(db: &TestDb, limits: central::Limits) -> Central {
         let store = Store::open(&db.url).await.unwrap();
         let ops = keys::generate();
         store
@@ -103,7 +110,7 @@ impl Central {
         let task = tokio::spawn({
             let store = store.clone();
             async move {
-                central::serve(store, source, listener, async {
+                central::serve_with_limits(store, source, limits, listener, async {
                     let _ = rx.await;
                 })
                 .await
@@ -166,19 +173,93 @@ impl Central {
 
     /// A freshly enrolled kiosk of hall `dongcheng-main`.
     pub async fn kiosk(&self) -> Kiosk {
-        let key = keys::generate();
         let token = self.token("dongcheng-main").await;
-        let response = self.enrol_raw(&token, &key).await;
-        assert_eq!(response.status(), 201);
-        let enrolment: Enrolment = response.json().await.unwrap();
-        Kiosk {
-            key,
-            enrolment,
-            base: self.base.clone(),
-            http: self.http.clone(),
-            clock_skew: 0,
-        }
+        self.enrol_with(&token).await
     }
+
+    /// A freshly enrolled kiosk of `hall` (made, as 西城区政务服务中心, if new).
+    pub async fn kiosk_of_hall(&self, hall: &str) -> Kiosk {
+        let token = self
+            .store
+            .create_token(hall, Some("西城区政务服务中心"), chrono::Duration::hours(1))
+            .await
+            .unwrap()
+            .token;
+        self.enrol_with(&token).await
+    }
+
+    async fn enrol_with(&self, token: &str) -> Kiosk {
+        Kiosk::enrol(&self.base, &self.http, token).await
+    }
+}
+
+/// The `central` binary of this crate.
+pub const BIN: &str = env!("CARGO_BIN_EXE_central");
+
+/// A `central serve` process on 127.0.0.1 and its base URL; SIGTERM stops it, dropping it
+/// kills it.
+pub struct Server(pub Child, pub String);
+
+impl Server {
+    pub fn start(db: &str, holder_keys: &str) -> Server {
+        Server::start_with(db, holder_keys, &[])
+    }
+
+    /// Serving with `extra` arguments after the usual ones.
+    pub fn start_with(db: &str, holder_keys: &str, extra: &[&str]) -> Server {
+        Server::start_with_env(db, holder_keys, extra, &[])
+    }
+
+    /// Serving with `extra` arguments and these environment variables.
+    pub fn start_with_env(
+        db: &str,
+        holder_keys: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
+            .args(["--holder-keys", holder_keys])
+            .args(extra)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("central listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Server(child, format!("http://{addr}"))
+    }
+
+    pub fn stop(mut self) {
+        nix_kill(self.0.id(), "TERM");
+        let status = self.0.wait().unwrap();
+        assert!(
+            status.success(),
+            "central did not stop cleanly on SIGTERM: {status}"
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn nix_kill(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
 }
 
 /// The kiosk side of the contract, as the sync client will do it.
@@ -191,6 +272,32 @@ pub struct Kiosk {
 }
 
 impl Kiosk {
+    /// A kiosk with a fresh key, enrolled with `token` at the central serving on `base`.
+    pub async fn enrol(base: &str, http: &reqwest::Client, token: &str) -> Kiosk {
+        let key = keys::generate();
+        let body = EnrolRequest {
+            token: token.to_owned(),
+            public_key: keys::public_key_to_base64(&key.verifying_key()),
+            hostname: "kiosk-a".into(),
+            version: "0.1.0".into(),
+        };
+        let response = http
+            .post(format!("{base}{}", kiosk_api::routes::ENROLMENTS))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let enrolment: Enrolment = response.json().await.unwrap();
+        Kiosk {
+            key,
+            enrolment,
+            base: base.to_owned(),
+            http: http.clone(),
+            clock_skew: 0,
+        }
+    }
+
     pub fn id(&self) -> Uuid {
         self.enrolment.kiosk_id
     }
@@ -283,4 +390,35 @@ pub async fn acked(kiosk: &Kiosk, events: &[Event]) -> Vec<kiosk_api::EventOutco
     assert_eq!(response.status(), 200);
     let ack: kiosk_api::BatchAck = response.json().await.unwrap();
     ack.results.into_iter().map(|r| r.outcome).collect()
+}
+
+/// A database made ready for real `central serve` processes: an ops key trusted, an
+/// enrolment token for hall dongcheng-main, and a holder-key file in a folder of its own.
+pub struct ServeSetup {
+    pub store: Store,
+    pub token: String,
+    pub holder_keys: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn serve_setup(db: &TestDb) -> ServeSetup {
+    let dir = tempfile::tempdir().unwrap();
+    let holder_keys = holder_key_file(dir.path()).to_str().unwrap().to_owned();
+    let store = Store::open(&db.url).await.unwrap();
+    let ops = keys::generate();
+    store
+        .set_ops_public_key(&keys::public_key_to_base64(&ops.verifying_key()))
+        .await
+        .unwrap();
+    let token = store
+        .create_token("dongcheng-main", None, chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .token;
+    ServeSetup {
+        store,
+        token,
+        holder_keys,
+        _dir: dir,
+    }
 }
