@@ -53,6 +53,26 @@ pub enum Language {
     En,
 }
 
+impl Language {
+    /// The code events carry (`help_requested.language`): `zh` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Zh => "zh",
+            Language::En => "en",
+        }
+    }
+}
+
+/// The configured language is where a session starts.
+impl From<kiosk_core::config::Language> for Language {
+    fn from(language: kiosk_core::config::Language) -> Language {
+        match language {
+            kiosk_core::config::Language::ZhCn => Language::Zh,
+            kiosk_core::config::Language::En => Language::En,
+        }
+    }
+}
+
 /// The citizen journeys, one tile each on the home page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -209,8 +229,14 @@ pub struct Screen {
     pub elder_mode: bool,
     /// Whether voice prompts are spoken.
     pub voice: bool,
-    /// A short spoken/read prompt for this page (never personal data).
+    /// A short prompt for this page, shown in its title row (never personal data).
     pub prompt: Text,
+    /// The page's key sentence, which the voice says when the page comes and again on
+    /// 再听一遍: the prompt, or on a result page what the citizen came for ("您的号码是 B012，
+    /// 前面还有 11 人…"). Never personal data: a ticket number is said, a name or an
+    /// application number never.
+    #[serde(default)]
+    pub spoken: Text,
     /// Whether "back" makes sense on this page.
     pub can_go_back: bool,
     /// A banner under the header: offline, paper low, a help request sent.
@@ -290,8 +316,8 @@ impl Availability {
 /// One device as the status strip shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceStatus {
-    /// `id_card_reader`, `printer`, `dispenser`, `scanner`.
-    pub kind: String,
+    /// Which device (`id_card_reader`, `printer`, `dispenser`, `scanner` on the wire).
+    pub kind: kiosk_hal::DeviceKind,
     /// Usable (ready or degraded).
     pub usable: bool,
     /// The technician's detail (no personal data).

@@ -66,6 +66,7 @@ struct Shared {
     dispenser: Emulator,
     receipt: Emulator,
     pages: Mutex<SimPages>,
+    slow_scanner: std::sync::atomic::AtomicBool,
 }
 
 /// The tester's controls (the simulate panel, the headless script, tests). Cheap to clone.
@@ -119,6 +120,43 @@ impl SimControls {
             .lock()
             .map(|p| *p)
             .unwrap_or(SimPages::Good(1))
+    }
+
+    /// Makes the scanner slow (or fast again): SANE's test backend hands the page over in
+    /// 4 KiB reads with 20 ms after each, so a page takes several seconds.
+    pub fn set_slow_scanner(&self, slow: bool) {
+        self.shared
+            .slow_scanner
+            .store(slow, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The SANE test backend's options for the next scan: the picture loaded, and the read
+    /// limit and delay when the scanner is slow.
+    pub fn scan_options(&self) -> (u32, Vec<(String, String)>) {
+        let (picture, pages) = self.pages().picture();
+        let mut options = vec![("test-picture".to_owned(), picture.to_owned())];
+        if self
+            .shared
+            .slow_scanner
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            for (option, value) in [
+                ("read-limit", "yes"),
+                ("read-limit-size", "4096"),
+                ("read-delay", "yes"),
+                ("read-delay-duration", "20000"),
+            ] {
+                options.push((option.to_owned(), value.to_owned()));
+            }
+        }
+        (pages, options)
+    }
+
+    /// Fits or removes the presenter with its ticket-taken sensor on a printer: with it, a
+    /// ticket waits in the mouth until [`SimControls::take_ticket`], and a dispenser started
+    /// with a take timeout ([`crate::EngineOptions::ticket_take_timeout`]) waits with it.
+    pub fn set_presenter(&self, which: SimPrinter, presenter: bool) {
+        self.emulator(which).set_presenter(presenter);
     }
 
     fn emulator(&self, which: SimPrinter) -> &Emulator {
@@ -212,6 +250,7 @@ impl SimDevices {
                     dispenser,
                     receipt,
                     pages: Mutex::new(SimPages::Good(1)),
+                    slow_scanner: std::sync::atomic::AtomicBool::new(false),
                 }),
             },
             _dispenser_server: dispenser_server,

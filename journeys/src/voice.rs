@@ -1,6 +1,6 @@
 //! Spoken prompts through espeak-ng, offline, in Mandarin (`-v cmn`) and English.
 //!
-//! Only the page prompts of [`crate::journeys::Journey::prompt`] are spoken: they never hold
+//! Only the page prompts of [`crate::machines::Journey::prompt`] are spoken: they never hold
 //! personal data (a ticket number is said, a name never). A kiosk without espeak-ng runs
 //! silent after one log line; speaking never blocks a journey and never fails one.
 

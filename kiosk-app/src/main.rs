@@ -13,7 +13,7 @@ use slint::ComponentHandle;
 use kiosk_app::config::{self, Config, LogFormat};
 use kiosk_app::state_file::StatePublisher;
 use kiosk_app::status::{self, KioskStatus};
-use kiosk_app::ui_bridge::{Shell, ShellOptions, headless, sim_panel};
+use kiosk_app::ui_bridge::{Shell, ShellOptions, offscreen, sim_panel};
 use kiosk_app::{VERSION, bundles, logging, systemd};
 use kiosk_journeys::{Engine, EngineOptions};
 
@@ -43,7 +43,7 @@ struct Cli {
     /// Show in a window even if the configuration asks for full screen.
     #[arg(long)]
     windowed: bool,
-    /// Benchmark probe: render the first frame headless, report timings and memory, exit.
+    /// Benchmark probe: render the first frame offscreen, report timings and memory, exit.
     #[arg(long, hide = true)]
     probe_startup: bool,
     /// Seconds between looks for bundles the downlink stored (a new one restarts the app
@@ -107,11 +107,11 @@ fn run(
 
     if let Some(dir) = &cli.screenshots {
         let sizes = if cli.size.is_empty() {
-            headless::HALL_SIZES.to_vec()
+            offscreen::HALL_SIZES.to_vec()
         } else {
             cli.size.clone()
         };
-        let files = headless::render_all_screens(options, dir, &sizes)?;
+        let files = offscreen::render_all_screens(options, dir, &sizes)?;
         println!("wrote {} screenshots to {}", files.len(), dir.display());
         return Ok(());
     }
@@ -314,16 +314,16 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 /// For the startup benchmark: first frame at 1920×1080 with the software renderer, then the
 /// resident memory after the home screen has sat idle for two seconds.
 fn probe_startup(options: ShellOptions, started: Instant) -> anyhow::Result<()> {
-    let window = headless::install()?;
+    let window = offscreen::install()?;
     let shell = Shell::new(options)?;
     window.set_size(slint::PhysicalSize::new(1920, 1080));
     shell.window().show()?;
-    let frame = headless::render(&window);
+    let frame = offscreen::render(&window);
     let first_frame = started.elapsed();
     anyhow::ensure!(frame.width() == 1920, "nothing was rendered");
     std::thread::sleep(Duration::from_secs(2));
     slint::platform::update_timers_and_animations();
-    let _ = headless::render(&window);
+    let _ = offscreen::render(&window);
     let status = std::fs::read_to_string("/proc/self/status")?;
     let rss_kib = status
         .lines()

@@ -22,6 +22,27 @@ pub enum DeviceKind {
 }
 
 impl DeviceKind {
+    /// Every kind.
+    pub const ALL: [DeviceKind; 5] = [
+        Self::IdCardReader,
+        Self::Printer,
+        Self::Dispenser,
+        Self::Scanner,
+        Self::NumberDisplay,
+    ];
+
+    /// The name on the wire and in files (what serde writes: `id_card_reader`, ...), for
+    /// fields that carry a kind as a string.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::IdCardReader => "id_card_reader",
+            Self::Printer => "printer",
+            Self::Dispenser => "dispenser",
+            Self::Scanner => "scanner",
+            Self::NumberDisplay => "number_display",
+        }
+    }
+
     /// A short English name for logs and technician output.
     pub fn label(self) -> &'static str {
         match self {

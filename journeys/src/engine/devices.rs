@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kiosk_core::config::PrinterDevice;
 use kiosk_dispenser::{Dispenser, IssueError, Slip};
-use kiosk_escpos::{DEFAULT_STATUS_TIMEOUT, Endpoint, Printer};
+use kiosk_escpos::{DEFAULT_STATUS_TIMEOUT, Endpoint, Printer, Problem};
 use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
 use kiosk_idcard::{ReaderConfig, ReaderEvent};
 use kiosk_scanner::{
@@ -15,7 +15,7 @@ use kiosk_scanner::{
 };
 use tokio::sync::{mpsc, watch};
 
-use crate::journeys::ScanOutcome;
+use crate::machines::ScanOutcome;
 use crate::model::{PageCheckView, Text};
 use crate::sim::SimControls;
 
@@ -67,11 +67,86 @@ pub(super) fn spawn_reader(
     (events, health)
 }
 
+/// Why a ticket did not print cleanly, and `ticket_voided.reason` when its number is void.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum VoidReason {
+    /// The printer had no paper.
+    PaperOut,
+    /// Its cover was open.
+    CoverOpen,
+    /// Its cutter failed.
+    CutterError,
+    /// It reported an error it cannot recover from.
+    UnrecoverableError,
+    /// It reported an error it may recover from.
+    RecoverableError,
+    /// It was offline for no reason it gave.
+    Offline,
+    /// Talking to it failed.
+    PrinterError,
+    /// The ticket could not be laid out.
+    LayoutError,
+    /// It could not be opened.
+    PrinterUnavailable,
+    /// The kiosk has no dispenser.
+    NoDispenser,
+    /// The kiosk stopped before the ticket went to the printer.
+    Interrupted,
+}
+
+impl VoidReason {
+    /// The code on the wire (what serde writes).
+    pub(super) fn code(self) -> &'static str {
+        match self {
+            VoidReason::PaperOut => "paper_out",
+            VoidReason::CoverOpen => "cover_open",
+            VoidReason::CutterError => "cutter_error",
+            VoidReason::UnrecoverableError => "unrecoverable_error",
+            VoidReason::RecoverableError => "recoverable_error",
+            VoidReason::Offline => "offline",
+            VoidReason::PrinterError => "printer_error",
+            VoidReason::LayoutError => "layout_error",
+            VoidReason::PrinterUnavailable => "printer_unavailable",
+            VoidReason::NoDispenser => "no_dispenser",
+            VoidReason::Interrupted => "interrupted",
+        }
+    }
+
+    /// Why a print failed, from the driver's error.
+    fn of(err: &IssueError) -> VoidReason {
+        match err {
+            IssueError::NotReady { problem, .. } => (*problem).into(),
+            IssueError::Printer { .. } => VoidReason::PrinterError,
+            IssueError::Layout { .. } => VoidReason::LayoutError,
+        }
+    }
+}
+
+impl From<Problem> for VoidReason {
+    fn from(problem: Problem) -> VoidReason {
+        match problem {
+            Problem::PaperOut => VoidReason::PaperOut,
+            Problem::CoverOpen => VoidReason::CoverOpen,
+            Problem::CutterError => VoidReason::CutterError,
+            Problem::UnrecoverableError => VoidReason::UnrecoverableError,
+            Problem::RecoverableError => VoidReason::RecoverableError,
+            Problem::Offline => VoidReason::Offline,
+        }
+    }
+}
+
+impl std::fmt::Display for VoidReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 /// Why a ticket did not print cleanly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PrintFailure {
-    /// Machine code for `ticket_voided.reason` (`paper_out`, `printer_error`, ...).
-    pub reason: String,
+    /// What went wrong.
+    pub reason: VoidReason,
     /// The failure came while or after the ticket was sent: a ticket (perhaps partial) may
     /// be in the citizen's hand, so its number must stay callable.
     pub maybe_printed: bool,
@@ -154,14 +229,14 @@ impl PrinterSlot {
     ) -> Result<kiosk_dispenser::Issued, PrintFailure> {
         let Some(device) = self.open().await else {
             return Err(PrintFailure {
-                reason: "printer_unavailable".into(),
+                reason: VoidReason::PrinterUnavailable,
                 maybe_printed: false,
             });
         };
         let result = device.issue(ticket).await;
         self.after(&result);
         result.map_err(|e| PrintFailure {
-            reason: reason(&e),
+            reason: VoidReason::of(&e),
             maybe_printed: e.maybe_printed(),
         })
     }
@@ -196,26 +271,6 @@ impl PrinterSlot {
                 }
             }
         }
-    }
-}
-
-/// The machine code of a print failure, for `ticket_voided.reason`.
-fn reason(err: &IssueError) -> String {
-    match err {
-        IssueError::NotReady { problem, .. } => format!("{problem:?}")
-            .chars()
-            .flat_map(|c| {
-                if c.is_uppercase() {
-                    vec!['_', c.to_ascii_lowercase()]
-                } else {
-                    vec![c]
-                }
-            })
-            .collect::<String>()
-            .trim_start_matches('_')
-            .to_owned(),
-        IssueError::Printer { .. } => "printer_error".into(),
-        IssueError::Layout { .. } => "layout_error".into(),
     }
 }
 
@@ -262,10 +317,7 @@ impl ScannerSlot {
             return Err(Text::new("扫描仪不可用", "The scanner is not available"));
         };
         let (pages_wanted, extra) = match &self.sim {
-            Some(sim) => {
-                let (picture, n) = sim.pages().picture();
-                (n, vec![("test-picture".to_owned(), picture.to_owned())])
-            }
+            Some(sim) => sim.scan_options(),
             None => (1, Vec::new()),
         };
         let settings = ScanSettings {
@@ -363,12 +415,54 @@ pub fn check_text(check: kiosk_scanner::Check, skew: Option<f32>) -> Text {
 /// The scan outcome for the journey.
 pub(super) fn scan_outcome(
     pages: Vec<PageCheckView>,
-    accepted: Option<crate::journeys::ScannedMaterial>,
+    accepted: Option<crate::machines::ScannedMaterial>,
     error: Option<Text>,
 ) -> ScanOutcome {
     ScanOutcome {
         pages,
         accepted,
         error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn void_reasons_keep_their_wire_codes() {
+        let all = [
+            VoidReason::PaperOut,
+            VoidReason::CoverOpen,
+            VoidReason::CutterError,
+            VoidReason::UnrecoverableError,
+            VoidReason::RecoverableError,
+            VoidReason::Offline,
+            VoidReason::PrinterError,
+            VoidReason::LayoutError,
+            VoidReason::PrinterUnavailable,
+            VoidReason::NoDispenser,
+            VoidReason::Interrupted,
+        ];
+        for reason in all {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::Value::from(reason.code())
+            );
+        }
+        // A printer's problem is voided under the printer's own name for it.
+        for problem in [
+            Problem::PaperOut,
+            Problem::CoverOpen,
+            Problem::CutterError,
+            Problem::UnrecoverableError,
+            Problem::RecoverableError,
+            Problem::Offline,
+        ] {
+            assert_eq!(
+                serde_json::to_value(problem).unwrap(),
+                serde_json::Value::from(VoidReason::from(problem).code())
+            );
+        }
     }
 }

@@ -11,8 +11,20 @@
 //! ```
 
 mod actor;
+mod applications;
+pub mod availability;
+mod blocking;
 mod devices;
+mod dispatch;
+mod health;
+mod help;
+mod jobs;
+mod notices;
+mod progress;
 mod queue;
+mod ratings;
+mod tickets;
+mod wiring;
 
 use std::sync::Arc;
 
@@ -85,6 +97,8 @@ pub struct Stats {
     pub help_requests: u32,
     /// Pages that failed a page check and were retaken.
     pub pages_retaken: u32,
+    /// Scans that finished, whatever their pages' checks said.
+    pub scans: u32,
     /// Sessions ended by a timeout.
     pub timeouts: u32,
 }
@@ -117,7 +131,7 @@ impl Engine {
         config: Config,
         options: EngineOptions,
     ) -> Result<EngineHandle, EngineError> {
-        actor::start(config, options).await
+        wiring::start(config, options).await
     }
 }
 

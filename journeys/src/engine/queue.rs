@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
 use kiosk_api::citizen::{HolderKeys, LeaseRequest, QueueSnapshot, business_date_at, hall_offset};
 use kiosk_core::store::Store;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use kiosk_core::sync::{CentralClient, SyncError};
 
@@ -38,6 +39,10 @@ pub(super) struct QueueInfo {
     pub online: bool,
     /// Tickets this kiosk printed per business date and category since the snapshot.
     pub issued_since: HashMap<(NaiveDate, String), u32>,
+    /// The id of the lease request per business date and category that got no answer yet.
+    /// It is sent again with the retry, so a block central granted but whose answer was lost
+    /// comes back instead of staying leased to this kiosk unused (issue 17 item 6).
+    pub unanswered_leases: HashMap<(NaiveDate, String), Uuid>,
 }
 
 impl QueueInfo {
@@ -108,6 +113,18 @@ pub fn lease_dates(now: DateTime<Utc>, refilled: bool) -> Vec<NaiveDate> {
         dates.push(tomorrow);
     }
     dates
+}
+
+/// Whether `answer` ends a lease request, so its `request_id` is not sent again: a block, or
+/// a refusal that says nothing was granted. Without a clear answer (none, a timeout, a server
+/// error, a garbled body) central may have granted the block, and the retry must carry the
+/// same id to get it back.
+fn lease_settled(answer: &Result<kiosk_api::citizen::Lease, SyncError>) -> bool {
+    match answer {
+        Ok(_) => true,
+        Err(SyncError::Refused { status, .. }) => (400..500).contains(status) && *status != 408,
+        Err(_) => false,
+    }
 }
 
 /// The keeper's settings.
@@ -257,12 +274,22 @@ impl Keeper {
             if left >= self.low_water.max(1) {
                 continue;
             }
+            let key = (date, category.clone());
+            let request_id = *lock(&self.info)
+                .unanswered_leases
+                .entry(key.clone())
+                .or_insert_with(Uuid::new_v4);
             let request = LeaseRequest {
                 category: category.clone(),
                 business_date: date,
                 count: self.lease_size,
+                request_id: Some(request_id),
             };
-            match client.lease(&request).await {
+            let answer = client.lease(&request).await;
+            if lease_settled(&answer) {
+                lock(&self.info).unanswered_leases.remove(&key);
+            }
+            match answer {
                 Ok(lease) => {
                     tracing::info!(category = %lease.category, date = %lease.business_date, first = lease.first, last = lease.last, "number block leased");
                     let store = self.store.clone();
@@ -296,6 +323,30 @@ mod tests {
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_lease_request_keeps_its_id_until_central_clearly_answers() {
+        let refused = |status| {
+            Err(SyncError::Refused {
+                url: "u".into(),
+                status,
+                error: kiosk_api::ApiError {
+                    error: "e".into(),
+                    message: "m".into(),
+                },
+            })
+        };
+        for status in [409, 422, 429, 403] {
+            assert!(lease_settled(&refused(status)), "{status}");
+        }
+        for status in [408, 500, 503] {
+            assert!(!lease_settled(&refused(status)), "{status}");
+        }
+        assert!(!lease_settled(&Err(SyncError::Protocol {
+            url: "u".into(),
+            message: "garbled".into(),
+        })));
     }
 
     #[test]

@@ -15,8 +15,8 @@ use kiosk_journeys::{Availability, Command, JourneyKind, KeypadKey, Language, Pa
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::{
-    AppWindow, JApplication, JChoice, JField, JGuide, JMaterial, JPage, JPageCheck, JPair, JTicket,
-    JTimeline, JourneyAdapter,
+    AppWindow, JChoice, JField, JGuide, JMaterial, JPage, JPageCheck, JPair, JProgressRow, JTicket,
+    JourneyAdapter, ProgressRowKind,
 };
 
 /// Sends a command to the engine (never blocks).
@@ -116,7 +116,7 @@ impl JourneyBridge {
             .window
             .upgrade()
             .is_some_and(|w| w.global::<super::Theme>().get_elder_mode());
-        let prompt = self.screen.borrow().prompt.clone();
+        let prompt = self.screen.borrow().spoken.clone();
         voice.say(&prompt, self.language.get(), elder);
     }
 
@@ -151,8 +151,25 @@ impl JourneyBridge {
         {
             *self.query.borrow_mut() = query.clone();
         }
+        let new_step = {
+            let old = self.screen.borrow();
+            old.journey != screen.journey
+                || old.prompt != screen.prompt
+                || std::mem::discriminant(&old.page) != std::mem::discriminant(&screen.page)
+        };
         *self.screen.borrow_mut() = screen;
+        if new_step {
+            self.next_step();
+        }
         self.render();
+    }
+
+    /// A new step of the journey: its paged regions start on their first page.
+    pub fn next_step(&self) {
+        if let Some(w) = self.window.upgrade() {
+            let paging = w.global::<super::Paging>();
+            paging.set_step(paging.get_step().wrapping_add(1));
+        }
     }
 
     /// Shows which journeys can run.
@@ -197,7 +214,7 @@ impl JourneyBridge {
             a.set_promised("".into());
             a.set_qr(slint::Image::default());
             a.set_missing(ModelRc::default());
-            a.set_applications(ModelRc::default());
+            a.set_progress_rows(ModelRc::default());
             a.set_as_of("".into());
         });
     }
@@ -226,18 +243,24 @@ impl JourneyBridge {
             .iter()
             .map(|k| tile(*k).is_none_or(|t| t.enabled))
             .collect();
-        let reasons: Vec<SharedString> = order
+        let closed_note = closed_note(&availability.tiles, &order, l);
+        let mut open = 0;
+        let slots: Vec<i32> = enabled
             .iter()
-            .map(|k| {
-                tile(*k)
-                    .filter(|t| !t.enabled)
-                    .and_then(|t| t.reason.as_ref())
-                    .map_or_else(SharedString::new, |r| tr(r, l))
+            .map(|&on| {
+                if on {
+                    open += 1;
+                    open - 1
+                } else {
+                    -1
+                }
             })
             .collect();
         self.ui(|a| {
+            a.set_tile_slot(ModelRc::new(VecModel::from(slots)));
+            a.set_open_tiles(open);
             a.set_tile_enabled(ModelRc::new(VecModel::from(enabled)));
-            a.set_tile_reason(ModelRc::new(VecModel::from(reasons)));
+            a.set_closed_note(closed_note.into());
         });
     }
 
@@ -422,8 +445,11 @@ fn bind_page(a: &JourneyAdapter<'_>, page: &Page, l: Language) {
             applications,
             as_of,
         } => {
-            let apps: Vec<JApplication> = applications.iter().map(|p| application(p, l)).collect();
-            a.set_applications(ModelRc::new(VecModel::from(apps)));
+            let rows: Vec<JProgressRow> = applications
+                .iter()
+                .flat_map(|p| progress_rows(p, l))
+                .collect();
+            a.set_progress_rows(ModelRc::new(VecModel::from(rows)));
             a.set_as_of(opt(as_of));
             JPage::Progress
         }
@@ -585,22 +611,30 @@ fn page_check(p: &PageCheckView, l: Language) -> JPageCheck {
     }
 }
 
-fn application(p: &ProgressView, l: Language) -> JApplication {
-    let timeline: Vec<JTimeline> = p
-        .timeline
-        .iter()
-        .map(|t| JTimeline {
-            at: t.at.as_str().into(),
-            status: tr(&t.status, l),
-            note: tr(&t.note, l),
-        })
-        .collect();
-    JApplication {
-        number: p.application_no.as_str().into(),
-        matter: tr(&p.matter, l),
-        status: tr(&p.status, l),
-        timeline: ModelRc::new(VecModel::from(timeline)),
-    }
+fn progress_rows(p: &ProgressView, l: Language) -> Vec<JProgressRow> {
+    let row = |kind, at: &str, text: SharedString| JProgressRow {
+        kind,
+        at: at.into(),
+        text,
+    };
+    let mut rows = vec![
+        row(
+            ProgressRowKind::Application,
+            "",
+            format!("{} · {}", p.matter.get(l), p.application_no).into(),
+        ),
+        row(ProgressRowKind::Status, "", tr(&p.status, l)),
+    ];
+    rows.extend(p.timeline.iter().map(|t| {
+        let note = t.note.get(l);
+        let text = if note.is_empty() {
+            t.status.get(l).to_owned()
+        } else {
+            format!("{} — {note}", t.status.get(l))
+        };
+        row(ProgressRowKind::Event, &t.at, text.into())
+    }));
+    rows
 }
 
 /// A key of the on-screen keypads, as the engine knows it.
@@ -623,6 +657,36 @@ fn with(weak: &Weak<JourneyBridge>, f: impl FnOnce(&Rc<JourneyBridge>)) {
     }
 }
 
+/// The closed tiles' reasons, each said once with the journeys it closes, in home order:
+/// "取号、预约签到：取号机暂停出票，请到1号综合咨询台办理".
+fn closed_note(tiles: &[Tile], order: &[JourneyKind], l: Language) -> String {
+    let mut groups: Vec<(&Text, Vec<&Text>)> = Vec::new();
+    for kind in order {
+        let Some(tile) = tiles.iter().find(|t| t.journey == *kind && !t.enabled) else {
+            continue;
+        };
+        let Some(reason) = tile.reason.as_ref() else {
+            continue;
+        };
+        match groups.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, titles)) => titles.push(&tile.title),
+            None => groups.push((reason, vec![&tile.title])),
+        }
+    }
+    let (list, colon, sep) = match l {
+        Language::Zh => ("、", "：", "\n"),
+        Language::En => (", ", ": ", "\n"),
+    };
+    groups
+        .iter()
+        .map(|(reason, titles)| {
+            let names: Vec<&str> = titles.iter().map(|t| t.get(l)).collect();
+            format!("{}{colon}{}", names.join(list), reason.get(l))
+        })
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -634,5 +698,49 @@ mod tests {
         assert_eq!(keypad_key("-"), Some(KeypadKey::Dash));
         assert_eq!(keypad_key("删除"), None);
         assert_eq!(keypad_key("12"), None);
+    }
+
+    #[test]
+    fn closed_tiles_are_named_once_per_reason_in_home_order() {
+        let paper = Text::new(
+            "取号机暂停出票，请到1号台",
+            "The ticket printer is out; go to desk 1",
+        );
+        let disk = Text::new("存储空间不足，请到1号台", "Short of storage; go to desk 1");
+        let tile = |journey: JourneyKind, reason: Option<&Text>| Tile {
+            journey,
+            title: journey.title(),
+            enabled: reason.is_none(),
+            reason: reason.cloned(),
+        };
+        let tiles = [
+            tile(JourneyKind::Apply, Some(&disk)),
+            tile(JourneyKind::CheckIn, Some(&paper)),
+            tile(JourneyKind::TakeNumber, Some(&paper)),
+            tile(JourneyKind::Guide, None),
+        ];
+        let order = [
+            JourneyKind::TakeNumber,
+            JourneyKind::CheckIn,
+            JourneyKind::Guide,
+            JourneyKind::Apply,
+        ];
+        let zh = closed_note(&tiles, &order, Language::Zh);
+        let take = JourneyKind::TakeNumber.title();
+        let check_in = JourneyKind::CheckIn.title();
+        let apply = JourneyKind::Apply.title();
+        assert_eq!(
+            zh,
+            format!(
+                "{}、{}：{}\n{}：{}",
+                take.zh, check_in.zh, paper.zh, apply.zh, disk.zh
+            )
+        );
+        let en = closed_note(&tiles, &order, Language::En);
+        assert!(
+            en.starts_with(&format!("{}, {}: ", take.en, check_in.en)),
+            "{en}"
+        );
+        assert_eq!(closed_note(&tiles[3..], &order, Language::Zh), "");
     }
 }

@@ -11,13 +11,14 @@ mod shell;
 pub mod sim_panel;
 mod technician;
 
-pub mod headless;
+pub mod offscreen;
 
 pub use journeys::{CommandSink, JourneyBridge};
 pub use kiosk_ui::{
-    AppWindow, Device, HelpState, JApplication, JChoice, JField, JGuide, JMaterial, JPage,
-    JPageCheck, JPair, JTicket, JTimeline, JourneyAdapter, Notice, NoticeKind, Page, PinState,
-    ShellAdapter, SimAdapter, TechCheck, TechDevice, TechStage, TechnicianAdapter, Theme,
+    AppWindow, Device, HelpState, JChoice, JField, JGuide, JMaterial, JPage, JPageCheck, JPair,
+    JProgressRow, JTicket, JourneyAdapter, Notice, NoticeKind, Page, Paging, PinState,
+    ProgressRowKind, ShellAdapter, SimAdapter, TechCheck, TechDevice, TechStage, TechnicianAdapter,
+    Theme,
 };
 pub use shell::{Shell, ShellOptions};
 pub use technician::{SelftestLine, Technician, TechnicianOptions, app_probes, verify_pin};

@@ -27,15 +27,10 @@ fn material(name: (&str, &str), originals: u32, copies: u32) -> MaterialLine {
 
 /// A real application number (hall 0012, kiosk 03, 26 Nov 2026, 7th of the day), as the
 /// kiosk gives them: 17 digits with a check digit.
-fn application_no() -> String {
+fn application_no() -> Option<kiosk_api::numbers::ApplicationNo> {
     use kiosk_api::numbers::{ApplicationNo, HallCode, KioskNo};
-    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default();
-    match (HallCode::new(12), KioskNo::new(3)) {
-        (Ok(hall), Ok(kiosk)) => ApplicationNo::new(hall, kiosk, date, 7)
-            .map(|n| n.to_string())
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 26)?;
+    ApplicationNo::new(HallCode::new(12).ok()?, KioskNo::new(3).ok()?, date, 7).ok()
 }
 
 /// Every page kind, with realistic content and the prompt the journey would give it.
@@ -82,12 +77,24 @@ fn prompt(name: &str) -> Text {
         "rate-levels" | "rate-reasons" => t("请为本次服务评价", "Please rate our service"),
         "rate-thanks" => t("感谢您的评价", "Thank you for your rating"),
         "help-called" => t("已通知工作人员，请稍候", "Staff are on their way"),
+        "help-queued" => t(
+            "呼叫尚未送达工作人员",
+            "Your call has not reached the staff yet",
+        ),
+        "help-on-the-way" => t("工作人员正在赶来", "Staff are on their way"),
+        "take-number-ticket-offline" => t(
+            "请取走您的号票，A031号",
+            "Please take your ticket, number A031",
+        ),
         _ => t("请按提示操作", "Please follow the screen"),
     }
 }
 
 fn pages() -> Vec<(&'static str, JourneyKind, Page)> {
-    let number = application_no();
+    let no = application_no();
+    let number = no.map(|n| n.to_string()).unwrap_or_default();
+    // Progress shows the number grouped as the receipt prints it, as the engine sends it.
+    let grouped = no.map(|n| n.grouped()).unwrap_or_default();
     let categories = vec![
         Choice::new("A", t("综合受理", "General applications"))
             .with_detail(t("1–4号窗口 · 等候 6 人", "Windows 1–4 · 6 waiting")),
@@ -368,7 +375,7 @@ fn pages() -> Vec<(&'static str, JourneyKind, Page)> {
             JourneyKind::Progress,
             Page::Progress {
                 applications: vec![ProgressView {
-                    application_no: number.clone(),
+                    application_no: grouped,
                     matter: social_card,
                     status: t("审核中", "Under review"),
                     timeline: vec![
@@ -428,6 +435,53 @@ fn pages() -> Vec<(&'static str, JourneyKind, Page)> {
                 ),
                 window: Some(t("1号综合咨询台", "Information desk 1")),
                 failure: false,
+            },
+        ),
+        (
+            "help-queued",
+            JourneyKind::Help,
+            Page::Notice {
+                title: t(
+                    "呼叫尚未送达工作人员",
+                    "Your call has not reached the staff yet",
+                ),
+                message: t(
+                    "本终端暂时联系不上工作人员，呼叫已记录，恢复联网后会发出。请您现在直接前往1号综合咨询台",
+                    "The kiosk cannot reach the staff right now; your call is kept and goes out as soon as it can. Please go to Information desk 1 now",
+                ),
+                window: Some(t("1号综合咨询台", "Information desk 1")),
+                failure: true,
+            },
+        ),
+        (
+            "help-on-the-way",
+            JourneyKind::Help,
+            Page::Notice {
+                title: t("工作人员已收到，正在赶来", "Staff are on their way"),
+                message: t(
+                    "3号窗口 王* 正在赶来，请在此稍候",
+                    "Window 3, Wang* is coming to you; please wait here",
+                ),
+                window: None,
+                failure: false,
+            },
+        ),
+        (
+            "take-number-ticket-offline",
+            JourneyKind::TakeNumber,
+            Page::Ticket {
+                ticket: TicketView {
+                    ticket_no: "A031".into(),
+                    category: t("综合受理", "General applications"),
+                    window: t("1–4号窗口", "Windows 1–4"),
+                    ahead: 6,
+                    wait_minutes: 18,
+                    priority: None,
+                    stale_note: Some(t(
+                        "网络中断，排队信息截至 2026年12月1日 16:40",
+                        "Offline: queue figures as of 2026-12-01 16:40",
+                    )),
+                },
             },
         ),
     ]

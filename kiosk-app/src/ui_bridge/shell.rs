@@ -243,7 +243,7 @@ fn show_engine_status(window: &AppWindow, availability: &Availability) {
         .filter(|d| !d.usable)
         .map(|d| Notice {
             kind: NoticeKind::DeviceFault,
-            device: technician::device_named(&d.kind),
+            device: super::device_of(d.kind),
         })
         .collect();
     if !availability.accepting_records {
@@ -570,10 +570,7 @@ impl Inner {
 }
 
 fn to_engine_language(language: Language) -> kiosk_journeys::Language {
-    match language {
-        Language::ZhCn => kiosk_journeys::Language::Zh,
-        Language::En => kiosk_journeys::Language::En,
-    }
+    language.into()
 }
 
 /// The journey a home tile starts.

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use slint::{ComponentHandle, ModelRc, Timer, TimerMode, VecModel};
 
-use super::{
-    AppWindow, Device, PinState, TechCheck, TechDevice, TechStage, TechnicianAdapter, device_of,
-};
+use super::{AppWindow, PinState, TechCheck, TechDevice, TechStage, TechnicianAdapter, device_of};
 use crate::config::{CentralSection, DevicesSection, TechnicianSection};
 use crate::status::{Connectivity, KioskStatus};
 
@@ -240,7 +238,7 @@ impl Technician {
             .devices
             .iter()
             .map(|d| TechDevice {
-                device: device_named(&d.kind),
+                device: device_of(d.kind),
                 ok: d.usable,
                 detail: d.detail.as_str().into(),
             })
@@ -249,24 +247,20 @@ impl Technician {
             *reported = availability
                 .devices
                 .iter()
-                .filter_map(|d| {
-                    let kind = match d.kind.as_str() {
-                        "id_card_reader" => kiosk_hal::DeviceKind::IdCardReader,
-                        "printer" => kiosk_hal::DeviceKind::Printer,
-                        "dispenser" => kiosk_hal::DeviceKind::Dispenser,
-                        "scanner" => kiosk_hal::DeviceKind::Scanner,
-                        _ => return None,
-                    };
+                .map(|d| {
                     let state = if d.usable {
                         kiosk_hal::HealthState::Ready
                     } else {
                         kiosk_hal::HealthState::Fault(d.detail.clone())
                     };
-                    Some(kiosk_hal::DeviceHealth::now(kind, d.detail.clone(), state))
+                    kiosk_hal::DeviceHealth::now(d.kind, d.detail.clone(), state)
                 })
                 .collect();
         }
-        let dispenser = availability.devices.iter().find(|d| d.kind == "dispenser");
+        let dispenser = availability
+            .devices
+            .iter()
+            .find(|d| d.kind == kiosk_hal::DeviceKind::Dispenser);
         self.ui(|a| {
             a.set_devices(ModelRc::new(VecModel::from(devices)));
             a.set_central_reachable(availability.online);
@@ -456,17 +450,6 @@ impl Technician {
             a.set_checks(ModelRc::default());
             a.set_test_ticket_result("".into());
         });
-    }
-}
-
-/// The UI's device for the engine's device kind names.
-pub fn device_named(kind: &str) -> Device {
-    match kind {
-        "id_card_reader" => Device::IdcardReader,
-        "printer" => Device::Printer,
-        "dispenser" => Device::Dispenser,
-        "scanner" => Device::Scanner,
-        _ => Device::None,
     }
 }
 

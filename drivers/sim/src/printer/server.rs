@@ -145,6 +145,13 @@ impl Emulator {
         self.update(|m| m.cover = cover);
     }
 
+    /// Fits or removes the presenter with its ticket-taken sensor. With it, a cut ticket
+    /// waits in the mouth until [`Emulator::take_ticket`], and a dispenser that watches the
+    /// sensor waits with it: a slow dispenser for tests, held as long as the test likes.
+    pub fn set_presenter(&self, presenter: bool) {
+        self.update(|m| m.presenter = presenter);
+    }
+
     /// The citizen takes the ticket from the presenter.
     pub fn take_ticket(&self) {
         self.update(|m| m.ticket_waiting = false);

@@ -20,6 +20,8 @@ use kiosk_api::catalog::Catalog;
 use kiosk_api::citizen::{Appointment, RatingGiven, TicketPriority};
 use uuid::Uuid;
 
+use kiosk_hal::DeviceKind;
+
 use crate::holder::Holder;
 use crate::model::{
     Command, JourneyKind, MaterialLine, Page, PageCheckView, ProgressView, Text, TicketView,
@@ -259,8 +261,13 @@ pub trait Journey: Send {
     fn on(&mut self, input: Input, cx: &Cx<'_>) -> Vec<Effect>;
     /// The page for the current state.
     fn page(&self, cx: &Cx<'_>) -> Page;
-    /// What the voice says on this page (never personal data).
+    /// The short prompt shown in the page's title row (never personal data).
     fn prompt(&self) -> Text;
+    /// What the voice says on this page: its key sentence, the prompt unless the page has a
+    /// result the citizen must hear (never personal data).
+    fn spoken(&self, _cx: &Cx<'_>) -> Text {
+        self.prompt()
+    }
     /// Whether [`Command::Back`] does something.
     fn can_go_back(&self) -> bool;
     /// Whether the reader should be listened to now.
@@ -287,6 +294,40 @@ pub fn no_card_lookup(cx: &Cx<'_>, instead_zh: &str, instead_en: &str) -> Text {
             cx.help_window.en
         ),
     )
+}
+
+/// What each journey needs of the kiosk, declared beside the journeys: the engine closes a
+/// journey's tile while any of it is missing.
+impl JourneyKind {
+    /// The devices it cannot run without.
+    pub fn needs(self) -> &'static [DeviceKind] {
+        match self {
+            JourneyKind::TakeNumber => &[DeviceKind::Dispenser],
+            JourneyKind::CheckIn => &[DeviceKind::IdCardReader, DeviceKind::Dispenser],
+            JourneyKind::Guide | JourneyKind::Progress | JourneyKind::Rate => &[],
+            JourneyKind::Apply => &[
+                DeviceKind::IdCardReader,
+                DeviceKind::Scanner,
+                DeviceKind::Printer,
+            ],
+            JourneyKind::Help => &[],
+        }
+    }
+
+    /// Whether it creates a record (a ticket, an application, a rating): such journeys are
+    /// closed while the disk budget no longer admits records. Help stays open: its request
+    /// is tiny and the headroom above the line is kept for it and for journeys under way.
+    pub fn records(self) -> bool {
+        matches!(
+            self,
+            JourneyKind::TakeNumber | JourneyKind::CheckIn | JourneyKind::Apply | JourneyKind::Rate
+        )
+    }
+
+    /// Whether it matches a card to records at central, which takes a holder key.
+    pub fn matches_cards(self) -> bool {
+        matches!(self, JourneyKind::CheckIn | JourneyKind::Apply)
+    }
 }
 
 /// Starts `kind` in its first state.

@@ -196,6 +196,24 @@ impl Journey for TakeNumber {
         }
     }
 
+    fn spoken(&self, _cx: &Cx<'_>) -> Text {
+        match &self.state {
+            // What the citizen came for, in one sentence: an elder who cannot read the screen
+            // still leaves knowing the number, the window and the wait.
+            State::Printed(t) => Text::new(
+                format!(
+                    "您的号码是 {}，请到{}办理，前面还有 {} 人，预计等候约 {} 分钟，请取走号票",
+                    t.ticket_no, t.window.zh, t.ahead, t.wait_minutes
+                ),
+                format!(
+                    "Your number is {}, at {}. {} people ahead of you, about {} minutes. Please take your ticket.",
+                    t.ticket_no, t.window.en, t.ahead, t.wait_minutes
+                ),
+            ),
+            _ => self.prompt(),
+        }
+    }
+
     fn can_go_back(&self) -> bool {
         matches!(self.state, State::TapCard { .. } | State::Declare { .. })
     }

@@ -607,6 +607,36 @@ impl Journey for Apply {
         }
     }
 
+    fn spoken(&self, cx: &Cx<'_>) -> Text {
+        match &self.state {
+            // The promised limit is what the citizen must remember; the 17-digit number is on
+            // the receipt and is personal, so it is not said aloud.
+            State::Receipt { printed, .. } => {
+                let limit = self
+                    .matter
+                    .as_ref()
+                    .map(|m| crate::catalog::guide(cx.catalog, m).promised_limit)
+                    .unwrap_or_default();
+                let (zh_take, en_take) = if *printed {
+                    ("请取走受理回执", "Please take your receipt.")
+                } else {
+                    (
+                        "回执未能打印，请记下屏幕上的申请编号",
+                        "The receipt could not be printed; please note the number on the screen.",
+                    )
+                };
+                Text::new(
+                    format!("提交成功，办理时限：{}，{zh_take}", limit.zh),
+                    format!(
+                        "Your application has been received. Promised time limit: {}. {en_take}",
+                        limit.en
+                    ),
+                )
+            }
+            _ => self.prompt(),
+        }
+    }
+
     fn prompt(&self) -> Text {
         match &self.state {
             State::TapCard => Text::new("请刷身份证", "Please tap your ID card"),

@@ -169,6 +169,35 @@ impl Journey for Progress {
         }
     }
 
+    fn spoken(&self, _cx: &Cx<'_>) -> Text {
+        match &self.state {
+            // The newest application's status is what the citizen asked; its number is
+            // personal and is not said.
+            State::Shown { applications, .. } => match applications.first() {
+                Some(a) if applications.len() == 1 => Text::new(
+                    format!("您申请的{}，当前状态：{}", a.matter.zh, a.status.zh),
+                    format!("Your application for {}: {}.", a.matter.en, a.status.en),
+                ),
+                Some(a) => Text::new(
+                    format!(
+                        "查到 {} 件申请。最新一件是{}，当前状态：{}",
+                        applications.len(),
+                        a.matter.zh,
+                        a.status.zh
+                    ),
+                    format!(
+                        "{} applications found. The newest, for {}: {}.",
+                        applications.len(),
+                        a.matter.en,
+                        a.status.en
+                    ),
+                ),
+                None => self.prompt(),
+            },
+            _ => self.prompt(),
+        }
+    }
+
     fn can_go_back(&self) -> bool {
         matches!(self.state, State::Shown { .. } | State::Failed(_))
     }

@@ -15,21 +15,21 @@ use super::{
 };
 use crate::config::Language;
 
-struct HeadlessPlatform {
+struct OffscreenPlatform {
     window: Rc<MinimalSoftwareWindow>,
 }
 
-impl Platform for HeadlessPlatform {
+impl Platform for OffscreenPlatform {
     fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
         Ok(self.window.clone())
     }
 }
 
-/// Makes the headless platform this process's Slint platform. Call once, before any window
+/// Makes the offscreen platform this process's Slint platform. Call once, before any window
 /// is created.
 pub fn install() -> anyhow::Result<Rc<MinimalSoftwareWindow>> {
     let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    slint::platform::set_platform(Box::new(HeadlessPlatform {
+    slint::platform::set_platform(Box::new(OffscreenPlatform {
         window: window.clone(),
     }))
     .map_err(|e| anyhow::anyhow!("cannot install the headless renderer: {e}"))?;
@@ -131,7 +131,12 @@ enum Entry {
     Shell(&'static Screen),
     NotAvailable,
     Journey(Box<super::samples::Sample>),
-    TilesGreyed,
+    /// The home page as the engine's availability rule leaves it: the ticket printer at fault,
+    /// or the disk too full for records (with the status strip saying so).
+    Tiles {
+        printer_fault: bool,
+        disk_full: bool,
+    },
 }
 
 /// Every state of the UI a citizen can meet, by name: the shell's own screens (home, faults,
@@ -153,7 +158,20 @@ impl Gallery {
             .map(|s| (s.name.to_string(), Entry::Shell(s)))
             .collect();
         entries.push(("not-available".into(), Entry::NotAvailable));
-        entries.push(("home-tiles-greyed".into(), Entry::TilesGreyed));
+        entries.push((
+            "home-tiles-greyed".into(),
+            Entry::Tiles {
+                printer_fault: true,
+                disk_full: false,
+            },
+        ));
+        entries.push((
+            "home-disk-full".into(),
+            Entry::Tiles {
+                printer_fault: false,
+                disk_full: true,
+            },
+        ));
         for sample in super::samples::samples() {
             entries.push((
                 format!("journey-{}", sample.0),
@@ -178,6 +196,7 @@ impl Gallery {
             return false;
         };
         reset(&self.weak);
+        self.bridge.next_step();
         self.bridge.show_screen(kiosk_journeys::Screen::default());
         shell.show_journey(None);
         self.bridge
@@ -190,7 +209,21 @@ impl Gallery {
                 adapter.set_engine(false);
                 adapter_do(&self.weak, |a| a.set_page(Page::Apply));
             }
-            Entry::TilesGreyed => self.bridge.show_availability(printer_fault()),
+            Entry::Tiles {
+                printer_fault,
+                disk_full,
+            } => {
+                if *disk_full {
+                    adapter_do(&self.weak, |a| {
+                        a.set_notices(ModelRc::new(VecModel::from(vec![Notice {
+                            kind: NoticeKind::DiskFull,
+                            device: Device::None,
+                        }])))
+                    });
+                }
+                self.bridge
+                    .show_availability(engine_availability(*printer_fault, *disk_full));
+            }
             Entry::Journey(sample) => {
                 let (_, journey, page, prompt) = &**sample;
                 self.bridge.show_screen(kiosk_journeys::Screen {
@@ -243,26 +276,32 @@ pub fn render_all_screens(
 }
 
 /// The dispenser out of paper: taking a number and checking in are off.
-fn printer_fault() -> kiosk_journeys::Availability {
-    use kiosk_journeys::model::Tile;
-    use kiosk_journeys::{JourneyKind, Text};
-    let reason = Text::new(
-        "取号机暂停出票，请到1号综合咨询台办理",
-        "The ticket printer is out of order: please go to Information desk 1",
-    );
-    kiosk_journeys::Availability {
-        tiles: JourneyKind::ALL
-            .iter()
-            .map(|&journey| {
-                let off = matches!(journey, JourneyKind::TakeNumber | JourneyKind::CheckIn);
-                Tile {
-                    journey,
-                    title: journey.title(),
-                    enabled: !off,
-                    reason: off.then(|| reason.clone()),
-                }
-            })
-            .collect(),
-        ..Default::default()
-    }
+/// What the engine's own rule offers with the ticket printer at fault or the disk full.
+fn engine_availability(printer_fault: bool, disk_full: bool) -> kiosk_journeys::Availability {
+    use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
+    use kiosk_journeys::engine::availability::{Conditions, availability};
+    let healths: Vec<DeviceHealth> = [
+        DeviceKind::IdCardReader,
+        DeviceKind::Dispenser,
+        DeviceKind::Printer,
+        DeviceKind::Scanner,
+    ]
+    .into_iter()
+    .map(|kind| {
+        let state = if printer_fault && kind == DeviceKind::Dispenser {
+            HealthState::Fault("paper out".into())
+        } else {
+            HealthState::Ready
+        };
+        DeviceHealth::now(kind, "gallery".to_owned(), state)
+    })
+    .collect();
+    let conditions = Conditions {
+        accepting_records: !disk_full,
+        card_lookup: true,
+        numbering: true,
+        online: true,
+    };
+    let desk = kiosk_journeys::Text::new("1号综合咨询台", "Information desk 1");
+    availability(&healths, conditions, &desk)
 }

@@ -8,7 +8,7 @@ use kiosk_api::{ApplicationNo, HallCode, KioskNo};
 use super::checkin::{Verdict, verdict};
 use super::*;
 use crate::holder::Holder;
-use crate::model::{Command, KeypadKey, Page, TicketView};
+use crate::model::{Command, KeypadKey, Page, ProgressView, TicketView};
 
 fn catalog() -> Catalog {
     crate::catalog::sample()
@@ -77,6 +77,32 @@ fn choose(id: &str) -> Input {
     cmd(Command::Choose { id: id.into() })
 }
 
+/// A record-query application with its form filled and both materials scanned (two pages
+/// each): the review page is next.
+fn application_ready_for_review(cx: &Cx<'_>) -> apply::Apply {
+    let mut j = apply::Apply::new();
+    j.on(Input::CardTapped(holder((1990, 1, 1))), cx);
+    j.on(choose("re-record-query"), cx);
+    j.on(choose("purpose=2"), cx);
+    j.on(cmd(Command::Confirm), cx);
+    for id in ["idcard", "query-form"] {
+        j.on(cmd(Command::Confirm), cx);
+        j.on(
+            Input::Outcome(Outcome::Scanned(ScanOutcome {
+                pages: Vec::new(),
+                accepted: Some(ScannedMaterial {
+                    material_id: id.into(),
+                    sha256: "cd".repeat(32),
+                    pages: 2,
+                }),
+                error: None,
+            })),
+            cx,
+        );
+    }
+    j
+}
+
 fn ticket_view(no: &str) -> TicketView {
     TicketView {
         ticket_no: no.into(),
@@ -115,6 +141,70 @@ fn a_senior_tapping_a_card_gets_the_priority_lane_without_being_asked() {
     );
     assert!(matches!(j.page(&cx), Page::Ticket { ticket } if ticket.ticket_no == "B501"));
     assert!(j.prompt().zh.contains("B501"));
+}
+
+#[test]
+fn the_voice_says_each_result_pages_key_sentence_and_never_the_application_number() {
+    let catalog = catalog();
+    let cx = cx(&catalog, NOW);
+    let mut j = take_number::TakeNumber::new();
+    j.on(choose("B"), &cx);
+    j.on(cmd(Command::Skip), &cx);
+    let ticket = TicketView {
+        window: Text::new("5–7号窗口", "Windows 5–7"),
+        ahead: 11,
+        wait_minutes: 35,
+        ..ticket_view("B012")
+    };
+    j.on(Input::Outcome(Outcome::Ticket(Ok(ticket))), &cx);
+    let said = j.spoken(&cx);
+    assert_eq!(
+        said.zh,
+        "您的号码是 B012，请到5–7号窗口办理，前面还有 11 人，预计等候约 35 分钟，请取走号票"
+    );
+    assert!(
+        said.en.contains("B012")
+            && said.en.contains("11 people ahead")
+            && said.en.contains("35 minutes"),
+        "{said:?}"
+    );
+    // The title row keeps its short prompt; only the voice says the whole sentence.
+    assert!(j.prompt().zh.len() < said.zh.len());
+
+    let mut j = application_ready_for_review(&cx);
+    j.on(cmd(Command::Confirm), &cx);
+    j.on(
+        Input::Outcome(Outcome::Submitted(Ok((application_no(7), true)))),
+        &cx,
+    );
+    let Page::Receipt { promised, .. } = j.page(&cx) else {
+        panic!()
+    };
+    let said = j.spoken(&cx);
+    assert!(said.zh.contains(&promised.zh), "{said:?}");
+    assert!(said.en.contains(&promised.en), "{said:?}");
+    let digits = application_no(7).to_string();
+    for text in [&said.zh, &said.en] {
+        let spoken_digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        assert!(!spoken_digits.contains(&digits[..8]), "number said: {text}");
+    }
+
+    let mut j = progress::Progress::new();
+    type_digits(&mut j, &application_no(1).to_string(), &cx);
+    j.on(cmd(Command::Confirm), &cx);
+    let shown = ProgressView {
+        application_no: application_no(1).grouped(),
+        matter: Text::new("不动产登记", "Real estate registration"),
+        status: Text::new("已受理", "Accepted"),
+        timeline: Vec::new(),
+    };
+    j.on(
+        Input::Outcome(Outcome::Progress(Ok((vec![shown], None)))),
+        &cx,
+    );
+    let said = j.spoken(&cx);
+    assert_eq!(said.zh, "您申请的不动产登记，当前状态：已受理");
+    assert!(!said.en.contains("0012"), "{said:?}");
 }
 
 #[test]
@@ -430,26 +520,7 @@ fn the_form_is_validated_as_filled_and_a_missing_material_prints_the_list() {
 fn a_complete_application_is_submitted_with_choice_labels_and_offers_a_rating() {
     let catalog = catalog();
     let cx = cx(&catalog, NOW);
-    let mut j = apply::Apply::new();
-    j.on(Input::CardTapped(holder((1990, 1, 1))), &cx);
-    j.on(choose("re-record-query"), &cx);
-    j.on(choose("purpose=2"), &cx);
-    j.on(cmd(Command::Confirm), &cx);
-    for id in ["idcard", "query-form"] {
-        j.on(cmd(Command::Confirm), &cx);
-        j.on(
-            Input::Outcome(Outcome::Scanned(ScanOutcome {
-                pages: Vec::new(),
-                accepted: Some(ScannedMaterial {
-                    material_id: id.into(),
-                    sha256: "cd".repeat(32),
-                    pages: 2,
-                }),
-                error: None,
-            })),
-            &cx,
-        );
-    }
+    let mut j = application_ready_for_review(&cx);
     let Page::Review {
         answers,
         materials,
