@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Kiosk, pump_until, tap, visible};
+use common::{Kiosk, find, pump_until, tap, visible};
 use kiosk_app::ui_bridge::JPage;
 use kiosk_journeys::sim::{SimPrinter, citizen_card};
 use kiosk_sim::printer::Paper;
@@ -51,21 +51,20 @@ fn a_senior_gets_a_priority_ticket_and_paper_out_voids_the_number() {
     tap(shell, "返回首页");
     kiosk.wait_for(JPage::Home);
 
-    // The engine now knows the ticket printer is out of paper: the tile is greyed with why.
-    pump_until("the take-number tile to grey out", || {
+    // The engine now knows the ticket printer is out of paper: the tile closes, and the note
+    // above the others says which services are closed, why, and where to go.
+    pump_until("the take-number tile to close", || {
         !kiosk.journey().get_tile_enabled().row_data(0).unwrap()
     });
-    let reason = kiosk.journey().get_tile_reason().row_data(0).unwrap();
-    assert!(!reason.is_empty());
+    let note = kiosk.journey().get_closed_note().to_string();
+    assert!(note.starts_with("取号"), "{note}");
+    assert!(note.contains("1号综合咨询台"), "{note}");
+    assert!(visible(shell, &note), "the note is on screen: {note}");
+    assert_eq!(kiosk.journey().get_tile_slot().row_data(0), Some(-1));
     assert!(
-        visible(shell, &reason),
-        "the greyed tile says why: {reason}"
+        find(shell, "取号").is_empty(),
+        "a closed tile is not offered"
     );
-    tap(shell, "取号");
-    assert_eq!(
-        kiosk.journey().get_page(),
-        JPage::Home,
-        "a greyed tile does nothing"
-    );
+    assert_eq!(kiosk.journey().get_page(), JPage::Home);
     kiosk.stop();
 }

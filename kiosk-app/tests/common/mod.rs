@@ -130,7 +130,7 @@ impl Kiosk {
                 .borrow()
                 .devices
                 .iter()
-                .any(|d| d.kind == "id_card_reader" && d.usable)
+                .any(|d| d.kind == kiosk_hal::DeviceKind::IdCardReader && d.usable)
         });
         Kiosk {
             shell,
