@@ -52,6 +52,45 @@ pub enum BundleError {
     },
 }
 
+/// Orders two bundle versions as ops write them (`2026-11-26.1`, `2026-11-26.10`, `v9`,
+/// `v10`): runs of digits compare as numbers, everything else as text, left to right. A kiosk
+/// refuses a bundle older than the one in force by this order, and central refuses to publish
+/// one, so an old signed bundle cannot be replayed to undo ops' later change.
+pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let run = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (run(a), run(b));
+                // Leading zeros do not make a number larger.
+                let trim = |s: &[u8]| {
+                    let zeros = s.iter().take_while(|c| **c == b'0').count();
+                    s[zeros..].to_vec()
+                };
+                let (da, db) = (trim(&a[..na]), trim(&b[..nb]));
+                let order = da.len().cmp(&db.len()).then_with(|| da.cmp(&db));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
 /// The exact bytes that are signed for a bundle.
 pub fn bundle_signing_string(kind: &str, version: &str, payload: &[u8]) -> String {
     format!(
@@ -111,4 +150,37 @@ pub fn verify_bundle(
             version: bundle.version.clone(),
         })?;
     Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_order_as_ops_write_them() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        for (a, b, order) in [
+            ("2026-11-26.1", "2026-11-26.2", Less),
+            ("2026-11-26.9", "2026-11-26.10", Less),
+            ("2026-11-27.1", "2026-11-26.10", Greater),
+            ("v9", "v10", Less),
+            ("1.2.0", "1.10.0", Less),
+            ("007", "7", Equal),
+            ("2026-11-26", "2026-11-26.1", Less),
+            ("same", "same", Equal),
+        ] {
+            assert_eq!(version_cmp(a, b), order, "{a} vs {b}");
+            assert_eq!(version_cmp(b, a), order.reverse(), "{b} vs {a}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn version_order_is_a_total_order(a in "[0-9a-z.-]{0,12}", b in "[0-9a-z.-]{0,12}", c in "[0-9a-z.-]{0,12}") {
+            proptest::prop_assert_eq!(version_cmp(&a, &b), version_cmp(&b, &a).reverse());
+            if version_cmp(&a, &b).is_le() && version_cmp(&b, &c).is_le() {
+                proptest::prop_assert!(version_cmp(&a, &c).is_le());
+            }
+        }
+    }
 }

@@ -17,7 +17,7 @@ pub mod routes;
 pub mod wire;
 
 pub use auth::{AuthError, SignedHeaders, sign_request, verify_request};
-pub use bundle::{BundleError, CONFIG_BUNDLE_KIND, sign_bundle, verify_bundle};
+pub use bundle::{BundleError, CONFIG_BUNDLE_KIND, sign_bundle, verify_bundle, version_cmp};
 pub use catalog::Catalog;
 pub use fleet::{
     HealthReport, QuarantinedEvent, ReleaseManifest, SignedRelease, UpdateOutcome, UpdateResult,

@@ -554,10 +554,15 @@ pub(crate) async fn publish_config(
     let ops = trusted_ops_key(key, &store).await?;
     let bundle = kiosk_api::sign_bundle(&ops, kiosk_api::CONFIG_BUNDLE_KIND, version, &bytes);
     let outcome = store.publish(hall, &bundle).await?;
-    if outcome == central::store::PublishOutcome::VersionTaken {
-        bail!(
+    match &outcome {
+        central::store::PublishOutcome::VersionTaken => bail!(
             "a different config was already published as version {version}; publish it under a new --version"
-        );
+        ),
+        central::store::PublishOutcome::OlderThanInForce(in_force) => bail!(
+            "hall {hall} already has config {in_force}, newer than {version}; kiosks never go back to an older config: publish it under a newer --version"
+        ),
+        central::store::PublishOutcome::Published
+        | central::store::PublishOutcome::AlreadyPublished => {}
     }
     if json {
         println!(

@@ -187,7 +187,7 @@ enum KeysCommand {
 enum PublishCommand {
     /// Validate, sign and publish a catalog as the desired catalog of its hall.
     Catalog {
-        /// Catalog JSON file (shape of shared/data/catalog.sample.json).
+        /// Catalog JSON file (the shape of journeys/data/catalog.sample.json).
         file: PathBuf,
         /// Ops private key (PEM) from `central keys generate`.
         #[arg(long)]
@@ -542,7 +542,11 @@ async fn publish_catalog(file: &Path, key: &Path, db: &Db, json: bool) -> anyhow
         &bytes,
     );
     let outcome = store.publish(&catalog.hall.id, &bundle).await?;
-    if json && outcome != PublishOutcome::VersionTaken {
+    let refused = matches!(
+        outcome,
+        PublishOutcome::VersionTaken | PublishOutcome::OlderThanInForce(_)
+    );
+    if json && !refused {
         println!(
             "{}",
             serde_json::json!({
@@ -566,6 +570,12 @@ async fn publish_catalog(file: &Path, key: &Path, db: &Db, json: bool) -> anyhow
         ),
         PublishOutcome::VersionTaken => bail!(
             "a different catalog was already published as version {}; change \"version\" in {} and publish again",
+            catalog.version,
+            file.display()
+        ),
+        PublishOutcome::OlderThanInForce(in_force) => bail!(
+            "hall {} already has catalog {in_force}, newer than {}; kiosks never go back to an older catalog: give this one a newer \"version\" in {} and publish again",
+            catalog.hall.id,
             catalog.version,
             file.display()
         ),

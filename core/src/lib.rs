@@ -8,3 +8,4 @@ pub mod identity;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod trust;

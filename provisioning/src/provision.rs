@@ -16,6 +16,7 @@ use kiosk_core::config::Config;
 use kiosk_core::identity::{IDENTITY_FILE, Identity, IdentityError, KEY_FILE};
 use kiosk_core::store::{DB_FILE, SPOOL_DIR, Store, StoreKey, StoreOptions};
 use kiosk_core::sync::{SyncError, Timeouts};
+use kiosk_core::trust::Trust;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -40,6 +41,10 @@ pub struct Request {
     /// The data folder to put in a configuration kioskctl creates (ignored when the file
     /// exists: its `[kiosk] data_dir` is used).
     pub new_data_dir: PathBuf,
+    /// Allow a plain `http://` central (a test bench): the ops key would arrive unprotected.
+    pub insecure_http: bool,
+    /// The ops key id ops gave the technician; enrolment is undone unless central's key has it.
+    pub expect_ops_key: Option<String>,
 }
 
 /// What provisioning did.
@@ -67,6 +72,11 @@ pub struct Provisioned {
     pub config_path: PathBuf,
     /// Whether that file was created (it did not exist).
     pub config_created: bool,
+    /// The trust anchors written beside it (central's URL, the ops key).
+    pub trust_path: PathBuf,
+    /// The id of the ops key the kiosk now trusts, for the technician to compare with what
+    /// ops say it is.
+    pub ops_key_id: String,
     /// The data folder holding the identity and key.
     pub data_dir: PathBuf,
     /// The kiosk id this enrolment replaced (`--force`).
@@ -81,6 +91,23 @@ pub enum ProvisionError {
         "{0:?} is not a central URL: give it as https://HOST[:PORT] (http:// only on a test bench)"
     )]
     BadUrl(String),
+    /// A plain-http URL without `--insecure-http`.
+    #[error(
+        "{0} is plain http: the ops key the kiosk will trust would arrive unprotected, and anyone on the network could swap it. Use https://, or --insecure-http on a test bench; nothing was sent to central"
+    )]
+    PlainHttp(String),
+    /// Central's ops key is not the one the technician was told to expect.
+    #[error(
+        "central gave ops key {got}, not {expected} as you were told: the kiosk trusts nothing from this enrolment and saved nothing. Someone may be intercepting the connection; tell ops, who should revoke kiosk {kiosk_id} (`central kiosk revoke`)"
+    )]
+    OpsKeyMismatch {
+        /// The id the technician expected.
+        expected: String,
+        /// The id central's key has.
+        got: String,
+        /// The enrolment to revoke.
+        kiosk_id: Uuid,
+    },
     /// The configuration cannot be read, would be invalid, or cannot be written.
     #[error("{0}; nothing was sent to central, the token is still valid")]
     Config(#[from] ConfigFileError),
@@ -147,6 +174,19 @@ pub enum ProvisionError {
     /// Central answered outside the contract, or the identity could not be saved.
     #[error("enrolment failed: {0}")]
     Enrol(IdentityError),
+    /// Enrolled, but the trust anchors could not be written afterwards.
+    #[error(
+        "enrolled with central as kiosk {kiosk_id}, but writing the trust anchors {path} failed: {source}. Run kioskctl as root, then provision again with --force and a new token"
+    )]
+    TrustAfterEnrol {
+        /// The new id.
+        kiosk_id: Uuid,
+        /// The anchors' file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: kiosk_core::trust::TrustError,
+    },
     /// Enrolled, but the configuration could not be written afterwards.
     #[error(
         "enrolled with central as kiosk {kiosk_id} (identity saved in {data_dir}), but writing the configuration failed: {source}. Fix the cause, then run provision again with --force and a new token"
@@ -178,6 +218,9 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
         || url.contains(char::is_whitespace)
     {
         return Err(ProvisionError::BadUrl(request.central_url.clone()));
+    }
+    if url.starts_with("http://") && !request.insecure_http {
+        return Err(ProvisionError::PlainHttp(url));
     }
     let path = &request.config_path;
     let existing = config_file::read(path)?;
@@ -228,6 +271,24 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
     )
     .await
     .map_err(|e| enrol_error(&url, e))?;
+    let ops_key_id = identity
+        .ops_key()
+        .map(|k| kiosk_api::keys::key_id(&k))
+        .map_err(ProvisionError::Enrol)?;
+    if let Some(expected) = &request.expect_ops_key
+        && !expected.trim().eq_ignore_ascii_case(&ops_key_id)
+    {
+        // Enrolment saves the identity as it goes: undo it, so that nothing from a
+        // connection that may be intercepted is trusted.
+        for file in [IDENTITY_FILE, KEY_FILE] {
+            let _ = std::fs::remove_file(data_dir.join(file));
+        }
+        return Err(ProvisionError::OpsKeyMismatch {
+            expected: expected.trim().to_owned(),
+            got: ops_key_id,
+            kiosk_id: identity.kiosk_id,
+        });
+    }
     give_to_folder_owner(&data_dir);
 
     let values = ProvisionedValues {
@@ -245,6 +306,19 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
     let text = config_file::apply(existing.as_deref(), &values, &request.new_data_dir, path)
         .map_err(after_enrol)?;
     config_file::write_atomic(path, &text).map_err(after_enrol)?;
+    // The anchors the update agent trusts, beside the configuration: written by whoever runs
+    // provision (root on a kiosk), never by the app.
+    let trust_path = Trust::beside(path);
+    Trust {
+        central_url: identity.central_url.clone(),
+        ops_public_key: identity.ops_public_key.clone(),
+    }
+    .write(&trust_path)
+    .map_err(|source| ProvisionError::TrustAfterEnrol {
+        kiosk_id: identity.kiosk_id,
+        path: trust_path.clone(),
+        source,
+    })?;
 
     // The enrolment stands whatever happens here: the token is spent, and the app fetches
     // the keys itself when it is online.
@@ -266,6 +340,8 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
         central_url: identity.central_url,
         config_path: path.clone(),
         config_created,
+        trust_path,
+        ops_key_id,
         data_dir,
         replaced,
     })

@@ -38,7 +38,7 @@ fn provision(config: &Path, url: &str, token: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kioskctl"))
         .args(["provision", "--central", url, "--token", token, "--config"])
         .arg(config)
-        .args(["--hostname", "kiosk-test-01"])
+        .args(["--hostname", "kiosk-test-01", "--insecure-http"])
         .args(extra)
         .output()
         .unwrap()
@@ -138,6 +138,20 @@ fn provisioning_enrols_and_writes_a_config_the_app_accepts_and_refuses_to_run_tw
         .mode();
     assert_eq!(key_mode & 0o077, 0);
 
+    // The trust anchors sit beside the configuration, not in the app's data folder, and
+    // hold the ops key the kiosk enrolled with; the technician is shown its id.
+    let trust_path = kiosk_core::trust::Trust::beside(&config_path);
+    assert_eq!(done["trust_path"], trust_path.to_str().unwrap());
+    let trust = kiosk_core::trust::Trust::load_owned(&trust_path).unwrap();
+    assert_eq!(trust.central_url, url);
+    assert_eq!(trust.ops_public_key, identity.ops_public_key);
+    assert_eq!(
+        done["ops_key_id"],
+        kiosk_api::keys::key_id(&identity.ops_key().unwrap()).as_str()
+    );
+    let trust_mode = std::fs::metadata(&trust_path).unwrap().permissions().mode();
+    assert_eq!(trust_mode & 0o022, 0, "only its writer may change it");
+
     // A second provision on an enrolled kiosk is refused and changes nothing.
     let second_token = token(&db);
     let out = provision(&config_path, &url, &second_token, &[]);
@@ -171,6 +185,69 @@ fn provisioning_enrols_and_writes_a_config_the_app_accepts_and_refuses_to_run_tw
     assert_ne!(again["kiosk_id"], kiosk_id.as_str());
     let config = Config::load(&config_path).unwrap();
     assert_eq!(config.kiosk.id.as_deref(), again["kiosk_id"].as_str());
+}
+
+#[test]
+fn plain_http_needs_insecure_http_and_an_unexpected_ops_key_undoes_the_enrolment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (central, db) = start_central(dir);
+    let url = format!("http://{}", central.addr());
+    let config_path = technician_config(dir);
+    let before = std::fs::read_to_string(&config_path).unwrap();
+    let trust_path = kiosk_core::trust::Trust::beside(&config_path);
+
+    // Plain http without saying so: refused before anything is sent.
+    let token_a = token(&db);
+    let out = Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+        .args([
+            "provision",
+            "--central",
+            &url,
+            "--token",
+            &token_a,
+            "--config",
+        ])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("plain http"), "{message}");
+    assert!(message.contains("nothing was sent"), "{message}");
+
+    // The token is still good; central's key is not the one the technician was told: the
+    // enrolment is undone and nothing is trusted or saved.
+    let out = provision(
+        &config_path,
+        &url,
+        &token_a,
+        &["--expect-ops-key", "00000000deadbeef"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("not 00000000deadbeef"), "{message}");
+    assert!(Identity::load(&dir.join("data")).unwrap().is_none());
+    assert!(!trust_path.exists());
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), before);
+    let got = message
+        .split("central gave ops key ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap()
+        .to_owned();
+
+    // With the key id ops really gave (and a new token): enrolled, anchors written.
+    let out = provision(
+        &config_path,
+        &url,
+        &token(&db),
+        &["--expect-ops-key", &got.to_uppercase(), "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["ops_key_id"], got.as_str());
+    assert!(trust_path.exists());
 }
 
 #[test]

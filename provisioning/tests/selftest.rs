@@ -213,6 +213,7 @@ device = "test:0"
             &token,
             "--config",
             config.to_str().unwrap(),
+            "--insecure-http",
         ],
     );
     assert!(

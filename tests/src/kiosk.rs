@@ -46,7 +46,7 @@ pub fn provision(
         .arg(dir.join("kiosk.toml"))
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .args(["--hostname", name, "--json"])
+        .args(["--hostname", name, "--json", "--insecure-http"])
         .env("RUST_LOG", "warn")
         .output()
         .context("running kioskctl provision")?;

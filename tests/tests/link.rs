@@ -336,4 +336,88 @@ async fn a_hall_config_from_ops_is_refused_at_publish_if_bad_and_else_applied_ov
         in_force.ui.continue_prompt_secs,
         own.ui.continue_prompt_secs
     );
+
+    // The update agent (root) takes the bundle only through its signature, checked against
+    // its own anchors: the same result with the ops key, the kiosk's own file with another.
+    let verified = own.clone().in_force_verified(&ops);
+    assert_eq!(verified.hall.help_window_zh, "3号窗口");
+    assert_eq!(verified.ui.inactivity_timeout_secs, 120);
+    let impostor = keys::generate().verifying_key();
+    let unverified = own.clone().in_force_verified(&impostor);
+    assert_eq!(unverified.hall.help_window_zh, own.hall.help_window_zh);
+    // A payload the app rewrote (it can write its own data folder) changes nothing for root.
+    std::fs::write(
+        Downlink::bundle_path(store.dir(), kiosk_api::CONFIG_BUNDLE_KIND),
+        br#"{"update": {"window": "00:00-23:59"}}"#,
+    )
+    .unwrap();
+    let after = own.clone().in_force_verified(&ops);
+    assert_eq!(after.update.window, own.update.window);
+    assert_eq!(after.hall.help_window_zh, "3号窗口");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_bundle_is_refused_by_central_at_publish_and_by_the_kiosk_if_served() {
+    let rig = Rig::start();
+    let ops_key = rig.work.join("ops.pem");
+    let file = rig.work.join("hall-config.json");
+    let publish = |version: &str, timeout: u32| {
+        std::fs::write(
+            &file,
+            format!(r#"{{"ui": {{"inactivity_timeout_secs": {timeout}}}}}"#),
+        )
+        .unwrap();
+        Command::new(&rig.exe)
+            .args(["publish", "config"])
+            .arg(&file)
+            .args(["--hall", "hall-1", "--version", version, "--key"])
+            .arg(&ops_key)
+            .args(["--db", &rig.db])
+            .output()
+            .unwrap()
+    };
+    assert!(publish("2026-11-26.9", 90).status.success());
+    assert!(publish("2026-11-26.10", 120).status.success());
+    let (key, enrolment, store) = rig.enrol("kiosk-g").await;
+    let ops = keys::public_key_from_base64(&enrolment.ops_public_key).unwrap();
+    let downlink = Downlink::new(store.clone(), rig.client(&key, &enrolment), ops);
+    assert!(matches!(
+        downlink.poll_once().await.unwrap(),
+        PollOutcome::Applied(_)
+    ));
+    let in_force = std::fs::read(Downlink::bundle_path(store.dir(), "config")).unwrap();
+
+    // Ops cannot publish the older content again under an older version.
+    let out = publish("2026-11-26.8", 90);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an older config was published");
+    assert!(stderr.contains("newer than 2026-11-26.8"), "{stderr}");
+
+    // A central that serves the older signed bundle anyway (a stale node, a restored backup,
+    // an attacker replaying it): the kiosk keeps the one in force.
+    let conn = rusqlite::Connection::open(&rig.db).unwrap();
+    conn.execute(
+        "UPDATE desired SET version = '2026-11-26.9' WHERE hall_id = 'hall-1' AND kind = 'config'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let refused = downlink.poll_once().await;
+    match refused {
+        Err(SyncError::Unusable {
+            version, reason, ..
+        }) => {
+            assert_eq!(version, "2026-11-26.9");
+            assert!(
+                reason.contains("not newer than version 2026-11-26.10"),
+                "{reason}"
+            );
+        }
+        other => panic!("an older bundle was not refused: {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(Downlink::bundle_path(store.dir(), "config")).unwrap(),
+        in_force,
+        "the bundle in force stays"
+    );
 }

@@ -20,11 +20,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use ed25519_dalek::VerifyingKey;
 use kiosk_api::{ReleaseRef, UpdateOutcome, UpdateResult};
 use kiosk_core::config::Config;
 use kiosk_core::identity::Identity;
 use kiosk_core::state::KioskState;
 use kiosk_core::sync::{CentralClient, Timeouts};
+use kiosk_core::trust::{Trust, TrustError};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -246,6 +248,9 @@ pub enum AgentError {
     /// Identity files are damaged.
     #[error(transparent)]
     Identity(#[from] kiosk_core::identity::IdentityError),
+    /// The trust anchors are missing, damaged or writable by someone else.
+    #[error(transparent)]
+    Trust(#[from] kiosk_core::trust::TrustError),
     /// Central could not be asked.
     #[error(transparent)]
     Central(#[from] kiosk_core::sync::SyncError),
@@ -272,15 +277,18 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AgentError + '_ {
 pub struct Agent {
     layout: Layout,
     config: Config,
+    trust_path: PathBuf,
     now: Option<DateTime<Utc>>,
 }
 
 impl Agent {
-    /// An agent on `root` (normally `config.update.root`).
-    pub fn new(root: &Path, config: Config) -> Agent {
+    /// An agent on `root` (normally `config.update.root`) that trusts the anchors at
+    /// `trust_path` (normally [`Trust::beside`] the configuration file).
+    pub fn new(root: &Path, config: Config, trust_path: PathBuf) -> Agent {
         Agent {
             layout: Layout::new(root),
             config,
+            trust_path,
             now: None,
         }
     }
@@ -379,8 +387,18 @@ impl Agent {
         Ok(())
     }
 
-    /// The kiosk's identity, a client signing as it, and the release central offers.
-    async fn offered(&self) -> Result<(Identity, CentralClient, Option<ReleaseRef>), AgentError> {
+    /// The ops key from the trust anchors, a client of the anchors' central signing as this
+    /// kiosk, and the release central offers. Central's URL and the ops key come only from
+    /// the root-owned anchors: the identity in the app's data folder gives only the kiosk's
+    /// id and key, which decide nothing about what is installed.
+    async fn offered(
+        &self,
+    ) -> Result<(VerifyingKey, CentralClient, Option<ReleaseRef>), AgentError> {
+        let trust = Trust::load_owned(&self.trust_path)?;
+        let ops_key = trust.ops_key().map_err(|problem| TrustError::Corrupt {
+            path: self.trust_path.clone(),
+            problem,
+        })?;
         let identity = Identity::load(self.data_dir())?
             .ok_or_else(|| AgentError::NotProvisioned(self.data_dir().to_owned()))?;
         // A long request timeout for artifacts; an answer cut short is resumed anyway.
@@ -388,9 +406,10 @@ impl Agent {
             connect: Duration::from_secs(10),
             request: Duration::from_secs(600),
         };
-        let client = identity.client(self.data_dir(), timeouts)?;
+        let key = Identity::signing_key(self.data_dir())?;
+        let client = CentralClient::new(&trust.central_url, identity.kiosk_id, key, timeouts)?;
         let desired = client.desired_state(None).await?;
-        Ok((identity, client, desired.and_then(|(d, _)| d.release)))
+        Ok((ops_key, client, desired.and_then(|(d, _)| d.release)))
     }
 
     /// Records and reports a refusal; returns its verdict.
@@ -430,7 +449,7 @@ impl Agent {
     /// `check`: what `apply` would do, without downloading, switching or reporting.
     pub async fn check(&self) -> Result<Verdict, AgentError> {
         let running = self.running()?;
-        let (identity, client, offered) = self.offered().await?;
+        let (ops_key, client, offered) = self.offered().await?;
         let Some(offered) = offered else {
             return Ok(Verdict::NoRelease { running });
         };
@@ -449,7 +468,7 @@ impl Agent {
             Err(r) => return Ok(refused(r)),
         }
         let signed = client.release_manifest(&offered.version).await?;
-        let manifest = match verify_manifest(&identity.ops_key()?, &offered, &signed) {
+        let manifest = match verify_manifest(&ops_key, &offered, &signed) {
             Ok(m) => m,
             Err(r) => return Ok(refused(r)),
         };
@@ -486,7 +505,7 @@ impl Agent {
             }
         }
         let running = self.running()?;
-        let (identity, client, offered) = self.offered().await?;
+        let (ops_key, client, offered) = self.offered().await?;
         let Some(offered) = offered else {
             return Ok(Verdict::NoRelease { running });
         };
@@ -499,7 +518,7 @@ impl Agent {
             Err(r) => return self.refuse(&offered, &running, r),
         }
         let signed = client.release_manifest(&offered.version).await?;
-        let manifest = match verify_manifest(&identity.ops_key()?, &offered, &signed) {
+        let manifest = match verify_manifest(&ops_key, &offered, &signed) {
             Ok(m) => m,
             Err(r) => return self.refuse(&offered, &running, r),
         };

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use kiosk_core::config::Config;
+use kiosk_core::trust::Trust;
 use kiosk_update::{Agent, Reason, Verdict};
 
 #[derive(Debug, Parser)]
@@ -37,6 +38,10 @@ struct Common {
     /// The folder with `releases/` and `current` (default: `[update] root`).
     #[arg(long)]
     root: Option<PathBuf>,
+    /// The trust anchors: central's URL and the ops key (default: `trust.json` beside the
+    /// configuration). Read only if root owns it and no one else may write it.
+    #[arg(long)]
+    trust: Option<PathBuf>,
     /// Print the verdict as one JSON object.
     #[arg(long)]
     json: bool,
@@ -68,13 +73,31 @@ enum Cmd {
 }
 
 fn agent(common: &Common) -> anyhow::Result<Agent> {
+    let trust = common
+        .trust
+        .clone()
+        .unwrap_or_else(|| Trust::beside(&common.config));
+    let config = Config::load(&common.config)?;
     // Ops may set the maintenance window and the health deadline for the hall centrally.
-    let config = Config::load(&common.config)?.in_force();
+    // The bundle sits in the app's data folder, so it counts only with a signature that
+    // verifies against the root-owned anchors; without anchors (a rollback needs none) the
+    // kiosk's own file stands alone.
+    let config = match Trust::load_owned(&trust).map(|t| t.ops_key()) {
+        Ok(Ok(ops_key)) => config.in_force_verified(&ops_key),
+        Ok(Err(problem)) => {
+            tracing::warn!(%problem, "trust anchors unusable; central's configuration bundle not applied");
+            config
+        }
+        Err(err) => {
+            tracing::warn!(%err, "central's configuration bundle not applied");
+            config
+        }
+    };
     let root = common
         .root
         .clone()
         .unwrap_or_else(|| config.update.root.clone());
-    let agent = Agent::new(&root, config);
+    let agent = Agent::new(&root, config, trust);
     Ok(match common.now {
         Some(now) => agent.with_now(now),
         None => agent,

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{App, DAY, NIGHT, Rig};
+use serde_json::Value;
 
 #[test]
 fn an_offered_release_is_switched_to_only_at_night_without_a_session_and_then_committed() {
@@ -276,4 +277,43 @@ fn a_download_cut_off_mid_stream_is_resumed_where_it_stopped() {
     assert!(resumed > 100_000 && resumed < 150_000, "{download}");
     assert!(resumed < size);
     assert_eq!(rig.current(), "0.2.0");
+}
+
+#[test]
+fn the_agent_trusts_only_the_anchors_beside_the_config_and_only_if_no_one_else_can_write_them() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let rig = Rig::start("0.1.0", "0.1.0", 20);
+    let artifact = rig.artifact("0.2.0", App::Healthy);
+    rig.publish_and_roll_out("0.2.0", "0.1.0", &artifact);
+
+    // The app (which can write its data folder) points the identity at its own server and
+    // its own key: the agent, reading only the anchors, still asks central and sees 0.2.0.
+    let identity_path = rig.data.join(kiosk_core::identity::IDENTITY_FILE);
+    let mut identity: Value =
+        serde_json::from_slice(&std::fs::read(&identity_path).unwrap()).unwrap();
+    identity["central_url"] = "http://127.0.0.1:9".into();
+    identity["ops_public_key"] =
+        kiosk_api::keys::public_key_to_base64(&kiosk_api::keys::generate().verifying_key()).into();
+    std::fs::write(&identity_path, identity.to_string()).unwrap();
+    let (code, check) = rig.agent("check", NIGHT, &[]);
+    assert_eq!(
+        (code, &check["verdict"]),
+        (0, &"would_install".into()),
+        "{check}"
+    );
+
+    // Anchors someone else may write are not anchors: the agent stops and says why.
+    let trust = kiosk_core::trust::Trust::beside(&rig.config);
+    std::fs::set_permissions(&trust, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let (code, stderr) = rig.agent_fails("apply", NIGHT);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is not trusted"), "{stderr}");
+    assert_eq!(rig.current(), "0.1.0");
+
+    // No anchors at all (a kiosk provisioned by an older kioskctl): nothing is installed.
+    std::fs::remove_file(&trust).unwrap();
+    let (code, stderr) = rig.agent_fails("apply", NIGHT);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no trust anchors"), "{stderr}");
+    assert!(!rig.root.join("releases/0.2.0").exists(), "nothing staged");
 }

@@ -27,6 +27,9 @@ pub enum PublishOutcome {
     AlreadyPublished,
     /// Another payload already has this kind and version: bump the version.
     VersionTaken,
+    /// The hall already wants a newer version of this kind; kiosks would refuse this one
+    /// (they never go back), so ops must publish the content under a newer version.
+    OlderThanInForce(String),
 }
 
 impl Store {
@@ -50,6 +53,19 @@ impl Store {
         .fetch_optional(&mut *w.tx)
         .await
         .doing("looking for the bundle")?;
+        let in_force = sqlx::query_scalar::<_, String>(
+            "SELECT version FROM desired WHERE hall_id = $1 AND kind = $2",
+        )
+        .bind(hall_id)
+        .bind(&bundle.kind)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .doing("reading the hall's desired state")?;
+        if let Some(in_force) = in_force
+            && kiosk_api::version_cmp(&bundle.version, &in_force).is_lt()
+        {
+            return Ok(PublishOutcome::OlderThanInForce(in_force));
+        }
         let outcome = match existing {
             Some(old) if old != sha => return Ok(PublishOutcome::VersionTaken),
             Some(_) => PublishOutcome::AlreadyPublished,

@@ -63,6 +63,12 @@ pub fn applied_central_path(data_dir: &Path) -> PathBuf {
     crate::sync::Downlink::bundle_path(data_dir, kiosk_api::CONFIG_BUNDLE_KIND)
 }
 
+/// Where the downlink keeps the config bundle in force as central signed it, for readers
+/// that must not trust the data directory (the update agent, as root).
+pub fn applied_central_signed_path(data_dir: &Path) -> PathBuf {
+    crate::sync::Downlink::signed_bundle_path(data_dir, kiosk_api::CONFIG_BUNDLE_KIND)
+}
+
 fn refused(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     ConfigError::Central {
         key: key.into(),
@@ -154,6 +160,46 @@ impl Config {
             Ok(payload) => self.with_central(&payload).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// The configuration in force for a reader that trusts only `ops_key`: the file's, with
+    /// central's bundle over it only if its signed copy verifies. Anything else (no signed
+    /// copy, a bad signature, a bundle that does not fit) leaves the file's configuration
+    /// alone, and says so in the log.
+    pub fn in_force_verified(self, ops_key: &ed25519_dalek::VerifyingKey) -> Config {
+        let path = applied_central_signed_path(&self.kiosk.data_dir);
+        let bundle: kiosk_api::SignedBundle = match std::fs::read(&path) {
+            Ok(text) => match serde_json::from_slice(&text) {
+                Ok(bundle) => bundle,
+                Err(error) => {
+                    tracing::error!(%error, path = %path.display(), "central's signed configuration bundle unreadable; the kiosk's own file is used alone");
+                    return self;
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self,
+            Err(error) => {
+                tracing::error!(%error, path = %path.display(), "central's signed configuration bundle unreadable; the kiosk's own file is used alone");
+                return self;
+            }
+        };
+        if bundle.kind != kiosk_api::CONFIG_BUNDLE_KIND {
+            tracing::error!(kind = %bundle.kind, "the signed configuration bundle is of another kind; the kiosk's own file is used alone");
+            return self;
+        }
+        let payload = match kiosk_api::verify_bundle(ops_key, &bundle) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(%error, "central's configuration bundle does not verify against the trust anchors; the kiosk's own file is used alone");
+                return self;
+            }
+        };
+        match self.with_central(&payload) {
+            Ok(merged) => merged,
+            Err(error) => {
+                tracing::error!(%error, "central's configuration bundle not applied; the kiosk's own file is used alone");
+                self
+            }
         }
     }
 

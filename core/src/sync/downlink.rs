@@ -23,6 +23,10 @@ use crate::store::{AppliedBundle, Store, StoreError};
 /// Folder inside the store directory where applied bundles live, one file per kind.
 pub const BUNDLES_DIR: &str = "bundles";
 
+/// Ends the name of a bundle's signed copy; kinds are plain names without a dot, so it
+/// cannot be mistaken for a kind.
+const SIGNED_SUFFIX: &str = ".signed.json";
+
 /// Result of one poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollOutcome {
@@ -55,6 +59,14 @@ impl Downlink {
         store_dir.join(BUNDLES_DIR).join(kind)
     }
 
+    /// Where the bundle of `kind` is kept as central signed it, so that a reader that does
+    /// not trust this folder can verify it itself.
+    pub fn signed_bundle_path(store_dir: &Path, kind: &str) -> PathBuf {
+        store_dir
+            .join(BUNDLES_DIR)
+            .join(format!("{kind}{SIGNED_SUFFIX}"))
+    }
+
     /// One poll: ask with the stored ETag, fetch and verify what changed, apply atomically.
     pub async fn poll_once(&self) -> Result<PollOutcome, SyncError> {
         let store = self.store.clone();
@@ -81,8 +93,22 @@ impl Downlink {
             let store = self.store.clone();
             let kind = want.kind.clone();
             let current = run_blocking(move || store.applied_bundle(&kind)).await?;
-            if current.is_some_and(|c| c.version == want.version && c.sha256 == want.sha256) {
-                continue;
+            if let Some(current) = &current {
+                if current.version == want.version && current.sha256 == want.sha256 {
+                    continue;
+                }
+                // An older bundle, validly signed once, must not undo ops' later change (a
+                // rollback attack, or a stale central node): the one in force stays.
+                if kiosk_api::version_cmp(&want.version, &current.version).is_le() {
+                    return Err(SyncError::Unusable {
+                        kind: want.kind,
+                        version: want.version,
+                        reason: format!(
+                            "not newer than version {} in force; a bundle is never replaced by an older or equal one",
+                            current.version
+                        ),
+                    });
+                }
             }
             let bundle = self.client.bundle(&want.kind, &want.version).await?;
             if bundle.kind != want.kind || bundle.version != want.version {
@@ -106,6 +132,9 @@ impl Downlink {
                     reason,
                 });
             }
+            let signed = serde_json::to_vec(&bundle).map_err(|e| {
+                self.protocol(format!("bundle {} {}: {e}", want.kind, want.version))
+            })?;
             fetched.push((
                 AppliedBundle {
                     kind: want.kind,
@@ -113,15 +142,18 @@ impl Downlink {
                     sha256: digest,
                 },
                 payload,
+                signed,
             ));
         }
         let store = self.store.clone();
         let applied = run_blocking(move || {
             let dir = store.dir().join(BUNDLES_DIR);
-            for (bundle, payload) in &fetched {
+            for (bundle, payload, signed) in &fetched {
+                // Readers that verify (the update agent) read only the signed copy.
+                write_atomically(&dir, &format!("{}{SIGNED_SUFFIX}", bundle.kind), signed)?;
                 write_atomically(&dir, &bundle.kind, payload)?;
             }
-            let applied: Vec<AppliedBundle> = fetched.into_iter().map(|(b, _)| b).collect();
+            let applied: Vec<AppliedBundle> = fetched.into_iter().map(|(b, _, _)| b).collect();
             store.note_applied(&applied, new_etag.as_deref())?;
             Ok(applied)
         })

@@ -38,6 +38,13 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Allow a plain http:// central, on a test bench only: the ops key would arrive
+    /// unprotected.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// The ops key id ops gave you; the enrolment is undone if central's key differs.
+    #[arg(long, value_name = "KEY_ID")]
+    pub expect_ops_key: Option<String>,
 }
 
 /// Runs `kioskctl provision`.
@@ -49,6 +56,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         hostname: args.hostname.clone(),
         force: args.force,
         new_data_dir: args.data_dir.clone(),
+        insecure_http: args.insecure_http,
+        expect_ops_key: args.expect_ops_key.clone(),
     };
     let result = super::runtime()?.block_on(provision::provision(&request));
     match result {
@@ -96,6 +105,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                 }
                 println!(
+                    "trust anchors written to {}: central {} and ops key {}; compare the key id with the one ops gave you",
+                    done.trust_path.display(),
+                    done.central_url,
+                    done.ops_key_id
+                );
+                println!(
                     "next: `kioskctl devices`, then `kioskctl selftest --config {}`",
                     done.config_path.display()
                 );
@@ -111,6 +126,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ProvisionError::Unreachable { .. } => (EXIT_UNREACHABLE, "unreachable"),
                 ProvisionError::Config(_) | ProvisionError::DataDir { .. } => (EXIT_LOCAL, "local"),
                 ProvisionError::ConfigAfterEnrol { .. } => (EXIT_LOCAL, "config_after_enrol"),
+                ProvisionError::TrustAfterEnrol { .. } => (EXIT_LOCAL, "trust_after_enrol"),
+                ProvisionError::PlainHttp(_) => (EXIT_LOCAL, "plain_http"),
+                ProvisionError::OpsKeyMismatch { .. } => (EXIT_LOCAL, "ops_key_mismatch"),
                 _ => (1, "refused"),
             };
             if args.json {

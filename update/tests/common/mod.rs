@@ -91,6 +91,13 @@ impl Rig {
             runtime,
         };
         rig.install_by_hand(running);
+        // The anchors `kioskctl provision` writes beside the configuration.
+        kiosk_core::trust::Trust {
+            central_url: url.clone(),
+            ops_public_key: rig.identity.ops_public_key.clone(),
+        }
+        .write(&kiosk_core::trust::Trust::beside(&rig.config))
+        .unwrap();
         let hook = serde_json::to_string(RESTART_HOOK).unwrap();
         std::fs::write(
             &rig.config,
@@ -229,6 +236,21 @@ health_deadline_secs = {deadline_secs}
             )
         });
         (out.status.code().unwrap_or(-1), verdict)
+    }
+
+    /// Runs `kiosk-update <command>` expecting it to fail; its exit code and stderr.
+    pub fn agent_fails(&self, command: &str, now: &str) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_kiosk-update"))
+            .arg(command)
+            .args(["--config", self.config.to_str().unwrap()])
+            .args(["--root", self.root.to_str().unwrap()])
+            .args(["--json", "--now", now])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// The version `current` points at.
