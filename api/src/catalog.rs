@@ -1,5 +1,5 @@
-//! The service catalog of a hall (§5a), delivered to kiosks as a signed bundle of kind
-//! `catalog`. Shaped after `shared/data/catalog.sample.json`.
+//! The service catalog of a hall, delivered to kiosks as a signed bundle of kind
+//! `catalog`. `journeys/data/catalog.sample.json` is a sample of its shape.
 
 use serde::{Deserialize, Serialize};
 

@@ -281,8 +281,61 @@ pub struct TicketVoided {
     pub number: u32,
     /// Business date the number belongs to.
     pub business_date: NaiveDate,
-    /// Machine code, e.g. `paper_out`.
-    pub reason: String,
+    /// Why.
+    pub reason: VoidReason,
+}
+
+/// Why a ticket did not print cleanly, and `ticket_voided.reason` when its number is given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidReason {
+    /// The printer had no paper.
+    PaperOut,
+    /// Its cover was open.
+    CoverOpen,
+    /// Its cutter failed.
+    CutterError,
+    /// It reported an error it cannot recover from.
+    UnrecoverableError,
+    /// It reported an error it may recover from.
+    RecoverableError,
+    /// It was offline for no reason it gave.
+    Offline,
+    /// Talking to it failed.
+    PrinterError,
+    /// The ticket could not be laid out.
+    LayoutError,
+    /// It could not be opened.
+    PrinterUnavailable,
+    /// The kiosk has no dispenser.
+    NoDispenser,
+    /// The kiosk stopped before the ticket went to the printer.
+    Interrupted,
+}
+
+impl VoidReason {
+    /// The code on the wire (what serde writes), as kept in central's tables.
+    pub fn code(self) -> &'static str {
+        match self {
+            VoidReason::PaperOut => "paper_out",
+            VoidReason::CoverOpen => "cover_open",
+            VoidReason::CutterError => "cutter_error",
+            VoidReason::UnrecoverableError => "unrecoverable_error",
+            VoidReason::RecoverableError => "recoverable_error",
+            VoidReason::Offline => "offline",
+            VoidReason::PrinterError => "printer_error",
+            VoidReason::LayoutError => "layout_error",
+            VoidReason::PrinterUnavailable => "printer_unavailable",
+            VoidReason::NoDispenser => "no_dispenser",
+            VoidReason::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for VoidReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.code())
+    }
 }
 
 impl CitizenEvent for TicketVoided {
@@ -350,13 +403,34 @@ impl CitizenEvent for RatingGiven {
     const KIND: &'static str = event_kind::RATING_GIVEN;
 }
 
+/// A citizen's language on the kiosk, as events carry it (`zh`, `en`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    /// Simplified Chinese.
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+impl Language {
+    /// The code on the wire and in central's tables: `zh` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Zh => "zh",
+            Language::En => "en",
+        }
+    }
+}
+
 /// `help` / `help_requested`: a citizen pressed "call for help"; staff see it at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HelpRequested {
     /// Page the citizen was on.
     pub page: String,
-    /// UI language, `zh` or `en`.
-    pub language: String,
+    /// The citizen's language.
+    pub language: Language,
     /// When it was pressed.
     pub at: DateTime<Utc>,
 }

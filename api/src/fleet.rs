@@ -15,6 +15,9 @@ use utoipa::ToSchema;
 
 use crate::keys::key_id;
 
+/// The kinds of device a kiosk drives, as its health reports name them.
+pub use kiosk_hal::DeviceKind;
+
 /// Event kind (stream `health`) of a [`HealthReport`].
 pub const KIND_HEALTH_REPORT: &str = "health_report";
 /// Event kind (stream `health`) of an [`UpdateResult`].
@@ -151,9 +154,9 @@ impl DeviceState {
 /// One device in a [`HealthReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeviceReport {
-    /// `kiosk_hal::DeviceKind` in snake case: `id_card_reader`, `printer`, `dispenser`,
-    /// `scanner`, `number_display`.
-    pub kind: String,
+    /// Which device: `id_card_reader`, `printer`, `dispenser`, `scanner`, `number_display`.
+    #[schema(value_type = String, example = "printer")]
+    pub kind: DeviceKind,
     /// Its state.
     pub state: DeviceState,
     /// The reason of a degraded or faulty state (`paper_low`, "no answer on /dev/kiosk/idcard").

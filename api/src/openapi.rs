@@ -576,6 +576,7 @@ fn citizen_schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<TicketPriority>()
         .schema_from::<TicketIssued>()
         .schema_from::<TicketVoided>()
+        .schema_from::<VoidReason>()
         .schema_from::<SubmittedMaterial>()
         .schema_from::<ApplicationSubmitted>()
         .schema_from::<RatingGiven>()
@@ -591,4 +592,5 @@ fn citizen_schemas(components: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<HolderKey>()
         .schema_from::<HolderKeys>()
         .schema_from::<HelpStatus>()
+        .schema_from::<Language>()
 }

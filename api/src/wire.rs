@@ -27,7 +27,7 @@ pub struct Enrolment {
     pub hall_id: String,
     /// Display name of that hall.
     pub hall_name: String,
-    /// Queue numbers reserved for this kiosk when it is offline with no lease left (§6).
+    /// Queue numbers reserved for this kiosk when it is offline with no lease left.
     pub number_band: NumberBand,
     /// Ops public key (base64, 32 bytes) that signs every bundle this kiosk applies.
     pub ops_public_key: String,
@@ -222,7 +222,7 @@ pub struct UploadStatus {
 /// What a kiosk should be running (`GET /v1/desired-state`, with ETag).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DesiredState {
-    /// Service catalog bundle (§5a).
+    /// Service catalog bundle.
     pub catalog: Option<BundleRef>,
     /// Kiosk configuration bundle.
     pub config: Option<BundleRef>,

@@ -106,7 +106,7 @@ async fn staff_work_the_hall_from_the_command_line() {
                     4,
                     &HelpRequested {
                         page: "apply_form".into(),
-                        language: "zh".into(),
+                        language: kiosk_api::citizen::Language::Zh,
                         at: Utc::now(),
                     },
                 ),

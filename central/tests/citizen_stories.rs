@@ -9,7 +9,7 @@ use common::{Central, Kiosk, Outbox, acked, databases, today};
 use kiosk_api::citizen::{
     ApplicationProgress, ApplicationStatus, ApplicationSubmitted, Appointment, HelpRequested,
     LEASE_MAX_NUMBER, Lease, LeaseRequest, QueueSnapshot, RatingGiven, SubmittedMaterial,
-    TicketIssued, TicketPriority, TicketVoided, rating_subject, ticket_no,
+    TicketIssued, TicketPriority, TicketVoided, VoidReason, rating_subject, ticket_no,
 };
 use kiosk_api::{ApiError, ApplicationNo, EventOutcome, reject_reason, routes};
 use reqwest::Method;
@@ -210,7 +210,7 @@ async fn a_resent_ticket_changes_nothing_and_a_voided_ticket_is_not_waiting() {
                 category: "A".into(),
                 number: 4,
                 business_date: today(),
-                reason: "paper_out".into(),
+                reason: VoidReason::PaperOut,
             }),
         ];
         assert_eq!(
@@ -382,7 +382,7 @@ async fn help_requests_are_open_until_staff_acknowledge_them() {
         let mut outbox = Outbox::new();
         let help = outbox.event(&HelpRequested {
             page: "apply_scan".into(),
-            language: "zh".into(),
+            language: kiosk_api::citizen::Language::Zh,
             at: Utc::now(),
         });
         acked(&kiosk, std::slice::from_ref(&help)).await;

@@ -13,8 +13,8 @@ use chrono::Utc;
 use common::{Central, Kiosk, Outbox, acked, databases, today};
 use kiosk_api::citizen::{
     ApplicationProgress, ApplicationSubmitted, HelpRequested, HelpStatus, HolderKeys, Lease,
-    LeaseRequest, RatingGiven, TicketIssued, TicketPriority, TicketVoided, rating_subject,
-    ticket_no,
+    LeaseRequest, RatingGiven, TicketIssued, TicketPriority, TicketVoided, VoidReason,
+    rating_subject, ticket_no,
 };
 use kiosk_api::{
     ApiError, ApplicationNo, EnrolRequest, Enrolment, Event, EventOutcome, KioskNo, Stream, keys,
@@ -376,7 +376,7 @@ async fn a_ticket_is_callable_once_under_its_number_and_only_from_its_own_number
             category: "A".into(),
             number: band.first,
             business_date: today(),
-            reason: "paper_out".into(),
+            reason: VoidReason::PaperOut,
         };
         let refused = acked(&b, &[out_b.event(&void)]).await;
         assert_eq!(reason(&refused[0]), reject_reason::NUMBER_NOT_YOURS);
@@ -471,7 +471,7 @@ async fn a_kiosk_reads_back_whether_staff_acknowledged_its_own_help_request() {
         let mut outbox = Outbox::new();
         let help = outbox.event(&HelpRequested {
             page: "apply_scan".into(),
-            language: "zh".into(),
+            language: kiosk_api::citizen::Language::Zh,
             at: Utc::now(),
         });
         // Not yet received: 404, the request is still in the kiosk's outbox.

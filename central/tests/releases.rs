@@ -8,6 +8,7 @@ mod ops_common;
 
 use std::process::Command;
 
+use central::store::{RolloutState, StageState};
 use common::{Central, databases};
 use futures::StreamExt as _;
 use kiosk_api::{SignedRelease, routes};
@@ -276,7 +277,7 @@ async fn cohorts_advance_on_committed_updates_and_failures_pause_with_their_reas
             "{}",
             db.name
         );
-        assert_eq!(status.stages[1].state, "pending");
+        assert_eq!(status.stages[1].state, StageState::Pending);
         assert_eq!(offered(&pilot_a).await.as_deref(), Some("0.2.0"));
         assert_eq!(
             offered(&main_a).await,
@@ -299,7 +300,7 @@ async fn cohorts_advance_on_committed_updates_and_failures_pause_with_their_reas
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(status.stages[0].state, "done");
+        assert_eq!(status.stages[0].state, StageState::Done);
         assert_eq!(status.current_stage, 2);
         let second = &status.stages[1];
         // The rest of the fleet: two to update, one already newer, one too old to take it.
@@ -324,7 +325,7 @@ async fn cohorts_advance_on_committed_updates_and_failures_pause_with_their_reas
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(status.state, "paused");
+        assert_eq!(status.state, RolloutState::Paused);
         assert!(
             status
                 .paused_reason
@@ -353,7 +354,7 @@ async fn cohorts_advance_on_committed_updates_and_failures_pause_with_their_reas
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(status.state, "completed");
+        assert_eq!(status.state, RolloutState::Completed);
         assert!(matches!(
             central.store.resume_rollout(status.id).await,
             Err(central::store::RolloutError::WrongState { .. })

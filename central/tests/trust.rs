@@ -523,7 +523,7 @@ async fn help_requests_beyond_the_per_kiosk_rate_wait_at_the_kiosk() {
         let mut outbox = Outbox::new();
         let help = |page: &str| HelpRequested {
             page: page.into(),
-            language: "zh".into(),
+            language: kiosk_api::citizen::Language::Zh,
             at: chrono::Utc::now(),
         };
         let batch: Vec<_> = (0..8)

@@ -287,7 +287,7 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
                 4,
                 &HelpRequested {
                     page: "take_number".into(),
-                    language: "en".into(),
+                    language: kiosk_api::citizen::Language::En,
                     at: Utc::now(),
                 },
             ),

@@ -42,36 +42,8 @@ impl Text {
     }
 }
 
-/// The session's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Language {
-    /// Simplified Chinese.
-    #[default]
-    Zh,
-    /// English.
-    En,
-}
-
-impl Language {
-    /// The code events carry (`help_requested.language`): `zh` or `en`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::Zh => "zh",
-            Language::En => "en",
-        }
-    }
-}
-
-/// The configured language is where a session starts.
-impl From<kiosk_core::config::Language> for Language {
-    fn from(language: kiosk_core::config::Language) -> Language {
-        match language {
-            kiosk_core::config::Language::ZhCn => Language::Zh,
-            kiosk_core::config::Language::En => Language::En,
-        }
-    }
-}
+/// The session's language: the one [`kiosk_api::citizen::Language`] events carry.
+pub use kiosk_api::citizen::Language;
 
 /// The citizen journeys, one tile each on the home page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

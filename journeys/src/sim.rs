@@ -7,9 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
+use kiosk_core::config::ScannerDevice;
 use kiosk_idcard::IdCard;
+use kiosk_scanner::Source;
 use kiosk_sim::idcard::{SimConfig, SimulatedReader};
 use kiosk_sim::printer::{Config as PrinterConfig, Cover, Emulator, Paper, Server};
+
+use crate::engine::{LoadedPages, ScanLoad};
 
 /// The sample resident card of kiosk-sim (a fictional person).
 const SAMPLE_CARD: &str = include_str!("../../drivers/sim/cards/resident.json");
@@ -67,6 +71,7 @@ struct Shared {
     receipt: Emulator,
     pages: Mutex<SimPages>,
     slow_scanner: std::sync::atomic::AtomicBool,
+    scan_panics: std::sync::atomic::AtomicBool,
 }
 
 /// The tester's controls (the simulate panel, the headless script, tests). Cheap to clone.
@@ -130,6 +135,14 @@ impl SimControls {
             .store(slow, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Makes the next scan's task panic where it asks what is loaded: fault injection for the
+    /// engine's recovery of a lost device task.
+    pub fn panic_on_next_scan(&self) {
+        self.shared
+            .scan_panics
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The SANE test backend's options for the next scan: the picture loaded, and the read
     /// limit and delay when the scanner is slow.
     pub fn scan_options(&self) -> (u32, Vec<(String, String)>) {
@@ -187,6 +200,31 @@ impl SimControls {
     }
 }
 
+/// The simulator says what it loaded: the pictures for SANE's test backend, taken from the
+/// feeder when there are several pages.
+impl ScanLoad for SimControls {
+    #[allow(clippy::panic)]
+    fn next_scan(&self) -> LoadedPages {
+        if self
+            .shared
+            .scan_panics
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            panic!("simulated fault in the scan task");
+        }
+        let (pages, extra_options) = self.scan_options();
+        LoadedPages {
+            source: if pages > 1 {
+                Source::Feeder
+            } else {
+                Source::Flatbed
+            },
+            pages: Some(pages),
+            extra_options,
+        }
+    }
+}
+
 /// The running simulators; stopped when dropped.
 pub struct SimDevices {
     controls: SimControls,
@@ -199,7 +237,8 @@ pub struct SimDevices {
     /// The receipt printer's TCP address.
     pub receipt_addr: String,
     /// The SANE device of the scanner.
-    pub scanner_device: String,
+    /// The scanner: SANE's test backend, at 75 dpi so that a simulated scan takes a moment.
+    pub scanner: ScannerDevice,
 }
 
 impl SimDevices {
@@ -243,7 +282,11 @@ impl SimDevices {
             dispenser_addr: addr(&dispenser_server),
             receipt_addr: addr(&receipt_server),
             idcard_link,
-            scanner_device: "test:0".into(),
+            scanner: ScannerDevice {
+                device: "test:0".into(),
+                dpi: 75,
+                feeder: false,
+            },
             controls: SimControls {
                 shared: Arc::new(Shared {
                     reader,
@@ -251,6 +294,7 @@ impl SimDevices {
                     receipt,
                     pages: Mutex::new(SimPages::Good(1)),
                     slow_scanner: std::sync::atomic::AtomicBool::new(false),
+                    scan_panics: std::sync::atomic::AtomicBool::new(false),
                 }),
             },
             _dispenser_server: dispenser_server,

@@ -137,6 +137,52 @@ async fn help_cancel_and_a_card_are_answered_while_a_ticket_waits_to_be_taken_or
     assert_eq!((s.tickets_voided, s.tickets_unconfirmed), (0, 0), "{s:?}");
 
     // A slow scan: the applicant reaches the scan page and starts it.
+    to_scan_page(&engine, &sim, 4).await;
+    sim.load_pages(SimPages::Good(1));
+    sim.set_slow_scanner(true);
+    let r = screen.borrow().revision;
+    engine.send(Command::Confirm);
+    until(&mut screen, r, |p| matches!(p, Page::Working { .. })).await;
+    answered_while(&engine, &sim, || stats.borrow().scans == 0).await;
+
+    // The scan still finishes and reports; the scanner is back for the next citizen.
+    eventually("the scan reports", || stats.borrow().scans == 1).await;
+    until(&mut screen, screen.borrow().revision, |p| {
+        !matches!(p, Page::Working { .. })
+    })
+    .await;
+
+    // A scan task that panics loses the scanner it held: the citizen is told the scan
+    // failed (not left waiting), the scanner is opened again, and the next scan works.
+    sim.set_slow_scanner(false);
+    let r = screen.borrow().revision;
+    engine.send(Command::Cancel);
+    until(&mut screen, r, |p| matches!(p, Page::Home)).await;
+    to_scan_page(&engine, &sim, 5).await;
+    sim.panic_on_next_scan();
+    let failed = scan_once(&engine).await;
+    assert!(
+        failed.as_ref().is_some_and(|e| e.zh.contains("扫描失败")),
+        "a lost scan task is a failed scan on screen: {failed:?}"
+    );
+    let mut outcome = failed;
+    for _ in 0..100 {
+        outcome = scan_once(&engine).await;
+        if outcome.is_none() {
+            break;
+        }
+        // The scanner is still being opened again.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(outcome, None, "the scanner came back after the lost task");
+    assert_eq!(stats.borrow().scans, 2);
+    engine.shutdown().await;
+}
+
+/// Takes the applicant with card `card` through the social-security card application up to
+/// its first scan, with one good page loaded.
+async fn to_scan_page(engine: &EngineHandle, sim: &SimControls, card: u32) {
+    let mut screen = engine.screen();
     let r = screen.borrow().revision;
     engine.send(Command::Start {
         journey: JourneyKind::Apply,
@@ -144,7 +190,7 @@ async fn help_cancel_and_a_card_are_answered_while_a_ticket_waits_to_be_taken_or
     until(&mut screen, r, |p| matches!(p, Page::TapCard { .. })).await;
     let r = screen.borrow().revision;
     let born = chrono::NaiveDate::from_ymd_opt(1985, 8, 8).unwrap();
-    sim.present_card(&citizen_card(4, born));
+    sim.present_card(&citizen_card(card, born));
     until(&mut screen, r, |p| matches!(p, Page::Choose { .. })).await;
     sim.take_card_away().await;
     let r = screen.borrow().revision;
@@ -170,13 +216,30 @@ async fn help_cancel_and_a_card_are_answered_while_a_ticket_waits_to_be_taken_or
     engine.send(Command::Confirm);
     until(&mut screen, r, |p| matches!(p, Page::Scan { .. })).await;
     sim.load_pages(SimPages::Good(1));
-    sim.set_slow_scanner(true);
+}
+
+/// Scans on the scan page: the error shown, or `None` when the page was accepted (the
+/// journey moved on to the next material or the review).
+async fn scan_once(engine: &EngineHandle) -> Option<kiosk_journeys::Text> {
+    let mut screen = engine.screen();
+    let index = match &screen.borrow().page {
+        Page::Scan { index, .. } => *index,
+        other => panic!("not on the scan page: {other:?}"),
+    };
     let r = screen.borrow().revision;
     engine.send(Command::Confirm);
-    until(&mut screen, r, |p| matches!(p, Page::Working { .. })).await;
-    answered_while(&engine, &sim, || stats.borrow().scans == 0).await;
-
-    // The scan still finishes and reports; the scanner is back for the next citizen.
-    eventually("the scan reports", || stats.borrow().scans == 1).await;
-    engine.shutdown().await;
+    let page = until(&mut screen, r, |p| match p {
+        Page::Working { .. } => false,
+        Page::Scan {
+            index: now, error, ..
+        } => *now != index || error.is_some(),
+        _ => true,
+    })
+    .await;
+    match page {
+        Page::Scan {
+            index: now, error, ..
+        } if now == index => error,
+        _ => None,
+    }
 }

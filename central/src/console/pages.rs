@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use kiosk_api::SignedRelease;
-use kiosk_api::fleet::{DeviceReport, DeviceState};
+use kiosk_api::fleet::{DeviceKind, DeviceReport, DeviceState};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::store::{
     AuditEntry, BadReview, ConsoleSession, ConsoleUser, FleetKiosk, Hall, HealthEntry, HelpRequest,
-    QueueStats, RatingDistribution, RefusedEvent, Role, RolloutMember, RolloutStatus, TicketRow,
-    UpdateResultRow,
+    MemberState, QueueStats, RatingDistribution, RefusedEvent, Role, RolloutMember, RolloutState,
+    RolloutStatus, TicketRow, UpdateResultRow,
 };
 
 const CSS: &str = r#"
@@ -67,14 +67,13 @@ fn ago(t: DateTime<Utc>) -> String {
     }
 }
 
-fn kind_label(kind: &str) -> String {
+fn kind_label(kind: DeviceKind) -> &'static str {
     match kind {
-        "id_card_reader" => "身份证阅读器 ID-card reader".into(),
-        "printer" => "打印机 printer".into(),
-        "dispenser" => "取号机 ticket dispenser".into(),
-        "scanner" => "扫描仪 scanner".into(),
-        "number_display" => "叫号屏 number display".into(),
-        other => other.to_owned(),
+        DeviceKind::IdCardReader => "身份证阅读器 ID-card reader",
+        DeviceKind::Printer => "打印机 printer",
+        DeviceKind::Dispenser => "取号机 ticket dispenser",
+        DeviceKind::Scanner => "扫描仪 scanner",
+        DeviceKind::NumberDisplay => "叫号屏 number display",
     }
 }
 
@@ -114,7 +113,7 @@ fn outcome_class(outcome: &str) -> &'static str {
 fn device(d: &DeviceReport) -> Markup {
     let (label, class) = state_label(d.state);
     html! {
-        (kind_label(&d.kind)) ": " span class=(class) { (label) }
+        (kind_label(d.kind)) ": " span class=(class) { (label) }
         @if !d.detail.is_empty() { " (" (detail_label(&d.detail)) ")" }
     }
 }
@@ -438,7 +437,7 @@ pub(super) fn kiosk(
                         thead { tr { th { "设备 Device" } th { "状态 State" } th { "说明 Detail" } } }
                         tbody { @for d in &r.devices {
                             @let (label, class) = state_label(d.state);
-                            tr { td { (kind_label(&d.kind)) } td { span class=(class) { (label) } } td { (detail_label(&d.detail)) } }
+                            tr { td { (kind_label(d.kind)) } td { span class=(class) { (label) } } td { (detail_label(&d.detail)) } }
                         } }
                     }
                     @if let Some(at) = &k.reported_at { p class="muted" { "报告于 reported at " (bj_text(at)) } }
@@ -563,7 +562,7 @@ pub(super) fn rollouts(
             @for (r, chosen) in rollouts.iter().zip(members) {
                 section class="box rollout" id=(format!("rollout-{}", r.id)) {
                     h2 { "发布 Rollout " (r.id) " · 版本 release " (r.release) " · "
-                        span class=(match r.state.as_str() { "active" | "completed" => "ok", "paused" => "warn", _ => "bad" }) { (state_zh(&r.state)) " " (r.state) } }
+                        span class=(rollout_class(r.state)) { (state_zh(r.state)) " " (r.state) } }
                     @if let Some(reason) = &r.paused_reason { p class="warn" { "暂停原因 Paused: " (reason) } }
                     p class="muted" { "创建 created " (bj_text(&r.created_at)) " · 更新 updated " (bj_text(&r.updated_at))
                         " · 失败达 " (r.max_failures) " 台即暂停 pauses at " (r.max_failures) " failed kiosk(s)" }
@@ -603,13 +602,13 @@ pub(super) fn rollouts(
                                     td { (m.stage) }
                                     td { a href=(format!("/console/kiosks/{}", m.kiosk_id)) { (m.hostname) } }
                                     td { (m.hall_id) }
-                                    td { span class=(member_class(&m.state)) { (m.state) } }
+                                    td { span class=(member_class(m.state)) { (m.state) } }
                                     td { (m.note) }
                                 }
                             } }
                         }
                     }
-                    @for action in actions(&r.state) {
+                    @for action in actions(r.state) {
                         form class="inline" method="post" action=(format!("/console/rollouts/{}/{}", r.id, action.0)) {
                             input type="hidden" name="csrf" value=(session.csrf);
                             button type="submit" { (action.1) }
@@ -630,30 +629,37 @@ pub(super) fn rollouts(
     )
 }
 
-fn member_class(state: &str) -> &'static str {
+fn member_class(state: MemberState) -> &'static str {
     match state {
-        "committed" => "ok",
-        "failed" => "bad",
-        "acknowledged" | "skipped" => "warn",
-        _ => "muted",
+        MemberState::Committed => "ok",
+        MemberState::Failed => "bad",
+        MemberState::Acknowledged | MemberState::Skipped => "warn",
+        MemberState::Pending => "muted",
     }
 }
 
-fn state_zh(state: &str) -> &'static str {
+fn rollout_class(state: RolloutState) -> &'static str {
     match state {
-        "active" => "进行中",
-        "paused" => "已暂停",
-        "aborted" => "已中止",
-        "completed" => "已完成",
-        _ => "",
+        RolloutState::Active | RolloutState::Completed => "ok",
+        RolloutState::Paused => "warn",
+        RolloutState::Aborted => "bad",
     }
 }
 
-fn actions(state: &str) -> Vec<(&'static str, &'static str)> {
+fn state_zh(state: RolloutState) -> &'static str {
     match state {
-        "active" => vec![("pause", "暂停 Pause"), ("abort", "中止 Abort")],
-        "paused" => vec![("resume", "继续 Resume"), ("abort", "中止 Abort")],
-        _ => vec![],
+        RolloutState::Active => "进行中",
+        RolloutState::Paused => "已暂停",
+        RolloutState::Aborted => "已中止",
+        RolloutState::Completed => "已完成",
+    }
+}
+
+fn actions(state: RolloutState) -> Vec<(&'static str, &'static str)> {
+    match state {
+        RolloutState::Active => vec![("pause", "暂停 Pause"), ("abort", "中止 Abort")],
+        RolloutState::Paused => vec![("resume", "继续 Resume"), ("abort", "中止 Abort")],
+        RolloutState::Aborted | RolloutState::Completed => vec![],
     }
 }
 

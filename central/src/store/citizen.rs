@@ -231,9 +231,6 @@ async fn ticket_voided(
     if let Err(v) = ticket_fits(&t.category, t.number, &t.ticket_no) {
         return Ok(v);
     }
-    if t.reason.is_empty() || t.reason.len() > 64 {
-        return Ok(Verdict::invalid("field `reason` is not 1 to 64 characters"));
-    }
     if let Some(refused) = owns_number(conn, sender, &t.category, t.business_date, t.number).await?
     {
         return Ok(refused);
@@ -257,7 +254,7 @@ async fn ticket_voided(
     .bind(&t.ticket_no)
     .bind(&sender.kiosk)
     .bind(at)
-    .bind(&t.reason)
+    .bind(t.reason.code())
     .fetch_optional(&mut *conn)
     .await
     .doing("recording a voided ticket")?;
@@ -282,11 +279,6 @@ async fn help_requested(
     if h.page.is_empty() || h.page.len() > 64 {
         return Ok(Verdict::invalid("field `page` is not 1 to 64 characters"));
     }
-    if h.language.is_empty() || h.language.len() > 16 {
-        return Ok(Verdict::invalid(
-            "field `language` is not 1 to 16 characters",
-        ));
-    }
     // Keyed by kiosk and event id: the same request sent again is the same row. Ingest only
     // projects events it has newly stored, so a conflict here is that very request.
     sqlx::query(
@@ -297,7 +289,7 @@ async fn help_requested(
     .bind(&sender.kiosk)
     .bind(e.event_id.to_string())
     .bind(&h.page)
-    .bind(&h.language)
+    .bind(h.language.code())
     .bind(millis(h.at))
     .bind(now_millis())
     .execute(&mut *conn)

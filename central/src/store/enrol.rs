@@ -14,7 +14,7 @@ use super::{Action, Doing as _, Store, StoreError, now_millis};
 const CLAIM_TRIES: usize = 20;
 
 /// Queue numbers 500..=999 of each category are split into bands of this size, one per
-/// kiosk of a hall, counting down from 999; the leased blocks of §6 use the numbers below.
+/// kiosk of a hall, counting down from 999; the leased blocks use the numbers below.
 pub const BAND_SIZE: u32 = 50;
 /// Bands per hall.
 pub const BANDS_PER_HALL: i64 = 10;

@@ -42,7 +42,8 @@ pub use fleet::{
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
 pub use releases::{RELEASE_CHUNK_BYTES, ReleasePublished};
 pub use rollouts::{
-    RolloutError, RolloutFailure, RolloutMember, RolloutStatus, StageSelector, StageStatus,
+    MemberState, RolloutError, RolloutFailure, RolloutMember, RolloutState, RolloutStatus,
+    StageSelector, StageState, StageStatus,
 };
 pub use stats::{GapRange, KindCount, KioskStats, Stats};
 

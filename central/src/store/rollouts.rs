@@ -26,34 +26,83 @@ use sqlx::{Any, AnyConnection, Row as _, Transaction};
 use super::project::{Verdict, parse};
 use super::{Action, Doing as _, Store, StoreError, now_millis};
 
-/// Rollout states.
-pub mod rollout_state {
-    /// Offering the release to the current stage's kiosks.
-    pub const ACTIVE: &str = "active";
-    /// Stopped by ops or by failures; nothing offered until resumed.
-    pub const PAUSED: &str = "paused";
-    /// Stopped for good; kiosks that committed keep the release (never downgraded).
-    pub const ABORTED: &str = "aborted";
-    /// Every stage done.
-    pub const COMPLETED: &str = "completed";
+/// Defines a state kept in a TEXT column: its names in the database and on the wire.
+macro_rules! db_state {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// The name in the database and in `--json` output.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            /// The state named `text`, as central wrote it.
+            fn from_db(text: String) -> Result<Self, StoreError> {
+                match text.as_str() {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(StoreError::Corrupt(concat!("rollout state (", stringify!($name), ")"))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // `pad`, so that `{:<8}` in tables lines up.
+                f.pad(self.as_str())
+            }
+        }
+    };
 }
 
-/// Member states.
-pub mod member_state {
-    /// Offered the release, no result yet.
-    pub const PENDING: &str = "pending";
-    /// Reported `update_result` committed.
-    pub const COMMITTED: &str = "committed";
-    /// Reported rolled_back or refused; holds its stage until ops resume.
-    pub const FAILED: &str = "failed";
-    /// A failure ops accepted by resuming.
-    pub const ACKNOWLEDGED: &str = "acknowledged";
-    /// Not offered: already on the release or newer, or below its min_version.
-    pub const SKIPPED: &str = "skipped";
+db_state! {
+    /// A rollout's state.
+    RolloutState {
+        /// Offering the release to the current stage's kiosks.
+        Active = "active",
+        /// Stopped by ops or by failures; nothing offered until resumed.
+        Paused = "paused",
+        /// Stopped for good; kiosks that committed keep the release (never downgraded).
+        Aborted = "aborted",
+        /// Every stage done.
+        Completed = "completed",
+    }
 }
 
-use member_state as ms;
-use rollout_state as rs;
+db_state! {
+    /// A cohort's state.
+    StageState {
+        /// Not reached yet.
+        Pending = "pending",
+        /// Its kiosks are being offered the release.
+        Active = "active",
+        /// Every kiosk of it committed, skipped or was acknowledged.
+        Done = "done",
+    }
+}
+
+db_state! {
+    /// A kiosk's state in a rollout.
+    MemberState {
+        /// Offered the release, no result yet.
+        Pending = "pending",
+        /// Reported `update_result` committed.
+        Committed = "committed",
+        /// Reported rolled_back or refused; holds its stage until ops resume.
+        Failed = "failed",
+        /// A failure ops accepted by resuming.
+        Acknowledged = "acknowledged",
+        /// Not offered: already on the release or newer, or below its min_version.
+        Skipped = "skipped",
+    }
+}
 
 /// How a stage picks its kiosks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +155,7 @@ pub enum RolloutError {
     #[error(
         "rollout {0} is still {1}; abort it (`central rollout abort {0}`) before starting another"
     )]
-    AnotherRunning(i64, String),
+    AnotherRunning(i64, RolloutState),
     /// The stages make no sense.
     #[error("{0}")]
     BadStages(String),
@@ -119,7 +168,7 @@ pub enum RolloutError {
         /// Rollout id.
         id: i64,
         /// Its state.
-        state: String,
+        state: RolloutState,
         /// What would be needed.
         wanted: &'static str,
     },
@@ -135,8 +184,8 @@ pub struct RolloutStatus {
     pub id: i64,
     /// Release version rolled out.
     pub release: String,
-    /// active, paused, aborted or completed.
-    pub state: String,
+    /// Where it stands.
+    pub state: RolloutState,
     /// Stage being rolled out (1-based).
     pub current_stage: u32,
     /// Failed kiosks (not yet acknowledged) that pause the rollout.
@@ -160,8 +209,8 @@ pub struct StageStatus {
     pub stage: u32,
     /// `percent:P` or `hall:ID`.
     pub selector: String,
-    /// pending, active or done.
-    pub state: String,
+    /// Where the cohort stands.
+    pub state: StageState,
     /// Kiosks chosen.
     pub kiosks: u64,
     /// Of those, committed.
@@ -187,8 +236,8 @@ pub struct RolloutMember {
     pub hostname: String,
     /// Cohort (1-based).
     pub stage: u32,
-    /// pending, committed, failed, acknowledged or skipped.
-    pub state: String,
+    /// Where the kiosk stands.
+    pub state: MemberState,
     /// Why it was skipped, or how it failed.
     pub note: String,
 }
@@ -314,15 +363,15 @@ impl Store {
         let running = sqlx::query(
             "SELECT id, state FROM rollouts WHERE state = $1 OR state = $2 ORDER BY id LIMIT 1",
         )
-        .bind(rs::ACTIVE)
-        .bind(rs::PAUSED)
+        .bind(RolloutState::Active.as_str())
+        .bind(RolloutState::Paused.as_str())
         .fetch_optional(&mut *w.tx)
         .await
         .doing("looking for running rollouts")?;
         if let Some(row) = running {
             return Err(RolloutError::AnotherRunning(
                 row.try_get(0).doing("reading a rollout")?,
-                row.try_get(1).doing("reading a rollout")?,
+                RolloutState::from_db(row.try_get(1).doing("reading a rollout")?)?,
             ));
         }
         for s in stages {
@@ -339,7 +388,7 @@ impl Store {
         }
         let id: i64 = sqlx::query_scalar("INSERT INTO rollouts (release_version, state, current_stage, max_failures, created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $4) RETURNING id")
             .bind(release)
-            .bind(rs::ACTIVE)
+            .bind(RolloutState::Active.as_str())
             .bind(i64::from(max_failures))
             .bind(now)
             .fetch_one(&mut *w.tx)
@@ -347,10 +396,11 @@ impl Store {
             .doing("creating the rollout")?;
         for (i, s) in stages.iter().enumerate() {
             let stage = i64::try_from(i + 1).map_err(|_| StoreError::Corrupt("rollout stage"))?;
-            sqlx::query("INSERT INTO rollout_stages (rollout_id, stage, selector, state) VALUES ($1, $2, $3, 'pending')")
+            sqlx::query("INSERT INTO rollout_stages (rollout_id, stage, selector, state) VALUES ($1, $2, $3, $4)")
                 .bind(id)
                 .bind(stage)
                 .bind(s.to_db())
+                .bind(StageState::Pending.as_str())
                 .execute(&mut *w.tx)
                 .await
                 .doing("creating the rollout's stages")?;
@@ -377,8 +427,8 @@ impl Store {
     async fn set_rollout_state(
         &self,
         id: i64,
-        from: &[&str],
-        to: &str,
+        from: &[RolloutState],
+        to: RolloutState,
         wanted: &'static str,
         action: Action,
     ) -> Result<RolloutStatus, RolloutError> {
@@ -391,17 +441,18 @@ impl Store {
             .await
             .doing("reading the rollout")?
             .ok_or(RolloutError::NotFound(id))?;
-        if !from.contains(&state.as_str()) {
+        let state = RolloutState::from_db(state)?;
+        if !from.contains(&state) {
             return Err(RolloutError::WrongState { id, state, wanted });
         }
-        let reason = (to == rs::PAUSED).then_some("paused by ops");
+        let reason = (to == RolloutState::Paused).then_some("paused by ops");
         set_state(&mut w.tx, id, to, reason, "changing the rollout's state").await?;
-        if to == rs::ACTIVE {
+        if to == RolloutState::Active {
             sqlx::query("UPDATE rollout_members SET state = $2, updated_at = $3 WHERE rollout_id = $1 AND state = $4")
                 .bind(id)
-                .bind(ms::ACKNOWLEDGED)
+                .bind(MemberState::Acknowledged.as_str())
                 .bind(now_millis())
-                .bind(ms::FAILED)
+                .bind(MemberState::Failed.as_str())
                 .execute(&mut *w.tx)
                 .await
                 .doing("acknowledging failures")?;
@@ -424,8 +475,8 @@ impl Store {
     pub async fn pause_rollout(&self, id: i64) -> Result<RolloutStatus, RolloutError> {
         self.set_rollout_state(
             id,
-            &[rs::ACTIVE],
-            rs::PAUSED,
+            &[RolloutState::Active],
+            RolloutState::Paused,
             "only an active rollout can be paused",
             Action::RolloutPause,
         )
@@ -436,8 +487,8 @@ impl Store {
     pub async fn resume_rollout(&self, id: i64) -> Result<RolloutStatus, RolloutError> {
         self.set_rollout_state(
             id,
-            &[rs::PAUSED],
-            rs::ACTIVE,
+            &[RolloutState::Paused],
+            RolloutState::Active,
             "only a paused rollout can be resumed",
             Action::RolloutResume,
         )
@@ -448,8 +499,8 @@ impl Store {
     pub async fn abort_rollout(&self, id: i64) -> Result<RolloutStatus, RolloutError> {
         self.set_rollout_state(
             id,
-            &[rs::ACTIVE, rs::PAUSED],
-            rs::ABORTED,
+            &[RolloutState::Active, RolloutState::Paused],
+            RolloutState::Aborted,
             "only an active or paused rollout can be aborted",
             Action::RolloutAbort,
         )
@@ -470,7 +521,7 @@ impl Store {
         let mut status = RolloutStatus {
             id: row.try_get(0).doing(doing)?,
             release: row.try_get(1).doing(doing)?,
-            state: row.try_get(2).doing(doing)?,
+            state: RolloutState::from_db(row.try_get(2).doing(doing)?)?,
             current_stage: stage_no(row.try_get(3).doing(doing)?)?,
             max_failures: stage_no(row.try_get(4).doing(doing)?)?,
             paused_reason: row.try_get(5).doing(doing)?,
@@ -481,14 +532,19 @@ impl Store {
         };
         let stages = sqlx::query("SELECT s.stage, s.selector, s.state, \
                 COUNT(m.kiosk_id), \
-                COALESCE(SUM(CASE WHEN m.state = 'committed' THEN 1 ELSE 0 END), 0), \
-                COALESCE(SUM(CASE WHEN m.state = 'pending' THEN 1 ELSE 0 END), 0), \
-                COALESCE(SUM(CASE WHEN m.state = 'failed' THEN 1 ELSE 0 END), 0), \
-                COALESCE(SUM(CASE WHEN m.state = 'acknowledged' THEN 1 ELSE 0 END), 0), \
-                COALESCE(SUM(CASE WHEN m.state = 'skipped' THEN 1 ELSE 0 END), 0) \
+                COALESCE(SUM(CASE WHEN m.state = $2 THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN m.state = $3 THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN m.state = $4 THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN m.state = $5 THEN 1 ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN m.state = $6 THEN 1 ELSE 0 END), 0) \
             FROM rollout_stages s LEFT JOIN rollout_members m ON m.rollout_id = s.rollout_id AND m.stage = s.stage \
             WHERE s.rollout_id = $1 GROUP BY s.stage, s.selector, s.state ORDER BY s.stage")
             .bind(id)
+            .bind(MemberState::Committed.as_str())
+            .bind(MemberState::Pending.as_str())
+            .bind(MemberState::Failed.as_str())
+            .bind(MemberState::Acknowledged.as_str())
+            .bind(MemberState::Skipped.as_str())
             .fetch_all(self.pool())
             .await
             .doing(doing)?;
@@ -496,7 +552,7 @@ impl Store {
             status.stages.push(StageStatus {
                 stage: stage_no(r.try_get(0).doing(doing)?)?,
                 selector: r.try_get(1).doing(doing)?,
-                state: r.try_get(2).doing(doing)?,
+                state: StageState::from_db(r.try_get(2).doing(doing)?)?,
                 kiosks: count(r.try_get(3).doing(doing)?)?,
                 committed: count(r.try_get(4).doing(doing)?)?,
                 pending: count(r.try_get(5).doing(doing)?)?,
@@ -545,7 +601,7 @@ impl Store {
                     hall_id: r.try_get(1).doing(doing)?,
                     hostname: r.try_get(2).doing(doing)?,
                     stage: stage_no(r.try_get(3).doing(doing)?)?,
-                    state: r.try_get(4).doing(doing)?,
+                    state: MemberState::from_db(r.try_get(4).doing(doing)?)?,
                     note: r.try_get(5).doing(doing)?,
                 })
             })
@@ -582,8 +638,8 @@ impl Store {
             LEFT JOIN kiosk_status ks ON ks.kiosk_id = m.kiosk_id \
             WHERE m.kiosk_id = $1 AND m.state = $2 AND r.state = $3 AND m.stage <= r.current_stage")
             .bind(kiosk_id.to_string())
-            .bind(ms::PENDING)
-            .bind(rs::ACTIVE)
+            .bind(MemberState::Pending.as_str())
+            .bind(RolloutState::Active.as_str())
             .fetch_optional(self.pool())
             .await
             .doing(doing)?;
@@ -666,8 +722,8 @@ async fn activate_stage(tx: &mut Tx, rollout_id: i64, stage: i64) -> Result<(), 
             continue;
         }
         let (state, note) = match offer_check(&current, &release, &min_version) {
-            Ok(()) => (ms::PENDING, String::new()),
-            Err(why) => (ms::SKIPPED, why),
+            Ok(()) => (MemberState::Pending.as_str(), String::new()),
+            Err(why) => (MemberState::Skipped.as_str(), why),
         };
         sqlx::query("INSERT INTO rollout_members (rollout_id, kiosk_id, stage, state, note, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(rollout_id)
@@ -680,10 +736,11 @@ async fn activate_stage(tx: &mut Tx, rollout_id: i64, stage: i64) -> Result<(), 
             .await
             .doing(doing)?;
     }
-    sqlx::query("UPDATE rollout_stages SET state = 'active', started_at = $3 WHERE rollout_id = $1 AND stage = $2")
+    sqlx::query("UPDATE rollout_stages SET state = $4, started_at = $3 WHERE rollout_id = $1 AND stage = $2")
         .bind(rollout_id)
         .bind(stage)
         .bind(now)
+        .bind(StageState::Active.as_str())
         .execute(&mut **tx)
         .await
         .doing(doing)?;
@@ -711,15 +768,15 @@ async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
                 .fetch_one(&mut **tx)
                 .await
                 .doing(doing)?;
-        let state: String = row.try_get(0).doing(doing)?;
+        let state = RolloutState::from_db(row.try_get(0).doing(doing)?)?;
         let stage: i64 = row.try_get(1).doing(doing)?;
         let max_failures: i64 = row.try_get(2).doing(doing)?;
-        if state != rs::ACTIVE {
+        if state != RolloutState::Active {
             return Ok(());
         }
         let failed = sqlx::query("SELECT m.kiosk_id, m.note FROM rollout_members m WHERE m.rollout_id = $1 AND m.state = $2 ORDER BY m.updated_at, m.kiosk_id")
             .bind(rollout_id)
-            .bind(ms::FAILED)
+            .bind(MemberState::Failed.as_str())
             .fetch_all(&mut **tx)
             .await
             .doing(doing)?;
@@ -733,14 +790,14 @@ async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
                 failed.len(),
                 reasons.into_iter().collect::<Vec<_>>().join(", ")
             );
-            set_state(tx, rollout_id, rs::PAUSED, Some(&reason), doing).await?;
+            set_state(tx, rollout_id, RolloutState::Paused, Some(&reason), doing).await?;
             return Ok(());
         }
         let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rollout_members WHERE rollout_id = $1 AND stage = $2 AND (state = $3 OR state = $4)")
             .bind(rollout_id)
             .bind(stage)
-            .bind(ms::PENDING)
-            .bind(ms::FAILED)
+            .bind(MemberState::Pending.as_str())
+            .bind(MemberState::Failed.as_str())
             .fetch_one(&mut **tx)
             .await
             .doing(doing)?;
@@ -748,10 +805,11 @@ async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
             return Ok(());
         }
         let now = now_millis();
-        sqlx::query("UPDATE rollout_stages SET state = 'done', done_at = $3 WHERE rollout_id = $1 AND stage = $2")
+        sqlx::query("UPDATE rollout_stages SET state = $4, done_at = $3 WHERE rollout_id = $1 AND stage = $2")
             .bind(rollout_id)
             .bind(stage)
             .bind(now)
+            .bind(StageState::Done.as_str())
             .execute(&mut **tx)
             .await
             .doing(doing)?;
@@ -768,7 +826,7 @@ async fn advance(tx: &mut Tx, rollout_id: i64) -> Result<(), StoreError> {
             None => {
                 sqlx::query("UPDATE rollouts SET state = $2, updated_at = $3 WHERE id = $1")
                     .bind(rollout_id)
-                    .bind(rs::COMPLETED)
+                    .bind(RolloutState::Completed.as_str())
                     .bind(now)
                     .execute(&mut **tx)
                     .await
@@ -798,7 +856,7 @@ async fn lock_rollout(
 async fn set_state(
     tx: &mut Tx,
     rollout_id: i64,
-    state: &str,
+    state: RolloutState,
     paused_reason: Option<&str>,
     doing: &'static str,
 ) -> Result<(), StoreError> {
@@ -806,7 +864,7 @@ async fn set_state(
         "UPDATE rollouts SET state = $2, paused_reason = $3, updated_at = $4 WHERE id = $1",
     )
     .bind(rollout_id)
-    .bind(state)
+    .bind(state.as_str())
     .bind(paused_reason)
     .bind(now_millis())
     .execute(&mut **tx)
@@ -886,8 +944,8 @@ pub(crate) async fn project_health_event(
                 WHERE m.kiosk_id = $1 AND r.release_version = $2 AND (r.state = $3 OR r.state = $4)")
                 .bind(kiosk)
                 .bind(&result.version)
-                .bind(rs::ACTIVE)
-                .bind(rs::PAUSED)
+                .bind(RolloutState::Active.as_str())
+                .bind(RolloutState::Paused.as_str())
                 .fetch_all(&mut *conn)
                 .await
                 .doing("finding the kiosk's rollout")?;
@@ -922,9 +980,9 @@ pub(crate) async fn project_health_event(
                     sqlx::query("UPDATE rollout_members SET state = $3, note = '', updated_at = $4 WHERE rollout_id = $1 AND kiosk_id = $2 AND state <> $5")
                         .bind(rollout_id)
                         .bind(kiosk)
-                        .bind(ms::COMMITTED)
+                        .bind(MemberState::Committed.as_str())
                         .bind(now)
-                        .bind(ms::SKIPPED)
+                        .bind(MemberState::Skipped.as_str())
                         .execute(&mut *conn)
                         .await
                         .doing("recording a committed update")?;
@@ -938,10 +996,10 @@ pub(crate) async fn project_health_event(
                     sqlx::query("UPDATE rollout_members SET state = $3, note = $4, updated_at = $5 WHERE rollout_id = $1 AND kiosk_id = $2 AND state = $6")
                         .bind(rollout_id)
                         .bind(kiosk)
-                        .bind(ms::FAILED)
+                        .bind(MemberState::Failed.as_str())
                         .bind(note)
                         .bind(now)
-                        .bind(ms::PENDING)
+                        .bind(MemberState::Pending.as_str())
                         .execute(&mut *conn)
                         .await
                         .doing("recording a failed update")?;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `[queue]`: queue numbering (DESIGN §6).
+/// `[queue]`: queue numbering: central's leased blocks and the kiosk's offline band.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueSection {

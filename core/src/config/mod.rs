@@ -162,6 +162,16 @@ pub enum Language {
     En,
 }
 
+/// The configured language is where a citizen's session starts.
+impl From<Language> for kiosk_api::citizen::Language {
+    fn from(language: Language) -> kiosk_api::citizen::Language {
+        match language {
+            Language::ZhCn => kiosk_api::citizen::Language::Zh,
+            Language::En => kiosk_api::citizen::Language::En,
+        }
+    }
+}
+
 impl Language {
     /// The locale name the UI's bundled translations use.
     pub fn locale(self) -> &'static str {
@@ -310,6 +320,18 @@ fn default_paper_mm() -> u32 {
 pub struct ScannerDevice {
     /// The SANE device name, e.g. `fujitsu:fi-7160:12345`.
     pub device: String,
+    /// Resolution asked for (75–600); the device snaps it to the nearest it offers. 200 dpi
+    /// keeps ID-card copies and certificates legible for the clerk at a page's usual size.
+    #[serde(default = "default_scan_dpi")]
+    pub dpi: u32,
+    /// Scan from the automatic document feeder (every page loaded) instead of the glass (one
+    /// page per scan).
+    #[serde(default)]
+    pub feeder: bool,
+}
+
+fn default_scan_dpi() -> u32 {
+    200
 }
 
 /// `[update]`: settings of the update agent.
@@ -541,6 +563,9 @@ impl Config {
             1,
             1 << 16,
         )?;
+        if let Some(scanner) = &self.devices.scanner {
+            range("devices.scanner.dpi", scanner.dpi.into(), 75, 600)?;
+        }
         if self.hall.name_zh.trim().is_empty() {
             return Err(("hall.name_zh".into(), "must not be empty".into()));
         }

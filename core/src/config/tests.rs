@@ -108,6 +108,27 @@ fn a_printer_needs_exactly_one_transport() {
 }
 
 #[test]
+fn the_scanner_resolution_is_configured_and_checked() {
+    let text = format!("{GOOD}\n[devices.scanner]\ndevice = \"fujitsu:fi-7160:1\"\n");
+    let config = Config::parse(&text, "test").unwrap();
+    let scanner = config.devices.scanner.unwrap();
+    assert_eq!((scanner.dpi, scanner.feeder), (200, false));
+
+    let text = format!("{GOOD}\n[devices.scanner]\ndevice = \"x\"\ndpi = 300\nfeeder = true\n");
+    let scanner = Config::parse(&text, "test")
+        .unwrap()
+        .devices
+        .scanner
+        .unwrap();
+    assert_eq!((scanner.dpi, scanner.feeder), (300, true));
+
+    let text = format!("{GOOD}\n[devices.scanner]\ndevice = \"x\"\ndpi = 2400\n");
+    let (key, _line, problem) = refused(&text);
+    assert_eq!(key, "devices.scanner.dpi");
+    assert!(problem.contains("75 to 600"), "{problem}");
+}
+
+#[test]
 fn broken_toml_is_refused_with_a_line() {
     let text = GOOD.replace("[ui]", "[ui");
     let (_key, line, _problem) = refused(&text);

@@ -1,6 +1,6 @@
-//! One disk budget for database, spool and logs, with the eviction order of DESIGN §5:
-//! telemetry is first downsampled (every other old row), then dropped oldest first; citizen
-//! records, tickets, ratings and help requests are never dropped. Near the limit the store
+//! One disk budget for database, spool and logs, with the eviction order of docs/architecture.md
+//! ("Disk"): telemetry is first downsampled (every other old row), then dropped oldest first;
+//! citizen records, tickets, ratings and help requests are never dropped. Near the limit the store
 //! says "stop offering journeys that create records" ([`Capacity::accepting_records`]), which
 //! the app shows on screen; the headroom above that line is for journeys already under way.
 //!

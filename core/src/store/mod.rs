@@ -1,5 +1,6 @@
 //! SQLite store: schema, migrations, the outbox and its quarantine, encryption of personal
-//! data at rest, the attachment spool, the holder keys and the disk budget.
+//! data at rest, the attachment spool, the holder keys, the disk budget, the queue tickets,
+//! the local records that go with outbox rows, and the cache of what central said.
 //!
 //! One database per kiosk (`<dir>/kiosk.db`, WAL). A journey step that creates a record writes
 //! the record and its outbox row in one transaction with `synchronous=FULL`: when
@@ -7,16 +8,18 @@
 
 mod budget;
 mod bundles;
+mod cache;
 mod crypto;
 mod holder_keys;
-mod journeys;
 mod outbox;
 mod quarantine;
+mod records;
 mod schema;
 mod spool;
 mod status;
 #[cfg(test)]
 mod tests;
+mod tickets;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,7 +30,6 @@ use tokio::sync::Notify;
 pub use budget::{Budget, Capacity, DEFAULT_MIN_FREE_BYTES, free_bytes};
 pub use bundles::AppliedBundle;
 pub use crypto::StoreKey;
-pub use journeys::{NoNumber, TicketAllocation, TicketFate};
 pub use kiosk_api::{EventOutcome, Stream};
 pub use outbox::{
     AckSummary, Committed, NewEvent, NewRecord, PendingEvent, StreamPolicy, wipe_json,
@@ -39,6 +41,7 @@ pub use quarantine::{
 pub use schema::SCHEMA_VERSION;
 pub use spool::{AttachmentId, MAX_ATTACHMENT_BYTES};
 pub use status::{StreamBacklog, SyncStatus, read_status};
+pub use tickets::{NoNumber, TicketAllocation, TicketFate};
 
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "kiosk.db";

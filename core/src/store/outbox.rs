@@ -1,4 +1,5 @@
-//! The outbox of DESIGN §5: events waiting for central, and the journeys' local records.
+//! The outbox: events waiting for central (docs/architecture.md, "Nothing acknowledged is
+//! dropped"), and the journeys' local records.
 
 use kiosk_api::{EventOutcome, Stream, routes};
 use rusqlite::{OptionalExtension, Transaction, params};

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the outbox, the journeys' local records, the spool index and the uplink's own facts.
     r#"
     CREATE TABLE outbox (
@@ -167,6 +167,18 @@ const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE sync_state ADD COLUMN free_bytes INTEGER;
     ALTER TABLE sync_state ADD COLUMN min_free_bytes INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 4: a ticket's print intent is part of the ticket's row (store/tickets.rs), not a row of
+    // the cache of what central said, which is named for what it holds (store/cache.rs).
+    r#"
+    ALTER TABLE queue_tickets ADD COLUMN print_intent TEXT;
+    UPDATE queue_tickets SET print_intent = (
+        SELECT value FROM journey_cache
+        WHERE key = 'print_intent:' || queue_tickets.business_date || ':'
+                    || queue_tickets.category || ':' || queue_tickets.number
+    );
+    DELETE FROM journey_cache WHERE key LIKE 'print_intent:%';
+    ALTER TABLE journey_cache RENAME TO central_cache;
     "#,
 ];
 

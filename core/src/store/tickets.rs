@@ -1,16 +1,14 @@
-//! Local tables of the citizen journeys (kiosk-journeys): leased number blocks and the
-//! kiosk's offline band, the numbers handed out (duplicate blocking, crash recovery), a cache
-//! of what central said (queue state, appointments, progress) and the daily application
-//! counter.
+//! The kiosk's queue tickets: leased number blocks and the kiosk's offline band, the numbers
+//! handed out (duplicate blocking, crash recovery) and what became of each.
 //!
 //! Nothing here holds plain personal data: a ticket's holder is kept as the contract's
-//! `holder_hash` (contract D), and cached appointments carry only hashes.
+//! `holder_hash`, and cached appointments carry only hashes.
 //!
 //! A ticket about to be printed has its `ticket_issued` event written down first (a *print
-//! intent*, a `journey_cache` row under `print_intent:<date>:<category>:<number>`) and removed
-//! in the transaction that records what became of the ticket. So after a crash the kiosk can
-//! tell a number that never reached the printer (no intent: void) from one that may be in a
-//! citizen's hand (intent: issued, marked unconfirmed for staff).
+//! intent*, kept on the ticket's row) and cleared in the transaction that records what became
+//! of the ticket. So after a crash the kiosk can tell a number that never reached the printer
+//! (no intent: void) from one that may be in a citizen's hand (intent: issued, marked
+//! unconfirmed for staff).
 
 use chrono::NaiveDate;
 use kiosk_api::NumberBand;
@@ -67,13 +65,6 @@ fn fate_name(fate: TicketFate) -> &'static str {
 
 /// The band's lease id in `queue_leases`.
 const BAND: &str = "band";
-
-fn intent_key(allocation: &TicketAllocation) -> String {
-    format!(
-        "print_intent:{}:{}:{}",
-        allocation.business_date, allocation.category, allocation.number
-    )
-}
 
 impl Store {
     /// Keeps a block leased from central, for issuing later (offline too).
@@ -214,9 +205,9 @@ impl Store {
         kind: &str,
         payload: &serde_json::Value,
     ) -> Result<u64, StoreError> {
-        let seq = self.journey_event_tx(Stream::Tickets, kind, payload, |tx| {
+        let seq = self.record_with_event(Stream::Tickets, kind, payload, |tx| {
             tx.execute(
-                "UPDATE queue_tickets SET fate = ?4
+                "UPDATE queue_tickets SET fate = ?4, print_intent = NULL
                  WHERE business_date = ?1 AND category = ?2 AND number = ?3",
                 params![
                     allocation.business_date.to_string(),
@@ -224,10 +215,6 @@ impl Store {
                     allocation.number,
                     fate_name(fate),
                 ],
-            )?;
-            tx.execute(
-                "DELETE FROM journey_cache WHERE key = ?1",
-                params![intent_key(allocation)],
             )?;
             Ok(true)
         })?;
@@ -245,9 +232,14 @@ impl Store {
         let conn = self.conn();
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute(
-            "INSERT INTO journey_cache (key, value, fetched_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, fetched_ms = excluded.fetched_ms",
-            params![intent_key(allocation), payload.to_string(), now_ms()],
+            "UPDATE queue_tickets SET print_intent = ?4
+             WHERE business_date = ?1 AND category = ?2 AND number = ?3",
+            params![
+                allocation.business_date.to_string(),
+                allocation.category,
+                allocation.number,
+                payload.to_string(),
+            ],
         )?;
         Ok(())
     }
@@ -258,82 +250,23 @@ impl Store {
         &self,
         allocation: &TicketAllocation,
     ) -> Result<Option<serde_json::Value>, StoreError> {
-        Ok(self.cache_get(&intent_key(allocation))?.map(|(v, _)| v))
-    }
-
-    /// Keeps and queues a 好差评 rating once per subject, in one durable transaction.
-    /// `Ok(false)`: this subject was already rated at this kiosk; nothing was queued.
-    pub fn record_rating(
-        &self,
-        subject: &str,
-        kind: &str,
-        payload: &serde_json::Value,
-    ) -> Result<bool, StoreError> {
-        let seq = self.journey_event_tx(Stream::Ratings, kind, payload, |tx| {
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO ratings_given (subject, given_ms) VALUES (?1, ?2)",
-                params![subject, now_ms()],
-            )?;
-            Ok(inserted == 1)
-        })?;
-        Ok(seq.is_some())
-    }
-
-    /// Whether `subject` was rated at this kiosk.
-    pub fn is_rated(&self, subject: &str) -> Result<bool, StoreError> {
         let conn = self.conn();
-        let found: Option<i64> = conn
+        let text: Option<Option<String>> = conn
             .query_row(
-                "SELECT 1 FROM ratings_given WHERE subject = ?1",
-                params![subject],
+                "SELECT print_intent FROM queue_tickets
+                 WHERE business_date = ?1 AND category = ?2 AND number = ?3",
+                params![
+                    allocation.business_date.to_string(),
+                    allocation.category,
+                    allocation.number,
+                ],
                 |row| row.get(0),
             )
             .optional()?;
-        Ok(found.is_some())
-    }
-
-    /// Runs `local` and, if it says so, adds one outbox row (plain payload: these events
-    /// carry hashes and codes only) in the same `synchronous=FULL` transaction. The row is
-    /// written exactly as `Store::enqueue` writes one; this exists because the journeys' own
-    /// table must change in the same transaction as the outbox.
-    fn journey_event_tx(
-        &self,
-        stream: Stream,
-        kind: &str,
-        payload: &serde_json::Value,
-        local: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<bool, StoreError>,
-    ) -> Result<Option<u64>, StoreError> {
-        let body = serde_json::to_vec(payload)?;
-        let seq = {
-            let mut conn = self.conn();
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            let tx = conn.transaction()?;
-            if !local(&tx)? {
-                return Ok(None);
-            }
-            let event_id = uuid::Uuid::now_v7();
-            let now = chrono::Utc::now();
-            tx.execute(
-                "INSERT INTO outbox (event_id, stream, kind, priority, occurred_at, created_ms,
-                                     personal, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
-                params![
-                    event_id.as_bytes().as_slice(),
-                    stream.as_str(),
-                    kind,
-                    stream.priority(),
-                    now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    now.timestamp_millis(),
-                    body,
-                ],
-            )?;
-            let seq = tx.last_insert_rowid();
-            tx.commit()?;
-            seq as u64
-        };
-        self.inner.changed.notify_one();
-        self.note_growth(body.len() as u64)?;
-        Ok(Some(seq))
+        match text.flatten() {
+            Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+            None => Ok(None),
+        }
     }
 
     /// Records what became of an allocated number (after its event was committed).
@@ -390,67 +323,8 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// Keeps what central last said under `key` (`queue_state`, `appointments:<date>`,
-    /// `progress:<no>`, ...). Callers cache nothing personal beyond hashes and masked names.
-    pub fn cache_put(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
-        self.cache_put_at(key, value, now_ms())
-    }
-
-    /// [`Store::cache_put`] with the time it was fetched (Unix ms) given by the caller's
-    /// clock, so "as of" reads the same clock as the journeys.
-    pub fn cache_put_at(
-        &self,
-        key: &str,
-        value: &serde_json::Value,
-        fetched_ms: i64,
-    ) -> Result<(), StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO journey_cache (key, value, fetched_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, fetched_ms = excluded.fetched_ms",
-            params![key, value.to_string(), fetched_ms],
-        )?;
-        Ok(())
-    }
-
-    /// What was cached under `key` and when (Unix ms).
-    pub fn cache_get(&self, key: &str) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
-        let conn = self.conn();
-        let row: Option<(String, i64)> = conn
-            .query_row(
-                "SELECT value, fetched_ms FROM journey_cache WHERE key = ?1",
-                params![key],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        match row {
-            Some((text, at)) => Ok(Some((serde_json::from_str(&text)?, at))),
-            None => Ok(None),
-        }
-    }
-
-    /// The next application counter of `date` (1, 2, ...), durable before it is used, so a
-    /// number is never given twice even across a crash.
-    pub fn next_application_counter(&self, date: NaiveDate) -> Result<u32, StoreError> {
-        let mut conn = self.conn();
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO application_counter (business_date, counter) VALUES (?1, 1)
-             ON CONFLICT (business_date) DO UPDATE SET counter = counter + 1",
-            params![date.to_string()],
-        )?;
-        let counter: u32 = tx.query_row(
-            "SELECT counter FROM application_counter WHERE business_date = ?1",
-            params![date.to_string()],
-            |row| row.get(0),
-        )?;
-        tx.commit()?;
-        Ok(counter)
-    }
 }
 
 #[cfg(test)]
-#[path = "journeys_tests.rs"]
+#[path = "tickets_tests.rs"]
 mod tests;

@@ -245,3 +245,47 @@ fn a_print_intent_survives_a_restart_until_the_ticket_is_settled() {
     );
     assert_eq!(store.unsettled_tickets().unwrap(), [never_printed]);
 }
+
+#[test]
+fn a_print_intent_written_by_the_previous_schema_is_kept_on_its_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A database as version 3 of the schema left it: the intent in the cache table.
+        let mut conn = rusqlite::Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+        for (index, sql) in crate::store::schema::MIGRATIONS[..3].iter().enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", (index + 1) as i64)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO queue_tickets (business_date, category, number, ticket_no, source,
+                                        holder_hash, fate, allocated_ms)
+             VALUES ('2026-11-26', 'A', 500, 'A500', 'band', NULL, 'allocated', 1),
+                    ('2026-11-26', 'A', 501, 'A501', 'band', NULL, 'allocated', 2);
+             INSERT INTO journey_cache (key, value, fetched_ms)
+             VALUES ('print_intent:2026-11-26:A:500', '{\"ticket_no\":\"A500\"}', 1),
+                    ('queue_state', '{\"open\":true}', 5);",
+        )
+        .unwrap();
+    }
+    let store = open(dir.path());
+    let unsettled = store.unsettled_tickets().unwrap();
+    assert_eq!(unsettled.len(), 2);
+    assert_eq!(
+        store.print_intent(&unsettled[0]).unwrap(),
+        Some(serde_json::json!({"ticket_no": "A500"}))
+    );
+    assert_eq!(store.print_intent(&unsettled[1]).unwrap(), None);
+    assert_eq!(
+        store.cache_get("queue_state").unwrap(),
+        Some((serde_json::json!({"open": true}), 5)),
+        "what central said is kept under the cache's new name"
+    );
+    assert_eq!(
+        store.cache_get("print_intent:2026-11-26:A:500").unwrap(),
+        None,
+        "the intent is no longer a cache entry"
+    );
+}

@@ -2,9 +2,11 @@
 //! two ESC/POS printers (dispenser and receipt printer) opened lazily and reopened after a
 //! fault, the SANE scanner on its own thread. Each keeps its last health.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use kiosk_core::config::PrinterDevice;
+use kiosk_api::citizen::VoidReason;
+use kiosk_core::config::{PrinterDevice, ScannerDevice};
 use kiosk_dispenser::{Dispenser, IssueError, Slip};
 use kiosk_escpos::{DEFAULT_STATUS_TIMEOUT, Endpoint, Printer, Problem};
 use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
@@ -17,7 +19,6 @@ use tokio::sync::{mpsc, watch};
 
 use crate::machines::ScanOutcome;
 use crate::model::{PageCheckView, Text};
-use crate::sim::SimControls;
 
 /// The driver endpoint of a configured printer.
 pub fn printer_endpoint(device: &PrinterDevice) -> Option<Endpoint> {
@@ -67,78 +68,24 @@ pub(super) fn spawn_reader(
     (events, health)
 }
 
-/// Why a ticket did not print cleanly, and `ticket_voided.reason` when its number is void.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(super) enum VoidReason {
-    /// The printer had no paper.
-    PaperOut,
-    /// Its cover was open.
-    CoverOpen,
-    /// Its cutter failed.
-    CutterError,
-    /// It reported an error it cannot recover from.
-    UnrecoverableError,
-    /// It reported an error it may recover from.
-    RecoverableError,
-    /// It was offline for no reason it gave.
-    Offline,
-    /// Talking to it failed.
-    PrinterError,
-    /// The ticket could not be laid out.
-    LayoutError,
-    /// It could not be opened.
-    PrinterUnavailable,
-    /// The kiosk has no dispenser.
-    NoDispenser,
-    /// The kiosk stopped before the ticket went to the printer.
-    Interrupted,
-}
-
-impl VoidReason {
-    /// The code on the wire (what serde writes).
-    pub(super) fn code(self) -> &'static str {
-        match self {
-            VoidReason::PaperOut => "paper_out",
-            VoidReason::CoverOpen => "cover_open",
-            VoidReason::CutterError => "cutter_error",
-            VoidReason::UnrecoverableError => "unrecoverable_error",
-            VoidReason::RecoverableError => "recoverable_error",
-            VoidReason::Offline => "offline",
-            VoidReason::PrinterError => "printer_error",
-            VoidReason::LayoutError => "layout_error",
-            VoidReason::PrinterUnavailable => "printer_unavailable",
-            VoidReason::NoDispenser => "no_dispenser",
-            VoidReason::Interrupted => "interrupted",
-        }
-    }
-
-    /// Why a print failed, from the driver's error.
-    fn of(err: &IssueError) -> VoidReason {
-        match err {
-            IssueError::NotReady { problem, .. } => (*problem).into(),
-            IssueError::Printer { .. } => VoidReason::PrinterError,
-            IssueError::Layout { .. } => VoidReason::LayoutError,
-        }
+/// Why a print failed, from the driver's error.
+fn void_reason_of(err: &IssueError) -> VoidReason {
+    match err {
+        IssueError::NotReady { problem, .. } => void_reason_for(*problem),
+        IssueError::Printer { .. } => VoidReason::PrinterError,
+        IssueError::Layout { .. } => VoidReason::LayoutError,
     }
 }
 
-impl From<Problem> for VoidReason {
-    fn from(problem: Problem) -> VoidReason {
-        match problem {
-            Problem::PaperOut => VoidReason::PaperOut,
-            Problem::CoverOpen => VoidReason::CoverOpen,
-            Problem::CutterError => VoidReason::CutterError,
-            Problem::UnrecoverableError => VoidReason::UnrecoverableError,
-            Problem::RecoverableError => VoidReason::RecoverableError,
-            Problem::Offline => VoidReason::Offline,
-        }
-    }
-}
-
-impl std::fmt::Display for VoidReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
+/// The void reason of a printer's reported problem.
+pub(super) fn void_reason_for(problem: Problem) -> VoidReason {
+    match problem {
+        Problem::PaperOut => VoidReason::PaperOut,
+        Problem::CoverOpen => VoidReason::CoverOpen,
+        Problem::CutterError => VoidReason::CutterError,
+        Problem::UnrecoverableError => VoidReason::UnrecoverableError,
+        Problem::RecoverableError => VoidReason::RecoverableError,
+        Problem::Offline => VoidReason::Offline,
     }
 }
 
@@ -150,6 +97,14 @@ pub(super) struct PrintFailure {
     /// The failure came while or after the ticket was sent: a ticket (perhaps partial) may
     /// be in the citizen's hand, so its number must stay callable.
     pub maybe_printed: bool,
+}
+
+/// What opens a printer slot again: its role, where it is, the ticket-take timeout.
+#[derive(Debug, Clone)]
+pub(super) struct PrinterRecipe {
+    kind: DeviceKind,
+    endpoint: Endpoint,
+    take_timeout: Option<Duration>,
 }
 
 /// A printer used as the dispenser or the receipt printer.
@@ -176,6 +131,20 @@ impl PrinterSlot {
             take_timeout,
             health,
         }
+    }
+
+    /// How to open this printer again.
+    pub(super) fn recipe(&self) -> PrinterRecipe {
+        PrinterRecipe {
+            kind: self.kind,
+            endpoint: self.endpoint.clone(),
+            take_timeout: self.take_timeout,
+        }
+    }
+
+    /// A slot for the printer `recipe` describes, opened at its first use.
+    pub(super) fn from_recipe(recipe: PrinterRecipe) -> Self {
+        PrinterSlot::new(recipe.kind, recipe.endpoint, recipe.take_timeout)
     }
 
     async fn open(&mut self) -> Option<&mut Dispenser> {
@@ -236,7 +205,7 @@ impl PrinterSlot {
         let result = device.issue(ticket).await;
         self.after(&result);
         result.map_err(|e| PrintFailure {
-            reason: VoidReason::of(&e),
+            reason: void_reason_of(&e),
             maybe_printed: e.maybe_printed(),
         })
     }
@@ -274,20 +243,72 @@ impl PrinterSlot {
     }
 }
 
+/// What lies in the scanner for the next scan, and what the backend is told about it.
+pub(crate) struct LoadedPages {
+    /// The glass or the feeder.
+    pub source: Source,
+    /// Pages to take; `None` takes every page the feeder holds.
+    pub pages: Option<u32>,
+    /// Backend options for this scan, set after the configured ones.
+    pub extra_options: Vec<(String, String)>,
+}
+
+/// Says what is loaded before each scan. A real scanner cannot tell until it scans, so the
+/// configuration decides ([`ConfiguredLoad`]); the simulator loads pictures into SANE's test
+/// backend and says so. The engine scans the same way for both.
+pub(crate) trait ScanLoad: Send + Sync {
+    /// What the next scan takes.
+    fn next_scan(&self) -> LoadedPages;
+}
+
+/// A real scanner: the feeder's every page, or one page from the glass, as configured.
+pub(super) struct ConfiguredLoad {
+    /// `[devices.scanner] feeder`.
+    pub feeder: bool,
+}
+
+impl ScanLoad for ConfiguredLoad {
+    fn next_scan(&self) -> LoadedPages {
+        if self.feeder {
+            LoadedPages {
+                source: Source::Feeder,
+                pages: None,
+                extra_options: Vec::new(),
+            }
+        } else {
+            LoadedPages {
+                source: Source::Flatbed,
+                pages: Some(1),
+                extra_options: Vec::new(),
+            }
+        }
+    }
+}
+
+/// What opens the scanner again: its configuration and what says what is loaded.
+#[derive(Clone)]
+pub(super) struct ScannerRecipe {
+    config: ScannerDevice,
+    load: Arc<dyn ScanLoad>,
+}
+
 /// The scanner and how to scan.
 pub(super) struct ScannerSlot {
     scanner: Option<Scanner>,
-    device: String,
-    sim: Option<SimControls>,
+    config: ScannerDevice,
+    load: Arc<dyn ScanLoad>,
     /// Last health seen.
     pub health: DeviceHealth,
 }
 
 impl ScannerSlot {
-    pub(super) async fn start(device: String, sim: Option<SimControls>) -> ScannerSlot {
+    /// Opens the scanner `recipe` describes (the SANE helper is started here).
+    pub(super) async fn start(recipe: ScannerRecipe) -> ScannerSlot {
+        let ScannerRecipe { config, load } = recipe;
+        let device = &config.device;
         let (scanner, health) = match Scanner::start().await {
             Ok(scanner) => {
-                let health = scanner.health(&device).await;
+                let health = scanner.health(device).await;
                 (Some(scanner), health)
             }
             Err(err) => (
@@ -297,15 +318,28 @@ impl ScannerSlot {
         };
         ScannerSlot {
             scanner,
-            device,
-            sim,
+            config,
+            load,
             health,
+        }
+    }
+
+    /// A recipe for the scanner `config` names, with `load` saying what each scan takes.
+    pub(super) fn recipe_for(config: ScannerDevice, load: Arc<dyn ScanLoad>) -> ScannerRecipe {
+        ScannerRecipe { config, load }
+    }
+
+    /// How to open this scanner again.
+    pub(super) fn recipe(&self) -> ScannerRecipe {
+        ScannerRecipe {
+            config: self.config.clone(),
+            load: Arc::clone(&self.load),
         }
     }
 
     pub(super) async fn refresh(&mut self) {
         if let Some(scanner) = &self.scanner {
-            self.health = scanner.health(&self.device).await;
+            self.health = scanner.health(&self.config.device).await;
         }
     }
 
@@ -316,20 +350,13 @@ impl ScannerSlot {
         let Some(scanner) = &self.scanner else {
             return Err(Text::new("扫描仪不可用", "The scanner is not available"));
         };
-        let (pages_wanted, extra) = match &self.sim {
-            Some(sim) => sim.scan_options(),
-            None => (1, Vec::new()),
-        };
+        let loaded = self.load.next_scan();
         let settings = ScanSettings {
-            source: if pages_wanted > 1 {
-                Source::Feeder
-            } else {
-                Source::Flatbed
-            },
-            dpi: if self.sim.is_some() { 75 } else { 200 },
+            source: loaded.source,
+            dpi: self.config.dpi,
             mode: ColorMode::Color,
             area_mm: Some((210.0, 297.0)),
-            extra_options: extra,
+            extra_options: loaded.extra_options,
         };
         let failed = |e: kiosk_scanner::ScanError| {
             tracing::warn!(%e, "scan failed");
@@ -338,8 +365,11 @@ impl ScannerSlot {
                 "Scanning failed; check the scanner and try again",
             )
         };
-        scanner.open(&self.device, settings).await.map_err(failed)?;
-        let mut events = scanner.scan_pages(Some(pages_wanted));
+        scanner
+            .open(&self.config.device, settings)
+            .await
+            .map_err(failed)?;
+        let mut events = scanner.scan_pages(loaded.pages);
         let thresholds = CheckThresholds::default();
         let compress = CompressSettings::default();
         let mut views = Vec::new();
@@ -449,6 +479,9 @@ mod tests {
                 serde_json::to_value(reason).unwrap(),
                 serde_json::Value::from(reason.code())
             );
+            let back: VoidReason =
+                serde_json::from_value(serde_json::Value::from(reason.code())).unwrap();
+            assert_eq!(back, reason);
         }
         // A printer's problem is voided under the printer's own name for it.
         for problem in [
@@ -461,7 +494,7 @@ mod tests {
         ] {
             assert_eq!(
                 serde_json::to_value(problem).unwrap(),
-                serde_json::Value::from(VoidReason::from(problem).code())
+                serde_json::Value::from(void_reason_for(problem).code())
             );
         }
     }

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use kiosk_api::citizen::business_date_at;
+use kiosk_api::citizen::{VoidReason, business_date_at};
 
 use super::actor::{Actor, Step};
-use super::devices::{PrintFailure, VoidReason, scan_outcome};
-use super::jobs::{self, Done, SlipFor, Work};
+use super::devices::{PrintFailure, PrinterSlot, ScannerSlot, scan_outcome};
+use super::jobs::{self, Done, Lost, SlipFor, Work};
 use super::tickets::PrintingTicket;
 use super::{applications, help, progress, ratings, tickets};
 use crate::machines::{self, Effect, Notice, Outcome};
@@ -97,8 +97,12 @@ impl Actor {
     // ---- device work ------------------------------------------------------------------
 
     /// Sends device work out as a task for the session on screen.
-    fn send_out(&mut self, work: impl std::future::Future<Output = Work> + Send + 'static) -> Step {
-        jobs::spawn(&self.jobs_tx, Some(self.run.id), work);
+    fn send_out(
+        &mut self,
+        lost: Lost,
+        work: impl std::future::Future<Output = Work> + Send + 'static,
+    ) -> Step {
+        jobs::spawn(&self.jobs_tx, Some(self.run.id), lost, work);
         self.jobs_out += 1;
         Step::Out
     }
@@ -153,6 +157,79 @@ impl Actor {
                 let scanned = applications::scanned(desk, material_id, result, &mut self.stats);
                 Some(Outcome::Scanned(scanned))
             }
+            Work::ScannerBack(slot) => {
+                tracing::info!("scanner open again");
+                self.scanner.put_back(slot);
+                self.publish_availability();
+                None
+            }
+            Work::Lost(lost) => self.lost(lost).await,
+        }
+    }
+
+    /// A device task panicked: its device is opened again, and the journey that waited for
+    /// it hears that the work failed.
+    async fn lost(&mut self, lost: Lost) -> Option<Outcome> {
+        let outcome = self.reopen_after(lost).await;
+        self.publish_availability();
+        outcome
+    }
+
+    async fn reopen_after(&mut self, lost: Lost) -> Option<Outcome> {
+        match lost {
+            Lost::Ticket => {
+                if let Some(recipe) = self.dispenser.lost() {
+                    self.dispenser.put_back(PrinterSlot::from_recipe(recipe));
+                }
+                // One ticket prints at a time: the lost one is the number out at the
+                // dispenser. Its print intent decides, as after a crash: kept callable and
+                // marked unconfirmed for staff.
+                self.unsettled.printing.clear();
+                self.settle_interrupted().await;
+                Some(Outcome::Ticket(Err(Notice {
+                    title: Text::new("取号机出现故障", "The ticket machine had a fault"),
+                    message: Text::new(
+                        "您的号码已记录，如未拿到号票，请到咨询台，工作人员会为您确认",
+                        "Your number was recorded; if no ticket came out, please go to the information desk and staff will confirm it",
+                    ),
+                    window: Some(self.help_window.clone()),
+                })))
+            }
+            Lost::TestTicket => {
+                if let Some(recipe) = self.dispenser.lost() {
+                    self.dispenser.put_back(PrinterSlot::from_recipe(recipe));
+                }
+                None
+            }
+            Lost::Slip(purpose) => {
+                if let Some(recipe) = self.receipt.lost() {
+                    self.receipt.put_back(PrinterSlot::from_recipe(recipe));
+                }
+                Some(self.slip_printed(purpose, false))
+            }
+            Lost::Scan => {
+                if let Some(recipe) = self.scanner.lost() {
+                    // Starting the SANE helper takes a moment: a task of its own.
+                    jobs::spawn(&self.jobs_tx, None, Lost::ScannerStart, async move {
+                        Work::ScannerBack(ScannerSlot::start(recipe).await)
+                    });
+                    self.jobs_out += 1;
+                }
+                Some(Outcome::Scanned(scan_outcome(
+                    Vec::new(),
+                    None,
+                    Some(Text::new(
+                        "扫描失败，请重试",
+                        "Scanning failed; please try again",
+                    )),
+                )))
+            }
+            Lost::ScannerStart => {
+                // The bay stays out, shown as faulty; the health loop and the technician
+                // see it, and the journeys that need a scanner are not offered.
+                let _ = self.scanner.lost();
+                None
+            }
         }
     }
 
@@ -175,7 +252,7 @@ impl Actor {
         };
         self.unsettled.printing.push(printing.allocation().clone());
         match self.dispenser.lend() {
-            Some(mut slot) => self.send_out(async move {
+            Some(mut slot) => self.send_out(Lost::Ticket, async move {
                 let printed = slot.issue(&ticket).await;
                 Work::Ticket {
                     slot,
@@ -213,7 +290,7 @@ impl Actor {
     /// Sends `slip` to the receipt printer; its report ends as `purpose` says.
     fn print_slip(&mut self, slip: kiosk_dispenser::Slip, purpose: SlipFor) -> Step {
         match self.receipt.lend() {
-            Some(mut slot) => self.send_out(async move {
+            Some(mut slot) => self.send_out(Lost::Slip(purpose), async move {
                 let printed = slot.slip(&slip).await;
                 Work::Slip {
                     slot,
@@ -244,7 +321,7 @@ impl Actor {
         match self.scanner.lend() {
             Some(slot) => {
                 let store = self.store.clone();
-                self.send_out(applications::scan(slot, store, material_id))
+                self.send_out(Lost::Scan, applications::scan(slot, store, material_id))
             }
             None => Step::Done(Some(Outcome::Scanned(scan_outcome(
                 Vec::new(),
@@ -277,7 +354,7 @@ impl Actor {
             crate::slips::test_ticket(hall, &self.config.journeys.queue_url, self.clock.now());
         match self.dispenser.lend() {
             Some(mut slot) => {
-                jobs::spawn(&self.jobs_tx, None, async move {
+                jobs::spawn(&self.jobs_tx, None, Lost::TestTicket, async move {
                     let ok = slot.issue(&ticket).await.is_ok();
                     Work::TestTicket { slot, ok }
                 });

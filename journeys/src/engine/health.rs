@@ -64,7 +64,7 @@ fn device_reports(healths: Vec<DeviceHealth>) -> Vec<DeviceReport> {
                 HealthState::Absent => (DeviceState::Absent, h.location.clone()),
             };
             DeviceReport {
-                kind: h.kind.name().to_owned(),
+                kind: h.kind,
                 state,
                 detail,
             }
@@ -120,7 +120,9 @@ mod tests {
                 serde_json::Value::from(kind.name())
             );
             let health = DeviceHealth::now(kind, "here", HealthState::Ready);
-            assert_eq!(device_reports(vec![health])[0].kind, kind.name());
+            assert_eq!(device_reports(vec![health])[0].kind, kind);
+            let back: DeviceKind = serde_json::from_value(kind.name().into()).unwrap();
+            assert_eq!(back, kind);
         }
     }
 }

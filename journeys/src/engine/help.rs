@@ -30,7 +30,7 @@ pub(super) async fn call(
 ) -> Result<Uuid, Notice> {
     let payload = HelpRequested {
         page: page.to_owned(),
-        language: language.code().into(),
+        language,
         at,
     }
     .to_payload();

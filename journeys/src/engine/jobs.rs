@@ -6,44 +6,69 @@
 //! The actor lends a device out of its [`Bay`] and gets it back with the work's [`Done`]. A
 //! ticket's record is written when its print reports, whether or not the session that asked
 //! for it is still on screen: the ticket may be in someone's hand either way.
+//!
+//! A task that panics loses the device it held. Its report still comes ([`Work::Lost`]): the
+//! bay keeps how to open the device again, so the actor puts a fresh one back, and the
+//! journey that waited is told the work failed instead of waiting for ever.
 
 use std::future::Future;
 
 use kiosk_api::ApplicationNo;
 use kiosk_core::store::AttachmentId;
-use kiosk_hal::DeviceHealth;
+use kiosk_hal::{DeviceHealth, HealthState};
 use tokio::sync::mpsc;
 
 use super::blocking::Failed;
-use super::devices::{PrintFailure, PrinterSlot, ScannerSlot};
+use super::devices::{PrintFailure, PrinterRecipe, PrinterSlot, ScannerRecipe, ScannerSlot};
 use super::tickets::PrintingTicket;
 use crate::model::{PageCheckView, Text};
 
 /// A device the actor lends to one task at a time.
-pub(super) enum Bay<T> {
+pub(super) enum Bay<T: Device> {
     /// Not configured on this kiosk.
     Absent,
     /// With the actor, ready to be lent.
     Idle(T),
-    /// Out with a task; the health it had when it left (what availability shows meanwhile).
-    Busy(DeviceHealth),
+    /// Out with a task.
+    Busy {
+        /// The health it had when it left (what availability shows meanwhile).
+        health: DeviceHealth,
+        /// How to open it again should the task be lost.
+        recipe: T::Recipe,
+    },
 }
 
 /// What a [`Bay`] needs of its device.
 pub(super) trait Device {
+    /// What opens the device again (its configuration).
+    type Recipe: Clone;
     /// The health last seen.
     fn last_health(&self) -> &DeviceHealth;
+    /// How to open it again.
+    fn recipe(&self) -> Self::Recipe;
 }
 
 impl Device for PrinterSlot {
+    type Recipe = PrinterRecipe;
+
     fn last_health(&self) -> &DeviceHealth {
         &self.health
+    }
+
+    fn recipe(&self) -> PrinterRecipe {
+        self.recipe()
     }
 }
 
 impl Device for ScannerSlot {
+    type Recipe = ScannerRecipe;
+
     fn last_health(&self) -> &DeviceHealth {
         &self.health
+    }
+
+    fn recipe(&self) -> ScannerRecipe {
+        self.recipe()
     }
 }
 
@@ -57,7 +82,10 @@ impl<T: Device> Bay<T> {
     pub(super) fn lend(&mut self) -> Option<T> {
         match std::mem::replace(self, Bay::Absent) {
             Bay::Idle(device) => {
-                *self = Bay::Busy(device.last_health().clone());
+                *self = Bay::Busy {
+                    health: device.last_health().clone(),
+                    recipe: device.recipe(),
+                };
                 Some(device)
             }
             other => {
@@ -74,14 +102,30 @@ impl<T: Device> Bay<T> {
 
     /// Whether the device is out with a task.
     pub(super) fn is_busy(&self) -> bool {
-        matches!(self, Bay::Busy(_))
+        matches!(self, Bay::Busy { .. })
+    }
+
+    /// The task that had the device was lost: how to open it again, and the bay shows the
+    /// device as faulty until it is back.
+    pub(super) fn lost(&mut self) -> Option<T::Recipe> {
+        match self {
+            Bay::Busy { health, recipe } => {
+                *health = DeviceHealth::now(
+                    health.kind,
+                    health.location.clone(),
+                    HealthState::Fault("its task failed; opening it again".into()),
+                );
+                Some(recipe.clone())
+            }
+            Bay::Absent | Bay::Idle(_) => None,
+        }
     }
 
     /// The device, when it is here.
     pub(super) fn idle_mut(&mut self) -> Option<&mut T> {
         match self {
             Bay::Idle(device) => Some(device),
-            Bay::Absent | Bay::Busy(_) => None,
+            Bay::Absent | Bay::Busy { .. } => None,
         }
     }
 
@@ -90,7 +134,7 @@ impl<T: Device> Bay<T> {
         match self {
             Bay::Absent => None,
             Bay::Idle(device) => Some(device.last_health().clone()),
-            Bay::Busy(health) => Some(health.clone()),
+            Bay::Busy { health, .. } => Some(health.clone()),
         }
     }
 }
@@ -116,6 +160,21 @@ pub(super) type ScanRun = Result<
     ),
     Text,
 >;
+
+/// What a lost task was doing, so that whoever waited for it hears it failed.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Lost {
+    /// Printing a queue ticket (its number is in `Unsettled::printing`).
+    Ticket,
+    /// Printing the technician's test ticket.
+    TestTicket,
+    /// Printing a slip.
+    Slip(SlipFor),
+    /// Scanning a material.
+    Scan,
+    /// Opening the scanner again.
+    ScannerStart,
+}
 
 /// Finished device work, with its device.
 pub(super) enum Work {
@@ -153,6 +212,10 @@ pub(super) enum Work {
         /// What came of it.
         result: ScanRun,
     },
+    /// The scanner opened again after a lost task.
+    ScannerBack(ScannerSlot),
+    /// The task panicked; its device went with it.
+    Lost(Lost),
 }
 
 /// A task's report to the actor.
@@ -163,17 +226,25 @@ pub(super) struct Done {
     pub(super) work: Work,
 }
 
-/// Runs `work` as a task of its own and reports it to the actor on `tx`. Should the actor be
-/// gone (shutting down), the report is dropped: a ticket's print intent then covers it at the
-/// next start.
+/// Runs `work` as a task of its own and reports it to the actor on `tx`; a panic in it is
+/// reported as [`Work::Lost`] with `lost`. Should the actor be gone (shutting down), the
+/// report is dropped: a ticket's print intent then covers it at the next start.
 pub(super) fn spawn(
     tx: &mpsc::UnboundedSender<Done>,
     session: Option<u64>,
+    lost: Lost,
     work: impl Future<Output = Work> + Send + 'static,
 ) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let work = work.await;
+        // The work runs on a task of its own so that its panic ends there and is seen here.
+        let work = match tokio::spawn(work).await {
+            Ok(work) => work,
+            Err(err) => {
+                tracing::error!(%err, ?lost, "a device task failed; its device is opened again");
+                Work::Lost(lost)
+            }
+        };
         let _ = tx.send(Done { session, work });
     });
 }

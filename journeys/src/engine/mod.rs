@@ -37,6 +37,7 @@ use crate::model::{Availability, Command, Screen};
 use crate::sim::SimControls;
 
 pub use devices::printer_endpoint;
+pub(crate) use devices::{LoadedPages, ScanLoad};
 pub use queue::{LEASE_AHEAD_FROM_HOUR, lease_dates};
 
 /// How the engine is started besides the configuration.

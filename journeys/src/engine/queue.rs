@@ -1,8 +1,8 @@
-//! The queue keeper: keeps central's queue state and leases number blocks ahead of need, off
-//! the citizen's path, so issuing a ticket never waits on the network (DESIGN §6). It also
-//! leases the next business day's blocks in the afternoon (and after any refill), so a day
-//! that starts offline still issues numbers from central's blocks rather than the band, and
-//! keeps the holder keys central gives (for hashing cards) up to date.
+//! The queue keeper: keeps central's queue state and leases number blocks ahead of need, off the
+//! citizen's path, so issuing a ticket never waits on the network (docs/architecture.md, "Numbers
+//! are unique by construction"). It also leases the next business day's blocks in the afternoon
+//! (and after any refill), so a day that starts offline still issues numbers from central's blocks
+//! rather than the band, and keeps the holder keys central gives (for hashing cards) up to date.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -9,7 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kiosk_api::NumberBand;
 use kiosk_api::catalog::{Catalog, Category};
 use kiosk_api::citizen::{
-    Appointment, CitizenEvent, TicketIssued, TicketPriority, TicketVoided, business_date_at,
+    Appointment, CitizenEvent, TicketIssued, TicketPriority, TicketVoided, VoidReason,
+    business_date_at,
 };
 use kiosk_core::store::{NoNumber, Store, TicketAllocation, TicketFate};
 use kiosk_core::sync::CentralClient;
@@ -17,7 +18,7 @@ use tokio::sync::Notify;
 
 use super::Stats;
 use super::blocking::{Failed, blocking};
-use super::devices::{PrintFailure, VoidReason};
+use super::devices::PrintFailure;
 use super::notices::{notice, store_failed};
 use super::progress::as_of;
 use super::queue::QueueInfo;
@@ -335,7 +336,7 @@ async fn void(store: &Store, allocation: &TicketAllocation, reason: VoidReason) 
         category: allocation.category.clone(),
         number: allocation.number,
         business_date: allocation.business_date,
-        reason: reason.code().to_owned(),
+        reason,
     }
     .to_payload();
     let store = store.clone();
@@ -459,7 +460,7 @@ async fn settle_one(store: &Store, a: TicketAllocation) -> Result<bool, Failed> 
                 category: a.category.clone(),
                 number: a.number,
                 business_date: a.business_date,
-                reason: VoidReason::Interrupted.code().into(),
+                reason: VoidReason::Interrupted,
             }
             .to_payload();
             blocking(move || {

@@ -17,7 +17,7 @@ use kiosk_idcard::ReaderEvent;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::actor::{Actor, Channels, Session};
-use super::devices::{PrinterSlot, ScannerSlot, spawn_reader};
+use super::devices::{ConfiguredLoad, PrinterSlot, ScannerSlot, spawn_reader};
 use super::jobs::Bay;
 use super::queue::{Keeper, QueueInfo};
 use super::tickets::Unsettled;
@@ -321,7 +321,10 @@ async fn open_devices(
             Some((sim.idcard_link.display().to_string(), None)),
             Some(kiosk_escpos::Endpoint::Tcp(sim.dispenser_addr.clone())),
             Some(kiosk_escpos::Endpoint::Tcp(sim.receipt_addr.clone())),
-            Some(sim.scanner_device.clone()),
+            Some(ScannerSlot::recipe_for(
+                sim.scanner.clone(),
+                Arc::new(sim.controls()),
+            )),
         ),
         None => (
             devices
@@ -330,7 +333,10 @@ async fn open_devices(
                 .map(|d| (d.port.display().to_string(), d.baud)),
             devices.dispenser.as_ref().and_then(super::printer_endpoint),
             devices.printer.as_ref().and_then(super::printer_endpoint),
-            devices.scanner.as_ref().map(|s| s.device.clone()),
+            devices.scanner.as_ref().map(|s| {
+                let load = ConfiguredLoad { feeder: s.feeder };
+                ScannerSlot::recipe_for(s.clone(), Arc::new(load))
+            }),
         ),
     };
     let (reader_events, reader_health) = match reader_port {
@@ -349,7 +355,7 @@ async fn open_devices(
         r.refresh().await;
     }
     let scanner = match scanner_dev {
-        Some(dev) => Some(ScannerSlot::start(dev, sim.map(SimDevices::controls)).await),
+        Some(recipe) => Some(ScannerSlot::start(recipe).await),
         None => None,
     };
     Devices {

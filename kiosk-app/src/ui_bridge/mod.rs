@@ -5,21 +5,21 @@
 // `global::<…>()` says nothing a reader needs.
 #![allow(elided_lifetimes_in_paths)]
 
-mod journeys;
 mod samples;
+mod screens;
 mod shell;
 pub mod sim_panel;
 mod technician;
 
 pub mod offscreen;
 
-pub use journeys::{CommandSink, JourneyBridge};
 pub use kiosk_ui::{
     AppWindow, Device, HelpState, JChoice, JField, JGuide, JMaterial, JPage, JPageCheck, JPair,
     JProgressRow, JTicket, JourneyAdapter, Notice, NoticeKind, Page, Paging, PinState,
     ProgressRowKind, ShellAdapter, SimAdapter, TechCheck, TechDevice, TechStage, TechnicianAdapter,
     Theme,
 };
+pub use screens::{CommandSink, JourneyBridge};
 pub use shell::{Shell, ShellOptions};
 pub use technician::{SelftestLine, Technician, TechnicianOptions, app_probes, verify_pin};
 

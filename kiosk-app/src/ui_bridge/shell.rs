@@ -10,7 +10,7 @@ use slint::{ComponentHandle, ModelRc, Timer, TimerMode, VecModel};
 
 use kiosk_journeys::{Availability, Command, EngineHandle, JourneyKind};
 
-use super::journeys::JourneyBridge;
+use super::screens::JourneyBridge;
 use super::technician::{self, Technician, TechnicianOptions};
 use super::{
     AppWindow, Device, HelpState, Notice, NoticeKind, Page, ShellAdapter, Theme, notices_for,
@@ -182,7 +182,7 @@ impl Shell {
 
     /// Binds the journey pages to whatever takes their commands (the engine; a no-op for
     /// screenshots, which show sample screens through [`JourneyBridge::show_screen`]).
-    pub fn attach_journeys(&self, send: super::journeys::CommandSink) -> Rc<JourneyBridge> {
+    pub fn attach_journeys(&self, send: super::screens::CommandSink) -> Rc<JourneyBridge> {
         let language = to_engine_language(self.inner.language());
         let bridge = JourneyBridge::setup(&self.window, send, language);
         bridge.send(Command::SetLanguage { language });
