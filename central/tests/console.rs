@@ -268,7 +268,7 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
                 .unwrap()
                 .unwrap()
                 .state,
-            "paused"
+            central::store::RolloutState::Paused
         );
         let csrf = csrf_of(&page.body);
         let resumed = browser.post(&action, &[("csrf", &csrf)]).await;
@@ -282,7 +282,7 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
                 .unwrap()
                 .unwrap()
                 .state,
-            "completed"
+            central::store::RolloutState::Completed
         );
 
         // The hall: 好差评 and a bad review to follow up, and a help request.

@@ -147,10 +147,13 @@ async fn help_cancel_and_a_card_are_answered_while_a_ticket_waits_to_be_taken_or
 
     // The scan still finishes and reports; the scanner is back for the next citizen.
     eventually("the scan reports", || stats.borrow().scans == 1).await;
-    until(&mut screen, screen.borrow().revision, |p| {
-        !matches!(p, Page::Working { .. })
-    })
-    .await;
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        screen.wait_for(|s| !matches!(s.page, Page::Working { .. })),
+    )
+    .await
+    .unwrap()
+    .unwrap();
 
     // A scan task that panics loses the scanner it held: the citizen is told the scan
     // failed (not left waiting), the scanner is opened again, and the next scan works.

@@ -269,7 +269,7 @@ mod tests {
         link: Option<&'a str>,
     }
 
-    fn file(path: &str, mode: u32, content: &'static [u8]) -> Raw<'_> {
+    fn file<'a>(path: &'a str, mode: u32, content: &'static [u8]) -> Raw<'a> {
         Raw {
             path,
             kind: tar::EntryType::Regular,

@@ -257,13 +257,12 @@ fn a_download_cut_off_mid_stream_is_resumed_where_it_stopped() {
     let artifact = rig.artifact("0.2.0", App::Healthy);
     rig.publish_and_roll_out("0.2.0", "0.1.0", &artifact);
     let size = std::fs::metadata(&artifact).unwrap().len();
-    // The kiosk talks to central through the proxy (its identity names central's URL).
+    // The agent talks to central through the proxy (its trust anchors name central's URL).
     let proxy = CuttingProxy::start(rig.central.addr(), 150_000);
-    let identity_file = rig.data.join("identity.json");
-    let mut identity: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&identity_file).unwrap()).unwrap();
-    identity["central_url"] = format!("http://{}", proxy.addr).into();
-    std::fs::write(&identity_file, serde_json::to_vec(&identity).unwrap()).unwrap();
+    let trust_path = kiosk_core::trust::Trust::beside(&rig.config);
+    let mut trust = kiosk_core::trust::Trust::load_owned(&trust_path).unwrap();
+    trust.central_url = format!("http://{}", proxy.addr);
+    trust.write(&trust_path).unwrap();
 
     let (code, verdict) = rig.agent("apply", NIGHT, &[]);
     assert_eq!(code, 0, "{verdict}");

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use kiosk_api::Stream;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError, StreamPolicy, now_ms};
 
 impl Store {
     /// Keeps and queues a 好差评 rating once per subject, in one durable transaction.
@@ -43,7 +43,7 @@ impl Store {
     /// carry hashes and codes only) in the same `synchronous=FULL` transaction. The row is
     /// written exactly as `Store::enqueue` writes one; this exists because a local table
     /// (a ticket's fate, a rating given) must change in the same transaction as the outbox.
-    fn record_with_event(
+    pub(super) fn record_with_event(
         &self,
         stream: Stream,
         kind: &str,

@@ -15,7 +15,7 @@ use kiosk_api::NumberBand;
 use kiosk_api::citizen::{Lease, ticket_no};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, StreamPolicy, now_ms};
+use super::{Store, StoreError, now_ms};
 use kiosk_api::Stream;
 
 /// A number taken for a ticket, before the dispenser has printed it.
