@@ -29,8 +29,13 @@ pub struct Enrolment {
     pub hall_name: String,
     /// Queue numbers reserved for this kiosk when it is offline with no lease left.
     pub number_band: NumberBand,
-    /// Ops public key (base64, 32 bytes) that signs every bundle this kiosk applies.
+    /// Ops public key (base64, 32 bytes) that signs every bundle this kiosk applies: the
+    /// catalog key ([`crate::rotation::KeyRole::Catalog`]).
     pub ops_public_key: String,
+    /// The key that signs releases, when ops keeps it apart from the catalog key (absent from
+    /// centrals older than the split: the catalog key signs releases too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_public_key: Option<String>,
     /// The hall's code on the platform: the first digits of its application numbers.
     #[schema(value_type = u16, minimum = 1, maximum = 9999)]
     pub hall_code: crate::numbers::HallCode,
@@ -229,6 +234,10 @@ pub struct DesiredState {
     /// Software release to install: set while the kiosk is in an active rollout cohort and runs
     /// a version below it; fetch `GET /v1/releases/{version}/manifest` and `/artifact`.
     pub release: Option<ReleaseRef>,
+    /// Every key statement ops made, in serial order: the kiosk walks them from the keys it
+    /// trusts ([`crate::rotation::follow`]) before it verifies anything else here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_statements: Vec<crate::rotation::SignedKeyStatement>,
     /// Reserved, always null: kiosks lease numbers at `POST /v1/queue/leases` and read the
     /// queue at `GET /v1/queue/state` ([`crate::citizen`]).
     pub queue: Option<QueueState>,

@@ -9,6 +9,7 @@ use central::Store;
 use central::store::{Action, ReleasePublished, Revoked, Role, RolloutStatus, StageSelector};
 use clap::{ArgMatches, Subcommand};
 use ed25519_dalek::SigningKey;
+use kiosk_api::rotation::{KeyAction, KeyRole, KeyStatement};
 use kiosk_api::{ReleaseManifest, SignedRelease, keys};
 use sha2::{Digest as _, Sha256};
 
@@ -214,25 +215,159 @@ pub(crate) fn stage_order(matches: &ArgMatches) -> Vec<StageSelector> {
 
 /// Reads the ops key and checks that central trusts it, so kiosks will accept what it signs.
 pub(crate) async fn trusted_ops_key(key: &Path, store: &Store) -> anyhow::Result<SigningKey> {
+    trusted_key(KeyRole::Catalog, key, store).await
+}
+
+/// Reads the private key at `key` and checks that central trusts it as the `role` key.
+pub(crate) async fn trusted_key(
+    role: KeyRole,
+    key: &Path,
+    store: &Store,
+) -> anyhow::Result<SigningKey> {
     let pem = std::fs::read_to_string(key)
-        .with_context(|| format!("reading the ops key {}", key.display()))?;
+        .with_context(|| format!("reading the {} key {}", role.as_str(), key.display()))?;
     let ops = keys::private_key_from_pem(&pem)
-        .with_context(|| format!("reading the ops key {}", key.display()))?;
+        .with_context(|| format!("reading the {} key {}", role.as_str(), key.display()))?;
     let public = keys::public_key_to_base64(&ops.verifying_key());
-    match store.ops_public_key().await? {
+    match store.trusted_key(role).await? {
         Some(trusted) if trusted == public => Ok(ops),
         Some(trusted) => bail!(
-            "{} is not the ops key this central trusts (key id {}); kiosks would refuse what it signs. Use the trusted key, or `central keys trust` the new one (kiosks enrolled earlier keep the old key)",
+            "{} is not the {} key this central trusts (key id {}); kiosks would refuse what it signs. Use the trusted key, or move kiosks to this one with `central keys rotate --role {}` (docs/keys.md)",
             key.display(),
+            role.as_str(),
             keys::public_key_from_base64(&trusted)
                 .map(|k| keys::key_id(&k))
-                .unwrap_or_else(|_| "unreadable".into())
+                .unwrap_or_else(|_| "unreadable".into()),
+            role.as_str(),
         ),
         None => bail!(
             "central trusts no ops key yet; run `central keys trust --public-key {}.pub --db …` first",
             key.display()
         ),
     }
+}
+
+/// Reads a public key file written by `central keys generate` (FILE.pub).
+pub(crate) fn read_public_key(path: &Path) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the public key {}", path.display()))?;
+    keys::public_key_from_base64(&text)
+        .with_context(|| format!("{} is not a base64 ed25519 public key", path.display()))
+}
+
+/// A key change ops asked for, before it is signed.
+pub(crate) struct KeyChange {
+    pub(crate) role: KeyRole,
+    pub(crate) action: KeyAction,
+    pub(crate) previous: ed25519_dalek::VerifyingKey,
+    pub(crate) next: ed25519_dalek::VerifyingKey,
+    pub(crate) reason: String,
+}
+
+/// Signs `change` with `signer` as the next statement and stores it; central then trusts the
+/// next key, and every kiosk moves to it at its next poll.
+pub(crate) async fn record_key_statement(
+    store: &Store,
+    signer: &SigningKey,
+    change: KeyChange,
+    json: bool,
+) -> anyhow::Result<()> {
+    if change.reason.trim().is_empty() {
+        bail!("--reason must say why; it goes into the audit log and every kiosk's log");
+    }
+    if change.next == change.previous {
+        bail!("the next key is the key being replaced");
+    }
+    let statement = KeyStatement {
+        serial: store.next_key_serial().await?,
+        role: change.role,
+        action: change.action,
+        previous_public_key: keys::public_key_to_base64(&change.previous),
+        next_public_key: keys::public_key_to_base64(&change.next),
+        reason: change.reason.trim().to_owned(),
+        issued_at: chrono::Utc::now(),
+    };
+    let signed = kiosk_api::rotation::sign_statement(signer, &statement);
+    let st = store
+        .record_key_statement(&signed)
+        .await
+        .context("recording the key statement")?;
+    let next_id = keys::key_id(&change.next);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "serial": st.serial,
+                "role": st.role,
+                "action": st.action,
+                "previous_key_id": keys::key_id(&change.previous),
+                "next_key_id": next_id,
+                "signed_by": signed.key_id,
+            })
+        );
+    } else {
+        println!(
+            "statement {}: {} key {} -> {} ({}), signed by {}; kiosks follow at their next poll",
+            st.serial,
+            st.role.as_str(),
+            keys::key_id(&change.previous),
+            next_id,
+            match st.action {
+                KeyAction::Rotate => "rotated",
+                KeyAction::Revoke => "revoked",
+            },
+            signed.key_id
+        );
+    }
+    Ok(())
+}
+
+/// Prints the trusted keys and the statements.
+pub(crate) async fn show_keys(store: &Store, json: bool) -> anyhow::Result<()> {
+    let id = |k: Option<String>| {
+        k.and_then(|k| keys::public_key_from_base64(&k).ok())
+            .map(|k| keys::key_id(&k))
+    };
+    let catalog = id(store.trusted_key(KeyRole::Catalog).await?);
+    let release = id(store.trusted_key(KeyRole::Release).await?);
+    let statements = store.key_statements().await?;
+    let read: Vec<KeyStatement> = statements.iter().filter_map(|s| s.read().ok()).collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "catalog_key_id": catalog,
+                "release_key_id": release,
+                "statements": read,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "catalog key {}\nrelease key {}",
+        catalog.as_deref().unwrap_or("(none)"),
+        release.as_deref().unwrap_or("(none)")
+    );
+    for (st, signed) in read.iter().zip(&statements) {
+        let key = |b64: &str| {
+            keys::public_key_from_base64(b64)
+                .map(|k| keys::key_id(&k))
+                .unwrap_or_default()
+        };
+        println!(
+            "{} {} {:?} {} -> {} signed by {} at {}: {}",
+            st.serial,
+            st.role.as_str(),
+            st.action,
+            key(&st.previous_public_key),
+            key(&st.next_public_key),
+            signed.key_id,
+            st.issued_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            st.reason
+        );
+    }
+    Ok(())
 }
 
 /// Checks that `bytes` is a gzip tar whose root holds `bin/kiosk-app` (contract C).
@@ -296,7 +431,7 @@ pub(crate) async fn release(command: ReleaseCommand) -> anyhow::Result<()> {
             check_artifact(&bytes)
                 .with_context(|| format!("checking the artifact {}", artifact.display()))?;
             let store = db.acting(Action::ReleasePublish).await?;
-            let ops = trusted_ops_key(&key, &store).await?;
+            let ops = trusted_key(KeyRole::Release, &key, &store).await?;
             let published_at =
                 chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis())
                     .context("reading the clock")?;

@@ -170,11 +170,69 @@ enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Make central trust an ops public key (a FILE.pub written by `keys generate`).
+    /// Make central trust an ops public key (a FILE.pub written by `keys generate`) for
+    /// kiosks enrolled from now on. Kiosks enrolled earlier move only by `keys rotate`.
     Trust {
         /// The public key file.
         #[arg(long)]
         public_key: PathBuf,
+        /// Which key: catalog (signs catalogs and configs) or release (signs releases).
+        #[arg(long, default_value = "catalog")]
+        role: kiosk_api::rotation::KeyRole,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Move every kiosk from the role's current key to the next one: a statement signed by
+    /// the current key, which kiosks check themselves (docs/keys.md).
+    Rotate {
+        /// Which key: catalog or release.
+        #[arg(long)]
+        role: kiosk_api::rotation::KeyRole,
+        /// The role's current private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The next public key (FILE.pub from `keys generate`); its private key stays offline
+        /// until it is needed.
+        #[arg(long)]
+        next_public_key: PathBuf,
+        /// Why, for the audit log and the technicians.
+        #[arg(long)]
+        reason: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Distrust a leaked key for good and move kiosks to its replacement: a statement signed
+    /// by the other role's key (docs/keys.md).
+    Revoke {
+        /// Which key leaked: catalog or release.
+        #[arg(long)]
+        role: kiosk_api::rotation::KeyRole,
+        /// The other role's current private key (PEM), which signs the revocation.
+        #[arg(long)]
+        by: PathBuf,
+        /// The leaked key's public key file (FILE.pub), or the trusted key if omitted.
+        #[arg(long)]
+        leaked_public_key: Option<PathBuf>,
+        /// The replacement's public key file (FILE.pub).
+        #[arg(long)]
+        next_public_key: PathBuf,
+        /// Why, for the audit log and the technicians.
+        #[arg(long)]
+        reason: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// List the trusted keys and every statement kiosks follow.
+    Show {
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -300,6 +358,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Trust {
             public_key,
+            role,
             json,
             db,
         }) => {
@@ -313,17 +372,75 @@ async fn main() -> anyhow::Result<()> {
             })?;
             db.acting(central::store::Action::KeysTrust)
                 .await?
-                .set_ops_public_key(&keys::public_key_to_base64(&key))
+                .set_trusted_key(role, &keys::public_key_to_base64(&key))
                 .await?;
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({ "trusted_key_id": keys::key_id(&key) })
+                    serde_json::json!({ "role": role, "trusted_key_id": keys::key_id(&key) })
                 );
             } else {
-                println!("central now trusts ops key {}", keys::key_id(&key));
+                println!(
+                    "central now trusts {} key {} for kiosks enrolled from now on",
+                    role.as_str(),
+                    keys::key_id(&key)
+                );
             }
             Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate {
+            role,
+            key,
+            next_public_key,
+            reason,
+            json,
+            db,
+        }) => {
+            let store = db.acting(central::store::Action::KeysRotate).await?;
+            let signer = cli_ops::trusted_key(role, &key, &store).await?;
+            let next = cli_ops::read_public_key(&next_public_key)?;
+            let statement = cli_ops::KeyChange {
+                role,
+                action: kiosk_api::rotation::KeyAction::Rotate,
+                previous: signer.verifying_key(),
+                next,
+                reason,
+            };
+            cli_ops::record_key_statement(&store, &signer, statement, json).await
+        }
+        Command::Keys(KeysCommand::Revoke {
+            role,
+            by,
+            leaked_public_key,
+            next_public_key,
+            reason,
+            json,
+            db,
+        }) => {
+            let store = db.acting(central::store::Action::KeysRevoke).await?;
+            let signer = cli_ops::trusted_key(role.other(), &by, &store).await?;
+            let leaked = match leaked_public_key {
+                Some(path) => cli_ops::read_public_key(&path)?,
+                None => {
+                    let text = store
+                        .trusted_key(role)
+                        .await?
+                        .with_context(|| format!("central trusts no {} key", role.as_str()))?;
+                    keys::public_key_from_base64(&text).context("the trusted key")?
+                }
+            };
+            let next = cli_ops::read_public_key(&next_public_key)?;
+            let statement = cli_ops::KeyChange {
+                role,
+                action: kiosk_api::rotation::KeyAction::Revoke,
+                previous: leaked,
+                next,
+                reason,
+            };
+            cli_ops::record_key_statement(&store, &signer, statement, json).await
+        }
+        Command::Keys(KeysCommand::Show { json, db }) => {
+            cli_ops::show_keys(&open(&db.db).await?, json).await
         }
         Command::Publish(PublishCommand::Catalog {
             file,

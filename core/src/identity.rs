@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use kiosk_api::rotation::KeyAnchors;
 use kiosk_api::{EnrolRequest, NumberBand, keys};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -32,8 +33,15 @@ pub struct Identity {
     pub hall_name: String,
     /// Queue numbers reserved for this kiosk when offline with no lease left.
     pub number_band: NumberBand,
-    /// Ops public key (base64) that must sign every bundle and release this kiosk applies.
+    /// Ops public key (base64) that must sign every bundle this kiosk applies: the catalog
+    /// key, moved on by key statements the downlink follows.
     pub ops_public_key: String,
+    /// The release key, when ops keeps it apart from the catalog key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_public_key: Option<String>,
+    /// Key ids revoked by a statement this kiosk followed: never trusted again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_key_ids: Vec<String>,
     /// Base URL of central this kiosk enrolled with.
     pub central_url: String,
     /// The hall's code on the platform: the first digits of this kiosk's application numbers.
@@ -104,6 +112,43 @@ impl Identity {
         })
     }
 
+    /// The keys this kiosk trusts: the catalog key, the release key (the catalog key if ops
+    /// never split them) and the revoked ones.
+    pub fn anchors(&self) -> Result<KeyAnchors, IdentityError> {
+        let catalog = self.ops_key()?;
+        let release = match &self.release_public_key {
+            Some(text) => {
+                keys::public_key_from_base64(text).map_err(|e| IdentityError::Corrupt {
+                    path: PathBuf::from(IDENTITY_FILE),
+                    problem: format!("release_public_key: {e}"),
+                })?
+            }
+            None => catalog,
+        };
+        Ok(KeyAnchors {
+            catalog,
+            release,
+            revoked: self.revoked_key_ids.iter().cloned().collect(),
+        })
+    }
+
+    /// Takes `anchors` as the keys this kiosk trusts and writes the identity (not the key) to
+    /// `data_dir`.
+    pub fn keep_anchors(
+        &mut self,
+        data_dir: &Path,
+        anchors: &KeyAnchors,
+    ) -> Result<(), IdentityError> {
+        self.ops_public_key = keys::public_key_to_base64(&anchors.catalog);
+        self.release_public_key = Some(keys::public_key_to_base64(&anchors.release));
+        self.revoked_key_ids = anchors.revoked.iter().cloned().collect();
+        let json = serde_json::to_vec_pretty(self).map_err(|e| IdentityError::Corrupt {
+            path: data_dir.join(IDENTITY_FILE),
+            problem: e.to_string(),
+        })?;
+        write_atomic(&data_dir.join(IDENTITY_FILE), &json, 0o600)
+    }
+
     /// A client that signs as this kiosk, with the key from `data_dir`.
     pub fn client(
         &self,
@@ -146,6 +191,8 @@ impl Identity {
             hall_name: enrolment.hall_name,
             number_band: enrolment.number_band,
             ops_public_key: enrolment.ops_public_key,
+            release_public_key: enrolment.release_public_key,
+            revoked_key_ids: Vec::new(),
             central_url: central_url.trim_end_matches('/').to_owned(),
             hall_code: enrolment.hall_code,
             kiosk_no: enrolment.kiosk_no,
@@ -226,6 +273,8 @@ mod tests {
                 last: 549,
             },
             ops_public_key: keys::public_key_to_base64(&keys::generate().verifying_key()),
+            release_public_key: None,
+            revoked_key_ids: Vec::new(),
             central_url: "http://127.0.0.1:9".into(),
             hall_code: kiosk_api::HallCode::new(12).unwrap(),
             kiosk_no: kiosk_api::KioskNo::new(3).unwrap(),

@@ -12,6 +12,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::VerifyingKey;
+use kiosk_api::rotation::KeyAnchors;
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{IdentityError, write_atomic};
@@ -25,8 +26,12 @@ pub const TRUST_FILE: &str = "trust.json";
 pub struct Trust {
     /// Base URL of central, as enrolled.
     pub central_url: String,
-    /// Ops public key (standard base64) that signs bundles and releases.
+    /// Ops public key (standard base64) that signs bundles, and releases too unless
+    /// `release_public_key` is set.
     pub ops_public_key: String,
+    /// The release key, when ops keeps it apart from the catalog key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_public_key: Option<String>,
 }
 
 /// Why the trust anchors cannot be used.
@@ -130,7 +135,7 @@ impl Trust {
             path: path.to_owned(),
             problem: e.to_string(),
         })?;
-        trust.ops_key().map_err(|problem| TrustError::Corrupt {
+        trust.anchors().map_err(|problem| TrustError::Corrupt {
             path: path.to_owned(),
             problem,
         })?;
@@ -141,6 +146,22 @@ impl Trust {
     pub fn ops_key(&self) -> Result<VerifyingKey, String> {
         kiosk_api::keys::public_key_from_base64(&self.ops_public_key)
             .map_err(|e| format!("ops_public_key: {e}"))
+    }
+
+    /// The keys as provisioned, from which key statements are walked. The agent does not
+    /// write them back (`/etc` is read-only to it): it walks central's full list each time.
+    pub fn anchors(&self) -> Result<KeyAnchors, String> {
+        let catalog = self.ops_key()?;
+        let release = match &self.release_public_key {
+            Some(text) => kiosk_api::keys::public_key_from_base64(text)
+                .map_err(|e| format!("release_public_key: {e}"))?,
+            None => catalog,
+        };
+        Ok(KeyAnchors {
+            catalog,
+            release,
+            revoked: Default::default(),
+        })
     }
 }
 
@@ -177,6 +198,7 @@ mod tests {
             ops_public_key: kiosk_api::keys::public_key_to_base64(
                 &kiosk_api::keys::generate().verifying_key(),
             ),
+            release_public_key: None,
         }
     }
 

@@ -31,6 +31,8 @@ async fn with_central_unreachable_help_says_it_is_only_queued_and_card_lookups_s
         ops_public_key: kiosk_api::keys::public_key_to_base64(
             &kiosk_api::keys::generate().verifying_key(),
         ),
+        release_public_key: None,
+        revoked_key_ids: Vec::new(),
         central_url: "http://127.0.0.1:9".into(),
         hall_code: kiosk_api::HallCode::new(12).unwrap(),
         kiosk_no: kiosk_api::KioskNo::new(3).unwrap(),

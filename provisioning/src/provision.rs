@@ -312,6 +312,7 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
     Trust {
         central_url: identity.central_url.clone(),
         ops_public_key: identity.ops_public_key.clone(),
+        release_public_key: identity.release_public_key.clone(),
     }
     .write(&trust_path)
     .map_err(|source| ProvisionError::TrustAfterEnrol {

@@ -6,7 +6,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use kiosk_api::rotation::KeyAnchors;
 use kiosk_api::{EnrolRequest, Enrolment, keys};
+use kiosk_core::identity::Identity;
 use kiosk_core::store::{NewRecord, Store, StoreKey, StoreOptions, Stream};
 use kiosk_core::sync::{
     Backoff, CentralClient, ChunkAnswer, Downlink, PollOutcome, SyncError, Timeouts, Uplink,
@@ -81,6 +83,49 @@ impl Rig {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `central <args>`: stdout, or stderr if it failed.
+    fn central_may_fail(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(&self.exe).args(args).output().unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8(out.stdout).unwrap())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// A new ops key pair in the rig's folder (NAME and NAME.pub), not trusted by central.
+    fn new_key(&self, name: &str) -> String {
+        let out = self.work.join(name);
+        self.central(&["keys", "generate", "--out", out.to_str().unwrap()]);
+        format!("{}.pub", out.display())
+    }
+
+    /// An enrolled kiosk whose identity is saved in its store folder, and its downlink
+    /// following key statements from the keys it was enrolled with.
+    async fn enrol_following(&self, name: &str) -> (Store, Downlink) {
+        let (key, enrolment, store) = self.enrol(name).await;
+        let identity = Identity {
+            kiosk_id: enrolment.kiosk_id,
+            hall_id: enrolment.hall_id.clone(),
+            hall_name: enrolment.hall_name.clone(),
+            number_band: enrolment.number_band,
+            ops_public_key: enrolment.ops_public_key.clone(),
+            release_public_key: enrolment.release_public_key.clone(),
+            revoked_key_ids: Vec::new(),
+            central_url: self.url(),
+            hall_code: enrolment.hall_code,
+            kiosk_no: enrolment.kiosk_no,
+        };
+        identity.save(store.dir(), &key).unwrap();
+        let downlink = Downlink::following(
+            store.clone(),
+            self.client(&key, &enrolment),
+            identity.anchors().unwrap(),
+            store.dir(),
+        );
+        (store, downlink)
     }
 
     fn count(&self, sql: &str) -> i64 {
@@ -211,15 +256,24 @@ async fn a_kiosk_clock_outside_the_window_is_refused_and_the_events_wait() {
 }
 
 fn publish_catalog(rig: &Rig) -> Vec<u8> {
-    let ops_key = rig.work.join("ops.pem");
+    publish_catalog_signed(rig, "ops.pem", None).unwrap()
+}
+
+/// Publishes the sample catalog for hall-1 as `version` (the sample's if `None`), signed with
+/// the key file `key` in the rig's folder; the bytes published, or central's complaint.
+fn publish_catalog_signed(rig: &Rig, key: &str, version: Option<&str>) -> Result<Vec<u8>, String> {
+    let ops_key = rig.work.join(key);
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../journeys/data/catalog.sample.json");
     let mut catalog: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&sample).unwrap()).unwrap();
     catalog["hall"]["id"] = json!("hall-1");
+    if let Some(version) = version {
+        catalog["version"] = json!(version);
+    }
     let file = rig.work.join("catalog.json");
     let bytes = serde_json::to_vec_pretty(&catalog).unwrap();
     std::fs::write(&file, &bytes).unwrap();
-    rig.central(&[
+    rig.central_may_fail(&[
         "publish",
         "catalog",
         file.to_str().unwrap(),
@@ -227,8 +281,8 @@ fn publish_catalog(rig: &Rig) -> Vec<u8> {
         ops_key.to_str().unwrap(),
         "--db",
         &rig.db,
-    ]);
-    bytes
+    ])?;
+    Ok(bytes)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,11 +393,11 @@ async fn a_hall_config_from_ops_is_refused_at_publish_if_bad_and_else_applied_ov
 
     // The update agent (root) takes the bundle only through its signature, checked against
     // its own anchors: the same result with the ops key, the kiosk's own file with another.
-    let verified = own.clone().in_force_verified(&ops);
+    let verified = own.clone().in_force_verified(&KeyAnchors::single(ops));
     assert_eq!(verified.hall.help_window_zh, "3号窗口");
     assert_eq!(verified.ui.inactivity_timeout_secs, 120);
     let impostor = keys::generate().verifying_key();
-    let unverified = own.clone().in_force_verified(&impostor);
+    let unverified = own.clone().in_force_verified(&KeyAnchors::single(impostor));
     assert_eq!(unverified.hall.help_window_zh, own.hall.help_window_zh);
     // A payload the app rewrote (it can write its own data folder) changes nothing for root.
     std::fs::write(
@@ -351,7 +405,7 @@ async fn a_hall_config_from_ops_is_refused_at_publish_if_bad_and_else_applied_ov
         br#"{"update": {"window": "00:00-23:59"}}"#,
     )
     .unwrap();
-    let after = own.clone().in_force_verified(&ops);
+    let after = own.clone().in_force_verified(&KeyAnchors::single(ops));
     assert_eq!(after.update.window, own.update.window);
     assert_eq!(after.hall.help_window_zh, "3号窗口");
 }
@@ -420,4 +474,162 @@ async fn an_older_bundle_is_refused_by_central_at_publish_and_by_the_kiosk_if_se
         in_force,
         "the bundle in force stays"
     );
+}
+
+fn key_id_of(pub_file: &str) -> String {
+    keys::key_id(
+        &keys::public_key_from_base64(&std::fs::read_to_string(pub_file).unwrap()).unwrap(),
+    )
+}
+
+/// The ceremony of docs/keys.md end to end: the keys split and rotated, a leaked key revoked
+/// by the other, kiosks moved each time without a site visit, one of them offline throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_keys_rotate_and_a_leaked_key_is_revoked_without_a_site_visit() {
+    let rig = Rig::start();
+    let (store, downlink) = rig.enrol_following("kiosk-online").await;
+    // Enrolled now, and not heard from again until the end.
+    let (offline_store, offline) = rig.enrol_following("kiosk-offline").await;
+    publish_catalog_signed(&rig, "ops.pem", Some("2026-12-01.1")).unwrap();
+    assert!(matches!(downlink.poll_once().await.unwrap(), PollOutcome::Applied(b) if b.len() == 1));
+
+    // Split: a release key of its own; then the catalog key's yearly rotation.
+    let ops = rig.work.join("ops.pem");
+    let ops = ops.to_str().unwrap();
+    let release = rig.new_key("release.pem");
+    rig.central(&[
+        "keys",
+        "rotate",
+        "--role",
+        "release",
+        "--key",
+        ops,
+        "--next-public-key",
+        &release,
+        "--reason",
+        "split",
+        "--db",
+        &rig.db,
+    ]);
+    let catalog1 = rig.new_key("catalog1.pem");
+    rig.central(&[
+        "keys",
+        "rotate",
+        "--role",
+        "catalog",
+        "--key",
+        ops,
+        "--next-public-key",
+        &catalog1,
+        "--reason",
+        "yearly",
+        "--db",
+        &rig.db,
+    ]);
+    let old = publish_catalog_signed(&rig, "ops.pem", Some("2026-12-02.1")).unwrap_err();
+    assert!(old.contains("not the catalog key"), "{old}");
+    publish_catalog_signed(&rig, "catalog1.pem", Some("2026-12-02.1")).unwrap();
+    assert!(matches!(downlink.poll_once().await.unwrap(), PollOutcome::Applied(b) if b.len() == 1));
+    let identity = Identity::load(store.dir()).unwrap().unwrap();
+    assert_eq!(
+        key_id_of_b64(&identity.ops_public_key),
+        key_id_of(&catalog1)
+    );
+    assert_eq!(
+        key_id_of_b64(identity.release_public_key.as_deref().unwrap()),
+        key_id_of(&release)
+    );
+
+    // catalog1 leaks. The release key revokes it and names its replacement.
+    let catalog2 = rig.new_key("catalog2.pem");
+    rig.central(&[
+        "keys",
+        "revoke",
+        "--role",
+        "catalog",
+        "--by",
+        rig.work.join("release.pem").to_str().unwrap(),
+        "--next-public-key",
+        &catalog2,
+        "--reason",
+        "laptop stolen",
+        "--db",
+        &rig.db,
+    ]);
+    // The thief can neither rotate nor publish through central.
+    let thief = rig.new_key("thief.pem");
+    let refused = rig
+        .central_may_fail(&[
+            "keys",
+            "rotate",
+            "--role",
+            "catalog",
+            "--key",
+            rig.work.join("catalog1.pem").to_str().unwrap(),
+            "--next-public-key",
+            &thief,
+            "--reason",
+            "mine now",
+            "--db",
+            &rig.db,
+        ])
+        .unwrap_err();
+    assert!(refused.contains("not the catalog key"), "{refused}");
+    assert!(publish_catalog_signed(&rig, "catalog1.pem", Some("2026-12-03.9")).is_err());
+    // A revocation must come from the other key: the catalog key cannot revoke the release key
+    // with itself as the signer of both.
+    let refused = rig
+        .central_may_fail(&[
+            "keys",
+            "revoke",
+            "--role",
+            "release",
+            "--by",
+            rig.work.join("catalog1.pem").to_str().unwrap(),
+            "--next-public-key",
+            &thief,
+            "--reason",
+            "x",
+            "--db",
+            &rig.db,
+        ])
+        .unwrap_err();
+    assert!(refused.contains("not the catalog key"), "{refused}");
+
+    publish_catalog_signed(&rig, "catalog2.pem", Some("2026-12-03.1")).unwrap();
+    assert!(matches!(downlink.poll_once().await.unwrap(), PollOutcome::Applied(b) if b.len() == 1));
+    let identity = Identity::load(store.dir()).unwrap().unwrap();
+    assert_eq!(
+        key_id_of_b64(&identity.ops_public_key),
+        key_id_of(&catalog2)
+    );
+    assert!(identity.revoked_key_ids.contains(&key_id_of(&catalog1)));
+
+    // The kiosk that was away walks all three statements in one poll.
+    assert!(matches!(offline.poll_once().await.unwrap(), PollOutcome::Applied(b) if b.len() == 1));
+    let away = Identity::load(offline_store.dir()).unwrap().unwrap();
+    assert_eq!(away.ops_public_key, identity.ops_public_key);
+    assert_eq!(away.release_public_key, identity.release_public_key);
+    assert_eq!(away.revoked_key_ids, identity.revoked_key_ids);
+    let catalog = std::fs::read(Downlink::bundle_path(offline_store.dir(), "catalog")).unwrap();
+    assert!(String::from_utf8_lossy(&catalog).contains("2026-12-03.1"));
+
+    // A kiosk enrolled now starts from the current keys.
+    let (_, fresh, _) = rig.enrol("kiosk-new").await;
+    assert_eq!(fresh.ops_public_key, identity.ops_public_key);
+    assert_eq!(fresh.release_public_key, identity.release_public_key);
+
+    // Ops can read the whole history, and the audit log has each step.
+    let shown: serde_json::Value =
+        serde_json::from_str(&rig.central(&["keys", "show", "--json", "--db", &rig.db])).unwrap();
+    assert_eq!(shown["statements"].as_array().unwrap().len(), 3, "{shown}");
+    assert_eq!(shown["catalog_key_id"], key_id_of(&catalog2));
+    assert_eq!(
+        rig.count("SELECT COUNT(*) FROM audit_log WHERE action IN ('keys.rotate', 'keys.revoke')"),
+        3
+    );
+}
+
+fn key_id_of_b64(b64: &str) -> String {
+    keys::key_id(&keys::public_key_from_base64(b64).unwrap())
 }

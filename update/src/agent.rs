@@ -387,7 +387,7 @@ impl Agent {
         Ok(())
     }
 
-    /// The ops key from the trust anchors, a client of the anchors' central signing as this
+    /// The release key from the trust anchors, a client of the anchors' central signing as this
     /// kiosk, and the release central offers. Central's URL and the ops key come only from
     /// the root-owned anchors: the identity in the app's data folder gives only the kiosk's
     /// id and key, which decide nothing about what is installed.
@@ -395,7 +395,7 @@ impl Agent {
         &self,
     ) -> Result<(VerifyingKey, CentralClient, Option<ReleaseRef>), AgentError> {
         let trust = Trust::load_owned(&self.trust_path)?;
-        let ops_key = trust.ops_key().map_err(|problem| TrustError::Corrupt {
+        let anchors = trust.anchors().map_err(|problem| TrustError::Corrupt {
             path: self.trust_path.clone(),
             problem,
         })?;
@@ -408,8 +408,16 @@ impl Agent {
         };
         let key = Identity::signing_key(self.data_dir())?;
         let client = CentralClient::new(&trust.central_url, identity.kiosk_id, key, timeouts)?;
-        let desired = client.desired_state(None).await?;
-        Ok((ops_key, client, desired.and_then(|(d, _)| d.release)))
+        let Some((desired, _)) = client.desired_state(None).await? else {
+            return Ok((anchors.release, client, None));
+        };
+        // Releases verify under the release key the provisioned anchors lead to through
+        // central's key statements, each checked here against the key trusted at its turn.
+        let (reached, followed) = kiosk_api::rotation::follow(&anchors, &desired.key_statements);
+        for (serial, why) in &followed.refused {
+            tracing::warn!(serial, %why, "key statement refused");
+        }
+        Ok((reached.release, client, desired.release))
     }
 
     /// Records and reports a refusal; returns its verdict.

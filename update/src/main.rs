@@ -82,8 +82,8 @@ fn agent(common: &Common) -> anyhow::Result<Agent> {
     // The bundle sits in the app's data folder, so it counts only with a signature that
     // verifies against the root-owned anchors; without anchors (a rollback needs none) the
     // kiosk's own file stands alone.
-    let config = match Trust::load_owned(&trust).map(|t| t.ops_key()) {
-        Ok(Ok(ops_key)) => config.in_force_verified(&ops_key),
+    let config = match Trust::load_owned(&trust).map(|t| t.anchors()) {
+        Ok(Ok(anchors)) => config.in_force_verified(&anchors),
         Ok(Err(problem)) => {
             tracing::warn!(%problem, "trust anchors unusable; central's configuration bundle not applied");
             config

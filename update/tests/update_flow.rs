@@ -316,3 +316,63 @@ fn the_agent_trusts_only_the_anchors_beside_the_config_and_only_if_no_one_else_c
     assert!(stderr.contains("no trust anchors"), "{stderr}");
     assert!(!rig.root.join("releases/0.2.0").exists(), "nothing staged");
 }
+
+/// The ceremony of docs/keys.md for the release key: a key of its own, moved to by a
+/// statement the old key signed; the agent follows it from the provisioned anchors, which it
+/// does not rewrite.
+#[test]
+fn a_release_signed_by_the_rotated_release_key_is_installed_and_the_old_key_can_sign_no_more() {
+    let rig = Rig::start("0.1.0", "0.1.0", 20);
+    let trust_before = std::fs::read(kiosk_core::trust::Trust::beside(&rig.config)).unwrap();
+    let release_key = rig.work.join("release.pem");
+    let generated = std::process::Command::new(&rig.exe)
+        .args(["keys", "generate", "--out", release_key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let ops = rig.work.join("ops.pem");
+    rig.central_cli(&[
+        "keys",
+        "rotate",
+        "--role",
+        "release",
+        "--key",
+        ops.to_str().unwrap(),
+        "--next-public-key",
+        rig.work.join("release.pem.pub").to_str().unwrap(),
+        "--reason",
+        "the release key is kept apart from the catalog key",
+    ]);
+
+    // The old key signs no release now: central refuses before anything is stored.
+    let artifact = rig.artifact("0.2.0", App::Healthy);
+    let refused = std::process::Command::new(&rig.exe)
+        .args(["release", "publish", artifact.to_str().unwrap()])
+        .args(["--version", "0.2.0", "--min-version", "0.1.0"])
+        .args(["--key", ops.to_str().unwrap(), "--db", &rig.db])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not the release key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    rig.publish_and_roll_out_signed("0.2.0", "0.1.0", &artifact, &release_key);
+    let (_, check) = rig.agent("check", NIGHT, &[]);
+    assert_eq!(check["verdict"], "would_install", "{check}");
+    rig.write_state("0.1.0", false);
+    let (code, verdict) = rig.agent("apply", NIGHT, &[]);
+    assert_eq!(
+        (code, &verdict["verdict"]),
+        (0, &"committed".into()),
+        "{verdict}"
+    );
+    assert_eq!(rig.current(), "0.2.0");
+    assert_eq!(
+        std::fs::read(kiosk_core::trust::Trust::beside(&rig.config)).unwrap(),
+        trust_before,
+        "root's anchors are written by provisioning only"
+    );
+}

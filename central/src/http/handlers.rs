@@ -166,6 +166,7 @@ pub(crate) async fn desired_state(
 ) -> Result<Response, ApiFailure> {
     let mut desired = state.store.desired_state(&kiosk.hall_id).await?;
     desired.release = state.store.desired_release(kiosk.kiosk_id).await?;
+    desired.key_statements = state.store.key_statements().await?;
     if state.due_for_seen(kiosk.kiosk_id) {
         state.store.touch_kiosk(kiosk.kiosk_id).await?;
     }

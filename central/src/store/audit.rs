@@ -125,6 +125,10 @@ pub enum Action {
     TokenCreate,
     /// Trust an ops key.
     KeysTrust,
+    /// Rotate an ops key by a signed statement.
+    KeysRotate,
+    /// Revoke a leaked ops key by a statement signed with the other key.
+    KeysRevoke,
     /// Acknowledge a help request.
     HelpAck,
     /// Follow up a bad review.
@@ -156,6 +160,8 @@ impl Action {
             Action::KioskRetire => "kiosk.retire",
             Action::TokenCreate => "token.create",
             Action::KeysTrust => "keys.trust",
+            Action::KeysRotate => "keys.rotate",
+            Action::KeysRevoke => "keys.revoke",
             Action::HelpAck => "help.ack",
             Action::RatingFollowUp => "rating.follow_up",
             Action::ApplicationStatus => "application.status",
@@ -186,7 +192,9 @@ impl Action {
             | Action::KioskRevoke
             | Action::KioskRetire
             | Action::TokenCreate
-            | Action::KeysTrust => Role::Admin,
+            | Action::KeysTrust
+            | Action::KeysRotate
+            | Action::KeysRevoke => Role::Admin,
         }
     }
 }

@@ -276,6 +276,9 @@ impl Store {
             .map_err(|_| EnrolError::BadPublicKey)?;
         let public_key = kiosk_api::keys::public_key_to_base64(&public_key);
         let ops_public_key = self.ops_public_key().await?.ok_or(EnrolError::NoOpsKey)?;
+        let release_public_key = self
+            .trusted_key(kiosk_api::rotation::KeyRole::Release)
+            .await?;
         let now = now_millis();
         let mut w = self.write().await?;
         let digest = token_digest(&request.token);
@@ -329,6 +332,7 @@ impl Store {
                 hall_name,
                 number_band: band,
                 ops_public_key,
+                release_public_key,
                 hall_code,
                 kiosk_no,
             });
@@ -390,6 +394,7 @@ impl Store {
                 hall_name,
                 number_band: band,
                 ops_public_key,
+                release_public_key,
                 hall_code,
                 kiosk_no: kiosk_no_of(Some(kiosk_no))?,
             });

@@ -14,6 +14,7 @@ mod console;
 mod enrol;
 mod fleet;
 mod ingest;
+mod key_statements;
 mod project;
 mod quotas;
 mod releases;
@@ -40,6 +41,7 @@ pub use fleet::{
     FleetKiosk, Hall, HealthEntry, ONLINE_WITHIN_MILLIS, RefusedEvent, UpdateResultRow,
 };
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
+pub use key_statements::StatementRefused;
 pub use releases::{RELEASE_CHUNK_BYTES, ReleasePublished};
 pub use rollouts::{
     MemberState, RolloutError, RolloutFailure, RolloutMember, RolloutState, RolloutStatus,
@@ -254,22 +256,40 @@ impl Store {
             .doing("reading the ops public key")
     }
 
-    /// Trusts `public_key` (base64) as the ops key whose bundles kiosks will apply.
-    pub async fn set_ops_public_key(&self, public_key: &str) -> Result<(), StoreError> {
+    /// Trusts `public_key` (base64) as the `role` key: the key whose bundles (catalog) or
+    /// releases (release) kiosks enrolled from now on will apply. Kiosks enrolled earlier keep
+    /// what they have; move them with a signed rotation instead (`central keys rotate`).
+    pub async fn set_trusted_key(
+        &self,
+        role: kiosk_api::rotation::KeyRole,
+        public_key: &str,
+    ) -> Result<(), StoreError> {
+        let name = match role {
+            kiosk_api::rotation::KeyRole::Catalog => "ops_public_key",
+            kiosk_api::rotation::KeyRole::Release => "release_public_key",
+        };
         let mut w = self.write().await?;
         sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ('ops_public_key', $1) \
+            "INSERT INTO settings (name, value) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         )
+        .bind(name)
         .bind(public_key)
         .execute(&mut *w.tx)
         .await
-        .doing("storing the ops public key")?;
+        .doing("storing a trusted key")?;
         let key_id = kiosk_api::keys::public_key_from_base64(public_key)
             .map(|k| kiosk_api::keys::key_id(&k))
             .unwrap_or_else(|_| "unreadable key".to_owned());
-        w.audit(self, Action::KeysTrust, &key_id, "").await?;
+        w.audit(self, Action::KeysTrust, role.as_str(), &key_id)
+            .await?;
         w.commit().await
+    }
+
+    /// Trusts `public_key` (base64) as the ops key whose bundles kiosks will apply.
+    pub async fn set_ops_public_key(&self, public_key: &str) -> Result<(), StoreError> {
+        self.set_trusted_key(kiosk_api::rotation::KeyRole::Catalog, public_key)
+            .await
     }
 
     /// Records a request nonce, counting the request against the kiosk's `per_minute`.

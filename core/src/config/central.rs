@@ -167,7 +167,14 @@ impl Config {
     /// central's bundle over it only if its signed copy verifies. Anything else (no signed
     /// copy, a bad signature, a bundle that does not fit) leaves the file's configuration
     /// alone, and says so in the log.
-    pub fn in_force_verified(self, ops_key: &ed25519_dalek::VerifyingKey) -> Config {
+    ///
+    /// The catalog key it verifies with is the one `anchors` lead to through the key
+    /// statements the downlink kept beside the bundle. Those sit in the app's folder, but each
+    /// is signed: the worst the file can do is hold back a statement.
+    pub fn in_force_verified(self, anchors: &kiosk_api::rotation::KeyAnchors) -> Config {
+        let statements = crate::sync::Downlink::kept_statements(&self.kiosk.data_dir);
+        let (reached, _) = kiosk_api::rotation::follow(anchors, &statements);
+        let ops_key = &reached.catalog;
         let path = applied_central_signed_path(&self.kiosk.data_dir);
         let bundle: kiosk_api::SignedBundle = match std::fs::read(&path) {
             Ok(text) => match serde_json::from_slice(&text) {

@@ -7,9 +7,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
+use kiosk_api::rotation::{KeyAnchors, SignedKeyStatement};
 use kiosk_api::{BundleRef, verify_bundle};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -18,10 +20,15 @@ use tokio::task::JoinHandle;
 use super::SyncError;
 use super::client::CentralClient;
 use super::uplink::blocking as run_blocking;
+use crate::identity::Identity;
 use crate::store::{AppliedBundle, Store, StoreError};
 
 /// Folder inside the store directory where applied bundles live, one file per kind.
 pub const BUNDLES_DIR: &str = "bundles";
+
+/// The key statements central last sent, kept in [`BUNDLES_DIR`] for readers that verify
+/// the signed copies themselves (the update agent).
+pub const KEY_STATEMENTS_FILE: &str = "key_statements.json";
 
 /// Ends the name of a bundle's signed copy; kinds are plain names without a dot, so it
 /// cannot be mistaken for a kind.
@@ -41,7 +48,9 @@ pub enum PollOutcome {
 pub struct Downlink {
     store: Store,
     client: CentralClient,
-    ops_key: VerifyingKey,
+    anchors: Arc<Mutex<KeyAnchors>>,
+    /// The data folder whose identity keeps the keys reached by following key statements.
+    keep_in: Option<PathBuf>,
 }
 
 impl Downlink {
@@ -50,8 +59,96 @@ impl Downlink {
         Downlink {
             store,
             client,
-            ops_key,
+            anchors: Arc::new(Mutex::new(KeyAnchors::single(ops_key))),
+            keep_in: None,
         }
+    }
+
+    /// A downlink that starts from `anchors` and, when key statements move it to new keys,
+    /// writes them into the identity in `data_dir`, so a restart starts from there.
+    pub fn following(
+        store: Store,
+        client: CentralClient,
+        anchors: KeyAnchors,
+        data_dir: &Path,
+    ) -> Downlink {
+        Downlink {
+            store,
+            client,
+            anchors: Arc::new(Mutex::new(anchors)),
+            keep_in: Some(data_dir.to_owned()),
+        }
+    }
+
+    /// The key statements kept by the last poll that brought any; none if the file is
+    /// missing or unreadable (each statement is checked by whoever follows them anyway).
+    pub fn kept_statements(store_dir: &Path) -> Vec<SignedKeyStatement> {
+        std::fs::read(store_dir.join(BUNDLES_DIR).join(KEY_STATEMENTS_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// The keys trusted now.
+    pub fn anchors(&self) -> KeyAnchors {
+        self.anchors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Walks central's key statements from the keys trusted now; a move is kept before any
+    /// bundle is verified with the new key.
+    async fn follow_keys(
+        &self,
+        statements: &[SignedKeyStatement],
+    ) -> Result<KeyAnchors, SyncError> {
+        let before = self.anchors();
+        if !statements.is_empty() {
+            let store = self.store.clone();
+            let json = serde_json::to_vec(statements)
+                .map_err(|e| SyncError::Keys(format!("encoding key statements: {e}")))?;
+            run_blocking(move || {
+                write_atomically(&store.dir().join(BUNDLES_DIR), KEY_STATEMENTS_FILE, &json)
+            })
+            .await?;
+        }
+        let (after, done) = kiosk_api::rotation::follow(&before, statements);
+        for (serial, why) in &done.refused {
+            tracing::warn!(serial, %why, "key statement refused");
+        }
+        if after == before {
+            return Ok(before);
+        }
+        for st in &done.applied {
+            tracing::info!(
+                serial = st.serial,
+                role = st.role.as_str(),
+                action = ?st.action,
+                key_id = %st.key_id,
+                reason = %st.reason,
+                "following an ops key statement"
+            );
+        }
+        if let Some(dir) = self.keep_in.clone() {
+            let keep = after.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut identity = Identity::load(&dir)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("no identity in {}", dir.display()))?;
+                identity
+                    .keep_anchors(&dir, &keep)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))?
+            .map_err(SyncError::Keys)?;
+        }
+        *self
+            .anchors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = after.clone();
+        Ok(after)
     }
 
     /// Where the bundle of `kind` is applied.
@@ -74,6 +171,7 @@ impl Downlink {
         let Some((state, new_etag)) = self.client.desired_state(etag.as_deref()).await? else {
             return Ok(PollOutcome::NotModified);
         };
+        let catalog_key = self.follow_keys(&state.key_statements).await?.catalog;
         let wanted: Vec<BundleRef> = [state.catalog, state.config]
             .into_iter()
             .flatten()
@@ -117,7 +215,7 @@ impl Downlink {
                     want.kind, want.version, bundle.kind, bundle.version
                 )));
             }
-            let payload = verify_bundle(&self.ops_key, &bundle).map_err(SyncError::Bundle)?;
+            let payload = verify_bundle(&catalog_key, &bundle).map_err(SyncError::Bundle)?;
             let digest = hex::encode(Sha256::digest(&payload));
             if digest != want.sha256 {
                 return Err(self.protocol(format!(

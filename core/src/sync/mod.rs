@@ -98,6 +98,10 @@ pub enum SyncError {
         /// Bytes free.
         free: u64,
     },
+    /// Central's key statements moved the kiosk to new ops keys, but they could not be kept
+    /// in its identity; nothing was verified with them.
+    #[error("keeping the ops keys that central's key statements lead to: {0}")]
+    Keys(String),
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

@@ -300,7 +300,7 @@ fn connect(identity: &Identity, data_dir: &Path, store: &Store) -> Result<Link, 
     )?;
     let sync_client = identity.client(data_dir, Timeouts::default())?;
     let uplink = Uplink::builder(store.clone(), sync_client.clone()).spawn();
-    let downlink = Downlink::new(store.clone(), sync_client, identity.ops_key()?)
+    let downlink = Downlink::following(store.clone(), sync_client, identity.anchors()?, data_dir)
         .spawn(Duration::from_secs(60));
     Ok(Link {
         client: Some(citizen),

@@ -95,6 +95,7 @@ impl Rig {
         kiosk_core::trust::Trust {
             central_url: url.clone(),
             ops_public_key: rig.identity.ops_public_key.clone(),
+            release_public_key: rig.identity.release_public_key.clone(),
         }
         .write(&kiosk_core::trust::Trust::beside(&rig.config))
         .unwrap();
@@ -192,7 +193,17 @@ health_deadline_secs = {deadline_secs}
     /// Publishes `artifact` as `version` (signed with the ops key) and rolls it out to the
     /// whole fleet; returns the signed manifest.
     pub fn publish_and_roll_out(&self, version: &str, min_version: &str, artifact: &Path) -> Value {
-        let key = self.work.join("ops.pem");
+        self.publish_and_roll_out_signed(version, min_version, artifact, &self.work.join("ops.pem"))
+    }
+
+    /// [`Rig::publish_and_roll_out`] signed with the release key at `key`.
+    pub fn publish_and_roll_out_signed(
+        &self,
+        version: &str,
+        min_version: &str,
+        artifact: &Path,
+        key: &Path,
+    ) -> Value {
         let published = self.central_cli(&[
             "release",
             "publish",
