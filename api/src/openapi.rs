@@ -407,6 +407,7 @@ pub fn document() -> OpenApi {
         .schema_from::<ApiError>()
         .schema_from::<ReleaseManifest>()
         .schema_from::<SignedRelease>()
+        .schema_from::<crate::rotation::SignedKeyStatement>()
         .schema_from::<HealthReport>()
         .schema_from::<crate::fleet::QuarantinedEvent>()
         .schema_from::<DeviceReport>()
