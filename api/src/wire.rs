@@ -326,6 +326,9 @@ pub mod error_code {
     pub const NOT_FOUND: &str = "not_found";
     /// This public key is already enrolled (409).
     pub const CONFLICT: &str = "conflict";
+    /// Ops revoked the signing kiosk (403); the message gives their reason. The kiosk stops
+    /// sending until it is re-provisioned.
+    pub const REVOKED: &str = "revoked";
     /// Central failed; retry later (500/503).
     pub const INTERNAL: &str = "internal";
 }

@@ -699,6 +699,19 @@ fn check_outbox(status: &Result<Option<SyncStatus>, String>) -> Check {
         "last_error": status.last_error,
         "quarantined": status.quarantined,
     });
+    if let Some(why) = &status.revoked {
+        // Nothing will leave the kiosk: the records wait, but the hall must know now.
+        return Check::new(
+            names::OUTBOX,
+            Outcome::Fail,
+            format!(
+                "central refuses this kiosk as revoked by ops ({} event(s) waiting): {why}",
+                status.total_backlog
+            ),
+        )
+        .advice("ask ops for a re-provisioning token (`central token create --reprovision KIOSK_ID`) and run `kioskctl provision` with it; the waiting records are sent once central accepts the kiosk again")
+        .detail(detail);
+    }
     if status.quarantined > 0 {
         // Held back, not lost: the rest flows, but someone must look at these.
         return Check::new(

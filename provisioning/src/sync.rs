@@ -246,6 +246,11 @@ fn render(status: &SyncStatus) -> String {
         )),
         None => out.push_str("last error:     none\n"),
     }
+    if let Some(why) = &status.revoked {
+        out.push_str(&format!(
+            "REVOKED:        central refuses this kiosk: {why}\n                nothing is sent and journeys that create records are closed until it is re-provisioned (`kioskctl provision` with a token from `central token create --reprovision`)\n"
+        ));
+    }
     let mib = |b: u64| b / (1024 * 1024);
     let free = match status.free_bytes {
         Some(free) => format!(

@@ -633,3 +633,90 @@ async fn ops_keys_rotate_and_a_leaked_key_is_revoked_without_a_site_visit() {
 fn key_id_of_b64(b64: &str) -> String {
     keys::key_id(&keys::public_key_from_base64(b64).unwrap())
 }
+
+/// Ops revoke a kiosk (stolen, say). It stops sending instead of retrying, keeps every record,
+/// and says why in its status; re-provisioned under its own id, it sends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_kiosk_stops_sending_keeps_its_records_and_sends_them_once_reprovisioned() {
+    let rig = Rig::start();
+    let (key, enrolment, store) = rig.enrol("kiosk-r").await;
+    let id = enrolment.kiosk_id.to_string();
+    rig.central(&[
+        "kiosk",
+        "revoke",
+        &id,
+        "--reason",
+        "stolen from hall 2",
+        "--db",
+        &rig.db,
+    ]);
+    store
+        .commit_record(NewRecord {
+            stream: Stream::Records,
+            kind: "application.submitted".into(),
+            summary: json!({ "matter": "M-9" }),
+            personal: None,
+            attachments: Vec::new(),
+        })
+        .unwrap();
+    // Retries every 200 ms at most if it kept trying, as an unrevoked kiosk would.
+    let quick = Backoff {
+        base: Duration::from_millis(50),
+        cap: Duration::from_millis(200),
+    };
+    let uplink = Uplink::builder(store.clone(), rig.client(&key, &enrolment))
+        .backoff(quick)
+        .spawn();
+    let mut revoked = None;
+    for _ in 0..200 {
+        revoked = store.status().unwrap().revoked;
+        if revoked.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let revoked = revoked.expect("the kiosk never learnt it was revoked");
+    assert!(revoked.contains("stolen from hall 2"), "{revoked}");
+    let attempted = store.status().unwrap().last_attempt_at;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        store.status().unwrap().last_attempt_at,
+        attempted,
+        "a revoked kiosk does not keep asking"
+    );
+    assert_eq!(store.backlog().unwrap(), 1, "the record is kept");
+    uplink.stop().await;
+    assert_eq!(rig.count("SELECT COUNT(*) FROM events"), 0);
+
+    // Re-provisioned with a new key under the same id: central takes the record.
+    let created: serde_json::Value = serde_json::from_str(&rig.central(&[
+        "token",
+        "create",
+        "--reprovision",
+        &id,
+        "--json",
+        "--db",
+        &rig.db,
+    ]))
+    .unwrap();
+    let new_key = keys::generate();
+    let again = kiosk_core::sync::enrol(
+        &rig.url(),
+        &EnrolRequest {
+            token: created["token"].as_str().unwrap().to_owned(),
+            public_key: keys::public_key_to_base64(&new_key.verifying_key()),
+            hostname: "kiosk-r".into(),
+            version: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.kiosk_id, enrolment.kiosk_id);
+    let uplink = Uplink::builder(store.clone(), rig.client(&new_key, &again))
+        .backoff(quick)
+        .spawn();
+    drained(&store).await;
+    uplink.stop().await;
+    assert_eq!(store.status().unwrap().revoked, None);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM events"), 1);
+}

@@ -18,7 +18,7 @@ pub mod code {
     /// The request did not arrive whole and get its answer in time (408).
     pub const TIMEOUT: &str = "timeout";
     /// Ops revoked the signing kiosk (403); the message gives their reason.
-    pub const REVOKED: &str = "revoked";
+    pub use kiosk_api::error_code::REVOKED;
 }
 
 /// A refused or failed request.

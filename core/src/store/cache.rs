@@ -29,6 +29,13 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets what was cached under `key`.
+    pub fn cache_remove(&self, key: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM central_cache WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
     /// What was cached under `key` and when (Unix ms).
     pub fn cache_get(&self, key: &str) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
         let conn = self.conn();

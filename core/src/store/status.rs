@@ -41,6 +41,10 @@ pub struct SyncStatus {
     pub dropped_telemetry: u64,
     /// Telemetry events removed by downsampling under the disk budget.
     pub downsampled_telemetry: u64,
+    /// Central refused the kiosk as revoked by ops, with their reason: nothing is sent until
+    /// it is re-provisioned, and journeys that create records are not offered.
+    #[serde(default)]
+    pub revoked: Option<String>,
     /// False near the disk limit: journeys that create records are not offered.
     pub accepting_records: bool,
     /// Bytes in use at the last budget check.
@@ -77,18 +81,44 @@ pub fn read_status(dir: &Path) -> Result<SyncStatus, StoreError> {
 impl Store {
     /// The current status snapshot.
     pub fn status(&self) -> Result<SyncStatus, StoreError> {
-        status_from(&self.conn())
+        let status = status_from(&self.conn())?;
+        Ok(SyncStatus {
+            // A store not yet migrated (read by an older kioskctl) has no cache table.
+            revoked: self.revocation().unwrap_or(None),
+            ..status
+        })
     }
 
-    /// Records an attempt to reach central and its result.
+    /// Central's word that ops revoked this kiosk, as it said it; `None` unless the last
+    /// answer was a revocation.
+    pub fn revocation(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .cache_get(REVOKED_KEY)?
+            .and_then(|(v, _)| v.as_str().map(str::to_owned)))
+    }
+
+    /// Keeps central's revocation message, or forgets it once central accepts the kiosk
+    /// again (it was re-provisioned).
+    pub fn note_revocation(&self, message: Option<&str>) -> Result<(), StoreError> {
+        match message {
+            Some(m) => self.cache_put(REVOKED_KEY, &serde_json::Value::from(m)),
+            None => self.cache_remove(REVOKED_KEY),
+        }
+    }
+
+    /// Records an attempt to reach central and its result; central answering at all means
+    /// the kiosk is no longer revoked.
     pub fn note_sync_result(&self, result: Result<(), &str>) -> Result<(), StoreError> {
         let now = now_ms();
         let conn = self.conn();
         match result {
-            Ok(()) => conn.execute(
-                "UPDATE sync_state SET last_attempt_ms = ?1, last_success_ms = ?1 WHERE id = 1",
-                [now],
-            )?,
+            Ok(()) => {
+                conn.execute("DELETE FROM central_cache WHERE key = ?1", [REVOKED_KEY])?;
+                conn.execute(
+                    "UPDATE sync_state SET last_attempt_ms = ?1, last_success_ms = ?1 WHERE id = 1",
+                    [now],
+                )?
+            }
             Err(message) => conn.execute(
                 "UPDATE sync_state SET last_attempt_ms = ?1, last_error_ms = ?1, last_error = ?2
                  WHERE id = 1",
@@ -98,6 +128,9 @@ impl Store {
         Ok(())
     }
 }
+
+/// The cache key of central's revocation message.
+const REVOKED_KEY: &str = "revoked";
 
 fn status_from(conn: &Connection) -> Result<SyncStatus, StoreError> {
     let mut stmt = conn.prepare(
@@ -145,6 +178,7 @@ fn status_from(conn: &Connection) -> Result<SyncStatus, StoreError> {
             free_bytes: row.get::<_, Option<i64>>(9)?.map(|f| f.max(0) as u64),
             min_free_bytes: row.get::<_, i64>(10)?.max(0) as u64,
             quarantined: row.get::<_, i64>(11)?.max(0) as u64,
+            revoked: None,
         })
     })?;
     Ok(SyncStatus {

@@ -275,7 +275,18 @@ impl Downlink {
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let join = tokio::spawn(async move {
             loop {
-                match self.poll_once().await {
+                let result = self.poll_once().await;
+                // A revoked kiosk learns it here too when it has nothing to send.
+                let revocation = match &result {
+                    Ok(_) => Some(None),
+                    Err(e) => e.revocation().map(|m| Some(m.to_owned())),
+                };
+                if let Some(revocation) = revocation {
+                    let store = self.store.clone();
+                    let _ =
+                        run_blocking(move || store.note_revocation(revocation.as_deref())).await;
+                }
+                match result {
                     Ok(PollOutcome::Applied(applied)) if !applied.is_empty() => {
                         tracing::info!(?applied, "applied bundles from central");
                     }

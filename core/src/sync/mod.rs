@@ -16,6 +16,18 @@ pub use client::{CentralClient, ChunkAnswer, Timeouts, enrol, limits};
 pub use downlink::{BUNDLES_DIR, Downlink, DownlinkHandle, PollOutcome};
 pub use uplink::{GROW_AFTER, Uplink, UplinkBuilder, UplinkHandle};
 
+impl SyncError {
+    /// Central's message when it refused this kiosk as revoked by ops.
+    pub fn revocation(&self) -> Option<&str> {
+        match self {
+            SyncError::Refused {
+                status: 403, error, ..
+            } if error.error == kiosk_api::error_code::REVOKED => Some(&error.message),
+            _ => None,
+        }
+    }
+}
+
 /// What can go wrong talking to central. Each names the URL and what came back.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {

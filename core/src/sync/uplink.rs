@@ -161,6 +161,9 @@ enum Round {
     Idle,
 }
 
+/// How long a revoked kiosk waits before asking central again.
+pub const REVOKED_RETRY: Duration = Duration::from_secs(3600);
+
 /// Publishing the status scans the outbox; during a long drain once a second is plenty.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
@@ -187,13 +190,30 @@ impl Task {
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     let message = error.to_string();
+                    let revocation = error.revocation().map(str::to_owned);
                     tracing::warn!(error = %message, failures, "uplink attempt failed");
                     let store = self.store.clone();
-                    let _ =
-                        tokio::task::spawn_blocking(move || store.note_sync_result(Err(&message)))
-                            .await;
+                    let revoked = revocation.is_some();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        store.note_sync_result(Err(&message))?;
+                        match revocation {
+                            Some(why) => store.note_revocation(Some(&why)),
+                            None => Ok(()),
+                        }
+                    })
+                    .await;
                     self.publish(true).await;
-                    self.backoff.delay(failures, &mut rand::thread_rng())
+                    if revoked {
+                        // Nothing will be accepted until a technician re-provisions the kiosk
+                        // (which restarts it); asking again now and then only notices a
+                        // revocation lifted by mistake. The records stay in the outbox.
+                        tracing::error!(
+                            "central refuses this kiosk as revoked by ops; sending stops until it is re-provisioned"
+                        );
+                        REVOKED_RETRY
+                    } else {
+                        self.backoff.delay(failures, &mut rand::thread_rng())
+                    }
                 }
             };
             let store = self.store.clone();
@@ -457,5 +477,6 @@ fn empty_status() -> SyncStatus {
         free_bytes: None,
         min_free_bytes: 0,
         quarantined: 0,
+        revoked: None,
     }
 }

@@ -22,6 +22,8 @@ pub struct Conditions {
     pub numbering: bool,
     /// Central answered lately.
     pub online: bool,
+    /// Central refuses this kiosk as revoked by ops: nothing it records would reach the hall.
+    pub revoked: bool,
 }
 
 /// Which journeys can run with these devices, disk and keys, and what a citizen is told
@@ -68,7 +70,16 @@ fn closed_because(
     // Without a holder key (never fetched) a journey that matches the card to records at
     // central cannot, and says so on the tile.
     let needs_key = journey.matches_cards();
-    if let Some(kind) = missing {
+    if records(journey) && conditions.revoked {
+        // Before the devices: no repair makes this kiosk's tickets or applications count.
+        Some(Text::new(
+            format!("本终端已停止服务，请到{}办理", help_window.zh),
+            format!(
+                "This kiosk is out of service; please go to {}",
+                help_window.en
+            ),
+        ))
+    } else if let Some(kind) = missing {
         Some(device_reason(*kind, help_window))
     } else if records(journey) && !conditions.accepting_records {
         Some(Text::new(
@@ -155,7 +166,39 @@ mod tests {
         card_lookup: true,
         numbering: true,
         online: true,
+        revoked: false,
     };
+
+    #[test]
+    fn a_revoked_kiosk_closes_every_journey_that_records_before_naming_any_device() {
+        let desk = Text::new("3号窗口", "window 3");
+        let mut healths = all_ready();
+        healths[0].state = HealthState::Fault("no answer".into());
+        let a = availability(
+            &healths,
+            Conditions {
+                revoked: true,
+                ..FINE
+            },
+            &desk,
+        );
+        for journey in JourneyKind::ALL {
+            let t = tile(&a, journey);
+            if records(journey) {
+                assert!(!t.enabled, "{journey:?}");
+                let reason = t.reason.as_ref().unwrap();
+                assert!(
+                    reason.zh.contains("已停止服务") && reason.zh.contains("3号窗口"),
+                    "{reason:?}"
+                );
+                assert!(
+                    reason.en.contains("out of service; please go to window 3"),
+                    "{reason:?}"
+                );
+            }
+        }
+        assert!(tile(&a, JourneyKind::Help).enabled, "help stays open");
+    }
 
     #[test]
     fn near_a_full_disk_every_journey_that_creates_a_record_is_closed_and_says_why() {

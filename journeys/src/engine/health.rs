@@ -47,6 +47,7 @@ pub(super) fn current(healths: &[DeviceHealth], facts: Facts<'_>) -> Availabilit
             card_lookup,
             numbering: facts.numbering,
             online: facts.online,
+            revoked: facts.store.revocation().ok().flatten().is_some(),
         },
         facts.desk,
     )

@@ -301,6 +301,7 @@ fn engine_availability(printer_fault: bool, disk_full: bool) -> kiosk_journeys::
         card_lookup: true,
         numbering: true,
         online: true,
+        revoked: false,
     };
     let desk = kiosk_journeys::Text::new("1号综合咨询台", "Information desk 1");
     availability(&healths, conditions, &desk)

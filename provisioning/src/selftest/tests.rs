@@ -71,6 +71,7 @@ fn an_outbox_whose_last_attempt_failed_with_events_waiting_fails() {
         free_bytes: Some(1 << 30),
         min_free_bytes: 64 << 20,
         quarantined: 0,
+        revoked: None,
     };
     let check = check_outbox(&Ok(Some(status.clone())));
     assert_eq!(check.outcome, Outcome::Fail);
@@ -94,8 +95,25 @@ fn an_outbox_whose_last_attempt_failed_with_events_waiting_fails() {
     );
     assert_eq!(check_outbox(&Ok(None)).outcome, Outcome::Pass);
     // Quarantined events are held back, not lost: a warning that says what to do.
+    // A revoked kiosk fails the check and is told how to come back.
+    let revoked = check_outbox(&Ok(Some(SyncStatus {
+        revoked: Some("kiosk k was revoked by ops: stolen".into()),
+        ..delivering.clone()
+    })));
+    assert_eq!(revoked.outcome, Outcome::Fail);
+    assert!(revoked.summary.contains("stolen"), "{}", revoked.summary);
+    assert!(
+        revoked
+            .advice
+            .as_deref()
+            .unwrap_or("")
+            .contains("--reprovision"),
+        "{:?}",
+        revoked.advice
+    );
     let held = check_outbox(&Ok(Some(SyncStatus {
         quarantined: 2,
+        revoked: None,
         ..delivering
     })));
     assert_eq!(held.outcome, Outcome::Warn);
@@ -131,6 +149,7 @@ fn a_store_budget_larger_than_the_free_space_fails_the_disk_check() {
         free_bytes: Some(1 << 30),
         min_free_bytes: 64 << 20,
         quarantined: 0,
+        revoked: None,
     };
     let small = check_disk(dir.path(), &Ok(Some(status(1 << 20, true))));
     assert_eq!(small.outcome, Outcome::Pass, "{}", small.summary);
