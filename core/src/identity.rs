@@ -42,6 +42,10 @@ pub struct Identity {
     /// Key ids revoked by a statement this kiosk followed: never trusted again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revoked_key_ids: Vec<String>,
+    /// The private CA (PEM) central's certificate is checked against, when the hall has one
+    /// (`kioskctl provision --ca-file`); otherwise the public roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub central_ca_pem: Option<String>,
     /// Base URL of central this kiosk enrolled with.
     pub central_url: String,
     /// The hall's code on the platform: the first digits of this kiosk's application numbers.
@@ -156,8 +160,9 @@ impl Identity {
         timeouts: Timeouts,
     ) -> Result<CentralClient, IdentityError> {
         let key = Identity::signing_key(data_dir)?;
-        Ok(CentralClient::new(
+        Ok(CentralClient::trusting(
             &self.central_url,
+            self.central_ca_pem.as_deref(),
             self.kiosk_id,
             key,
             timeouts,
@@ -174,9 +179,23 @@ impl Identity {
         hostname: &str,
         version: &str,
     ) -> Result<Identity, IdentityError> {
+        Identity::enrol_trusting(data_dir, central_url, None, token, hostname, version).await
+    }
+
+    /// [`Identity::enrol`] checking central's certificate against the private CA `ca_pem`
+    /// only, and keeping it for every later connection.
+    pub async fn enrol_trusting(
+        data_dir: &Path,
+        central_url: &str,
+        ca_pem: Option<&str>,
+        token: &str,
+        hostname: &str,
+        version: &str,
+    ) -> Result<Identity, IdentityError> {
         let key = keys::generate();
-        let enrolment = crate::sync::enrol(
+        let enrolment = crate::sync::enrol_trusting(
             central_url,
+            ca_pem,
             &EnrolRequest {
                 token: token.to_owned(),
                 public_key: keys::public_key_to_base64(&key.verifying_key()),
@@ -193,6 +212,7 @@ impl Identity {
             ops_public_key: enrolment.ops_public_key,
             release_public_key: enrolment.release_public_key,
             revoked_key_ids: Vec::new(),
+            central_ca_pem: ca_pem.map(str::to_owned),
             central_url: central_url.trim_end_matches('/').to_owned(),
             hall_code: enrolment.hall_code,
             kiosk_no: enrolment.kiosk_no,
@@ -275,6 +295,7 @@ mod tests {
             ops_public_key: keys::public_key_to_base64(&keys::generate().verifying_key()),
             release_public_key: None,
             revoked_key_ids: Vec::new(),
+            central_ca_pem: None,
             central_url: "http://127.0.0.1:9".into(),
             hall_code: kiosk_api::HallCode::new(12).unwrap(),
             kiosk_no: kiosk_api::KioskNo::new(3).unwrap(),

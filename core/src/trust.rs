@@ -32,6 +32,10 @@ pub struct Trust {
     /// The release key, when ops keeps it apart from the catalog key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_public_key: Option<String>,
+    /// The private CA (PEM) that alone may vouch for central's certificate, when the hall
+    /// has one (`kioskctl provision --ca-file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub central_ca_pem: Option<String>,
 }
 
 /// Why the trust anchors cannot be used.
@@ -199,6 +203,7 @@ mod tests {
                 &kiosk_api::keys::generate().verifying_key(),
             ),
             release_public_key: None,
+            central_ca_pem: None,
         }
     }
 

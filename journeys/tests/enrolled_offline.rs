@@ -33,6 +33,7 @@ async fn with_central_unreachable_help_says_it_is_only_queued_and_card_lookups_s
         ),
         release_public_key: None,
         revoked_key_ids: Vec::new(),
+        central_ca_pem: None,
         central_url: "http://127.0.0.1:9".into(),
         hall_code: kiosk_api::HallCode::new(12).unwrap(),
         kiosk_no: kiosk_api::KioskNo::new(3).unwrap(),

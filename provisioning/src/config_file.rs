@@ -24,6 +24,8 @@ pub struct ProvisionedValues {
     pub hall_id: String,
     /// `[hall] name_zh`.
     pub hall_name: String,
+    /// `[central] ca_file`; removed when `None`.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Why the configuration could not be edited or written.
@@ -125,6 +127,12 @@ pub fn apply(
 
     let central = table_mut(&mut doc, "central").map_err(&syntax)?;
     set(central, "url", Value::from(values.central_url.as_str()));
+    match &values.ca_file {
+        Some(file) => set(central, "ca_file", Value::from(file.display().to_string())),
+        None => {
+            central.remove("ca_file");
+        }
+    }
 
     let out = doc.to_string();
     Config::parse(&out, &origin.display().to_string())?;

@@ -45,7 +45,12 @@ pub struct Request {
     pub insecure_http: bool,
     /// The ops key id ops gave the technician; enrolment is undone unless central's key has it.
     pub expect_ops_key: Option<String>,
+    /// A hall's or province's private CA (PEM file) that alone may vouch for central.
+    pub ca_file: Option<PathBuf>,
 }
+
+/// File name of the private CA copied beside the configuration.
+pub const CA_FILE: &str = "central-ca.pem";
 
 /// What provisioning did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,6 +91,15 @@ pub struct Provisioned {
 /// Why provisioning stopped. Each message says what was (not) changed and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
+    /// The CA file cannot be read.
+    #[error("cannot read the CA file {path}: {source}; nothing was sent to central")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The URL is not http(s).
     #[error(
         "{0:?} is not a central URL: give it as https://HOST[:PORT] (http:// only on a test bench)"
@@ -157,6 +171,16 @@ pub enum ProvisionError {
         /// The transport error.
         detail: String,
     },
+    /// Central's certificate was not issued by a CA this kiosk trusts.
+    #[error(
+        "central at {url} showed a certificate this kiosk does not trust: {detail}. Nothing was sent and the token is still valid. If the hall or province runs its own CA, give its certificate with --ca-file (ask ops for it); otherwise someone may be intercepting the connection: do not go on"
+    )]
+    UntrustedCertificate {
+        /// Central's URL.
+        url: String,
+        /// What TLS said.
+        detail: String,
+    },
     /// Central refused for another reason.
     #[error(
         "central at {url} refused the enrolment ({status} {code}): {message}. Nothing was changed on this kiosk"
@@ -222,7 +246,23 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
     if url.starts_with("http://") && !request.insecure_http {
         return Err(ProvisionError::PlainHttp(url));
     }
+    let ca_pem = match &request.ca_file {
+        Some(file) => {
+            Some(
+                std::fs::read_to_string(file).map_err(|source| ProvisionError::CaFile {
+                    path: file.clone(),
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
     let path = &request.config_path;
+    // The CA is copied beside the configuration, root's like the trust anchors.
+    let ca_copy = request
+        .ca_file
+        .as_ref()
+        .map(|_| Trust::beside(path).with_file_name(CA_FILE));
     let existing = config_file::read(path)?;
     let config_created = existing.is_none();
 
@@ -234,6 +274,7 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
         central_url: url.clone(),
         hall_id: "rehearsal".into(),
         hall_name: "rehearsal".into(),
+        ca_file: ca_copy.clone(),
     };
     let rehearsed =
         config_file::apply(existing.as_deref(), &rehearsal, &request.new_data_dir, path)?;
@@ -262,9 +303,10 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
     };
 
     let hostname = request.hostname.clone().unwrap_or_else(hostname);
-    let identity = Identity::enrol(
+    let identity = Identity::enrol_trusting(
         &data_dir,
         &url,
+        ca_pem.as_deref(),
         &request.token,
         &hostname,
         env!("CARGO_PKG_VERSION"),
@@ -291,12 +333,25 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
     }
     give_to_folder_owner(&data_dir);
 
+    if let (Some(copy), Some(pem)) = (&ca_copy, &ca_pem) {
+        kiosk_core::identity::write_atomic(copy, pem.as_bytes(), 0o644).map_err(|e| {
+            ProvisionError::TrustAfterEnrol {
+                kiosk_id: identity.kiosk_id,
+                path: copy.clone(),
+                source: kiosk_core::trust::TrustError::Corrupt {
+                    path: copy.clone(),
+                    problem: e.to_string(),
+                },
+            }
+        })?;
+    }
     let values = ProvisionedValues {
         kiosk_id: identity.kiosk_id.to_string(),
         number_band: (identity.number_band.first, identity.number_band.last),
         central_url: identity.central_url.clone(),
         hall_id: identity.hall_id.clone(),
         hall_name: identity.hall_name.clone(),
+        ca_file: ca_copy.clone(),
     };
     let after_enrol = |source| ProvisionError::ConfigAfterEnrol {
         kiosk_id: identity.kiosk_id,
@@ -313,6 +368,7 @@ pub async fn provision(request: &Request) -> Result<Provisioned, ProvisionError>
         central_url: identity.central_url.clone(),
         ops_public_key: identity.ops_public_key.clone(),
         release_public_key: identity.release_public_key.clone(),
+        central_ca_pem: identity.central_ca_pem.clone(),
     }
     .write(&trust_path)
     .map_err(|source| ProvisionError::TrustAfterEnrol {
@@ -436,10 +492,20 @@ fn enrol_error(url: &str, e: IdentityError) -> ProvisionError {
                 }
             }
         }
-        IdentityError::Enrol(SyncError::Http { source, .. }) => ProvisionError::Unreachable {
-            url: url.to_owned(),
-            detail: error_chain(&source),
-        },
+        IdentityError::Enrol(SyncError::Http { source, .. }) => {
+            let detail = error_chain(&source);
+            if detail.contains("certificate") {
+                ProvisionError::UntrustedCertificate {
+                    url: url.to_owned(),
+                    detail,
+                }
+            } else {
+                ProvisionError::Unreachable {
+                    url: url.to_owned(),
+                    detail,
+                }
+            }
+        }
         other => ProvisionError::Enrol(other),
     }
 }

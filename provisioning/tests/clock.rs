@@ -44,6 +44,7 @@ fn provisioned_config(dir: &std::path::Path, url: &str) -> Config {
         ops_public_key: keys::public_key_to_base64(&keys::generate().verifying_key()),
         release_public_key: None,
         revoked_key_ids: Vec::new(),
+        central_ca_pem: None,
         central_url: url.to_owned(),
         hall_code: kiosk_api::HallCode::new(12).unwrap(),
         kiosk_no: kiosk_api::KioskNo::new(3).unwrap(),

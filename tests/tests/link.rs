@@ -114,6 +114,7 @@ impl Rig {
             ops_public_key: enrolment.ops_public_key.clone(),
             release_public_key: enrolment.release_public_key.clone(),
             revoked_key_ids: Vec::new(),
+            central_ca_pem: None,
             central_url: self.url(),
             hall_code: enrolment.hall_code,
             kiosk_no: enrolment.kiosk_no,

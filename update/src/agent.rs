@@ -407,7 +407,13 @@ impl Agent {
             request: Duration::from_secs(600),
         };
         let key = Identity::signing_key(self.data_dir())?;
-        let client = CentralClient::new(&trust.central_url, identity.kiosk_id, key, timeouts)?;
+        let client = CentralClient::trusting(
+            &trust.central_url,
+            trust.central_ca_pem.as_deref(),
+            identity.kiosk_id,
+            key,
+            timeouts,
+        )?;
         let Some((desired, _)) = client.desired_state(None).await? else {
             return Ok((anchors.release, client, None));
         };

@@ -267,6 +267,10 @@ impl Default for LoggingSection {
 pub struct CentralSection {
     /// Base URL of the central platform, `https://…` (or `http://` on a test bench).
     pub url: String,
+    /// A hall's or province's private CA (PEM file): central's certificate must be issued by
+    /// it, and the public roots are not trusted. `kioskctl provision --ca-file` sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[devices]`: each device the kiosk drives.

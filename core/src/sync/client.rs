@@ -147,10 +147,23 @@ impl CentralClient {
         key: SigningKey,
         timeouts: Timeouts,
     ) -> Result<CentralClient, SyncError> {
-        let http = reqwest::Client::builder()
+        CentralClient::trusting(base_url, None, kiosk_id, key, timeouts)
+    }
+
+    /// [`CentralClient::new`] that, given `ca_pem` (a hall's or province's private CA, PEM),
+    /// trusts only certificates that CA issued instead of the public roots.
+    pub fn trusting(
+        base_url: &str,
+        ca_pem: Option<&str>,
+        kiosk_id: Uuid,
+        key: SigningKey,
+        timeouts: Timeouts,
+    ) -> Result<CentralClient, SyncError> {
+        let builder = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        let http = with_ca(builder, ca_pem)?
             .build()
             .map_err(|e| SyncError::Http {
                 url: base_url.to_owned(),
@@ -498,19 +511,48 @@ fn api_error(body: &[u8]) -> ApiError {
     })
 }
 
+/// Trusts only the CA in `ca_pem`, if given: a kiosk of a hall with a private CA then
+/// accepts no certificate a public CA issued for central's name.
+fn with_ca(
+    builder: reqwest::ClientBuilder,
+    ca_pem: Option<&str>,
+) -> Result<reqwest::ClientBuilder, SyncError> {
+    let Some(pem) = ca_pem else {
+        return Ok(builder);
+    };
+    let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+        .map_err(|e| SyncError::BadCa(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(SyncError::BadCa("it holds no certificate".into()));
+    }
+    Ok(certs
+        .into_iter()
+        .fold(builder.tls_built_in_root_certs(false), |b, c| {
+            b.add_root_certificate(c)
+        }))
+}
+
 /// `POST /v1/enrolments` (unsigned; the one-time token is the credential).
 pub async fn enrol(base_url: &str, request: &EnrolRequest) -> Result<Enrolment, SyncError> {
+    enrol_trusting(base_url, None, request).await
+}
+
+/// [`enrol`] trusting only the CA in `ca_pem`, if given.
+pub async fn enrol_trusting(
+    base_url: &str,
+    ca_pem: Option<&str>,
+    request: &EnrolRequest,
+) -> Result<Enrolment, SyncError> {
     let base = base_url.trim_end_matches('/');
     let url = format!("{base}{}", routes::ENROLMENTS);
     let http_err = |source| SyncError::Http {
         url: url.clone(),
         source,
     };
-    let client = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(http_err)?;
+        .timeout(Duration::from_secs(30));
+    let client = with_ca(builder, ca_pem)?.build().map_err(http_err)?;
     let response = client
         .post(&url)
         .json(request)

@@ -12,7 +12,7 @@ pub mod release;
 mod uplink;
 
 pub use backoff::Backoff;
-pub use client::{CentralClient, ChunkAnswer, Timeouts, enrol, limits};
+pub use client::{CentralClient, ChunkAnswer, Timeouts, enrol, enrol_trusting, limits};
 pub use downlink::{BUNDLES_DIR, Downlink, DownlinkHandle, PollOutcome};
 pub use uplink::{GROW_AFTER, Uplink, UplinkBuilder, UplinkHandle};
 
@@ -114,6 +114,11 @@ pub enum SyncError {
     /// in its identity; nothing was verified with them.
     #[error("keeping the ops keys that central's key statements lead to: {0}")]
     Keys(String),
+    /// The CA file given for central is not a PEM certificate.
+    #[error(
+        "the CA file for central is not usable: {0}; give the PEM certificate of the CA that issued central's certificate"
+    )]
+    BadCa(String),
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

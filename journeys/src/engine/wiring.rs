@@ -111,7 +111,20 @@ pub(super) async fn start(
         None
     };
     let store = open_store(&config, &data_dir).await?;
-    let identity = Identity::load(&data_dir)?;
+    let identity = Identity::load(&data_dir)?.map(|mut identity| {
+        // The configuration's CA file wins over the copy kept at enrolment: ops may renew it.
+        if let Some(path) = config.central.as_ref().and_then(|c| c.ca_file.as_ref()) {
+            match std::fs::read_to_string(path) {
+                Ok(pem) => identity.central_ca_pem = Some(pem),
+                Err(error) => tracing::error!(
+                    %error,
+                    path = %path.display(),
+                    "the CA file for central cannot be read; the CA kept at enrolment is used"
+                ),
+            }
+        }
+        identity
+    });
     let link = match &identity {
         Some(identity) => connect(identity, &data_dir, &store)?,
         None => {

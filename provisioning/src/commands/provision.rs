@@ -45,6 +45,10 @@ pub struct Args {
     /// The ops key id ops gave you; the enrolment is undone if central's key differs.
     #[arg(long, value_name = "KEY_ID")]
     pub expect_ops_key: Option<String>,
+    /// The hall's or province's private CA (PEM) that issued central's certificate: the kiosk
+    /// then trusts only it, now and later (copied to central-ca.pem beside the configuration).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Runs `kioskctl provision`.
@@ -58,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         new_data_dir: args.data_dir.clone(),
         insecure_http: args.insecure_http,
         expect_ops_key: args.expect_ops_key.clone(),
+        ca_file: args.ca_file.clone(),
     };
     let result = super::runtime()?.block_on(provision::provision(&request));
     match result {
@@ -124,6 +129,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 ProvisionError::TokenRefused { .. } => (EXIT_TOKEN_REFUSED, "token_refused"),
                 ProvisionError::Unreachable { .. } => (EXIT_UNREACHABLE, "unreachable"),
+                ProvisionError::UntrustedCertificate { .. } => {
+                    (EXIT_UNREACHABLE, "untrusted_certificate")
+                }
+                ProvisionError::CaFile { .. } => (EXIT_LOCAL, "ca_file"),
                 ProvisionError::Config(_) | ProvisionError::DataDir { .. } => (EXIT_LOCAL, "local"),
                 ProvisionError::ConfigAfterEnrol { .. } => (EXIT_LOCAL, "config_after_enrol"),
                 ProvisionError::TrustAfterEnrol { .. } => (EXIT_LOCAL, "trust_after_enrol"),

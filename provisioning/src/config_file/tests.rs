@@ -26,6 +26,7 @@ fn values() -> ProvisionedValues {
         central_url: "https://zwfw-kiosk.example.gov.cn".into(),
         hall_id: "dongcheng-main".into(),
         hall_name: "东城区政务服务中心".into(),
+        ca_file: None,
     }
 }
 
@@ -165,6 +166,7 @@ proptest::proptest! {
             central_url: "https://zwfw-kiosk.example.gov.cn".into(),
             hall_id: hall_id.clone(),
             hall_name: hall_name.clone(),
+            ca_file: None,
         };
         let out = apply(Some(TECHNICIAN_WROTE), &values, Path::new("/x"), Path::new("kiosk.toml"))
             .unwrap();

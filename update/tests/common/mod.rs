@@ -96,6 +96,7 @@ impl Rig {
             central_url: url.clone(),
             ops_public_key: rig.identity.ops_public_key.clone(),
             release_public_key: rig.identity.release_public_key.clone(),
+            central_ca_pem: None,
         }
         .write(&kiosk_core::trust::Trust::beside(&rig.config))
         .unwrap();
