@@ -1103,3 +1103,97 @@ async fn a_kiosk_flooding_signed_requests_is_held_to_its_rate_and_nonces_stay_bo
         central.stop().await;
     }
 }
+
+/// Key statements on both databases: central stores only what follows from the keys it
+/// trusts now, moves its trusted key with each, and keeps the list whole and in order.
+#[tokio::test]
+async fn key_statements_are_checked_stored_in_order_and_move_the_trusted_keys_on_both_databases() {
+    use kiosk_api::keys::{generate, key_id, public_key_to_base64};
+    use kiosk_api::rotation::{KeyAction, KeyRole, KeyStatement, sign_statement};
+    for db in databases().await {
+        let store = central::Store::open(&db.url).await.unwrap();
+        let (ops, release, catalog1, thief) = (generate(), generate(), generate(), generate());
+        store
+            .set_ops_public_key(&public_key_to_base64(&ops.verifying_key()))
+            .await
+            .unwrap();
+        let statement = |serial,
+                         role,
+                         action,
+                         previous: &ed25519_dalek::SigningKey,
+                         next: &ed25519_dalek::SigningKey| KeyStatement {
+            serial,
+            role,
+            action,
+            previous_public_key: public_key_to_base64(&previous.verifying_key()),
+            next_public_key: public_key_to_base64(&next.verifying_key()),
+            reason: "test".into(),
+            issued_at: chrono::Utc::now(),
+        };
+        let trusted = |role| {
+            let store = store.clone();
+            async move { store.trusted_key(role).await.unwrap().unwrap() }
+        };
+        assert_eq!(
+            trusted(KeyRole::Release).await,
+            public_key_to_base64(&ops.verifying_key())
+        );
+
+        let split = statement(1, KeyRole::Release, KeyAction::Rotate, &ops, &release);
+        store
+            .record_key_statement(&sign_statement(&ops, &split))
+            .await
+            .unwrap();
+        let rotate = statement(2, KeyRole::Catalog, KeyAction::Rotate, &ops, &catalog1);
+        // Signed by a key central does not trust for that role: refused, nothing stored.
+        assert!(
+            store
+                .record_key_statement(&sign_statement(&thief, &rotate))
+                .await
+                .is_err(),
+            "{}",
+            db.name
+        );
+        // A serial that skips one: refused.
+        let skipped = statement(3, KeyRole::Catalog, KeyAction::Rotate, &ops, &catalog1);
+        assert!(
+            store
+                .record_key_statement(&sign_statement(&ops, &skipped))
+                .await
+                .is_err(),
+            "{}",
+            db.name
+        );
+        store
+            .record_key_statement(&sign_statement(&ops, &rotate))
+            .await
+            .unwrap();
+        assert_eq!(
+            trusted(KeyRole::Catalog).await,
+            public_key_to_base64(&catalog1.verifying_key()),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            trusted(KeyRole::Release).await,
+            public_key_to_base64(&release.verifying_key()),
+            "{}",
+            db.name
+        );
+        // The same statement twice: the second does not follow from the keys now.
+        assert!(
+            store
+                .record_key_statement(&sign_statement(&ops, &rotate))
+                .await
+                .is_err(),
+            "{}",
+            db.name
+        );
+
+        let list = store.key_statements().await.unwrap();
+        let serials: Vec<u64> = list.iter().map(|s| s.read().unwrap().serial).collect();
+        assert_eq!(serials, vec![1, 2], "{}", db.name);
+        assert_eq!(list[1].key_id, key_id(&ops.verifying_key()));
+        assert_eq!(store.next_key_serial().await.unwrap(), 3);
+    }
+}

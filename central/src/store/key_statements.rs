@@ -163,11 +163,12 @@ impl Store {
         .await
         .doing("trusting the next key")?;
         // Until the split, the release role reads the catalog key: rotating the catalog key
-        // alone must not move the release role with it.
+        // alone must not move the release role with it, so the release key in force (its own
+        // row, or the catalog key it fell back to) is written down as its own.
         if st.role == KeyRole::Catalog {
             sqlx::query(
                 "INSERT INTO settings (name, value) VALUES ('release_public_key', $1) \
-                 ON CONFLICT (name) DO NOTHING",
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             )
             .bind(kiosk_api::keys::public_key_to_base64(&release))
             .execute(&mut *w.tx)
