@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod keys;
 pub mod numbers;
 pub mod openapi;
+pub mod range;
 pub mod rotation;
 pub mod routes;
 pub mod wire;

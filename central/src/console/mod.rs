@@ -15,6 +15,7 @@
 //! count is kept in the database). Run central behind TLS in production (the
 //! cookie has no `Secure` flag so the console also works on a plain-HTTP test address).
 
+pub mod input;
 mod pages;
 
 use axum::Router;
@@ -22,9 +23,12 @@ use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use input::{
+    AckForm, AddUserForm, AuditQuery, CsrfForm, HallQuery, LoginForm, PasswordForm, RemoveUserForm,
+    RevokeForm, RoleForm, cookie,
+};
 use maud::Markup;
 use rand::RngCore as _;
-use serde::Deserialize;
 
 use crate::store::{
     Action, ConsoleSession, LoginOutcome, RevokeError, Role, RolloutError, SESSION_MILLIS, Store,
@@ -97,17 +101,6 @@ fn trouble(e: &StoreError) -> Response {
             "central could not read its database; reload in a moment.",
         ),
     )
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
 }
 
 fn random_token() -> String {
@@ -206,13 +199,6 @@ async fn login_form() -> Response {
     login_page(StatusCode::OK, false)
 }
 
-#[derive(Deserialize)]
-struct LoginForm {
-    user: String,
-    password: String,
-    csrf: String,
-}
-
 async fn login(
     State(console): State<Console>,
     headers: HeaderMap,
@@ -252,11 +238,6 @@ async fn login(
         }
         Err(e) => trouble(&e),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn logout(
@@ -417,16 +398,6 @@ async fn rollout_action(
     }
 }
 
-#[derive(Deserialize)]
-struct RevokeForm {
-    csrf: String,
-    #[serde(default)]
-    reason: String,
-    /// The confirmation box; browsers send nothing when it is not ticked.
-    #[serde(default)]
-    confirm: String,
-}
-
 /// Revokes a kiosk as the signed-in user, once the form says why and confirms.
 async fn revoke_kiosk(
     State(console): State<Console>,
@@ -472,14 +443,6 @@ async fn revoke_kiosk(
     }
 }
 
-#[derive(Deserialize)]
-struct AckForm {
-    csrf: String,
-    /// Where to go back to: `hall:ID`, `kiosk:ID` or nothing for the fleet list.
-    #[serde(default)]
-    back: String,
-}
-
 /// Staff acknowledge a help request from the console; the signed-in user is recorded as
 /// who is coming.
 async fn help_ack(
@@ -502,12 +465,7 @@ async fn help_ack(
     match store.acknowledge_help(id, &session.user).await {
         Ok(Some(h)) => {
             tracing::info!(user = %session.user, help = id, hall = %h.hall_id, "help request acknowledged from the console");
-            let back = match form.back.split_once(':') {
-                Some(("hall", hall)) if hall == h.hall_id => format!("/console/halls/{hall}"),
-                Some(("kiosk", kiosk)) if kiosk == h.kiosk_id => format!("/console/kiosks/{kiosk}"),
-                _ => "/console/fleet".to_owned(),
-            };
-            Redirect::to(&back).into_response()
+            Redirect::to(&form.back_to(&h.hall_id, &h.kiosk_id)).into_response()
         }
         Ok(None) => page(
             StatusCode::NOT_FOUND,
@@ -521,12 +479,6 @@ async fn help_ack(
     }
 }
 
-#[derive(Deserialize)]
-struct AuditQuery {
-    #[serde(default)]
-    page: i64,
-}
-
 /// The audit log, newest first, paged; every signed-in user may read it.
 async fn audit(
     State(console): State<Console>,
@@ -537,10 +489,10 @@ async fn audit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let page_no = query.page.clamp(0, i64::from(u32::MAX));
+    let (page_no, offset) = query.page_and_offset(pages::AUDIT_PAGE_ROWS);
     match console
         .store
-        .audit_log(pages::AUDIT_PAGE_ROWS, page_no * pages::AUDIT_PAGE_ROWS)
+        .audit_log(pages::AUDIT_PAGE_ROWS, offset)
         .await
     {
         Ok((entries, total)) => page(
@@ -584,14 +536,6 @@ async fn users(State(console): State<Console>, headers: HeaderMap) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct AddUserForm {
-    csrf: String,
-    name: String,
-    role: String,
-    password: String,
-}
-
 async fn add_user(
     State(console): State<Console>,
     headers: HeaderMap,
@@ -617,13 +561,6 @@ async fn add_user(
         Err(e) => Err(UserError::Invalid(e)),
     };
     user_change(&session, done, "user added")
-}
-
-#[derive(Deserialize)]
-struct RemoveUserForm {
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
 }
 
 async fn remove_user(
@@ -670,12 +607,6 @@ async fn remove_user(
     )
 }
 
-#[derive(Deserialize)]
-struct RoleForm {
-    csrf: String,
-    role: String,
-}
-
 async fn set_role(
     State(console): State<Console>,
     Path(name): Path<String>,
@@ -705,14 +636,6 @@ async fn account(State(console): State<Console>, headers: HeaderMap) -> Response
         Ok(s) => page(StatusCode::OK, pages::account(&s, None)),
         Err(r) => r,
     }
-}
-
-#[derive(Deserialize)]
-struct PasswordForm {
-    csrf: String,
-    current: String,
-    new: String,
-    again: String,
 }
 
 /// A user changes their own password; all their sessions end, this one too.
@@ -762,11 +685,6 @@ async fn change_password(
     }
 }
 
-#[derive(Deserialize)]
-struct HallQuery {
-    date: Option<String>,
-}
-
 /// Today in China Standard Time (UTC+8, no daylight saving), the halls' business day.
 fn hall_today() -> chrono::NaiveDate {
     kiosk_api::citizen::business_date_at(chrono::Utc::now())
@@ -782,11 +700,7 @@ async fn hall(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let date = query
-        .date
-        .as_deref()
-        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .unwrap_or_else(hall_today);
+    let date = query.date().unwrap_or_else(hall_today);
     let data = async {
         let halls = console.store.halls().await?;
         let Some(hall) = halls.into_iter().find(|h| h.id == id) else {

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kiosk_api::error_code;
+use kiosk_api::range::{Wanted, wanted};
 
 use super::auth::SignedGet;
 use super::{ApiFailure, AppState};
@@ -27,45 +28,6 @@ pub(crate) async fn manifest(
         Some(release) => Ok(Json(release).into_response()),
         None => Err(no_release(&version)),
     }
-}
-
-/// A byte range asked for, or None to send the whole artifact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Wanted {
-    /// No (usable) Range header: everything, 200.
-    All,
-    /// Bytes `first..=last`, 206.
-    Range(u64, u64),
-    /// Starts at or past the end: 416.
-    Unsatisfiable,
-}
-
-/// Reads a `Range` header against an artifact of `size` bytes. Forms other than one
-/// `bytes=N-` or `bytes=N-M` are ignored (RFC 9110 lets a server send the whole body).
-pub(crate) fn wanted(range: Option<&str>, size: u64) -> Wanted {
-    let Some(spec) = range.and_then(|r| r.trim().strip_prefix("bytes=")) else {
-        return Wanted::All;
-    };
-    if spec.contains(',') {
-        return Wanted::All;
-    }
-    let Some((first, last)) = spec.split_once('-') else {
-        return Wanted::All;
-    };
-    let Ok(first) = first.trim().parse::<u64>() else {
-        return Wanted::All;
-    };
-    let last = match last.trim() {
-        "" => size.saturating_sub(1),
-        l => match l.parse::<u64>() {
-            Ok(l) if l >= first => l.min(size.saturating_sub(1)),
-            _ => return Wanted::All,
-        },
-    };
-    if first >= size {
-        return Wanted::Unsatisfiable;
-    }
-    Wanted::Range(first, last)
 }
 
 fn header_value(text: &str) -> HeaderValue {
@@ -172,40 +134,4 @@ fn chunks(
             Ok(Some((bytes, (position + taken, remaining - taken))))
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::{Wanted, wanted};
-
-    proptest! {
-        #[test]
-        fn any_range_header_gives_bytes_inside_the_artifact_or_none(header in "(bytes=)?[0-9 ,-]{0,24}", size in 0u64..10_000) {
-            match wanted(Some(&header), size) {
-                Wanted::Range(first, last) => prop_assert!(first <= last && last < size),
-                Wanted::All | Wanted::Unsatisfiable => {}
-            }
-        }
-
-        #[test]
-        fn a_resume_from_any_offset_gets_the_rest(first in 0u64..20_000, size in 1u64..10_000) {
-            let expected = if first < size { Wanted::Range(first, size - 1) } else { Wanted::Unsatisfiable };
-            prop_assert_eq!(wanted(Some(&format!("bytes={first}-")), size), expected);
-        }
-    }
-
-    #[test]
-    fn range_headers_are_read_like_rfc_9110_says() {
-        assert_eq!(wanted(None, 100), Wanted::All);
-        assert_eq!(wanted(Some("bytes=10-"), 100), Wanted::Range(10, 99));
-        assert_eq!(wanted(Some("bytes=10-19"), 100), Wanted::Range(10, 19));
-        assert_eq!(wanted(Some("bytes=10-500"), 100), Wanted::Range(10, 99));
-        assert_eq!(wanted(Some("bytes=100-"), 100), Wanted::Unsatisfiable);
-        assert_eq!(wanted(Some("bytes=0-1,5-6"), 100), Wanted::All);
-        assert_eq!(wanted(Some("bytes=-5"), 100), Wanted::All);
-        assert_eq!(wanted(Some("items=1-"), 100), Wanted::All);
-        assert_eq!(wanted(Some("bytes=9-3"), 100), Wanted::All);
-    }
 }

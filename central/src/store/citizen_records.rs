@@ -179,6 +179,14 @@ pub struct HelpRequest {
     pub acknowledged_by: Option<String>,
 }
 
+impl AppointmentImport {
+    /// Checks one appointment of an import file and gives the holder hash it is filed under
+    /// and its business day, or says what is wrong with it (never echoing an ID number).
+    pub fn check(&self, key: &HolderKey) -> Result<(String, NaiveDate), String> {
+        check_import(self, key)
+    }
+}
+
 fn check_import(a: &AppointmentImport, key: &HolderKey) -> Result<(String, NaiveDate), String> {
     if a.appointment_id.trim().is_empty() || a.appointment_id.len() > 64 {
         return Err("appointment_id must be 1 to 64 characters".into());

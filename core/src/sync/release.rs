@@ -84,7 +84,12 @@ impl CentralClient {
         let mut response = self.send(&path, request).await?;
         let resumed_from = match response.status() {
             StatusCode::PARTIAL_CONTENT => {
-                let start = content_range_start(response.headers());
+                let start = response
+                    .headers()
+                    .get(header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(kiosk_api::range::content_range)
+                    .map(|r| r.first);
                 if start != Some(have) {
                     return Err(SyncError::Protocol {
                         url: format!("{}{path}", self.base_url()),
@@ -162,30 +167,4 @@ fn check_room(partial: &Path, remaining: u64) -> Result<(), SyncError> {
         });
     }
     Ok(())
-}
-
-/// The first byte of a `Content-Range: bytes A-B/N` header.
-fn content_range_start(headers: &header::HeaderMap) -> Option<u64> {
-    let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
-    let range = value.trim().strip_prefix("bytes ")?;
-    range.split('-').next()?.trim().parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_content_range_start_is_read_and_garbage_is_not() {
-        let mut headers = header::HeaderMap::new();
-        headers.insert(
-            header::CONTENT_RANGE,
-            "bytes 1024-4095/4096".parse().unwrap(),
-        );
-        assert_eq!(content_range_start(&headers), Some(1024));
-        headers.insert(header::CONTENT_RANGE, "items 1-2/3".parse().unwrap());
-        assert_eq!(content_range_start(&headers), None);
-        headers.remove(header::CONTENT_RANGE);
-        assert_eq!(content_range_start(&headers), None);
-    }
 }

@@ -298,20 +298,18 @@ impl<T: Transport> Reader<T> {
             Command::ReadBaseInfo
         };
         let reply = self.expect(command, Status::Success)?;
-        let payload =
-            split_base_info(&reply.data, fingerprint).map_err(|problem| ReaderError::Payload {
+        decode_base_info(&reply.data, fingerprint).map_err(|problem| match problem {
+            ReplyProblem::Layout(problem) => ReaderError::Payload {
                 port: self.transport.location(),
                 command,
                 sent: frame::encode(command),
                 problem,
-            })?;
-        let mut card = decode_text(payload.text).map_err(|source| ReaderError::Card {
-            port: self.transport.location(),
-            source,
-        })?;
-        card.photo = Photo(payload.photo.to_vec());
-        card.fingerprint = payload.fingerprint.map(<[u8]>::to_vec);
-        Ok(card)
+            },
+            ReplyProblem::Card(source) => ReaderError::Card {
+                port: self.transport.location(),
+                source,
+            },
+        })
     }
 
     /// `30 03`: the additional address, if the card has one.
@@ -323,20 +321,12 @@ impl<T: Transport> Reader<T> {
             Status::NoContent => return Ok(None),
             other => return Err(self.status_error(command, other)),
         }
-        let units = reply
-            .data
-            .chunks_exact(2)
-            .map(|p| u16::from_le_bytes([p[0], p[1]]));
-        let text: String = char::decode_utf16(units)
-            .collect::<Result<_, _>>()
-            .map_err(|_| ReaderError::Payload {
-                port: self.transport.location(),
-                command,
-                sent: frame::encode(command),
-                problem: "new address is not valid UCS-2".into(),
-            })?;
-        let text = text.trim_end_matches([' ', '\0']).trim().to_string();
-        Ok((!text.is_empty()).then_some(text))
+        decode_new_address(&reply.data).map_err(|problem| ReaderError::Payload {
+            port: self.transport.location(),
+            command,
+            sent: frame::encode(command),
+            problem,
+        })
     }
 
     /// The whole flow: SAM status, find, select, read. `Ok(None)` when no card is there.
@@ -409,6 +399,39 @@ impl Reader<SerialTransport> {
             tried: rates.to_vec(),
         })
     }
+}
+
+/// What is wrong with a reply's data.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyProblem {
+    /// The lengths or framing of the data do not add up.
+    #[error("{0}")]
+    Layout(String),
+    /// The card text does not decode.
+    #[error(transparent)]
+    Card(#[from] CardError),
+}
+
+/// Decodes a base-info reply's data (`30 01`, or `30 10` with `fingerprint`) into the card,
+/// its photo and its fingerprint.
+pub fn decode_base_info(data: &[u8], fingerprint: bool) -> Result<IdCard, ReplyProblem> {
+    let payload = split_base_info(data, fingerprint).map_err(ReplyProblem::Layout)?;
+    let mut card = decode_text(payload.text)?;
+    card.photo = Photo(payload.photo.to_vec());
+    card.fingerprint = payload.fingerprint.map(<[u8]>::to_vec);
+    Ok(card)
+}
+
+/// Decodes a `30 03` reply's data: the additional address in UCS-2, or `None` when blank.
+pub fn decode_new_address(data: &[u8]) -> Result<Option<String>, String> {
+    let units = data
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]));
+    let text: String = char::decode_utf16(units)
+        .collect::<Result<_, _>>()
+        .map_err(|_| "new address is not valid UCS-2".to_string())?;
+    let text = text.trim_end_matches([' ', '\0']).trim().to_string();
+    Ok((!text.is_empty()).then_some(text))
 }
 
 /// The parts of a base-info reply's data.
