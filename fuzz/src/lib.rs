@@ -346,7 +346,8 @@ pub fn config_files(data: &[u8]) {
         }
         Err(_) => {}
     }
-    if let Ok(base) = Config::simulate() {
+    static BASE: OnceLock<Option<Config>> = OnceLock::new();
+    if let Some(base) = BASE.get_or_init(|| Config::simulate().ok()) {
         let _ = base.with_central(data);
     }
     if let Ok(trust) = serde_json::from_slice::<kiosk_core::trust::Trust>(data) {
@@ -415,8 +416,13 @@ pub fn appointment_import(data: &[u8]) {
         match entry.check(key) {
             Ok((hash, _)) => assert!(kiosk_api::citizen::is_holder_hash(&hash)),
             Err(why) => {
+                // Only what could be (part of) a number: a "number" made of the refusal's
+                // own words is no leak.
                 if let Some(number) = entry.id_number.as_deref().map(str::trim)
                     && number.len() >= 6
+                    && number
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c == 'X' || c == 'x')
                 {
                     assert!(!why.contains(number), "the refusal repeats the ID number");
                 }
