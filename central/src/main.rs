@@ -24,7 +24,9 @@ struct Cli {
 #[derive(Args)]
 struct Db {
     /// `postgres://…` for PostgreSQL; anything else is a SQLite file (created if missing).
-    #[arg(long)]
+    /// Default: $CENTRAL_DB, as central.service sets it from /etc/central/central.env so that
+    /// the password is on no command line.
+    #[arg(long, env = "CENTRAL_DB", hide_env_values = true)]
     db: String,
     /// Act as this console user: their role is checked and the audit log names them.
     /// Without it the action is logged as `cli:` and the operating-system user, with every
@@ -47,7 +49,7 @@ enum Command {
         #[command(flatten)]
         db: Db,
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        #[arg(long, env = "CENTRAL_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         /// The holder-hash key file (`central holder-keys generate`), kept outside the
         /// database; read again when it changes. Default: $CENTRAL_HOLDER_KEYS.
