@@ -273,9 +273,10 @@ pub fn bundles_and_manifests(data: &[u8]) {
 
 /// A scratch folder for staging, on tmpfs where there is one; one per process, since
 /// libFuzzer's workers are processes.
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
 fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    SCRATCH.get_or_init(|| {
         let base = if Path::new("/dev/shm").is_dir() {
             PathBuf::from("/dev/shm")
         } else {
@@ -286,6 +287,14 @@ fn scratch() -> &'static Path {
         std::fs::create_dir_all(dir.join("outside")).unwrap();
         dir
     })
+}
+
+/// Removes this process's scratch folder (a test calls it when done; libFuzzer workers leave
+/// theirs under /dev/shm, named by pid).
+pub fn remove_scratch() {
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// A release artifact's tar (gzipped here, so the fuzzer mutates the tar itself), staged by

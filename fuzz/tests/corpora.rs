@@ -23,6 +23,7 @@ fn every_kept_input_passes_its_harness() {
         }
         ran.push(format!("{name}: {}", inputs.len()));
     }
+    kiosk_fuzz::remove_scratch();
     eprintln!("{}", ran.join(", "));
 }
 
