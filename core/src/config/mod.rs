@@ -205,6 +205,10 @@ pub struct UiSection {
     pub inactivity_timeout_secs: u64,
     /// Seconds the prompt waits before going home and clearing the session (5–120).
     pub continue_prompt_secs: u64,
+    /// Clockwise rotation of the picture on the panel, in degrees (0, 90, 180 or 270): a
+    /// portrait kiosk often carries a landscape panel turned on its side. Applies to the
+    /// appliance's direct-to-screen display (DRM), not to a desktop window.
+    pub rotation: u16,
 }
 
 impl Default for UiSection {
@@ -215,6 +219,7 @@ impl Default for UiSection {
             fullscreen: true,
             inactivity_timeout_secs: 60,
             continue_prompt_secs: 20,
+            rotation: 0,
         }
     }
 }
@@ -538,6 +543,15 @@ impl Config {
             5,
             120,
         )?;
+        if ![0, 90, 180, 270].contains(&self.ui.rotation) {
+            return Err((
+                "ui.rotation".to_string(),
+                format!(
+                    "{} is not a rotation: use 0, 90, 180 or 270",
+                    self.ui.rotation
+                ),
+            ));
+        }
         self.technician.validate()?;
         range("queue.lease_size", self.queue.lease_size.into(), 1, 100)?;
         range("queue.low_water", self.queue.low_water.into(), 0, 100)?;

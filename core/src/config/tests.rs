@@ -98,6 +98,17 @@ fn a_value_out_of_range_is_refused_with_its_line() {
 }
 
 #[test]
+fn a_turned_panel_is_configured_in_right_angles_only() {
+    assert_eq!(Config::parse(GOOD, "test").unwrap().ui.rotation, 0);
+    let text = GOOD.replace("[ui]\n", "[ui]\nrotation = 90\n");
+    assert_eq!(Config::parse(&text, "test").unwrap().ui.rotation, 90);
+    let text = GOOD.replace("[ui]\n", "[ui]\nrotation = 45\n");
+    let (key, _, problem) = refused(&text);
+    assert_eq!(key, "ui.rotation");
+    assert!(problem.contains("0, 90, 180 or 270"), "{problem}");
+}
+
+#[test]
 fn a_printer_needs_exactly_one_transport() {
     let text =
         format!("{GOOD}\n[devices.printer]\nport = \"/dev/ttyS0\"\ntcp = \"10.1.1.1:9100\"\n");
