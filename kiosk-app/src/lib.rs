@@ -6,6 +6,7 @@
 /// The configuration file; it lives in `kiosk-core` so that `kioskctl` and the update agent share it.
 pub use kiosk_core::config;
 pub mod bundles;
+pub mod display;
 pub mod logging;
 pub mod state_file;
 pub mod status;

@@ -14,7 +14,7 @@ use kiosk_app::config::{self, Config, LogFormat};
 use kiosk_app::state_file::StatePublisher;
 use kiosk_app::status::{self, KioskStatus};
 use kiosk_app::ui_bridge::{Shell, ShellOptions, offscreen, sim_panel};
-use kiosk_app::{VERSION, bundles, logging, systemd};
+use kiosk_app::{VERSION, bundles, display, logging, systemd};
 use kiosk_journeys::{Engine, EngineOptions};
 
 /// The hall kiosk's touchscreen application.
@@ -120,9 +120,13 @@ fn run(
     }
 
     prepare_data_dir(&config.kiosk.data_dir)?;
+    // Before the I/O runtime: the choice may set Slint's environment, which must happen while
+    // this process has one thread.
+    let drawn_on = display::select(&config.ui, cli.windowed).context("cannot open the display")?;
     tracing::info!(
         version = VERSION,
         kiosk = config.kiosk.id.as_deref().unwrap_or("-"),
+        display = ?drawn_on,
         "kiosk starting"
     );
 
@@ -234,7 +238,7 @@ fn run(
         }
     }
 
-    if config.ui.fullscreen && !cli.windowed {
+    if drawn_on == display::Display::Window && config.ui.fullscreen && !cli.windowed {
         shell.window().window().set_fullscreen(true);
     }
     shell.window().show().context("cannot show the UI")?;
