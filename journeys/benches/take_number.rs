@@ -114,8 +114,10 @@ fn main() {
         port: None,
         baud: None,
         device: None,
+        usb: None,
         tcp: Some(addr.clone()),
         paper_mm: 80,
+        automatic_status: true,
     });
     let engine_times: Vec<Duration> = runtime.block_on(async {
         let engine = Engine::start(

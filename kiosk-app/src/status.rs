@@ -63,6 +63,7 @@ impl KioskStatus {
 
 /// Checks that each configured device's node exists. A missing `/dev/kiosk/idcard` means the
 /// reader is unplugged or its udev rule did not match: the technician's first question.
+/// Devices selected by USB id have no node; their device tasks report them.
 pub fn probe_device_nodes(devices: &DevicesSection) -> Vec<DeviceHealth> {
     let mut reports = Vec::new();
     let mut check = |kind, path: &std::path::Path| {
@@ -73,8 +74,8 @@ pub fn probe_device_nodes(devices: &DevicesSection) -> Vec<DeviceHealth> {
         };
         reports.push(DeviceHealth::now(kind, path.display().to_string(), state));
     };
-    if let Some(d) = &devices.idcard {
-        check(DeviceKind::IdCardReader, &d.port);
+    if let Some(port) = devices.idcard.as_ref().and_then(|d| d.port.as_ref()) {
+        check(DeviceKind::IdCardReader, port);
     }
     for (kind, printer) in [
         (DeviceKind::Printer, &devices.printer),
@@ -157,7 +158,7 @@ pub async fn run_probes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SerialDevice;
+    use crate::config::IdcardDevice;
 
     #[test]
     fn central_addresses_get_the_scheme_port_when_none_is_given() {
@@ -182,16 +183,18 @@ mod tests {
         let present = dir.path().join("idcard");
         std::fs::write(&present, b"").unwrap();
         let mut devices = DevicesSection {
-            idcard: Some(SerialDevice {
-                port: present,
+            idcard: Some(IdcardDevice {
+                port: Some(present),
                 baud: None,
+                usb: None,
             }),
             ..Default::default()
         };
         assert_eq!(probe_device_nodes(&devices)[0].state, HealthState::Ready);
-        devices.idcard = Some(SerialDevice {
-            port: dir.path().join("gone"),
+        devices.idcard = Some(IdcardDevice {
+            port: Some(dir.path().join("gone")),
             baud: None,
+            usb: None,
         });
         let status = KioskStatus {
             connectivity: Connectivity::Online,

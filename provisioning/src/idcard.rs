@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use kiosk_core::config::UsbId;
 use kiosk_hal::mask::{mask_id_number, mask_name};
 use kiosk_idcard::transport::AUTO_BAUD_RATES;
-use kiosk_idcard::{IdCard, ReadOptions, Reader};
+use kiosk_idcard::{IdCard, ReadOptions, Reader, Transport};
 use serde_json::{Map, Value};
 
 /// Exit status when the reader answers but holds no card.
@@ -26,11 +27,15 @@ pub enum Command {
 #[derive(clap::Args, Debug)]
 pub struct ReadArgs {
     /// Serial port of the reader, e.g. /dev/kiosk/idcard.
-    #[arg(long)]
-    pub port: String,
+    #[arg(long, required_unless_present = "usb", conflicts_with = "usb")]
+    pub port: Option<String>,
     /// Baud rate; without it the speed is detected (115200, 57600, 38400, 19200, 9600).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "usb")]
     pub baud: Option<u32>,
+    /// A reader with its own USB interface, by id as `kioskctl devices` shows it
+    /// (e.g. 0400:c35a), talked to through libusb.
+    #[arg(long)]
+    pub usb: Option<UsbId>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -53,14 +58,27 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn read(args: &ReadArgs) -> anyhow::Result<ExitCode> {
-    let reader = match args.baud {
-        Some(baud) => Reader::open_serial(&args.port, baud),
-        None => Reader::open_serial_auto(&args.port, &AUTO_BAUD_RATES),
+    let (reader, location): (Reader<Box<dyn Transport>>, String) = match (&args.port, args.usb) {
+        (Some(port), _) => {
+            let reader = match args.baud {
+                Some(baud) => Reader::open_serial(port, baud),
+                None => Reader::open_serial_auto(port, &AUTO_BAUD_RATES),
+            }
+            .context("the ID-card reader did not come up")?;
+            let location = format!("{port} ({} baud)", reader.transport().baud());
+            (Reader::new(Box::new(reader.into_transport())), location)
+        }
+        (None, Some(id)) => {
+            let reader = Reader::open_usb(id.vendor, id.product)
+                .context("the ID-card reader did not come up over USB")?;
+            (
+                Reader::new(Box::new(reader.into_transport())),
+                format!("usb {id}"),
+            )
+        }
+        (None, None) => anyhow::bail!("give --port or --usb"),
     };
-    let mut reader = reader
-        .context("the ID-card reader did not come up")?
-        .with_timeout(Duration::from_millis(args.timeout_ms));
-    let baud = reader.transport().baud();
+    let mut reader = reader.with_timeout(Duration::from_millis(args.timeout_ms));
     let options = ReadOptions {
         fingerprint: args.fingerprint,
         new_address: true,
@@ -69,14 +87,14 @@ fn read(args: &ReadArgs) -> anyhow::Result<ExitCode> {
         .read_card(options)
         .context("reading the card failed")?
     else {
-        eprintln!("no card on the reader at {} ({baud} baud)", args.port);
+        eprintln!("no card on the reader at {location}");
         return Ok(ExitCode::from(EXIT_NO_CARD));
     };
     let fields = fields(&card, args.reveal)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&Value::Object(fields))?);
     } else {
-        print_table(&card, &fields, &args.port, baud);
+        print_table(&card, &fields, &location);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -103,8 +121,8 @@ fn fields(card: &IdCard, reveal: bool) -> anyhow::Result<Map<String, Value>> {
     Ok(fields)
 }
 
-fn print_table(card: &IdCard, fields: &Map<String, Value>, port: &str, baud: u32) {
-    println!("{} on {port} ({baud} baud)", card.card_type.label());
+fn print_table(card: &IdCard, fields: &Map<String, Value>, location: &str) {
+    println!("{} on {location}", card.card_type.label());
     for (key, value) in fields {
         let shown = match value {
             Value::String(s) => s.clone(),

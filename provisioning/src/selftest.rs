@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use kiosk_api::{routes, sign_request};
-use kiosk_core::config::{Config, PrinterDevice, SerialDevice};
+use kiosk_core::config::{Config, IdcardDevice, PrinterDevice, ReaderLink};
 use kiosk_core::identity::Identity;
 use kiosk_core::store::{Budget, DB_FILE, SyncStatus, read_status};
 use kiosk_escpos::{Endpoint, PaperLevel, Printer};
@@ -438,29 +438,37 @@ fn from_report(name: &str, kind: DeviceKind, reports: &[DeviceHealth]) -> Check 
     check.detail(detail)
 }
 
-async fn check_idcard(device: &SerialDevice) -> Check {
-    let port = device.port.display().to_string();
-    let baud = device.baud;
-    let opened = {
-        let port = port.clone();
-        tokio::task::spawn_blocking(move || {
-            let reader = match baud {
-                Some(baud) => Reader::open_serial(&port, baud),
-                None => Reader::open_serial_auto(&port, &AUTO_BAUD_RATES),
-            };
-            reader.map(|r| r.transport().baud())
-        })
-        .await
+async fn check_idcard(device: &IdcardDevice) -> Check {
+    let port = device.location();
+    let Some(link) = device.link() else {
+        return Check::new(names::IDCARD, Outcome::Fail, "neither port nor usb given")
+            .advice("give one of them in [devices.idcard]");
     };
+    // Serial and libusb I/O both block: off the async threads.
+    let opened = tokio::task::spawn_blocking(move || match link {
+        ReaderLink::Serial {
+            port,
+            baud: Some(baud),
+        } => Reader::open_serial(&port.to_string_lossy(), baud).map(|r| Some(r.transport().baud())),
+        ReaderLink::Serial { port, baud: None } => {
+            Reader::open_serial_auto(&port.to_string_lossy(), &AUTO_BAUD_RATES)
+                .map(|r| Some(r.transport().baud()))
+        }
+        ReaderLink::Usb(id) => Reader::open_usb(id.vendor, id.product).map(|_| None),
+    })
+    .await;
     match opened {
-        Ok(Ok(baud)) => Check::new(
-            names::IDCARD,
-            Outcome::Pass,
-            format!("ID-card reader on {port}: SAM self-test passed (11 FF answered 90) at {baud} baud"),
-        )
-        .detail(json!({ "port": port, "baud": baud })),
+        Ok(Ok(baud)) => {
+            let speed = baud.map(|b| format!(" at {b} baud")).unwrap_or_default();
+            Check::new(
+                names::IDCARD,
+                Outcome::Pass,
+                format!("ID-card reader on {port}: SAM self-test passed (11 FF answered 90){speed}"),
+            )
+            .detail(json!({ "port": port, "baud": baud }))
+        }
         Ok(Err(e)) => Check::new(names::IDCARD, Outcome::Fail, e.to_string())
-            .advice("see `kioskctl devices` for the reader's port; `kioskctl idcard read --port PORT` tries it alone")
+            .advice("see `kioskctl devices` for the reader's port or USB id; `kioskctl idcard read --port PORT` (or `--usb VID:PID`) tries it alone")
             .detail(json!({ "port": port })),
         Err(e) => Check::new(names::IDCARD, Outcome::Fail, format!("ID-card check on {port} stopped: {e}")),
     }
@@ -475,6 +483,11 @@ pub fn printer_endpoint(device: &PrinterDevice) -> Option<Endpoint> {
         })
     } else if let Some(path) = &device.device {
         Some(Endpoint::Device(path.clone()))
+    } else if let Some(id) = device.usb {
+        Some(Endpoint::Usb {
+            vendor: id.vendor,
+            product: id.product,
+        })
     } else {
         device.tcp.as_ref().map(|addr| {
             if addr
@@ -491,7 +504,7 @@ pub fn printer_endpoint(device: &PrinterDevice) -> Option<Endpoint> {
 
 async fn check_printer(name: &'static str, device: &PrinterDevice, timeout: Duration) -> Check {
     let Some(endpoint) = printer_endpoint(device) else {
-        return Check::new(name, Outcome::Fail, "no port, device or tcp given")
+        return Check::new(name, Outcome::Fail, "no port, device, usb or tcp given")
             .advice(format!("give one of them in [devices.{name}]"));
     };
     let location = endpoint.to_string();

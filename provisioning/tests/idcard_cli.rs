@@ -188,3 +188,37 @@ fn a_protocol_fault_names_the_port_the_request_and_the_reply() {
     assert!(said.contains("checksum mismatch"), "{said}");
     assert!(!said.contains("刘晓燕"), "{said}");
 }
+
+#[test]
+fn the_reader_is_chosen_by_port_or_by_usb_id_but_not_both() {
+    let both = kioskctl(&[
+        "idcard",
+        "read",
+        "--port",
+        "/dev/null",
+        "--usb",
+        "0400:c35a",
+    ]);
+    assert!(!both.status.success());
+    let said = String::from_utf8_lossy(&both.stderr);
+    assert!(said.contains("cannot be used with"), "{said}");
+
+    let neither = kioskctl(&["idcard", "read"]);
+    assert!(!neither.status.success());
+    assert!(String::from_utf8_lossy(&neither.stderr).contains("--port"));
+
+    let typo = kioskctl(&["idcard", "read", "--usb", "400:c35a"]);
+    assert!(!typo.status.success());
+    let said = String::from_utf8_lossy(&typo.stderr);
+    assert!(said.contains("not 4 hex digits"), "{said}");
+}
+
+#[test]
+fn a_usb_reader_that_is_not_plugged_in_is_named_in_the_error() {
+    // No USB reader is attached to a build machine: ffff:fffe is no device at all.
+    let out = kioskctl(&["idcard", "read", "--usb", "ffff:fffe"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("over USB"), "{said}");
+    assert!(said.contains("usb ffff:fffe"), "{said}");
+}

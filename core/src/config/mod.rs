@@ -16,11 +16,13 @@ mod journeys;
 mod technician;
 #[cfg(test)]
 mod tests;
+mod usb;
 
 pub use central::{CENTRAL_KEYS, applied_central_path};
 pub use journeys::{JourneysSection, QueueSection, VoiceSection};
 
 pub use technician::TechnicianSection;
+pub use usb::{UsbId, UsbIdError};
 
 /// Where the configuration lives on an installed kiosk.
 pub const DEFAULT_PATH: &str = "/etc/kiosk/kiosk.toml";
@@ -283,7 +285,7 @@ pub struct CentralSection {
 #[serde(deny_unknown_fields)]
 pub struct DevicesSection {
     /// The ID-card reader.
-    pub idcard: Option<SerialDevice>,
+    pub idcard: Option<IdcardDevice>,
     /// The receipt printer.
     pub printer: Option<PrinterDevice>,
     /// The queue-ticket dispenser's printer.
@@ -292,17 +294,61 @@ pub struct DevicesSection {
     pub scanner: Option<ScannerDevice>,
 }
 
-/// A device on a serial port.
+/// The ID-card reader: exactly one of `port` (serial, or a USB-serial adapter) or `usb`
+/// (a reader with its own USB interface, talked to through libusb).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SerialDevice {
+pub struct IdcardDevice {
     /// The port, normally a udev symlink such as `/dev/kiosk/idcard`.
-    pub port: PathBuf,
-    /// Baud rate; absent means the driver's default or auto-detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<PathBuf>,
+    /// Baud rate for `port`; absent means auto-detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baud: Option<u32>,
+    /// The reader's USB id, `vendor:product` as `lsusb` shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usb: Option<UsbId>,
 }
 
-/// An ESC/POS printer: exactly one of `port` (serial), `device` (`/dev/usb/lp*`) or `tcp`.
+/// Where the ID-card reader is, once the configuration has been validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaderLink {
+    /// A serial port; `baud: None` auto-detects.
+    Serial {
+        /// The port.
+        port: PathBuf,
+        /// Fixed speed.
+        baud: Option<u32>,
+    },
+    /// A USB bulk reader.
+    Usb(UsbId),
+}
+
+impl IdcardDevice {
+    /// Where the reader is; `None` only for a section that validation refuses.
+    pub fn link(&self) -> Option<ReaderLink> {
+        match (&self.port, self.usb) {
+            (Some(port), None) => Some(ReaderLink::Serial {
+                port: port.clone(),
+                baud: self.baud,
+            }),
+            (None, Some(id)) => Some(ReaderLink::Usb(id)),
+            _ => None,
+        }
+    }
+
+    /// Where the reader is, as messages and the technician page name it.
+    pub fn location(&self) -> String {
+        match self.link() {
+            Some(ReaderLink::Serial { port, .. }) => port.display().to_string(),
+            Some(ReaderLink::Usb(id)) => format!("usb {id}"),
+            None => "(not set)".into(),
+        }
+    }
+}
+
+/// An ESC/POS printer: exactly one of `port` (serial), `device` (`/dev/usb/lp*`), `usb`
+/// (libusb, for printers without `usblp` or whose node gives no status back) or `tcp`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrinterDevice {
@@ -312,11 +358,23 @@ pub struct PrinterDevice {
     pub baud: Option<u32>,
     /// USB printer-class device file.
     pub device: Option<PathBuf>,
+    /// USB printer by id, `vendor:product`, over its bulk endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usb: Option<UsbId>,
     /// Network printer, `host:9100`.
     pub tcp: Option<String>,
     /// Paper width in millimetres (80 or 58).
     #[serde(default = "default_paper_mm")]
     pub paper_mm: u32,
+    /// Ask the printer to report its status by itself (ESC/POS automatic status back,
+    /// `GS a`), so paper out or an open cover is known without polling. Printers that
+    /// never send it are polled as before.
+    #[serde(default = "default_true")]
+    pub automatic_status: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_paper_mm() -> u32 {
@@ -648,19 +706,55 @@ impl Config {
                     .into(),
             ));
         }
+        if let Some(reader) = &self.devices.idcard {
+            match (&reader.port, &reader.usb) {
+                (Some(_), Some(_)) => {
+                    return Err((
+                        "devices.idcard".into(),
+                        "[devices.idcard]: give either `port` (serial) or `usb` \
+                         (\"vendor:product\"), not both"
+                            .into(),
+                    ));
+                }
+                (None, None) => {
+                    return Err((
+                        "devices.idcard".into(),
+                        "[devices.idcard]: give `port` (serial, e.g. \"/dev/kiosk/idcard\") \
+                         or `usb` (\"vendor:product\", e.g. \"0400:c35a\")"
+                            .into(),
+                    ));
+                }
+                (None, Some(_)) if reader.baud.is_some() => {
+                    return Err((
+                        "devices.idcard.baud".into(),
+                        "`baud` applies only to a serial `port`, not to `usb`".into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
         for (name, printer) in [
             ("devices.printer", &self.devices.printer),
             ("devices.dispenser", &self.devices.dispenser),
         ] {
             if let Some(p) = printer {
-                let given = [p.port.is_some(), p.device.is_some(), p.tcp.is_some()]
-                    .iter()
-                    .filter(|b| **b)
-                    .count();
+                let given = [
+                    p.port.is_some(),
+                    p.device.is_some(),
+                    p.usb.is_some(),
+                    p.tcp.is_some(),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
                 if given != 1 {
+                    let what = if given == 0 { "none is" } else { "several are" };
                     return Err((
                         name.to_string(),
-                        "give exactly one of `port`, `device` or `tcp`".into(),
+                        format!(
+                            "[{name}]: give exactly one of `port` (serial), `device` \
+                             (/dev/usb/lp*), `usb` (\"vendor:product\") or `tcp`; {what} set"
+                        ),
                     ));
                 }
                 if ![58, 80].contains(&p.paper_mm) {

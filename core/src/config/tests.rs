@@ -305,7 +305,7 @@ fn central_config_sets_hall_wide_keys_over_the_file_and_keeps_the_rest() {
     assert_eq!(merged.ui.continue_prompt_secs, file.ui.continue_prompt_secs);
     assert_eq!(
         merged.devices.idcard.unwrap().port,
-        PathBuf::from("/dev/kiosk/idcard")
+        Some(PathBuf::from("/dev/kiosk/idcard"))
     );
     assert_eq!(merged.kiosk.data_dir, file.kiosk.data_dir);
 }
@@ -375,4 +375,121 @@ fn the_bundle_in_force_is_read_from_the_data_directory() {
     std::fs::write(&path, br#"{"ui": {"inactivity_timeout_secs": 4}}"#).unwrap();
     assert!(file.with_applied_central().is_err());
     assert_eq!(file.in_force().ui.inactivity_timeout_secs, 90);
+}
+
+#[test]
+fn the_reader_is_chosen_by_serial_port_or_by_usb_id() {
+    let serial = Config::parse(
+        &format!("{GOOD}\n[devices.idcard]\nport = \"/dev/kiosk/idcard\"\nbaud = 115200\n"),
+        "kiosk.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        serial.devices.idcard.unwrap().link(),
+        Some(ReaderLink::Serial {
+            port: PathBuf::from("/dev/kiosk/idcard"),
+            baud: Some(115200)
+        })
+    );
+    let usb = Config::parse(
+        &format!("{GOOD}\n[devices.idcard]\nusb = \"0400:C35A\"\n"),
+        "kiosk.toml",
+    )
+    .unwrap();
+    let reader = usb.devices.idcard.unwrap();
+    assert_eq!(
+        reader.link(),
+        Some(ReaderLink::Usb(UsbId {
+            vendor: 0x0400,
+            product: 0xc35a
+        }))
+    );
+    assert_eq!(reader.location(), "usb 0400:c35a");
+}
+
+#[test]
+fn a_reader_with_both_or_neither_link_is_refused_naming_the_section() {
+    let both =
+        format!("{GOOD}\n[devices.idcard]\nport = \"/dev/kiosk/idcard\"\nusb = \"0400:c35a\"\n");
+    let (key, line, problem) = refused(&both);
+    assert_eq!(key, "devices.idcard");
+    assert_eq!(line, 14, "the section's header line");
+    assert!(problem.contains("[devices.idcard]"), "{problem}");
+    assert!(problem.contains("not both"), "{problem}");
+
+    let neither = format!("{GOOD}\n[devices.idcard]\nbaud = 9600\n");
+    let (key, _, problem) = refused(&neither);
+    assert_eq!(key, "devices.idcard");
+    assert!(
+        problem.contains("`port`") && problem.contains("`usb`"),
+        "{problem}"
+    );
+
+    let baud_on_usb = format!("{GOOD}\n[devices.idcard]\nusb = \"0400:c35a\"\nbaud = 9600\n");
+    assert_eq!(refused(&baud_on_usb).0, "devices.idcard.baud");
+}
+
+#[test]
+fn a_malformed_usb_id_is_refused_with_its_line_and_an_example() {
+    let text = format!("{GOOD}\n[devices.printer]\nusb = \"416:5011\"\n");
+    let (key, line, problem) = refused(&text);
+    assert_eq!(key, "devices.printer.usb");
+    assert_eq!(line, 15);
+    assert!(problem.contains("\"416\" is not 4 hex digits"), "{problem}");
+}
+
+#[test]
+fn printers_take_a_usb_id_beside_port_device_and_tcp_but_only_one_of_them() {
+    let usb = Config::parse(
+        &format!("{GOOD}\n[devices.dispenser]\nusb = \"0416:5011\"\n"),
+        "kiosk.toml",
+    )
+    .unwrap();
+    let dispenser = usb.devices.dispenser.unwrap();
+    assert_eq!(
+        dispenser.usb.map(|id| id.to_string()).as_deref(),
+        Some("0416:5011")
+    );
+    assert!(
+        dispenser.automatic_status,
+        "automatic status is on unless turned off"
+    );
+
+    let two =
+        format!("{GOOD}\n[devices.printer]\nusb = \"0416:5011\"\ndevice = \"/dev/usb/lp0\"\n");
+    let (key, _, problem) = refused(&two);
+    assert_eq!(key, "devices.printer");
+    assert!(
+        problem.contains("[devices.printer]") && problem.contains("several"),
+        "{problem}"
+    );
+
+    let none = format!("{GOOD}\n[devices.dispenser]\npaper_mm = 58\n");
+    let (key, _, problem) = refused(&none);
+    assert_eq!(key, "devices.dispenser");
+    assert!(
+        problem.contains("`usb`") && problem.contains("none"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn a_written_usb_selection_reads_back_the_same() {
+    let config = Config::parse(
+        &format!("{GOOD}\n[devices.idcard]\nusb = \"0400:c35a\"\n[devices.printer]\nusb = \"04b8:0202\"\nautomatic_status = false\n"),
+        "kiosk.toml",
+    )
+    .unwrap();
+    let written = toml::to_string(&config).unwrap();
+    let again = Config::parse(&written, "written").unwrap();
+    assert_eq!(
+        again.devices.idcard.unwrap().usb,
+        config.devices.idcard.unwrap().usb
+    );
+    let printer = again.devices.printer.unwrap();
+    assert_eq!(
+        printer.usb.map(|id| id.to_string()).as_deref(),
+        Some("04b8:0202")
+    );
+    assert!(!printer.automatic_status);
 }

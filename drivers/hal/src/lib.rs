@@ -2,10 +2,12 @@
 //! how personal data is masked before it can reach a log, and the pseudo-terminal helper that
 //! the simulators and driver tests use to stand in for a serial port.
 
+pub mod backoff;
 pub mod health;
 pub mod mask;
 pub mod pty;
 
+pub use backoff::Backoff;
 pub use health::{DeviceHealth, DeviceKind, HealthState};
 pub use mask::{mask_id_number, mask_name};
 pub use pty::{LinkedPty, PtyError};

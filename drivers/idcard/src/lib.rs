@@ -18,8 +18,8 @@ pub use photo::{Photo, PhotoDecoder, PlaceholderDecoder};
 pub use reader::{ReadOptions, Reader, ReaderError};
 pub use status::Status;
 pub use task::{
-    FaultKind, MIN_POLL_INTERVAL, PortConfig, ReaderConfig, ReaderEvent, ReaderFault, ReaderHandle,
-    spawn,
+    FaultKind, MAX_REOPEN_FACTOR, MIN_POLL_INTERVAL, PortConfig, ReaderConfig, ReaderEvent,
+    ReaderFault, ReaderHandle, spawn,
 };
 pub use transport::{SerialTransport, Transport, TransportError, UsbTransport};
 

@@ -8,7 +8,7 @@ use crate::card::{CardError, IdCard, TEXT_LEN, decode_text};
 use crate::frame::{self, Command, FrameError, HEADER_LEN, Reply};
 use crate::photo::Photo;
 use crate::status::Status;
-use crate::transport::{AUTO_BAUD_RATES, SerialTransport, Transport, TransportError};
+use crate::transport::{AUTO_BAUD_RATES, SerialTransport, Transport, TransportError, UsbTransport};
 
 /// How long a command may take by default. A base-info read is 1295 bytes, 113 ms on the
 /// wire at 115200 baud and 1.35 s at 9600; readers take a few hundred ms more to talk to
@@ -346,6 +346,23 @@ impl<T: Transport> Reader<T> {
             card.new_address = self.read_new_address()?;
         }
         Ok(card)
+    }
+}
+
+impl Reader<UsbTransport> {
+    /// Opens a USB bulk reader by its ids, claims it and checks that its SAM answers.
+    /// libusb blocks: call it from a blocking thread.
+    pub fn open_usb(vendor_id: u16, product_id: u16) -> Result<Self, ReaderError> {
+        let transport =
+            UsbTransport::open(vendor_id, product_id).map_err(|source| ReaderError::Transport {
+                port: format!("usb {vendor_id:04x}:{product_id:04x}"),
+                command: Command::SamStatus,
+                sent: frame::encode(Command::SamStatus),
+                source,
+            })?;
+        let mut reader = Self::new(transport);
+        reader.sam_status()?;
+        Ok(reader)
     }
 }
 

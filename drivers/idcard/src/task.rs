@@ -8,17 +8,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
+use kiosk_hal::{Backoff, DeviceHealth, DeviceKind, HealthState};
 use tokio::sync::{mpsc, watch};
 
 use crate::card::IdCard;
 use crate::reader::{ReadOptions, Reader, ReaderError};
 use crate::status::Status;
-use crate::transport::{AUTO_BAUD_RATES, SerialTransport, Transport, UsbTransport};
+use crate::transport::{AUTO_BAUD_RATES, SerialTransport, Transport};
 
 /// The task never polls more often than this: the SAM and the card's RF field need the
 /// rest, and faster polling does not make a tap feel any quicker.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(300);
+
+/// The longest wait between reopen attempts, as a multiple of
+/// [`ReaderConfig::reopen_interval`]: an unplugged reader is found within 16 s of its return.
+pub const MAX_REOPEN_FACTOR: u32 = 16;
 
 /// Where the reader is attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,18 +73,11 @@ impl PortConfig {
                 vendor_id,
                 product_id,
             } => {
-                let transport = UsbTransport::open(*vendor_id, *product_id).map_err(|source| {
-                    ReaderError::Transport {
-                        port: self.location(),
-                        command: crate::frame::Command::SamStatus,
-                        sent: crate::frame::encode(crate::frame::Command::SamStatus),
-                        source,
-                    }
-                })?;
-                let mut reader =
-                    Reader::new(Box::new(transport) as Box<dyn Transport>).with_timeout(timeout);
-                reader.sam_status()?;
-                Ok(reader)
+                let reader = Reader::open_usb(*vendor_id, *product_id)?;
+                Ok(
+                    Reader::new(Box::new(reader.into_transport()) as Box<dyn Transport>)
+                        .with_timeout(timeout),
+                )
             }
         }
     }
@@ -93,7 +90,8 @@ pub struct ReaderConfig {
     pub port: PortConfig,
     /// Time between polls; raised to [`MIN_POLL_INTERVAL`] if lower.
     pub poll_interval: Duration,
-    /// Time between attempts to reopen a lost port.
+    /// Time before the first attempt to reopen a lost port; later attempts double it, up to
+    /// [`MAX_REOPEN_FACTOR`] times it, while the reader stays away.
     pub reopen_interval: Duration,
     /// Per-command timeout.
     pub timeout: Duration,
@@ -113,6 +111,17 @@ impl ReaderConfig {
             reopen_interval: Duration::from_secs(1),
             timeout: crate::reader::DEFAULT_TIMEOUT,
             read: ReadOptions::default(),
+        }
+    }
+
+    /// A USB bulk reader with the default timing.
+    pub fn usb(vendor_id: u16, product_id: u16) -> Self {
+        Self {
+            port: PortConfig::Usb {
+                vendor_id,
+                product_id,
+            },
+            ..Self::serial("", None)
         }
     }
 }
@@ -263,19 +272,25 @@ impl Task {
     fn run(mut self) {
         let poll = self.config.poll_interval.max(MIN_POLL_INTERVAL);
         let mut reader = None;
+        let mut backoff = Backoff::new(
+            self.config.reopen_interval,
+            self.config.reopen_interval * MAX_REOPEN_FACTOR,
+        );
         while !self.stopped() {
             let started = Instant::now();
             let link = match reader.as_mut() {
                 Some(link) => link,
                 None => match self.config.port.open(self.config.timeout) {
                     Ok(opened) => {
+                        backoff.succeeded();
                         self.set_health(HealthState::Ready);
                         self.last_fault = None;
                         reader.insert(opened)
                     }
                     Err(e) => {
                         self.fault(&e);
-                        self.sleep_until(started + self.config.reopen_interval);
+                        backoff.failed(started);
+                        self.sleep_until(backoff.not_before().unwrap_or(started));
                         continue;
                     }
                 },

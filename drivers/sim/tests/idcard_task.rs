@@ -179,3 +179,29 @@ async fn a_card_that_cannot_be_selected_is_a_fault_reported_once() {
     ));
     reader.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_usb_reader_that_is_absent_is_reported_unplugged_and_the_task_keeps_trying() {
+    // No USB reader is attached here (and perhaps no libusb at all): ffff:fffe is nothing.
+    let mut config = ReaderConfig::usb(0xffff, 0xfffe);
+    config.reopen_interval = Duration::from_millis(100);
+    let mut reader = spawn(config);
+    match next(&mut reader).await {
+        ReaderEvent::Fault(fault) => {
+            assert_eq!(fault.kind, FaultKind::Unplugged);
+            assert!(fault.message.contains("usb ffff:fffe"), "{}", fault.message);
+        }
+        other => panic!("expected a fault, got {other:?}"),
+    }
+    assert_eq!(reader.health().state, HealthState::Absent);
+    assert_eq!(reader.health().location, "usb ffff:fffe");
+    // Still running after several reopen attempts: a failed open does not end the task.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), reader.next_event())
+            .await
+            .is_err(),
+        "the same fault is not reported again, and the task has not ended"
+    );
+    reader.shutdown().await;
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk_api::citizen::VoidReason;
-use kiosk_core::config::{PrinterDevice, ScannerDevice};
+use kiosk_core::config::{PrinterDevice, ReaderLink, ScannerDevice};
 use kiosk_dispenser::{Dispenser, IssueError, Slip};
 use kiosk_escpos::{DEFAULT_STATUS_TIMEOUT, Endpoint, Printer, Problem};
 use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
@@ -31,16 +31,32 @@ pub fn printer_endpoint(device: &PrinterDevice) -> Option<Endpoint> {
     if let Some(path) = &device.device {
         return Some(Endpoint::Device(path.clone()));
     }
+    if let Some(id) = device.usb {
+        return Some(Endpoint::Usb {
+            vendor: id.vendor,
+            product: id.product,
+        });
+    }
     device.tcp.clone().map(Endpoint::Tcp)
 }
 
-/// Starts the reader task; card events and health come out of the channels.
+/// The reader task's configuration for a configured reader.
+pub fn reader_config(link: &ReaderLink) -> ReaderConfig {
+    match link {
+        ReaderLink::Serial { port, baud } => {
+            ReaderConfig::serial(port.display().to_string(), *baud)
+        }
+        ReaderLink::Usb(id) => ReaderConfig::usb(id.vendor, id.product),
+    }
+}
+
+/// Starts the reader task (its I/O on tokio's blocking pool, never the UI thread); card
+/// events and health come out of the channels.
 pub(super) fn spawn_reader(
-    port: String,
-    baud: Option<u32>,
+    config: ReaderConfig,
 ) -> (mpsc::Receiver<ReaderEvent>, watch::Receiver<DeviceHealth>) {
     let (events_tx, events) = mpsc::channel(16);
-    let mut reader = kiosk_idcard::spawn(ReaderConfig::serial(port, baud));
+    let mut reader = kiosk_idcard::spawn(config);
     let (health_tx, health) = watch::channel(reader.health());
     tokio::spawn(async move {
         // Health is re-read at least every two seconds even without card events.

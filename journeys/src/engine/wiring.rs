@@ -331,7 +331,10 @@ async fn open_devices(
     let devices = &config.devices;
     let (reader_port, dispenser_ep, receipt_ep, scanner_dev) = match sim {
         Some(sim) => (
-            Some((sim.idcard_link.display().to_string(), None)),
+            Some(kiosk_idcard::ReaderConfig::serial(
+                sim.idcard_link.display().to_string(),
+                None,
+            )),
             Some(kiosk_escpos::Endpoint::Tcp(sim.dispenser_addr.clone())),
             Some(kiosk_escpos::Endpoint::Tcp(sim.receipt_addr.clone())),
             Some(ScannerSlot::recipe_for(
@@ -343,7 +346,8 @@ async fn open_devices(
             devices
                 .idcard
                 .as_ref()
-                .map(|d| (d.port.display().to_string(), d.baud)),
+                .and_then(|d| d.link())
+                .map(|link| super::devices::reader_config(&link)),
             devices.dispenser.as_ref().and_then(super::printer_endpoint),
             devices.printer.as_ref().and_then(super::printer_endpoint),
             devices.scanner.as_ref().map(|s| {
@@ -353,8 +357,8 @@ async fn open_devices(
         ),
     };
     let (reader_events, reader_health) = match reader_port {
-        Some((port, baud)) => {
-            let (events, health) = spawn_reader(port, baud);
+        Some(config) => {
+            let (events, health) = spawn_reader(config);
             (Some(events), Some(health))
         }
         None => (None, None),

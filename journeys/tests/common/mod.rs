@@ -18,8 +18,10 @@ pub fn with_tcp_dispenser(data: &Path, dispenser: &str) -> Config {
         port: None,
         baud: None,
         device: None,
+        usb: None,
         tcp: Some(dispenser.to_owned()),
         paper_mm: 80,
+        automatic_status: true,
     });
     config
 }

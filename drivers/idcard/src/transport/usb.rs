@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use rusb::{GlobalContext, TransferType};
+use rusb::{Context, TransferType, UsbContext};
 
 use super::{Transport, TransportError};
 use crate::frame::{self, Boundary, HEADER_LEN};
@@ -122,7 +122,7 @@ pub fn probe_layout(endpoints: &[EndpointInfo]) -> Result<EndpointLayout, ProbeE
 
 /// A reader on USB bulk endpoints.
 pub struct UsbTransport {
-    handle: rusb::DeviceHandle<GlobalContext>,
+    handle: rusb::DeviceHandle<Context>,
     layout: EndpointLayout,
     location: String,
 }
@@ -135,7 +135,11 @@ impl UsbTransport {
             port: location.clone(),
             reason,
         };
-        let handle = rusb::open_device_with_vid_pid(vendor_id, product_id)
+        // An own context, not rusb's global one: that one panics when libusb cannot start
+        // (no /dev/bus/usb in a container), which would kill the reader task's thread.
+        let context = Context::new().map_err(|e| fail(format!("libusb unavailable: {e}")))?;
+        let handle = context
+            .open_device_with_vid_pid(vendor_id, product_id)
             .ok_or_else(|| fail("no such device (unplugged, or no permission)".into()))?;
         let config = handle
             .device()
