@@ -23,6 +23,15 @@ pub enum Display {
 }
 
 impl Display {
+    /// Where the picture goes, for the log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Panel => "on the panel",
+            Self::Window => "in a window",
+            Self::Environment => "where SLINT_BACKEND says",
+        }
+    }
+
     /// Decides where to draw. `env` reads the process environment (a parameter so that the
     /// decision is tested without touching it).
     ///

@@ -126,8 +126,8 @@ fn run(
     tracing::info!(
         version = VERSION,
         kiosk = config.kiosk.id.as_deref().unwrap_or("-"),
-        display = ?drawn_on,
-        "kiosk starting"
+        "kiosk starting {}",
+        drawn_on.describe()
     );
 
     // I/O lives on a tokio runtime of its own; the UI thread only ever receives results.
