@@ -6,7 +6,10 @@ use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::status::{PaperLevel, PrinterStatus, StatusError, StatusQuery};
+use crate::status::{
+    AUTOMATIC_STATUS_BITS, Inbound, Incoming, PaperLevel, PrinterStatus, StatusError, StatusQuery,
+    automatic_status_request,
+};
 use crate::transport::{self, Endpoint, Link, OpenError};
 
 /// Default time a printer gets to answer one status question. Real printers answer
@@ -77,6 +80,17 @@ impl PrinterError {
     pub fn is_link_lost(&self) -> bool {
         matches!(self, Self::Closed { .. } | Self::Io { .. })
     }
+
+    /// Whether the printer is not there at all: its node, USB device or port is gone
+    /// (unplugged, switched off). Health says "absent" and the link is reopened when it is
+    /// back.
+    pub fn is_absent(&self) -> bool {
+        match self {
+            Self::Open(err) => err.is_absent(),
+            Self::Io { source, .. } => crate::transport::io_absent(source),
+            _ => false,
+        }
+    }
 }
 
 fn stray_note(stray: &[u8]) -> String {
@@ -93,6 +107,11 @@ pub struct Printer {
     location: String,
     status_timeout: Duration,
     endpoint: Option<Endpoint>,
+    inbound: Inbound,
+    /// Automatic status back is on and the printer has sent at least one block.
+    automatic: bool,
+    /// The last automatic status block, decoded.
+    last_automatic: Option<PrinterStatus>,
 }
 
 impl Printer {
@@ -116,6 +135,10 @@ impl Printer {
         };
         self.link =
             transport::open(endpoint, self.status_timeout.max(Duration::from_secs(2))).await?;
+        // A replugged printer starts with automatic status off; the caller turns it on again.
+        self.inbound = Inbound::default();
+        self.automatic = false;
+        self.last_automatic = None;
         tracing::info!(location = %self.location, "printer link reopened");
         Ok(())
     }
@@ -131,6 +154,9 @@ impl Printer {
             location: location.into(),
             status_timeout,
             endpoint: None,
+            inbound: Inbound::default(),
+            automatic: false,
+            last_automatic: None,
         }
     }
 
@@ -201,11 +227,18 @@ impl Printer {
                         query,
                     });
                 }
-                Ok(Ok(_)) if query.accepts(byte[0]) => return Ok(byte[0]),
-                // Automatic status blocks or echo from a misconfigured line: skip, keep a few.
                 Ok(Ok(_)) => {
-                    if stray.len() < 16 {
-                        stray.push(byte[0]);
+                    for incoming in self.inbound.push(byte[0]) {
+                        match incoming {
+                            Incoming::Automatic(block) => self.take_automatic(block),
+                            Incoming::Byte(answer) if query.accepts(answer) => return Ok(answer),
+                            // Echo from a misconfigured line, or junk: skip, keep a few.
+                            Incoming::Byte(other) => {
+                                if stray.len() < 16 {
+                                    stray.push(other);
+                                }
+                            }
+                        }
                     }
                 }
                 Ok(Err(source)) => {
@@ -244,6 +277,106 @@ impl Printer {
         }
     }
 
+    /// Turns on automatic status back (`GS a`), so that the printer tells of paper out or an
+    /// open cover by itself. A printer that supports it sends its status at once; one that
+    /// sends nothing within the status timeout is told to stop (`GS a 0`) and keeps being
+    /// asked with `DLE EOT`. Returns the first status, or `None` for such a printer.
+    pub async fn enable_automatic_status(&mut self) -> Result<Option<PrinterStatus>, PrinterError> {
+        self.discard_pending().await?;
+        self.last_automatic = None;
+        self.write_raw(
+            &automatic_status_request(AUTOMATIC_STATUS_BITS),
+            "enabling automatic status",
+        )
+        .await?;
+        let deadline = Instant::now() + self.status_timeout;
+        let mut byte = [0u8; 1];
+        while self.last_automatic.is_none() {
+            match tokio::time::timeout_at(deadline, self.link.read(&mut byte)).await {
+                Err(_) => break,
+                Ok(Ok(0)) => {
+                    return Err(PrinterError::Closed {
+                        location: self.location.clone(),
+                        query: StatusQuery::Printer,
+                    });
+                }
+                Ok(Ok(_)) => {
+                    for incoming in self.inbound.push(byte[0]) {
+                        if let Incoming::Automatic(block) = incoming {
+                            self.take_automatic(block);
+                        }
+                    }
+                }
+                Ok(Err(source)) => {
+                    return Err(PrinterError::Io {
+                        location: self.location.clone(),
+                        what: "waiting for the automatic status",
+                        source,
+                    });
+                }
+            }
+        }
+        self.automatic = self.last_automatic.is_some();
+        if !self.automatic {
+            tracing::info!(
+                location = %self.location,
+                "printer sent no automatic status: asking it with DLE EOT instead"
+            );
+            self.write_raw(&automatic_status_request(0), "disabling automatic status")
+                .await?;
+        }
+        Ok(self.last_automatic)
+    }
+
+    /// Whether the printer reports its status by itself ([`Printer::enable_automatic_status`]
+    /// found that it does).
+    pub fn reports_automatically(&self) -> bool {
+        self.automatic
+    }
+
+    /// The printer's status as it last reported it by itself, after reading what has
+    /// arrived: no question is sent. `None` when automatic status is off.
+    pub async fn automatic_status(&mut self) -> Result<Option<PrinterStatus>, PrinterError> {
+        if !self.automatic {
+            return Ok(None);
+        }
+        // Nothing is asked, so a pulled cable or a closed connection shows only here.
+        if self.drain().await? {
+            return Err(PrinterError::Closed {
+                location: self.location.clone(),
+                query: StatusQuery::Printer,
+            });
+        }
+        Ok(self.last_automatic)
+    }
+
+    fn take_automatic(&mut self, block: [u8; 4]) {
+        match PrinterStatus::from_automatic(block) {
+            Ok(status) => self.last_automatic = Some(status),
+            Err(err) => tracing::debug!(location = %self.location, %err, "ignored"),
+        }
+    }
+
+    async fn write_raw(&mut self, bytes: &[u8], what: &'static str) -> Result<(), PrinterError> {
+        let write = async {
+            self.link.write_all(bytes).await?;
+            self.link.flush().await
+        };
+        match tokio::time::timeout(self.status_timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(PrinterError::Io {
+                location: self.location.clone(),
+                what,
+                source,
+            }),
+            Err(_) => Err(PrinterError::WriteStalled {
+                location: self.location.clone(),
+                len: bytes.len(),
+                timeout: self.status_timeout,
+            }),
+        }
+    }
+
     async fn send_request(&mut self, query: StatusQuery) -> Result<(), PrinterError> {
         let write = async {
             self.link.write_all(query.request()).await?;
@@ -266,12 +399,28 @@ impl Printer {
     }
 
     /// Drops bytes that arrived unasked (a late answer to an earlier question), so that the
-    /// next answer read is the answer to the next question.
+    /// next answer read is the answer to the next question; automatic status blocks among
+    /// them are kept.
     async fn discard_pending(&mut self) -> Result<(), PrinterError> {
+        self.drain().await.map(|_closed| ())
+    }
+
+    /// Reads what has arrived without waiting, keeping automatic status blocks; `true` when
+    /// the other side closed the link.
+    async fn drain(&mut self) -> Result<bool, PrinterError> {
         let mut buf = [0u8; 64];
         loop {
             match tokio::time::timeout(Duration::ZERO, self.link.read(&mut buf)).await {
-                Ok(Ok(n)) if n > 0 => continue,
+                Ok(Ok(n)) if n > 0 => {
+                    for &byte in &buf[..n] {
+                        for incoming in self.inbound.push(byte) {
+                            if let Incoming::Automatic(block) = incoming {
+                                self.take_automatic(block);
+                            }
+                        }
+                    }
+                }
+                Ok(Ok(_)) => return Ok(true),
                 Ok(Err(source)) => {
                     return Err(PrinterError::Io {
                         location: self.location.clone(),
@@ -279,7 +428,7 @@ impl Printer {
                         source,
                     });
                 }
-                _ => return Ok(()),
+                Err(_nothing_yet) => return Ok(false),
             }
         }
     }

@@ -245,7 +245,15 @@ impl PrinterStatus {
         Ok(status)
     }
 
-    /// A status from an automatic status back block (`GS a` enabled).
+    /// A status from an automatic status back block (`GS a` enabled), as Epson's ESC/POS
+    /// reference lays it out:
+    ///
+    /// - byte 1 `0xx1xx00`: bit 2 drawer pin 3, bit 3 offline, bit 5 cover open, bit 6 paper
+    ///   fed by the feed button;
+    /// - byte 2 `0xx0xxxx`: bit 2 recoverable (mechanical) error, bit 3 autocutter error,
+    ///   bit 5 unrecoverable error, bit 6 automatically recoverable error;
+    /// - byte 3 `0xx0xxxx`: bits 0–1 roll paper near end, bits 2–3 roll paper end;
+    /// - byte 4 `0xx0xxxx`: nothing this driver needs.
     pub fn from_automatic(bytes: [u8; 4]) -> Result<Self, StatusError> {
         if !is_automatic_status(bytes) {
             return Err(StatusError::BadAutomatic { bytes });
@@ -255,10 +263,10 @@ impl PrinterStatus {
             online: b1 & 0x08 == 0,
             cover_open: b1 & 0x20 != 0,
             feed_button: b1 & 0x40 != 0,
-            cutter_error: b2 & 0x04 != 0,
+            recoverable_error: b2 & 0x04 != 0,
+            cutter_error: b2 & 0x08 != 0,
             unrecoverable_error: b2 & 0x20 != 0,
             auto_recoverable_error: b2 & 0x40 != 0,
-            recoverable_error: false,
             paper: if b3 & 0x0C != 0 {
                 PaperLevel::Out
             } else if b3 & 0x03 != 0 {
@@ -267,6 +275,24 @@ impl PrinterStatus {
                 PaperLevel::Ok
             },
         })
+    }
+
+    /// The automatic status block a printer in this state sends (used by the emulator, and
+    /// the inverse of [`PrinterStatus::from_automatic`]). A printer out of paper also sees
+    /// it at the near-end sensor.
+    pub fn automatic(&self) -> [u8; 4] {
+        let flag = |cond: bool, mask: u8| if cond { mask } else { 0 };
+        [
+            0x10 | flag(!self.online, 0x08)
+                | flag(self.cover_open, 0x20)
+                | flag(self.feed_button, 0x40),
+            flag(self.recoverable_error, 0x04)
+                | flag(self.cutter_error, 0x08)
+                | flag(self.unrecoverable_error, 0x20)
+                | flag(self.auto_recoverable_error, 0x40),
+            flag(self.paper != PaperLevel::Ok, 0x03) | flag(self.paper == PaperLevel::Out, 0x0C),
+            0x00,
+        ]
     }
 
     /// The answers an ideal printer in this state gives to `DLE EOT 1..4` (used by the
@@ -317,4 +343,64 @@ fn check_realtime(query: StatusQuery, byte: u8) -> Result<(), StatusError> {
 pub fn ticket_waiting(byte: u8) -> Result<bool, StatusError> {
     check_realtime(StatusQuery::Presenter, byte)?;
     Ok(byte & 0x04 != 0)
+}
+
+/// The enable bits of `GS a n` this driver asks for: drawer (bit 0), online/offline (bit 1),
+/// errors (bit 2) and the roll paper sensors (bit 3).
+pub const AUTOMATIC_STATUS_BITS: u8 = 0x0F;
+
+/// `GS a n`: enable (`n` = [`AUTOMATIC_STATUS_BITS`]) or disable (`n` = 0) automatic status
+/// back.
+pub fn automatic_status_request(n: u8) -> [u8; 3] {
+    [0x1D, 0x61, n]
+}
+
+/// One thing a printer sent back, sorted out of its byte stream by [`Inbound`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incoming {
+    /// A single byte: the answer to a question (`DLE EOT`, `GS r`), or a stray byte; the
+    /// question asked decides.
+    Byte(u8),
+    /// A whole automatic status block, sent by the printer on its own.
+    Automatic([u8; 4]),
+}
+
+/// Sorts the bytes a printer sends into answers and automatic status blocks.
+///
+/// An automatic block starts with `0xx1xx00`, which no `DLE EOT` answer (`0xx1xx10`) and no
+/// `GS r` answer (bit 4 clear) can be, and its other three bytes have bits 4 and 7 clear. A
+/// block cut short by a byte that cannot continue it is given back as single bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    partial: Vec<u8>,
+}
+
+impl Inbound {
+    /// Takes one byte; returns what it completes, in order (usually nothing or one thing).
+    pub fn push(&mut self, byte: u8) -> Vec<Incoming> {
+        let mut out = Vec::new();
+        if !self.partial.is_empty() && byte & 0x90 != 0 {
+            // Not a continuation: what was held was not a block after all.
+            out.extend(self.partial.drain(..).map(Incoming::Byte));
+        }
+        if self.partial.is_empty() {
+            if byte & 0x93 == 0x10 {
+                self.partial.push(byte);
+            } else {
+                out.push(Incoming::Byte(byte));
+            }
+            return out;
+        }
+        self.partial.push(byte);
+        if let Ok(block) = <[u8; 4]>::try_from(self.partial.as_slice()) {
+            self.partial.clear();
+            out.push(Incoming::Automatic(block));
+        }
+        out
+    }
+
+    /// Whether part of a block is held, waiting for the rest.
+    pub fn is_mid_block(&self) -> bool {
+        !self.partial.is_empty()
+    }
 }

@@ -1,6 +1,8 @@
 use proptest::prelude::*;
 
-use crate::status::{PaperLevel, PrinterStatus, StatusError, StatusQuery, ticket_waiting};
+use crate::status::{
+    Inbound, Incoming, PaperLevel, PrinterStatus, Problem, StatusError, StatusQuery, ticket_waiting,
+};
 use crate::{Align, Bitmap, Job, QrLevel, QrStyle, raster};
 
 #[test]
@@ -65,14 +67,125 @@ fn a_byte_without_the_status_pattern_is_refused_not_guessed() {
 fn the_automatic_status_block_decodes_cover_and_paper() {
     let status = PrinterStatus::from_automatic([
         0x38, // byte 1: 0xx1xx00, bit 3 offline, bit 5 cover open
-        0x04, // byte 2: bit 2 autocutter error
+        0x08, // byte 2: bit 3 autocutter error
         0x0F, // byte 3: near end (bits 0-1) and paper end (bits 2-3)
         0x00, // byte 4: nothing
     ])
     .unwrap();
     assert!(!status.online && status.cover_open && status.cutter_error);
+    assert!(!status.recoverable_error);
     assert_eq!(status.paper, PaperLevel::Out);
+    assert_eq!(status.problem(), Some(Problem::PaperOut));
     assert!(PrinterStatus::from_automatic([0x12, 0, 0, 0]).is_err());
+}
+
+/// Blocks as Epson's reference for `GS a` defines them, bit by bit, not as our emulator
+/// happens to write them.
+#[test]
+fn automatic_status_blocks_decode_as_the_epson_reference_defines_them() {
+    // A healthy TM-T88: fixed bit 4, drawer pin 3 high (bit 2); byte 4's low bits are
+    // undefined and some firmware sets them (0x0F).
+    let healthy = PrinterStatus::from_automatic([0x14, 0x00, 0x00, 0x0F]).unwrap();
+    assert!(healthy.can_print());
+    assert_eq!(healthy.problem(), None);
+    assert_eq!(healthy.paper, PaperLevel::Ok);
+
+    // Byte 2 bit 2 is the recoverable (mechanical) error, bit 3 the autocutter.
+    let mechanical = PrinterStatus::from_automatic([0x18, 0x04, 0x00, 0x00]).unwrap();
+    assert!(mechanical.recoverable_error && !mechanical.cutter_error);
+    let cutter = PrinterStatus::from_automatic([0x18, 0x08, 0x00, 0x00]).unwrap();
+    assert!(cutter.cutter_error && !cutter.recoverable_error);
+    assert_eq!(cutter.problem(), Some(Problem::CutterError));
+    let fatal = PrinterStatus::from_automatic([0x18, 0x20, 0x00, 0x00]).unwrap();
+    assert_eq!(fatal.problem(), Some(Problem::UnrecoverableError));
+    let hot = PrinterStatus::from_automatic([0x18, 0x40, 0x00, 0x00]).unwrap();
+    assert!(hot.auto_recoverable_error);
+
+    // Byte 3: near end alone (bits 0-1) still prints.
+    let near = PrinterStatus::from_automatic([0x10, 0x00, 0x03, 0x00]).unwrap();
+    assert_eq!(near.paper, PaperLevel::NearEnd);
+    assert!(near.can_print());
+
+    // Cover open (byte 1 bit 5) while offline (bit 3); feed button (bit 6).
+    let open = PrinterStatus::from_automatic([0x38, 0x00, 0x00, 0x00]).unwrap();
+    assert_eq!(open.problem(), Some(Problem::CoverOpen));
+    assert!(
+        PrinterStatus::from_automatic([0x50, 0x00, 0x00, 0x00])
+            .unwrap()
+            .feed_button
+    );
+
+    // Fixed bits broken: bit 1 of byte 1 (a DLE EOT answer), bit 4 or 7 of the others.
+    for bad in [
+        [0x12, 0x00, 0x00, 0x00],
+        [0x90, 0x00, 0x00, 0x00],
+        [0x10, 0x10, 0x00, 0x00],
+        [0x10, 0x00, 0x80, 0x00],
+        [0x10, 0x00, 0x00, 0x10],
+    ] {
+        assert!(PrinterStatus::from_automatic(bad).is_err(), "{bad:02X?}");
+    }
+}
+
+#[test]
+fn the_emulators_blocks_are_the_inverse_of_decoding() {
+    let states = [
+        PrinterStatus {
+            online: true,
+            ..PrinterStatus::default()
+        },
+        PrinterStatus {
+            online: false,
+            cover_open: true,
+            paper: PaperLevel::Out,
+            cutter_error: true,
+            ..PrinterStatus::default()
+        },
+        PrinterStatus {
+            online: true,
+            paper: PaperLevel::NearEnd,
+            auto_recoverable_error: true,
+            ..PrinterStatus::default()
+        },
+    ];
+    for state in states {
+        let block = state.automatic();
+        assert_eq!(
+            PrinterStatus::from_automatic(block).unwrap(),
+            state,
+            "{block:02X?}"
+        );
+    }
+}
+
+#[test]
+fn automatic_blocks_are_sorted_out_of_a_stream_of_answers() {
+    let mut inbound = Inbound::default();
+    let stream = [
+        0x12, // DLE EOT 1 answer: online
+        0x10, 0x00, 0x0F, 0x00, // ASB: paper out
+        0x00, // GS r 1 answer: paper present
+        0x1A, // DLE EOT answer with offline bit
+    ];
+    let got: Vec<Incoming> = stream.iter().flat_map(|b| inbound.push(*b)).collect();
+    assert_eq!(
+        got,
+        [
+            Incoming::Byte(0x12),
+            Incoming::Automatic([0x10, 0x00, 0x0F, 0x00]),
+            Incoming::Byte(0x00),
+            Incoming::Byte(0x1A),
+        ]
+    );
+    // A block start followed by a byte that cannot continue it gives the bytes back.
+    let mut inbound = Inbound::default();
+    assert!(inbound.push(0x14).is_empty());
+    assert!(inbound.is_mid_block());
+    assert_eq!(
+        inbound.push(0x12),
+        [Incoming::Byte(0x14), Incoming::Byte(0x12)]
+    );
+    assert!(!inbound.is_mid_block());
 }
 
 #[test]

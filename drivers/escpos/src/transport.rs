@@ -76,13 +76,38 @@ pub enum OpenError {
         source: tokio_serial::Error,
     },
     /// The USB device could not be found or claimed.
-    #[error("printer on {endpoint}: {reason}")]
+    #[error("printer on {endpoint}: {source}")]
     Usb {
         /// Where.
         endpoint: String,
         /// What went wrong and what to do.
-        reason: String,
+        #[source]
+        source: crate::usb::UsbOpenError,
     },
+}
+
+impl OpenError {
+    /// Whether the printer is simply not there (unplugged, switched off, its node gone), as
+    /// opposed to there but unusable.
+    pub fn is_absent(&self) -> bool {
+        match self {
+            Self::Io { source, .. } => io_absent(source),
+            // The serial library reports a missing node as an I/O "not found".
+            Self::Serial { source, .. } => matches!(
+                source.kind,
+                tokio_serial::ErrorKind::NoDevice
+                    | tokio_serial::ErrorKind::Io(io::ErrorKind::NotFound)
+            ),
+            Self::Usb { source, .. } => *source == crate::usb::UsbOpenError::Absent,
+        }
+    }
+}
+
+/// Whether an OS error says the device is not there: no node (`ENOENT`), or a node whose
+/// device went away (`ENODEV`, `ENXIO`, as `/dev/usb/lp0` answers after an unplug).
+pub(crate) fn io_absent(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::NotFound
+        || matches!(err.raw_os_error(), Some(libc::ENODEV | libc::ENXIO))
 }
 
 fn advice_for(err: &io::Error) -> &'static str {
@@ -141,9 +166,9 @@ pub async fn open(
         Endpoint::Usb { vendor, product } => {
             let link = crate::usb::UsbLink::open(*vendor, *product)
                 .await
-                .map_err(|reason| OpenError::Usb {
+                .map_err(|source| OpenError::Usb {
                     endpoint: name.clone(),
-                    reason,
+                    source,
                 })?;
             Ok(Box::new(link))
         }

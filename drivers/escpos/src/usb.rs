@@ -8,6 +8,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -134,25 +135,62 @@ fn describe(device: &rusb::Device<rusb::Context>) -> Result<Vec<InterfaceInfo>, 
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POLL: Duration = Duration::from_millis(100);
 
+/// Why a USB printer could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsbOpenError {
+    /// No device with these ids is attached (unplugged, or switched off).
+    #[error("no such USB device; check the cable and `lsusb` for the ids")]
+    Absent,
+    /// The device is there but cannot be used; the text says why and what to do.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+/// What an error of a bulk transfer means for the link: whether the device is gone (so the
+/// link is dead and must be reopened once it is back) or the transfer may simply be tried
+/// again. Pure, so that unplugging is tested without hardware.
+pub fn transfer_failure(err: &rusb::Error) -> TransferFailure {
+    match err {
+        rusb::Error::Timeout | rusb::Error::Interrupted | rusb::Error::Busy => {
+            TransferFailure::Retry
+        }
+        // NoDevice is the unplug; Io and Pipe are what a device half-way through
+        // disappearing, or one that reset itself, reports first.
+        _ => TransferFailure::LinkLost,
+    }
+}
+
+/// See [`transfer_failure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferFailure {
+    /// Nothing came in time, or the call was interrupted: try again.
+    Retry,
+    /// The device is gone or broken: close the link.
+    LinkLost,
+}
+
 /// A claimed USB printer seen as an async byte stream.
 pub struct UsbLink {
     near: DuplexStream,
+    lost: Arc<AtomicBool>,
 }
 
 impl UsbLink {
     /// Finds the first device with `vendor:product`, claims its printer interface and starts
     /// the two I/O threads. The error text is for a technician.
-    pub async fn open(vendor: u16, product: u16) -> Result<Self, String> {
+    pub async fn open(vendor: u16, product: u16) -> Result<Self, UsbOpenError> {
         let runtime = tokio::runtime::Handle::current();
         let (handle, endpoints) = tokio::task::spawn_blocking(move || claim(vendor, product))
             .await
-            .map_err(|e| format!("USB open task failed: {e}"))??;
+            .map_err(|e| UsbOpenError::Unusable(format!("USB open task failed: {e}")))??;
         let handle = Arc::new(handle);
+        let lost = Arc::new(AtomicBool::new(false));
         let (near, far) = tokio::io::duplex(64 * 1024);
         let (mut far_read, mut far_write) = tokio::io::split(far);
 
         let writer = Arc::clone(&handle);
         let rt = runtime.clone();
+        let writer_lost = Arc::clone(&lost);
         std::thread::Builder::new()
             .name("usb-printer-out".into())
             .spawn(move || {
@@ -165,34 +203,48 @@ impl UsbLink {
                     while sent < n {
                         match writer.write_bulk(endpoints.out, &buf[sent..n], WRITE_TIMEOUT) {
                             Ok(k) => sent += k,
+                            Err(err) if transfer_failure(&err) == TransferFailure::Retry => {
+                                tracing::debug!(%err, "USB printer: bulk write retried");
+                            }
                             Err(err) => {
                                 tracing::warn!(%err, "USB printer: bulk write failed");
+                                writer_lost.store(true, Ordering::SeqCst);
                                 return;
                             }
                         }
                     }
                 }
             })
-            .map_err(|e| format!("cannot start the USB writer thread: {e}"))?;
+            .map_err(|e| {
+                UsbOpenError::Unusable(format!("cannot start the USB writer thread: {e}"))
+            })?;
 
         if let Some(input) = endpoints.input {
             let reader = Arc::clone(&handle);
+            let reader_lost = Arc::clone(&lost);
             std::thread::Builder::new()
                 .name("usb-printer-in".into())
                 .spawn(move || {
                     let mut buf = [0u8; 64];
                     loop {
                         match reader.read_bulk(input, &mut buf, READ_POLL) {
-                            Ok(0) | Err(rusb::Error::Timeout) => {}
+                            Ok(0) => {}
                             Ok(n) => {
                                 if runtime.block_on(far_write.write_all(&buf[..n])).is_err() {
                                     return;
                                 }
                             }
+                            Err(err) if transfer_failure(&err) == TransferFailure::Retry => {}
                             Err(err) => {
                                 tracing::warn!(%err, "USB printer: bulk read failed");
-                                return;
+                                reader_lost.store(true, Ordering::SeqCst);
                             }
+                        }
+                        // Either thread found the device gone: end the stream, so that the
+                        // driver's next read sees the link closed and reopens it.
+                        if reader_lost.load(Ordering::SeqCst) {
+                            let _ = runtime.block_on(far_write.shutdown());
+                            return;
                         }
                         // The driver side dropped the link: stop polling the device.
                         if Arc::strong_count(&reader) == 1 {
@@ -200,34 +252,54 @@ impl UsbLink {
                         }
                     }
                 })
-                .map_err(|e| format!("cannot start the USB reader thread: {e}"))?;
+                .map_err(|e| {
+                    UsbOpenError::Unusable(format!("cannot start the USB reader thread: {e}"))
+                })?;
         }
-        Ok(Self { near })
+        Ok(Self { near, lost })
+    }
+
+    fn check_lost(&self) -> std::io::Result<()> {
+        if self.lost.load(Ordering::SeqCst) {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the USB printer is gone (unplugged or switched off)",
+            ))
+        } else {
+            Ok(())
+        }
     }
 }
 
 fn claim(
     vendor: u16,
     product: u16,
-) -> Result<(rusb::DeviceHandle<rusb::Context>, Endpoints), String> {
-    let context = rusb::Context::new().map_err(|e| format!("libusb unavailable: {e}"))?;
+) -> Result<(rusb::DeviceHandle<rusb::Context>, Endpoints), UsbOpenError> {
+    let unusable = UsbOpenError::Unusable;
+    let context = rusb::Context::new().map_err(|e| unusable(format!("libusb unavailable: {e}")))?;
     let devices = context
         .devices()
-        .map_err(|e| format!("cannot list USB devices: {e}"))?;
+        .map_err(|e| unusable(format!("cannot list USB devices: {e}")))?;
     let device = devices
         .iter()
         .find(|d| {
             d.device_descriptor()
                 .is_ok_and(|desc| desc.vendor_id() == vendor && desc.product_id() == product)
         })
-        .ok_or_else(|| "no such USB device; check the cable and `lsusb` for the ids".to_owned())?;
-    let interfaces = describe(&device).map_err(|e| format!("cannot read USB descriptors: {e}"))?;
+        .ok_or(UsbOpenError::Absent)?;
+    let interfaces =
+        describe(&device).map_err(|e| unusable(format!("cannot read USB descriptors: {e}")))?;
     let endpoints = choose_endpoints(&interfaces).ok_or_else(|| {
-        "the device has no printer or vendor interface with a bulk OUT endpoint; is it a printer?"
-            .to_owned()
+        unusable(
+            "the device has no printer or vendor interface with a bulk OUT endpoint; is it a printer?"
+                .to_owned(),
+        )
     })?;
-    let handle = device.open().map_err(|e| {
-        format!("cannot open the USB device: {e}; the kiosk user needs access (udev rule)")
+    let handle = device.open().map_err(|e| match e {
+        rusb::Error::NoDevice => UsbOpenError::Absent,
+        e => unusable(format!(
+            "cannot open the USB device: {e}; the kiosk user needs access (udev rule)"
+        )),
     })?;
     if handle
         .kernel_driver_active(endpoints.interface)
@@ -235,15 +307,21 @@ fn claim(
     {
         handle
             .detach_kernel_driver(endpoints.interface)
-            .map_err(|e| format!("cannot detach usblp from the printer: {e}"))?;
+            .map_err(|e| unusable(format!("cannot detach usblp from the printer: {e}")))?;
     }
     handle.claim_interface(endpoints.interface).map_err(|e| {
-        format!("cannot claim the printer interface: {e}; another program holds it")
+        unusable(format!(
+            "cannot claim the printer interface: {e}; another program holds it"
+        ))
     })?;
     if endpoints.alt_setting != 0 {
         handle
             .set_alternate_setting(endpoints.interface, endpoints.alt_setting)
-            .map_err(|e| format!("cannot select the printer's alternate setting: {e}"))?;
+            .map_err(|e| {
+                unusable(format!(
+                    "cannot select the printer's alternate setting: {e}"
+                ))
+            })?;
     }
     Ok((handle, endpoints))
 }
@@ -254,6 +332,7 @@ impl AsyncRead for UsbLink {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        self.check_lost()?;
         Pin::new(&mut self.near).poll_read(cx, buf)
     }
 }
@@ -264,6 +343,7 @@ impl AsyncWrite for UsbLink {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        self.check_lost()?;
         Pin::new(&mut self.near).poll_write(cx, buf)
     }
 
@@ -333,6 +413,22 @@ mod tests {
             iface(1, 0, CLASS_PRINTER, vec![ep(0x02, true)]),
         ];
         assert_eq!(choose_endpoints(&interfaces).unwrap().interface, 1);
+    }
+
+    #[test]
+    fn an_unplugged_printer_ends_the_link_and_a_slow_one_does_not() {
+        // What libusb reports when the cable is pulled mid-transfer, or the printer resets.
+        for gone in [rusb::Error::NoDevice, rusb::Error::Io, rusb::Error::Pipe] {
+            assert_eq!(transfer_failure(&gone), TransferFailure::LinkLost, "{gone}");
+        }
+        // A printer busy feeding paper answers late; that is not an unplug.
+        for slow in [
+            rusb::Error::Timeout,
+            rusb::Error::Interrupted,
+            rusb::Error::Busy,
+        ] {
+            assert_eq!(transfer_failure(&slow), TransferFailure::Retry, "{slow}");
+        }
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub struct Args {
     /// On --link, answer only at this baud rate.
     #[arg(long)]
     pub baud: Option<u32>,
+    /// Emulate a printer without automatic status back: `GS a` is ignored, as cheap
+    /// printers do.
+    #[arg(long)]
+    pub no_automatic_status: bool,
     #[command(flatten)]
     pub font: FontArgs,
 }
@@ -100,6 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cover: args.cover,
         presenter: args.presenter,
         baud: args.baud,
+        automatic_status: !args.no_automatic_status,
     };
     let emulator = Emulator::new(config)?;
     let server = match (&args.tcp, &args.link) {

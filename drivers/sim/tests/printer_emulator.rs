@@ -259,3 +259,97 @@ fn the_printer_command_serves_tcp_and_takes_paper_out_from_its_control_input() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+fn read_block(stream: &mut TcpStream) -> [u8; 4] {
+    let mut block = [0u8; 4];
+    stream.read_exact(&mut block).unwrap();
+    block
+}
+
+#[test]
+fn the_emulator_sends_automatic_status_as_a_tm_t88_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::new(Config::new(dir.path())).unwrap();
+    let server = emulator.serve_tcp("127.0.0.1:0").unwrap();
+    let mut stream = TcpStream::connect(server.tcp_addr().unwrap()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+
+    // GS a 0x0F: drawer, online, error and paper sensor reporting. The status comes at once:
+    // byte 1 0001 0000 (fixed bit 4, online, cover closed), nothing else set.
+    stream.write_all(&[0x1D, 0x61, 0x0F]).unwrap();
+    assert_eq!(read_block(&mut stream), [0x10, 0x00, 0x00, 0x00]);
+
+    // Paper runs out: unasked, byte 1 0001 1000 (offline), byte 3 0000 1111 (near-end and
+    // end sensors).
+    emulator.set_paper(Paper::Out);
+    assert_eq!(read_block(&mut stream), [0x18, 0x00, 0x0F, 0x00]);
+    // The cover is opened too: byte 1 bit 5.
+    emulator.set_cover(Cover::Open);
+    assert_eq!(read_block(&mut stream), [0x38, 0x00, 0x0F, 0x00]);
+
+    // GS a 0: no more blocks; a change is then only learnt by asking.
+    stream.write_all(&[0x1D, 0x61, 0x00]).unwrap();
+    emulator.set_cover(Cover::Closed);
+    emulator.set_paper(Paper::Ok);
+    assert_eq!(ask(&mut stream, &[0x10, 0x04, 0x01]), 0x12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_learns_of_paper_out_without_asking_when_the_printer_reports_by_itself() {
+    use kiosk_escpos::{Endpoint, PaperLevel, Printer, Problem};
+
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::new(Config::new(dir.path())).unwrap();
+    let server = emulator.serve_tcp("127.0.0.1:0").unwrap();
+    let endpoint = Endpoint::Tcp(server.tcp_addr().unwrap().to_string());
+    let mut printer = Printer::open(&endpoint, Duration::from_millis(800))
+        .await
+        .unwrap();
+    let first = printer.enable_automatic_status().await.unwrap();
+    assert_eq!(first.map(|s| s.can_print()), Some(true));
+    assert!(printer.reports_automatically());
+
+    emulator.set_paper(Paper::Out);
+    let mut seen = None;
+    for _ in 0..50 {
+        seen = printer.automatic_status().await.unwrap();
+        if seen.is_some_and(|s| s.paper == PaperLevel::Out) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.and_then(|s| s.problem()), Some(Problem::PaperOut));
+
+    // The real-time questions still get their answers with blocks in the same stream.
+    emulator.set_paper(Paper::Ok);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asked = printer.status().await.unwrap();
+    assert!(asked.can_print());
+    assert_eq!(
+        printer.automatic_status().await.unwrap().map(|s| s.paper),
+        Some(PaperLevel::Ok),
+        "the block sent on reloading was read while asking"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_printer_without_automatic_status_is_asked_instead() {
+    use kiosk_escpos::{Endpoint, Printer};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.automatic_status = false;
+    let emulator = Emulator::new(config).unwrap();
+    let server = emulator.serve_tcp("127.0.0.1:0").unwrap();
+    let endpoint = Endpoint::Tcp(server.tcp_addr().unwrap().to_string());
+    let mut printer = Printer::open(&endpoint, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(printer.enable_automatic_status().await.unwrap(), None);
+    assert!(!printer.reports_automatically());
+    assert_eq!(printer.automatic_status().await.unwrap(), None);
+    emulator.set_paper(Paper::Out);
+    assert!(!printer.status().await.unwrap().can_print());
+}

@@ -3,13 +3,13 @@
 //! fault, the SANE scanner on its own thread. Each keeps its last health.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kiosk_api::citizen::VoidReason;
 use kiosk_core::config::{PrinterDevice, ReaderLink, ScannerDevice};
 use kiosk_dispenser::{Dispenser, IssueError, Slip};
-use kiosk_escpos::{DEFAULT_STATUS_TIMEOUT, Endpoint, Printer, Problem};
-use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
+use kiosk_escpos::{DEFAULT_STATUS_TIMEOUT, Endpoint, Printer, PrinterError, Problem};
+use kiosk_hal::{Backoff, DeviceHealth, DeviceKind, HealthState};
 use kiosk_idcard::{ReaderConfig, ReaderEvent};
 use kiosk_scanner::{
     AcceptedPage, CheckThresholds, ColorMode, CompressSettings, ScanEvent, ScanSettings, Scanner,
@@ -121,6 +121,7 @@ pub(super) struct PrinterRecipe {
     kind: DeviceKind,
     endpoint: Endpoint,
     take_timeout: Option<Duration>,
+    automatic_status: bool,
 }
 
 /// A printer used as the dispenser or the receipt printer.
@@ -129,9 +130,19 @@ pub(super) struct PrinterSlot {
     endpoint: Endpoint,
     device: Option<Dispenser>,
     take_timeout: Option<Duration>,
+    /// Turn on the printer's automatic status back at each open (`[devices.*]
+    /// automatic_status`).
+    automatic_status: bool,
+    /// When an idle refresh may try to open a printer that could not be opened.
+    backoff: Backoff,
     /// Last health seen.
     pub health: DeviceHealth,
 }
+
+/// First and longest wait before an idle refresh reopens a printer that is gone. A print a
+/// citizen asks for always tries at once.
+const REOPEN_FIRST: Duration = Duration::from_secs(2);
+const REOPEN_MAX: Duration = Duration::from_secs(60);
 
 impl PrinterSlot {
     pub(super) fn new(
@@ -145,8 +156,23 @@ impl PrinterSlot {
             endpoint,
             device: None,
             take_timeout,
+            automatic_status: true,
+            backoff: Backoff::new(REOPEN_FIRST, REOPEN_MAX),
             health,
         }
+    }
+
+    /// Whether to turn on automatic status back at each open.
+    pub(super) fn with_automatic_status(mut self, on: bool) -> Self {
+        self.automatic_status = on;
+        self
+    }
+
+    /// Other reopen timing (tests wait milliseconds, not seconds).
+    #[cfg(test)]
+    fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
     }
 
     /// How to open this printer again.
@@ -155,18 +181,27 @@ impl PrinterSlot {
             kind: self.kind,
             endpoint: self.endpoint.clone(),
             take_timeout: self.take_timeout,
+            automatic_status: self.automatic_status,
         }
     }
 
     /// A slot for the printer `recipe` describes, opened at its first use.
     pub(super) fn from_recipe(recipe: PrinterRecipe) -> Self {
         PrinterSlot::new(recipe.kind, recipe.endpoint, recipe.take_timeout)
+            .with_automatic_status(recipe.automatic_status)
     }
 
     async fn open(&mut self) -> Option<&mut Dispenser> {
         if self.device.is_none() {
             match Printer::open(&self.endpoint, DEFAULT_STATUS_TIMEOUT).await {
-                Ok(printer) => {
+                Ok(mut printer) => {
+                    if self.automatic_status
+                        && let Err(err) = printer.enable_automatic_status().await
+                    {
+                        self.opening_failed(&err);
+                        return None;
+                    }
+                    self.backoff.succeeded();
                     let mut dispenser = Dispenser::new(printer);
                     match (self.kind, self.take_timeout) {
                         (DeviceKind::Dispenser, Some(t)) if t.is_zero() => {
@@ -181,11 +216,7 @@ impl PrinterSlot {
                     self.device = Some(dispenser);
                 }
                 Err(err) => {
-                    self.health = DeviceHealth::now(
-                        self.kind,
-                        self.endpoint.to_string(),
-                        HealthState::Fault(err.to_string()),
-                    );
+                    self.opening_failed(&err);
                     return None;
                 }
             }
@@ -193,11 +224,44 @@ impl PrinterSlot {
         self.device.as_mut()
     }
 
-    /// Asks the printer its status.
+    fn opening_failed(&mut self, err: &PrinterError) {
+        self.backoff.failed(Instant::now());
+        // Unplugged (no node, no USB device) is "absent", not a fault of the printer.
+        let state = if err.is_absent() {
+            HealthState::Absent
+        } else {
+            HealthState::Fault(err.to_string())
+        };
+        if self.health.state != state {
+            tracing::warn!(device = self.kind.label(), %err, "printer cannot be opened");
+        }
+        self.health = DeviceHealth::now(self.kind, self.endpoint.to_string(), state);
+    }
+
+    /// Reads what the printer reported by itself when automatic status is on and it is
+    /// ready, else asks it. A printer that is gone is tried again only as the backoff
+    /// allows.
     pub(super) async fn refresh(&mut self) {
+        if self.device.is_none() && !self.backoff.may_try(Instant::now()) {
+            return;
+        }
         let kind = self.kind;
         if let Some(device) = self.open().await {
-            let mut health = device.health().await;
+            let reported = device.printer().automatic_status().await;
+            let mut health = match reported {
+                // A healthy printer would have said if that changed: no need to ask.
+                Ok(Some(status)) if status.can_print() => {
+                    kiosk_escpos::health(&self.endpoint.to_string(), &status)
+                }
+                // A fault may have just been cleared (paper loaded, cover closed) with the
+                // printer's block still on its way: ask, a citizen may be waiting on it.
+                Ok(_) => device.health().await,
+                Err(err) => DeviceHealth::now(
+                    kind,
+                    self.endpoint.to_string(),
+                    HealthState::Fault(err.to_string()),
+                ),
+            };
             health.kind = kind;
             if !health.state.is_usable() {
                 // A closed or broken link is reopened at the next use.
@@ -474,6 +538,91 @@ pub(super) fn scan_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Refreshes until the health is in `want`'s state, for at most `within`.
+    async fn refresh_until(
+        slot: &mut PrinterSlot,
+        want: impl Fn(&HealthState) -> bool,
+        within: Duration,
+    ) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            slot.refresh().await;
+            if want(&slot.health.state) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// A printer on a node that disappears and comes back at the same path, as
+    /// `/dev/usb/lp0` (or `/dev/kiosk/printer`) does on unplug and replug; the printer
+    /// emulator on a PTY stands in for it.
+    async fn unplug_and_replug(endpoint: impl Fn(&std::path::Path) -> Endpoint) {
+        use kiosk_sim::printer::{Config, Emulator};
+
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("lp0");
+        let emulator = Emulator::new(Config::new(dir.path().join("tickets"))).unwrap();
+        let server = emulator.serve_pty(&node).unwrap();
+        let mut slot = PrinterSlot::new(DeviceKind::Printer, endpoint(&node), None).with_backoff(
+            Backoff::new(Duration::from_millis(200), Duration::from_millis(400)),
+        );
+        slot.refresh().await;
+        assert_eq!(slot.health.state, HealthState::Ready);
+
+        drop(server); // unplugged: the node goes, the line goes dead
+        assert!(
+            refresh_until(
+                &mut slot,
+                |s| *s == HealthState::Absent,
+                Duration::from_secs(5)
+            )
+            .await,
+            "an unplugged printer is reported absent, not {:?}",
+            slot.health.state
+        );
+        // Right after a failed open the next idle refresh waits for the backoff.
+        let before = slot.health.observed_at;
+        slot.refresh().await;
+        assert_eq!(
+            slot.health.observed_at, before,
+            "no new attempt within the backoff"
+        );
+
+        let _server = emulator.serve_pty(&node).unwrap(); // plugged back in
+        assert!(
+            refresh_until(
+                &mut slot,
+                |s| *s == HealthState::Ready,
+                Duration::from_secs(5)
+            )
+            .await,
+            "the printer comes back by itself, not {:?}",
+            slot.health.state
+        );
+        assert!(
+            slot.device
+                .as_mut()
+                .is_some_and(|d| d.printer().reports_automatically()),
+            "automatic status is turned on again after the replug"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_usb_lp_printer_unplugged_and_replugged_comes_back_by_itself() {
+        unplug_and_replug(|node| Endpoint::Device(node.to_owned())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_serial_printer_unplugged_and_replugged_comes_back_by_itself() {
+        unplug_and_replug(|node| Endpoint::Serial {
+            path: node.to_owned(),
+            baud: 9600,
+        })
+        .await;
+    }
 
     #[test]
     fn void_reasons_keep_their_wire_codes() {

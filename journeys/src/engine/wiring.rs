@@ -322,6 +322,13 @@ fn connect(identity: &Identity, data_dir: &Path, store: &Store) -> Result<Link, 
     })
 }
 
+/// A configured printer's endpoint and whether to turn on its automatic status.
+fn configured_printer(
+    device: &kiosk_core::config::PrinterDevice,
+) -> Option<(kiosk_escpos::Endpoint, bool)> {
+    super::printer_endpoint(device).map(|ep| (ep, device.automatic_status))
+}
+
 /// The devices: the simulators' endpoints in simulate mode, else the configuration's.
 async fn open_devices(
     config: &Config,
@@ -335,8 +342,11 @@ async fn open_devices(
                 sim.idcard_link.display().to_string(),
                 None,
             )),
-            Some(kiosk_escpos::Endpoint::Tcp(sim.dispenser_addr.clone())),
-            Some(kiosk_escpos::Endpoint::Tcp(sim.receipt_addr.clone())),
+            Some((
+                kiosk_escpos::Endpoint::Tcp(sim.dispenser_addr.clone()),
+                true,
+            )),
+            Some((kiosk_escpos::Endpoint::Tcp(sim.receipt_addr.clone()), true)),
             Some(ScannerSlot::recipe_for(
                 sim.scanner.clone(),
                 Arc::new(sim.controls()),
@@ -348,8 +358,8 @@ async fn open_devices(
                 .as_ref()
                 .and_then(|d| d.link())
                 .map(|link| super::devices::reader_config(&link)),
-            devices.dispenser.as_ref().and_then(super::printer_endpoint),
-            devices.printer.as_ref().and_then(super::printer_endpoint),
+            devices.dispenser.as_ref().and_then(configured_printer),
+            devices.printer.as_ref().and_then(configured_printer),
             devices.scanner.as_ref().map(|s| {
                 let load = ConfiguredLoad { feeder: s.feeder };
                 ScannerSlot::recipe_for(s.clone(), Arc::new(load))
@@ -363,8 +373,12 @@ async fn open_devices(
         }
         None => (None, None),
     };
-    let mut dispenser = dispenser_ep.map(|ep| PrinterSlot::new(DeviceKind::Dispenser, ep, take));
-    let mut receipt = receipt_ep.map(|ep| PrinterSlot::new(DeviceKind::Printer, ep, None));
+    let mut dispenser = dispenser_ep.map(|(ep, automatic)| {
+        PrinterSlot::new(DeviceKind::Dispenser, ep, take).with_automatic_status(automatic)
+    });
+    let mut receipt = receipt_ep.map(|(ep, automatic)| {
+        PrinterSlot::new(DeviceKind::Printer, ep, None).with_automatic_status(automatic)
+    });
     if let Some(d) = &mut dispenser {
         d.refresh().await;
     }

@@ -83,6 +83,12 @@ pub struct Engine {
     renderer: Renderer,
     mechanism: Arc<Mutex<Mechanism>>,
     spoiled: bool,
+    /// This printer model answers `GS a`.
+    automatic_supported: bool,
+    /// The enable bits of the last `GS a n` (0: off).
+    automatic_bits: u8,
+    /// The last automatic status block sent, to send the next only on a change.
+    automatic_sent: Option<[u8; 4]>,
 }
 
 /// Bytes kept while waiting for the rest of a command; beyond this the stream is junk.
@@ -96,7 +102,31 @@ impl Engine {
             renderer: Renderer::new(glyphs, paper),
             mechanism,
             spoiled: false,
+            automatic_supported: true,
+            automatic_bits: 0,
+            automatic_sent: None,
         }
+    }
+
+    /// Whether this printer answers `GS a` (a TM-T88 does; many cheap printers ignore it).
+    pub fn with_automatic_status(mut self, supported: bool) -> Self {
+        self.automatic_supported = supported;
+        self
+    }
+
+    /// The automatic status block to send now, if automatic status is on and the state it
+    /// reports changed since the last block. The server calls this between reads: a real
+    /// printer sends the block when its sensors change, unasked.
+    pub fn automatic_update(&mut self) -> Option<[u8; 4]> {
+        if self.automatic_bits == 0 {
+            return None;
+        }
+        let block = self.mechanism().status().automatic();
+        if self.automatic_sent == Some(block) {
+            return None;
+        }
+        self.automatic_sent = Some(block);
+        Some(block)
     }
 
     fn mechanism(&self) -> Mechanism {
@@ -161,6 +191,14 @@ impl Engine {
                     PaperLevel::NearEnd => 0x03,
                     PaperLevel::Out => 0x0F,
                 });
+            }
+            // Epson: enabling sends the status at once; later blocks follow each change.
+            Command::AutoStatus(bits) if self.automatic_supported => {
+                self.automatic_bits = *bits & kiosk_escpos::status::AUTOMATIC_STATUS_BITS;
+                self.automatic_sent = None;
+                if let Some(block) = self.automatic_update() {
+                    out.answers.extend_from_slice(&block);
+                }
             }
             Command::TransmitStatus(_) | Command::AutoStatus(_) => {}
             _ if !mechanism.can_print() => {

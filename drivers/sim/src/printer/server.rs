@@ -38,6 +38,9 @@ pub struct Config {
     /// On a PTY: answer only when the client set this baud rate (like a real serial port
     /// at the wrong speed, which hears only noise).
     pub baud: Option<u32>,
+    /// Answer `GS a` with automatic status blocks, as an Epson TM-T88 does; `false` emulates
+    /// a printer that ignores it.
+    pub automatic_status: bool,
 }
 
 impl Config {
@@ -54,6 +57,7 @@ impl Config {
             cover: Cover::Closed,
             presenter: false,
             baud: None,
+            automatic_status: true,
         }
     }
 }
@@ -126,6 +130,7 @@ impl Emulator {
             self.shared.config.paper_width,
             Arc::clone(&self.shared.mechanism),
         )
+        .with_automatic_status(self.shared.config.automatic_status)
     }
 
     fn update(&self, f: impl FnOnce(&mut Mechanism)) {
@@ -295,6 +300,12 @@ impl Emulator {
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => break,
                 }
+                // A state change (paper out, cover opened) is told without being asked.
+                if let Some(block) = engine.automatic_update()
+                    && stream.write_all(&block).is_err()
+                {
+                    break;
+                }
             }
         }
     }
@@ -332,6 +343,9 @@ impl Emulator {
                 let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
                 poll(&mut fds, PollTimeout::from(20u8)).unwrap_or(0)
             };
+            if let Some(block) = engine.automatic_update() {
+                let _ = master.write_all(&block);
+            }
             if ready == 0 {
                 continue;
             }
