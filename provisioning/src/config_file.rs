@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
-use kiosk_core::config::{Config, ConfigError};
+use kiosk_core::config::{Config, ConfigError, UsbId};
 use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
 
 /// What enrolment decided, as the configuration records it.
@@ -153,6 +153,94 @@ pub fn set_pin_hash(text: &str, hash: &str, origin: &Path) -> Result<String, Con
     let out = doc.to_string();
     Config::parse(&out, &origin.display().to_string())?;
     Ok(out)
+}
+
+/// How a device is attached, as a `[devices.*]` section names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceLink {
+    /// `port` (and `baud`, absent: auto-detected or the driver's default).
+    Port {
+        /// The serial port.
+        path: PathBuf,
+        /// Its speed.
+        baud: Option<u32>,
+    },
+    /// `device`: a printer-class node such as `/dev/usb/lp0` (printers only).
+    Device(PathBuf),
+    /// `usb`: by USB id through libusb.
+    Usb(UsbId),
+    /// `tcp`: a network printer (printers only).
+    Tcp(String),
+}
+
+/// The keys that say where a device is: exactly one of them is set after an edit.
+const LINK_KEYS: [&str; 5] = ["port", "baud", "device", "usb", "tcp"];
+
+/// Points `[devices.<device>]` (`idcard`, `printer`, `dispenser`) at `link` and returns the
+/// new text: the other link keys are removed, the section's other keys (`paper_mm`,
+/// `automatic_status`) and every comment stay. Checked like [`apply`]: a link the app would
+/// refuse (a `tcp` reader) is refused here.
+pub fn set_device_link(
+    text: &str,
+    device: &str,
+    link: &DeviceLink,
+    origin: &Path,
+) -> Result<String, ConfigFileError> {
+    let syntax = |problem: String| ConfigFileError::Syntax {
+        path: origin.to_owned(),
+        problem,
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| syntax(e.to_string().trim().to_owned()))?;
+    let devices = doc.entry("devices").or_insert_with(|| {
+        let mut table = Table::new();
+        table.set_implicit(true);
+        Item::Table(table)
+    });
+    let devices = devices
+        .as_table_like_mut()
+        .ok_or_else(|| syntax("`devices` must be a table ([devices])".into()))?;
+    let section = devices.entry(device).or_insert(Item::Table(Table::new()));
+    let section = section.as_table_like_mut().ok_or_else(|| {
+        syntax(format!(
+            "`devices.{device}` must be a table ([devices.{device}])"
+        ))
+    })?;
+    for key in LINK_KEYS {
+        section.remove(key);
+    }
+    match link {
+        DeviceLink::Port { path, baud } => {
+            set(section, "port", Value::from(path.display().to_string()));
+            if let Some(baud) = baud {
+                set(section, "baud", Value::from(i64::from(*baud)));
+            }
+        }
+        DeviceLink::Device(path) => set(section, "device", Value::from(path.display().to_string())),
+        DeviceLink::Usb(id) => set(section, "usb", Value::from(id.to_string())),
+        DeviceLink::Tcp(addr) => set(section, "tcp", Value::from(addr.as_str())),
+    }
+    let out = doc.to_string();
+    Config::parse(&out, &origin.display().to_string())?;
+    Ok(out)
+}
+
+/// Points `[devices.<device>]` of the configuration file at `path` at `link`, in place
+/// (see [`set_device_link`]); the file must exist.
+pub fn write_device_link(
+    path: &Path,
+    device: &str,
+    link: &DeviceLink,
+) -> Result<(), ConfigFileError> {
+    let text = read(path)?.ok_or_else(|| ConfigFileError::Io {
+        doing: "read",
+        path: path.to_owned(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let edited = set_device_link(&text, device, link, path)?;
+    check_writable(path)?;
+    write_atomic(path, &edited)
 }
 
 /// The table `name` at the top level, created (at the end) if missing.

@@ -3,6 +3,7 @@
 //! Output is masked unless `--reveal` is given: a technician's terminal is often watched,
 //! and its scrollback is not the place for a citizen's identity.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use kiosk_core::config::UsbId;
 use kiosk_hal::mask::{mask_id_number, mask_name};
 use kiosk_idcard::transport::AUTO_BAUD_RATES;
 use kiosk_idcard::{IdCard, ReadOptions, Reader, Transport};
+use kioskctl::config_file::{self, DeviceLink};
 use serde_json::{Map, Value};
 
 /// Exit status when the reader answers but holds no card.
@@ -21,6 +23,26 @@ pub const EXIT_NO_CARD: u8 = 3;
 pub enum Command {
     /// Read the card on the reader once and print it (masked unless --reveal).
     Read(ReadArgs),
+    /// Write where the reader is into the kiosk's configuration ([devices.idcard]), after
+    /// trying it with `read`. Restart the app to apply it.
+    Use(UseArgs),
+}
+
+/// Options of `kioskctl idcard use`.
+#[derive(clap::Args, Debug)]
+pub struct UseArgs {
+    /// Serial port of the reader, e.g. /dev/kiosk/idcard.
+    #[arg(long, required_unless_present = "usb", conflicts_with = "usb")]
+    pub port: Option<PathBuf>,
+    /// Fixed baud rate on --port; without it the app detects the speed.
+    #[arg(long, conflicts_with = "usb")]
+    pub baud: Option<u32>,
+    /// A reader with its own USB interface, by id (e.g. 0400:c35a).
+    #[arg(long)]
+    pub usb: Option<UsbId>,
+    /// The kiosk's configuration.
+    #[arg(long, default_value = kiosk_core::config::DEFAULT_PATH)]
+    pub config: PathBuf,
 }
 
 /// Options of `kioskctl idcard read`.
@@ -54,7 +76,25 @@ pub struct ReadArgs {
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Read(args) => read(&args),
+        Command::Use(args) => use_reader(&args),
     }
+}
+
+fn use_reader(args: &UseArgs) -> anyhow::Result<ExitCode> {
+    let link = match (&args.port, args.usb) {
+        (Some(path), _) => DeviceLink::Port {
+            path: path.clone(),
+            baud: args.baud,
+        },
+        (None, Some(id)) => DeviceLink::Usb(id),
+        (None, None) => anyhow::bail!("give --port or --usb"),
+    };
+    config_file::write_device_link(&args.config, "idcard", &link)?;
+    println!(
+        "[devices.idcard] in {} now names the reader; restart the app to apply it: systemctl restart kiosk-app",
+        args.config.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read(args: &ReadArgs) -> anyhow::Result<ExitCode> {

@@ -28,6 +28,18 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Write where the printer is into the kiosk's configuration ([devices.printer] or
+    /// [devices.dispenser]), after trying it with `status`. Restart the app to apply it.
+    Use {
+        /// Which printer this is.
+        #[arg(long, value_parser = ["printer", "dispenser"])]
+        role: String,
+        #[command(flatten)]
+        target: Target,
+        /// The kiosk's configuration.
+        #[arg(long, default_value = kiosk_core::config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
 }
 
 /// Where the printer is.
@@ -63,6 +75,22 @@ fn parse_usb_id(s: &str) -> Result<(u16, u16), String> {
 }
 
 impl Target {
+    /// The link as `kiosk.toml` writes it.
+    fn link(&self) -> kioskctl::config_file::DeviceLink {
+        use kioskctl::config_file::DeviceLink;
+        match self.endpoint() {
+            Endpoint::Serial { path, baud } => DeviceLink::Port {
+                path,
+                baud: Some(baud),
+            },
+            Endpoint::Device(path) => DeviceLink::Device(path),
+            Endpoint::Tcp(addr) => DeviceLink::Tcp(addr),
+            Endpoint::Usb { vendor, product } => {
+                DeviceLink::Usb(kiosk_core::config::UsbId { vendor, product })
+            }
+        }
+    }
+
     fn endpoint(&self) -> Endpoint {
         if let Some(path) = &self.port {
             Endpoint::Serial {
@@ -99,6 +127,19 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         match cmd {
             Command::Status { target, json } => status(&target, json).await,
             Command::TestTicket { target } => test_ticket(&target).await,
+            Command::Use {
+                role,
+                target,
+                config,
+            } => {
+                let link = target.link();
+                kioskctl::config_file::write_device_link(&config, &role, &link)?;
+                println!(
+                    "[devices.{role}] in {} now names the printer; restart the app to apply it: systemctl restart kiosk-app",
+                    config.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
         }
     })
 }

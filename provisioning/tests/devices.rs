@@ -242,6 +242,18 @@ fn an_unplugged_printer_shows_as_a_dangling_kiosk_link_in_the_text_listing() {
         "{text}"
     );
     assert!(text.contains("role: idcard"), "{text}");
+    // A printer can be named by its USB id too; the hint names its section by role (the
+    // printer without a link yet defaults to the receipt printer's). The reader on a
+    // USB-serial adapter is a port, so it gets no USB hint.
+    assert!(
+        text.contains("kiosk.toml: [devices.printer] usb = \"0416:5011\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("kiosk.toml: [devices.printer] usb = \"0fe6:811e\""),
+        "{text}"
+    );
+    assert!(!text.contains("[devices.idcard] usb"), "{text}");
     let printer_line = text
         .lines()
         .find(|l| l.trim_start().starts_with("printer "))

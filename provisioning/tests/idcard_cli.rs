@@ -222,3 +222,36 @@ fn a_usb_reader_that_is_not_plugged_in_is_named_in_the_error() {
     assert!(said.contains("over USB"), "{said}");
     assert!(said.contains("usb ffff:fffe"), "{said}");
 }
+
+#[test]
+fn idcard_use_writes_the_usb_reader_into_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kiosk.toml");
+    std::fs::write(
+        &config,
+        "# kiosk by the door\n[kiosk]\ndata_dir = \"/var/lib/kiosk\"\n\n[hall]\nname_zh = \"东城区政务服务中心\"\nname_en = \"Dongcheng\"\nhelp_window_zh = \"1号\"\nhelp_window_en = \"Desk 1\"\n\n[devices.idcard]\nport = \"/dev/kiosk/idcard\"\n",
+    )
+    .unwrap();
+    let out = kioskctl(&[
+        "idcard",
+        "use",
+        "--usb",
+        "0400:c35a",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.starts_with("# kiosk by the door"), "{written}");
+    let parsed = kiosk_core::config::Config::parse(&written, "kiosk.toml").unwrap();
+    let reader = parsed.devices.idcard.unwrap();
+    assert_eq!(reader.port, None);
+    assert_eq!(
+        reader.usb.map(|id| id.to_string()).as_deref(),
+        Some("0400:c35a")
+    );
+}

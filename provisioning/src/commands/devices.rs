@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use kioskctl::devices::{Inventory, Roots, scan};
+use kioskctl::devices::{Inventory, Roots, UsbDevice, scan};
+use kioskctl::known::KnownKind;
 
 /// The `/dev/kiosk/` names a fully built kiosk has.
 const EXPECTED_LINKS: [&str; 3] = ["idcard", "printer", "dispenser"];
@@ -46,6 +47,23 @@ fn paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
+/// How `kiosk.toml` names a reader or printer over libusb, for the technician to copy: the
+/// section by its role when it has one, and the USB id.
+fn config_hint(device: &UsbDevice) -> Option<String> {
+    let kind = device.known?.kind;
+    let section = match (kind, device.role.as_deref()) {
+        (KnownKind::IdCardReader, _) => "idcard",
+        (KnownKind::EscposPrinter, Some(role @ ("printer" | "dispenser"))) => role,
+        (KnownKind::EscposPrinter, _) => "printer",
+        // An adapter is a serial port: its reader is named by port, never by USB id.
+        (KnownKind::UsbSerialAdapter, _) => return None,
+    };
+    Some(format!(
+        "[devices.{section}] usb = \"{}\" (or port/device = its /dev/kiosk link)",
+        device.id
+    ))
+}
+
 fn render(inventory: &Inventory, dev: &Path) -> String {
     let mut out = String::from("USB devices\n");
     if inventory.usb_devices.is_empty() {
@@ -77,6 +95,9 @@ fn render(inventory: &Inventory, dev: &Path) -> String {
         }
         if !d.symlinks.is_empty() {
             out += &format!("  {:<9} links: {}\n", "", paths(&d.symlinks));
+        }
+        if let Some(hint) = config_hint(d) {
+            out += &format!("  {:<9} kiosk.toml: {hint}\n", "");
         }
     }
     out += "Serial ports\n";

@@ -178,3 +178,84 @@ proptest::proptest! {
         proptest::prop_assert_eq!(config.ui.inactivity_timeout_secs, 90);
     }
 }
+
+#[test]
+fn the_reader_is_switched_to_usb_and_back_keeping_the_rest_of_the_file() {
+    let origin = Path::new("/etc/kiosk/kiosk.toml");
+    let with_reader = format!(
+        "{TECHNICIAN_WROTE}\n[devices.idcard]   # the reader by the window\nport = \"/dev/kiosk/idcard\"\nbaud = 115200\n"
+    );
+    let usb: UsbId = "0400:c35a".parse().unwrap();
+    let out = set_device_link(&with_reader, "idcard", &DeviceLink::Usb(usb), origin).unwrap();
+    assert!(out.contains("# the reader by the window"), "{out}");
+    assert!(out.contains("inactivity_timeout_secs = 90     # the hall asked for longer"));
+    let config = Config::parse(&out, "kiosk.toml").unwrap();
+    let reader = config.devices.idcard.unwrap();
+    assert_eq!(
+        (reader.port, reader.baud, reader.usb),
+        (None, None, Some(usb))
+    );
+
+    let back = set_device_link(
+        &out,
+        "idcard",
+        &DeviceLink::Port {
+            path: "/dev/kiosk/idcard".into(),
+            baud: None,
+        },
+        origin,
+    )
+    .unwrap();
+    let reader = Config::parse(&back, "kiosk.toml")
+        .unwrap()
+        .devices
+        .idcard
+        .unwrap();
+    assert_eq!(reader.port.as_deref(), Some(Path::new("/dev/kiosk/idcard")));
+    assert_eq!(reader.usb, None);
+}
+
+#[test]
+fn a_printer_is_pointed_at_a_usb_id_keeping_its_paper_width() {
+    let origin = Path::new("/etc/kiosk/kiosk.toml");
+    let text = TECHNICIAN_WROTE.replace(
+        "tcp = \"192.0.2.10:9100\"",
+        "tcp = \"192.0.2.10:9100\"\npaper_mm = 58",
+    );
+    let usb: UsbId = "04b8:0202".parse().unwrap();
+    let out = set_device_link(&text, "printer", &DeviceLink::Usb(usb), origin).unwrap();
+    let printer = Config::parse(&out, "kiosk.toml")
+        .unwrap()
+        .devices
+        .printer
+        .unwrap();
+    assert_eq!(
+        (printer.usb, printer.tcp, printer.paper_mm),
+        (Some(usb), None, 58)
+    );
+    // A new section is made for a device the file did not have.
+    let out = set_device_link(&text, "dispenser", &DeviceLink::Usb(usb), origin).unwrap();
+    assert!(out.contains("[devices.dispenser]"), "{out}");
+    assert!(
+        Config::parse(&out, "kiosk.toml")
+            .unwrap()
+            .devices
+            .dispenser
+            .is_some()
+    );
+}
+
+#[test]
+fn a_link_the_app_would_refuse_is_not_written() {
+    let origin = Path::new("/etc/kiosk/kiosk.toml");
+    let refused = set_device_link(
+        TECHNICIAN_WROTE,
+        "idcard",
+        &DeviceLink::Tcp("192.0.2.10:9100".into()),
+        origin,
+    );
+    assert!(
+        matches!(refused, Err(ConfigFileError::Invalid(_))),
+        "{refused:?}"
+    );
+}
