@@ -294,6 +294,10 @@ pub struct DeviceStatus {
     pub usable: bool,
     /// The technician's detail (no personal data).
     pub detail: String,
+    /// Where the device is attached, as its driver names it: `usb 0400:c35a`,
+    /// `/dev/kiosk/printer (9600 baud)`, `tcp://10.1.2.3:9100`, a SANE name.
+    #[serde(default)]
+    pub location: String,
 }
 
 /// A field of an application form, as the form page shows it.

@@ -94,6 +94,38 @@ fn the_technician_opens_the_mode_with_the_pin_and_wrong_pins_lock_it() {
     ));
     assert!(visible(&shell, "终端编号：SIM-0001"));
     assert!(visible(&shell, &format!("版本：{}", kiosk_app::VERSION)));
+
+    // Each device says how it is connected: the reader over libusb, the receipt printer on its
+    // usblp node, the ticket printer on a serial port, in the technician's language.
+    use kiosk_app::status::{Connectivity, KioskStatus};
+    use kiosk_hal::{DeviceHealth, DeviceKind, HealthState};
+    shell.set_status(&KioskStatus {
+        connectivity: Connectivity::Offline,
+        devices: vec![
+            DeviceHealth::now(
+                DeviceKind::IdCardReader,
+                "usb 0400:c35a",
+                HealthState::Ready,
+            ),
+            DeviceHealth::now(DeviceKind::Printer, "/dev/usb/lp0", HealthState::Absent),
+            DeviceHealth::now(
+                DeviceKind::Dispenser,
+                "/dev/kiosk/dispenser (115200 baud)",
+                HealthState::Ready,
+            ),
+        ],
+        checked: true,
+    });
+    settle();
+    assert!(visible(&shell, "连接方式：USB（libusb），usb 0400:c35a"));
+    assert!(visible(
+        &shell,
+        "连接方式：USB 打印机设备文件，/dev/usb/lp0"
+    ));
+    assert!(visible(
+        &shell,
+        "连接方式：串口，/dev/kiosk/dispenser (115200 baud)"
+    ));
     tap(&shell, "运行自检");
     pump_until("the self-test", || {
         adapter().get_checks().iter().count() > 0

@@ -120,6 +120,7 @@ fn device_status(h: &DeviceHealth) -> DeviceStatus {
             HealthState::Degraded(d) | HealthState::Fault(d) => d.clone(),
             HealthState::Absent => format!("absent: {}", h.location),
         },
+        location: h.location.clone(),
     }
 }
 

@@ -241,6 +241,8 @@ impl Technician {
                 device: device_of(d.kind),
                 ok: d.usable,
                 detail: d.detail.as_str().into(),
+                transport: transport_of(d.kind, &d.location).into(),
+                link: d.location.as_str().into(),
             })
             .collect();
         if let Ok(mut reported) = self.reported.lock() {
@@ -463,11 +465,34 @@ pub fn show_status(window: &AppWindow, status: &KioskStatus) {
             device: device_of(d.kind),
             ok: d.state.is_usable(),
             detail: format!("{}: {:?}", d.location, d.state).into(),
+            transport: transport_of(d.kind, &d.location).into(),
+            link: d.location.as_str().into(),
         })
         .collect();
     let adapter = window.global::<TechnicianAdapter>();
     adapter.set_devices(ModelRc::new(VecModel::from(devices)));
     adapter.set_central_reachable(status.connectivity == Connectivity::Online);
+}
+
+/// How a device is connected, as the page names it (`usb`, `serial`, `node`, `network`, or
+/// empty for a scanner), read off the location its driver gives: `usb vvvv:pppp` for
+/// libusb, `tcp://` for a network printer, a speed in brackets for a serial printer; a
+/// reader on a path is on a serial port, a printer on a bare path on its device node.
+pub fn transport_of(kind: kiosk_hal::DeviceKind, location: &str) -> &'static str {
+    use kiosk_hal::DeviceKind;
+    if location.starts_with("usb ") {
+        "usb"
+    } else if location.starts_with("tcp://") {
+        "network"
+    } else if !location.starts_with('/') {
+        ""
+    } else if kind == DeviceKind::IdCardReader || location.ends_with(" baud)") {
+        "serial"
+    } else if matches!(kind, DeviceKind::Printer | DeviceKind::Dispenser) {
+        "node"
+    } else {
+        ""
+    }
 }
 
 /// The self-test the app can run on its own: each configured device node exists, central's
@@ -575,5 +600,25 @@ pub fn verify_pin(hash: &str, pin: &str) -> bool {
 fn with(weak: &Weak<Technician>, f: impl FnOnce(&Rc<Technician>)) {
     if let Some(t) = weak.upgrade() {
         f(&t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_is_named_from_the_drivers_location() {
+        use kiosk_hal::DeviceKind::{Dispenser, IdCardReader, Printer, Scanner};
+        assert_eq!(transport_of(IdCardReader, "usb 0400:c35a"), "usb");
+        assert_eq!(transport_of(IdCardReader, "/dev/kiosk/idcard"), "serial");
+        assert_eq!(
+            transport_of(Printer, "/dev/kiosk/printer (9600 baud)"),
+            "serial"
+        );
+        assert_eq!(transport_of(Printer, "/dev/usb/lp0"), "node");
+        assert_eq!(transport_of(Dispenser, "usb 04b8:0202"), "usb");
+        assert_eq!(transport_of(Dispenser, "tcp://10.1.2.3:9100"), "network");
+        assert_eq!(transport_of(Scanner, "fujitsu:fi-7160:12345"), "");
     }
 }
