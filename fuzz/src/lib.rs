@@ -105,15 +105,43 @@ pub fn idcard_card(data: &[u8]) {
     }
 }
 
-/// Status bytes from a printer: what decodes re-encodes to answers that decode the same.
+/// Status bytes from a printer: what decodes re-encodes to answers that decode the same, and
+/// sorting a stream into answers and automatic blocks loses and invents no byte.
 pub fn escpos_status(data: &[u8]) {
-    use kiosk_escpos::status::{PrinterStatus, StatusQuery, ticket_waiting};
+    use kiosk_escpos::status::{Inbound, Incoming, PrinterStatus, StatusQuery, ticket_waiting};
+    let mut inbound = Inbound::default();
+    let mut sorted = Vec::with_capacity(data.len());
+    for &byte in data {
+        for incoming in inbound.push(byte) {
+            match incoming {
+                Incoming::Byte(b) => sorted.push(b),
+                Incoming::Automatic(block) => {
+                    assert!(PrinterStatus::from_automatic(block).is_ok(), "{block:02X?}");
+                    sorted.extend_from_slice(&block);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        &data[..sorted.len()],
+        sorted.as_slice(),
+        "bytes kept in order"
+    );
+    assert!(
+        data.len() - sorted.len() < 4,
+        "at most a block's start is held"
+    );
     for chunk in data.chunks(4) {
         if let Ok(block) = <[u8; 4]>::try_from(chunk) {
             if let Ok(status) = PrinterStatus::from_replies(block) {
                 assert_eq!(PrinterStatus::from_replies(status.replies()), Ok(status));
             }
-            let _ = PrinterStatus::from_automatic(block);
+            if let Ok(status) = PrinterStatus::from_automatic(block) {
+                assert_eq!(
+                    PrinterStatus::from_automatic(status.automatic()),
+                    Ok(status)
+                );
+            }
         }
         let mut status = PrinterStatus::default();
         for (&byte, query) in chunk.iter().zip(StatusQuery::STANDARD) {
