@@ -115,6 +115,7 @@ fn main() {
         baud: None,
         device: None,
         usb: None,
+        usb_serial: None,
         tcp: Some(addr.clone()),
         paper_mm: 80,
         automatic_status: true,

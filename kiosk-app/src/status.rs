@@ -187,6 +187,7 @@ mod tests {
                 port: Some(present),
                 baud: None,
                 usb: None,
+                usb_serial: None,
             }),
             ..Default::default()
         };
@@ -195,6 +196,7 @@ mod tests {
             port: Some(dir.path().join("gone")),
             baud: None,
             usb: None,
+            usb_serial: None,
         });
         let status = KioskStatus {
             connectivity: Connectivity::Online,

@@ -167,14 +167,14 @@ pub enum DeviceLink {
     },
     /// `device`: a printer-class node such as `/dev/usb/lp0` (printers only).
     Device(PathBuf),
-    /// `usb`: by USB id through libusb.
-    Usb(UsbId),
+    /// `usb`: by USB id through libusb, and `usb_serial` to pick one of identical devices.
+    Usb(UsbId, Option<String>),
     /// `tcp`: a network printer (printers only).
     Tcp(String),
 }
 
 /// The keys that say where a device is: exactly one of them is set after an edit.
-const LINK_KEYS: [&str; 5] = ["port", "baud", "device", "usb", "tcp"];
+const LINK_KEYS: [&str; 6] = ["port", "baud", "device", "usb", "usb_serial", "tcp"];
 
 /// Points `[devices.<device>]` (`idcard`, `printer`, `dispenser`) at `link` and returns the
 /// new text: the other link keys are removed, the section's other keys (`paper_mm`,
@@ -218,7 +218,12 @@ pub fn set_device_link(
             }
         }
         DeviceLink::Device(path) => set(section, "device", Value::from(path.display().to_string())),
-        DeviceLink::Usb(id) => set(section, "usb", Value::from(id.to_string())),
+        DeviceLink::Usb(id, serial) => {
+            set(section, "usb", Value::from(id.to_string()));
+            if let Some(serial) = serial {
+                set(section, "usb_serial", Value::from(serial.as_str()));
+            }
+        }
         DeviceLink::Tcp(addr) => set(section, "tcp", Value::from(addr.as_str())),
     }
     let out = doc.to_string();

@@ -40,6 +40,9 @@ pub struct UseArgs {
     /// A reader with its own USB interface, by id (e.g. 0400:c35a).
     #[arg(long)]
     pub usb: Option<UsbId>,
+    /// With --usb: the serial number that picks one of two identical readers.
+    #[arg(long, requires = "usb", conflicts_with = "port")]
+    pub usb_serial: Option<String>,
     /// The kiosk's configuration.
     #[arg(long, default_value = kiosk_core::config::DEFAULT_PATH)]
     pub config: PathBuf,
@@ -58,6 +61,10 @@ pub struct ReadArgs {
     /// (e.g. 0400:c35a), talked to through libusb.
     #[arg(long)]
     pub usb: Option<UsbId>,
+    /// With --usb: the serial number of the reader to use when two identical ones are
+    /// attached.
+    #[arg(long, requires = "usb", conflicts_with = "port")]
+    pub usb_serial: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -86,7 +93,7 @@ fn use_reader(args: &UseArgs) -> anyhow::Result<ExitCode> {
             path: path.clone(),
             baud: args.baud,
         },
-        (None, Some(id)) => DeviceLink::Usb(id),
+        (None, Some(id)) => DeviceLink::Usb(id, args.usb_serial.clone()),
         (None, None) => anyhow::bail!("give --port or --usb"),
     };
     config_file::write_device_link(&args.config, "idcard", &link)?;
@@ -109,7 +116,7 @@ fn read(args: &ReadArgs) -> anyhow::Result<ExitCode> {
             (Reader::new(Box::new(reader.into_transport())), location)
         }
         (None, Some(id)) => {
-            let reader = Reader::open_usb(id.vendor, id.product)
+            let reader = Reader::open_usb(id.vendor, id.product, args.usb_serial.as_deref())
                 .context("the ID-card reader did not come up over USB")?;
             (
                 Reader::new(Box::new(reader.into_transport())),

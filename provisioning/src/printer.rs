@@ -58,6 +58,9 @@ pub struct Target {
     /// USB printer by VENDOR:PRODUCT in hex (e.g. 0fe6:811e), over its bulk endpoints.
     #[arg(long, group = "printer", value_parser = parse_usb_id)]
     pub usb: Option<(u16, u16)>,
+    /// With --usb: the serial number that picks one of two identical printers.
+    #[arg(long, requires = "usb", conflicts_with_all = ["port", "tcp", "device"])]
+    pub usb_serial: Option<String>,
     /// Baud rate on --port.
     #[arg(long, default_value_t = 9600)]
     pub baud: u32,
@@ -85,9 +88,11 @@ impl Target {
             },
             Endpoint::Device(path) => DeviceLink::Device(path),
             Endpoint::Tcp(addr) => DeviceLink::Tcp(addr),
-            Endpoint::Usb { vendor, product } => {
-                DeviceLink::Usb(kiosk_core::config::UsbId { vendor, product })
-            }
+            Endpoint::Usb {
+                vendor,
+                product,
+                serial,
+            } => DeviceLink::Usb(kiosk_core::config::UsbId { vendor, product }, serial),
         }
     }
 
@@ -109,7 +114,11 @@ impl Target {
         } else if let Some(path) = &self.device {
             Endpoint::Device(path.clone())
         } else if let Some((vendor, product)) = self.usb {
-            Endpoint::Usb { vendor, product }
+            Endpoint::Usb {
+                vendor,
+                product,
+                serial: self.usb_serial.clone(),
+            }
         } else {
             // clap's required group guarantees one of them.
             Endpoint::Device(PathBuf::from("/dev/kiosk/printer"))

@@ -454,7 +454,9 @@ async fn check_idcard(device: &IdcardDevice) -> Check {
             Reader::open_serial_auto(&port.to_string_lossy(), &AUTO_BAUD_RATES)
                 .map(|r| Some(r.transport().baud()))
         }
-        ReaderLink::Usb(id) => Reader::open_usb(id.vendor, id.product).map(|_| None),
+        ReaderLink::Usb(id, serial) => {
+            Reader::open_usb(id.vendor, id.product, serial.as_deref()).map(|_| None)
+        }
     })
     .await;
     match opened {
@@ -487,6 +489,7 @@ pub fn printer_endpoint(device: &PrinterDevice) -> Option<Endpoint> {
         Some(Endpoint::Usb {
             vendor: id.vendor,
             product: id.product,
+            serial: device.usb_serial.clone(),
         })
     } else {
         device.tcp.as_ref().map(|addr| {

@@ -41,6 +41,7 @@ fn kiosk_tree(root: &Path) {
     write(&hub.join("idVendor"), "1d6b");
     write(&hub.join("idProduct"), "0002");
     usb_device(&hub, "1-1", ("0fe6", "811e"), ("Xprinter", "POS-80"));
+    write(&hub.join("1-1/serial"), "XP80-000123");
     std::fs::create_dir_all(hub.join("1-1/1-1:1.0/usbmisc/lp0")).unwrap();
     usb_device(&hub, "1-2", ("0416", "5011"), ("Winbond", "POS58 Printer"));
     std::fs::create_dir_all(hub.join("1-2/1-2:1.0/usbmisc/lp1")).unwrap();
@@ -254,6 +255,8 @@ fn an_unplugged_printer_shows_as_a_dangling_kiosk_link_in_the_text_listing() {
         "{text}"
     );
     assert!(!text.contains("[devices.idcard] usb"), "{text}");
+    // The serial number that `usb_serial` takes, for two printers of one model.
+    assert!(text.contains("serial: XP80-000123"), "{text}");
     let printer_line = text
         .lines()
         .find(|l| l.trim_start().starts_with("printer "))

@@ -255,3 +255,23 @@ fn idcard_use_writes_the_usb_reader_into_the_configuration() {
         Some("0400:c35a")
     );
 }
+
+#[test]
+fn a_serial_number_without_a_usb_id_is_refused() {
+    let out = kioskctl(&[
+        "idcard",
+        "read",
+        "--port",
+        "/dev/null",
+        "--usb-serial",
+        "A1000",
+    ]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cannot be used with"), "{said}");
+    // Alone, it asks for the id it belongs to.
+    let out = kioskctl(&["idcard", "read", "--usb-serial", "A1000"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--usb <USB>"), "{said}");
+}

@@ -308,6 +308,10 @@ pub struct IdcardDevice {
     /// The reader's USB id, `vendor:product` as `lsusb` shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usb: Option<UsbId>,
+    /// With `usb`: the serial number of the one to use when two identical readers are
+    /// attached (`kioskctl devices` shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usb_serial: Option<String>,
 }
 
 /// Where the ID-card reader is, once the configuration has been validated.
@@ -320,8 +324,8 @@ pub enum ReaderLink {
         /// Fixed speed.
         baud: Option<u32>,
     },
-    /// A USB bulk reader.
-    Usb(UsbId),
+    /// A USB bulk reader, and the serial number that picks it among identical ones.
+    Usb(UsbId, Option<String>),
 }
 
 impl IdcardDevice {
@@ -332,7 +336,7 @@ impl IdcardDevice {
                 port: port.clone(),
                 baud: self.baud,
             }),
-            (None, Some(id)) => Some(ReaderLink::Usb(id)),
+            (None, Some(id)) => Some(ReaderLink::Usb(id, self.usb_serial.clone())),
             _ => None,
         }
     }
@@ -341,7 +345,8 @@ impl IdcardDevice {
     pub fn location(&self) -> String {
         match self.link() {
             Some(ReaderLink::Serial { port, .. }) => port.display().to_string(),
-            Some(ReaderLink::Usb(id)) => format!("usb {id}"),
+            Some(ReaderLink::Usb(id, None)) => format!("usb {id}"),
+            Some(ReaderLink::Usb(id, Some(serial))) => format!("usb {id} serial {serial}"),
             None => "(not set)".into(),
         }
     }
@@ -361,6 +366,10 @@ pub struct PrinterDevice {
     /// USB printer by id, `vendor:product`, over its bulk endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usb: Option<UsbId>,
+    /// With `usb`: the serial number of the one to use when two identical printers are
+    /// attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usb_serial: Option<String>,
     /// Network printer, `host:9100`.
     pub tcp: Option<String>,
     /// Paper width in millimetres (80 or 58).
@@ -732,6 +741,12 @@ impl Config {
                 }
                 _ => {}
             }
+            if reader.usb_serial.is_some() && reader.usb.is_none() {
+                return Err((
+                    "devices.idcard.usb_serial".into(),
+                    "`usb_serial` picks among devices given by `usb`; give `usb` too".into(),
+                ));
+            }
         }
         for (name, printer) in [
             ("devices.printer", &self.devices.printer),
@@ -755,6 +770,12 @@ impl Config {
                             "[{name}]: give exactly one of `port` (serial), `device` \
                              (/dev/usb/lp*), `usb` (\"vendor:product\") or `tcp`; {what} set"
                         ),
+                    ));
+                }
+                if p.usb_serial.is_some() && p.usb.is_none() {
+                    return Err((
+                        format!("{name}.usb_serial"),
+                        "`usb_serial` picks among devices given by `usb`; give `usb` too".into(),
                     ));
                 }
                 if ![58, 80].contains(&p.paper_mm) {

@@ -399,10 +399,13 @@ fn the_reader_is_chosen_by_serial_port_or_by_usb_id() {
     let reader = usb.devices.idcard.unwrap();
     assert_eq!(
         reader.link(),
-        Some(ReaderLink::Usb(UsbId {
-            vendor: 0x0400,
-            product: 0xc35a
-        }))
+        Some(ReaderLink::Usb(
+            UsbId {
+                vendor: 0x0400,
+                product: 0xc35a
+            },
+            None
+        ))
     );
     assert_eq!(reader.location(), "usb 0400:c35a");
 }
@@ -492,4 +495,22 @@ fn a_written_usb_selection_reads_back_the_same() {
         Some("04b8:0202")
     );
     assert!(!printer.automatic_status);
+}
+
+#[test]
+fn a_serial_number_picks_one_of_two_identical_usb_devices_and_needs_usb() {
+    let config = Config::parse(
+        &format!("{GOOD}\n[devices.idcard]\nusb = \"0400:c35a\"\nusb_serial = \"A1000\"\n"),
+        "kiosk.toml",
+    )
+    .unwrap();
+    let reader = config.devices.idcard.unwrap();
+    assert!(matches!(reader.link(), Some(ReaderLink::Usb(_, Some(s))) if s == "A1000"));
+    assert_eq!(reader.location(), "usb 0400:c35a serial A1000");
+
+    let stray =
+        format!("{GOOD}\n[devices.printer]\ndevice = \"/dev/usb/lp0\"\nusb_serial = \"A1000\"\n");
+    let (key, _, problem) = refused(&stray);
+    assert_eq!(key, "devices.printer.usb_serial");
+    assert!(problem.contains("give `usb` too"), "{problem}");
 }

@@ -36,6 +36,8 @@ pub enum Endpoint {
         vendor: u16,
         /// USB product id.
         product: u16,
+        /// The serial number that picks one of several identical printers.
+        serial: Option<String>,
     },
 }
 
@@ -45,7 +47,16 @@ impl std::fmt::Display for Endpoint {
             Self::Serial { path, baud } => write!(f, "{} ({baud} baud)", path.display()),
             Self::Device(path) => write!(f, "{}", path.display()),
             Self::Tcp(addr) => write!(f, "tcp://{addr}"),
-            Self::Usb { vendor, product } => write!(f, "usb {vendor:04x}:{product:04x}"),
+            Self::Usb {
+                vendor,
+                product,
+                serial: None,
+            } => write!(f, "usb {vendor:04x}:{product:04x}"),
+            Self::Usb {
+                vendor,
+                product,
+                serial: Some(serial),
+            } => write!(f, "usb {vendor:04x}:{product:04x} serial {serial}"),
         }
     }
 }
@@ -163,8 +174,12 @@ pub async fn open(
             stream.set_nodelay(true).map_err(io_err)?;
             Ok(Box::new(stream))
         }
-        Endpoint::Usb { vendor, product } => {
-            let link = crate::usb::UsbLink::open(*vendor, *product)
+        Endpoint::Usb {
+            vendor,
+            product,
+            serial,
+        } => {
+            let link = crate::usb::UsbLink::open(*vendor, *product, serial.clone())
                 .await
                 .map_err(|source| OpenError::Usb {
                     endpoint: name.clone(),

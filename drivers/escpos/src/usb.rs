@@ -178,11 +178,16 @@ pub struct UsbLink {
 impl UsbLink {
     /// Finds the first device with `vendor:product`, claims its printer interface and starts
     /// the two I/O threads. The error text is for a technician.
-    pub async fn open(vendor: u16, product: u16) -> Result<Self, UsbOpenError> {
+    pub async fn open(
+        vendor: u16,
+        product: u16,
+        serial: Option<String>,
+    ) -> Result<Self, UsbOpenError> {
         let runtime = tokio::runtime::Handle::current();
-        let (handle, endpoints) = tokio::task::spawn_blocking(move || claim(vendor, product))
-            .await
-            .map_err(|e| UsbOpenError::Unusable(format!("USB open task failed: {e}")))??;
+        let (handle, endpoints) =
+            tokio::task::spawn_blocking(move || claim(vendor, product, serial.as_deref()))
+                .await
+                .map_err(|e| UsbOpenError::Unusable(format!("USB open task failed: {e}")))??;
         let handle = Arc::new(handle);
         let lost = Arc::new(AtomicBool::new(false));
         let (near, far) = tokio::io::duplex(64 * 1024);
@@ -274,19 +279,26 @@ impl UsbLink {
 fn claim(
     vendor: u16,
     product: u16,
+    serial: Option<&str>,
 ) -> Result<(rusb::DeviceHandle<rusb::Context>, Endpoints), UsbOpenError> {
     let unusable = UsbOpenError::Unusable;
     let context = rusb::Context::new().map_err(|e| unusable(format!("libusb unavailable: {e}")))?;
     let devices = context
         .devices()
         .map_err(|e| unusable(format!("cannot list USB devices: {e}")))?;
-    let device = devices
+    let matching: Vec<_> = devices
         .iter()
-        .find(|d| {
+        .filter(|d| {
             d.device_descriptor()
                 .is_ok_and(|desc| desc.vendor_id() == vendor && desc.product_id() == product)
         })
-        .ok_or(UsbOpenError::Absent)?;
+        .collect();
+    let candidates = usb_candidates(&matching, serial.is_some() || matching.len() > 1);
+    let device = match kiosk_hal::pick_usb_device(&candidates, serial) {
+        Ok(i) => matching[i].clone(),
+        Err(kiosk_hal::UsbPickError::Absent) => return Err(UsbOpenError::Absent),
+        Err(other) => return Err(unusable(other.to_string())),
+    };
     let interfaces =
         describe(&device).map_err(|e| unusable(format!("cannot read USB descriptors: {e}")))?;
     let endpoints = choose_endpoints(&interfaces).ok_or_else(|| {
@@ -324,6 +336,34 @@ fn claim(
             })?;
     }
     Ok((handle, endpoints))
+}
+
+/// The devices as [`kiosk_hal::pick_usb_device`] chooses among them; their serial numbers
+/// are read (which opens each device) only when a choice is to be made.
+pub(crate) fn usb_candidates<T: UsbContext>(
+    devices: &[rusb::Device<T>],
+    read_serials: bool,
+) -> Vec<kiosk_hal::UsbCandidate> {
+    devices
+        .iter()
+        .map(|d| {
+            let ports = d
+                .port_numbers()
+                .map(|p| p.iter().map(u8::to_string).collect::<Vec<_>>().join("."))
+                .unwrap_or_default();
+            let serial = if read_serials {
+                d.device_descriptor()
+                    .ok()
+                    .and_then(|desc| d.open().ok()?.read_serial_number_string_ascii(&desc).ok())
+            } else {
+                None
+            };
+            kiosk_hal::UsbCandidate {
+                bus_path: format!("{}-{ports}", d.bus_number()),
+                serial,
+            }
+        })
+        .collect()
 }
 
 impl AsyncRead for UsbLink {

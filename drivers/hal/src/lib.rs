@@ -6,8 +6,10 @@ pub mod backoff;
 pub mod health;
 pub mod mask;
 pub mod pty;
+pub mod usb_pick;
 
 pub use backoff::Backoff;
 pub use health::{DeviceHealth, DeviceKind, HealthState};
 pub use mask::{mask_id_number, mask_name};
 pub use pty::{LinkedPty, PtyError};
+pub use usb_pick::{UsbCandidate, UsbPickError, pick_usb_device};

@@ -352,14 +352,19 @@ impl<T: Transport> Reader<T> {
 impl Reader<UsbTransport> {
     /// Opens a USB bulk reader by its ids, claims it and checks that its SAM answers.
     /// libusb blocks: call it from a blocking thread.
-    pub fn open_usb(vendor_id: u16, product_id: u16) -> Result<Self, ReaderError> {
-        let transport =
-            UsbTransport::open(vendor_id, product_id).map_err(|source| ReaderError::Transport {
+    pub fn open_usb(
+        vendor_id: u16,
+        product_id: u16,
+        serial: Option<&str>,
+    ) -> Result<Self, ReaderError> {
+        let transport = UsbTransport::open(vendor_id, product_id, serial).map_err(|source| {
+            ReaderError::Transport {
                 port: format!("usb {vendor_id:04x}:{product_id:04x}"),
                 command: Command::SamStatus,
                 sent: frame::encode(Command::SamStatus),
                 source,
-            })?;
+            }
+        })?;
         let mut reader = Self::new(transport);
         reader.sam_status()?;
         Ok(reader)

@@ -40,6 +40,8 @@ pub enum PortConfig {
         vendor_id: u16,
         /// Product id, e.g. `0xC35A`.
         product_id: u16,
+        /// The serial number that picks one of several identical readers.
+        serial: Option<String>,
     },
 }
 
@@ -50,7 +52,13 @@ impl PortConfig {
             Self::Usb {
                 vendor_id,
                 product_id,
+                serial: None,
             } => format!("usb {vendor_id:04x}:{product_id:04x}"),
+            Self::Usb {
+                vendor_id,
+                product_id,
+                serial: Some(serial),
+            } => format!("usb {vendor_id:04x}:{product_id:04x} serial {serial}"),
         }
     }
 
@@ -72,8 +80,9 @@ impl PortConfig {
             Self::Usb {
                 vendor_id,
                 product_id,
+                serial,
             } => {
-                let reader = Reader::open_usb(*vendor_id, *product_id)?;
+                let reader = Reader::open_usb(*vendor_id, *product_id, serial.as_deref())?;
                 Ok(
                     Reader::new(Box::new(reader.into_transport()) as Box<dyn Transport>)
                         .with_timeout(timeout),
@@ -114,12 +123,14 @@ impl ReaderConfig {
         }
     }
 
-    /// A USB bulk reader with the default timing.
-    pub fn usb(vendor_id: u16, product_id: u16) -> Self {
+    /// A USB bulk reader with the default timing; `serial` picks one of several identical
+    /// readers.
+    pub fn usb(vendor_id: u16, product_id: u16, serial: Option<String>) -> Self {
         Self {
             port: PortConfig::Usb {
                 vendor_id,
                 product_id,
+                serial,
             },
             ..Self::serial("", None)
         }

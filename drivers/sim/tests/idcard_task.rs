@@ -183,7 +183,7 @@ async fn a_card_that_cannot_be_selected_is_a_fault_reported_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_usb_reader_that_is_absent_is_reported_unplugged_and_the_task_keeps_trying() {
     // No USB reader is attached here (and perhaps no libusb at all): ffff:fffe is nothing.
-    let mut config = ReaderConfig::usb(0xffff, 0xfffe);
+    let mut config = ReaderConfig::usb(0xffff, 0xfffe, None);
     config.reopen_interval = Duration::from_millis(100);
     let mut reader = spawn(config);
     match next(&mut reader).await {

@@ -35,6 +35,7 @@ pub fn printer_endpoint(device: &PrinterDevice) -> Option<Endpoint> {
         return Some(Endpoint::Usb {
             vendor: id.vendor,
             product: id.product,
+            serial: device.usb_serial.clone(),
         });
     }
     device.tcp.clone().map(Endpoint::Tcp)
@@ -46,7 +47,7 @@ pub fn reader_config(link: &ReaderLink) -> ReaderConfig {
         ReaderLink::Serial { port, baud } => {
             ReaderConfig::serial(port.display().to_string(), *baud)
         }
-        ReaderLink::Usb(id) => ReaderConfig::usb(id.vendor, id.product),
+        ReaderLink::Usb(id, serial) => ReaderConfig::usb(id.vendor, id.product, serial.clone()),
     }
 }
 

@@ -19,6 +19,7 @@ pub fn with_tcp_dispenser(data: &Path, dispenser: &str) -> Config {
         baud: None,
         device: None,
         usb: None,
+        usb_serial: None,
         tcp: Some(dispenser.to_owned()),
         paper_mm: 80,
         automatic_status: true,

@@ -87,6 +87,10 @@ fn render(inventory: &Inventory, dev: &Path) -> String {
         if !strings.is_empty() {
             out += &format!("  {:<9} \"{strings}\"\n", "");
         }
+        // What `usb_serial` takes to pick one of two identical devices.
+        if let Some(serial) = &d.serial {
+            out += &format!("  {:<9} serial: {serial}\n", "");
+        }
         if !d.nodes.is_empty() {
             out += &format!("  {:<9} nodes: {}\n", "", paths(&d.nodes));
         }

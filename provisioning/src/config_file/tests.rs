@@ -186,7 +186,13 @@ fn the_reader_is_switched_to_usb_and_back_keeping_the_rest_of_the_file() {
         "{TECHNICIAN_WROTE}\n[devices.idcard]   # the reader by the window\nport = \"/dev/kiosk/idcard\"\nbaud = 115200\n"
     );
     let usb: UsbId = "0400:c35a".parse().unwrap();
-    let out = set_device_link(&with_reader, "idcard", &DeviceLink::Usb(usb), origin).unwrap();
+    let out = set_device_link(
+        &with_reader,
+        "idcard",
+        &DeviceLink::Usb(usb, Some("A1000".into())),
+        origin,
+    )
+    .unwrap();
     assert!(out.contains("# the reader by the window"), "{out}");
     assert!(out.contains("inactivity_timeout_secs = 90     # the hall asked for longer"));
     let config = Config::parse(&out, "kiosk.toml").unwrap();
@@ -195,6 +201,7 @@ fn the_reader_is_switched_to_usb_and_back_keeping_the_rest_of_the_file() {
         (reader.port, reader.baud, reader.usb),
         (None, None, Some(usb))
     );
+    assert_eq!(reader.usb_serial.as_deref(), Some("A1000"));
 
     let back = set_device_link(
         &out,
@@ -212,7 +219,11 @@ fn the_reader_is_switched_to_usb_and_back_keeping_the_rest_of_the_file() {
         .idcard
         .unwrap();
     assert_eq!(reader.port.as_deref(), Some(Path::new("/dev/kiosk/idcard")));
-    assert_eq!(reader.usb, None);
+    assert_eq!(
+        (reader.usb, reader.usb_serial),
+        (None, None),
+        "no stale usb keys"
+    );
 }
 
 #[test]
@@ -223,7 +234,7 @@ fn a_printer_is_pointed_at_a_usb_id_keeping_its_paper_width() {
         "tcp = \"192.0.2.10:9100\"\npaper_mm = 58",
     );
     let usb: UsbId = "04b8:0202".parse().unwrap();
-    let out = set_device_link(&text, "printer", &DeviceLink::Usb(usb), origin).unwrap();
+    let out = set_device_link(&text, "printer", &DeviceLink::Usb(usb, None), origin).unwrap();
     let printer = Config::parse(&out, "kiosk.toml")
         .unwrap()
         .devices
@@ -234,7 +245,7 @@ fn a_printer_is_pointed_at_a_usb_id_keeping_its_paper_width() {
         (Some(usb), None, 58)
     );
     // A new section is made for a device the file did not have.
-    let out = set_device_link(&text, "dispenser", &DeviceLink::Usb(usb), origin).unwrap();
+    let out = set_device_link(&text, "dispenser", &DeviceLink::Usb(usb, None), origin).unwrap();
     assert!(out.contains("[devices.dispenser]"), "{out}");
     assert!(
         Config::parse(&out, "kiosk.toml")

@@ -120,6 +120,34 @@ pub fn probe_layout(endpoints: &[EndpointInfo]) -> Result<EndpointLayout, ProbeE
     Err(ProbeError::NoBulkPair)
 }
 
+/// The devices as [`kiosk_hal::pick_usb_device`] chooses among them; serial numbers are
+/// read (which opens each device) only when a choice is to be made.
+fn candidates(
+    devices: &[rusb::Device<Context>],
+    read_serials: bool,
+) -> Vec<kiosk_hal::UsbCandidate> {
+    devices
+        .iter()
+        .map(|d| {
+            let ports = d
+                .port_numbers()
+                .map(|p| p.iter().map(u8::to_string).collect::<Vec<_>>().join("."))
+                .unwrap_or_default();
+            let serial = if read_serials {
+                d.device_descriptor()
+                    .ok()
+                    .and_then(|desc| d.open().ok()?.read_serial_number_string_ascii(&desc).ok())
+            } else {
+                None
+            };
+            kiosk_hal::UsbCandidate {
+                bus_path: format!("{}-{ports}", d.bus_number()),
+                serial,
+            }
+        })
+        .collect()
+}
+
 /// A reader on USB bulk endpoints.
 pub struct UsbTransport {
     handle: rusb::DeviceHandle<Context>,
@@ -128,9 +156,17 @@ pub struct UsbTransport {
 }
 
 impl UsbTransport {
-    /// Opens the first device with this vendor and product id, probes and claims it.
-    pub fn open(vendor_id: u16, product_id: u16) -> Result<Self, TransportError> {
-        let location = format!("usb {vendor_id:04x}:{product_id:04x}");
+    /// Opens the device with this vendor and product id (the one with `serial` when several
+    /// are attached), probes and claims it.
+    pub fn open(
+        vendor_id: u16,
+        product_id: u16,
+        serial: Option<&str>,
+    ) -> Result<Self, TransportError> {
+        let location = match serial {
+            Some(serial) => format!("usb {vendor_id:04x}:{product_id:04x} serial {serial}"),
+            None => format!("usb {vendor_id:04x}:{product_id:04x}"),
+        };
         let fail = |reason: String| TransportError::Open {
             port: location.clone(),
             reason,
@@ -138,9 +174,22 @@ impl UsbTransport {
         // An own context, not rusb's global one: that one panics when libusb cannot start
         // (no /dev/bus/usb in a container), which would kill the reader task's thread.
         let context = Context::new().map_err(|e| fail(format!("libusb unavailable: {e}")))?;
-        let handle = context
-            .open_device_with_vid_pid(vendor_id, product_id)
-            .ok_or_else(|| fail("no such device (unplugged, or no permission)".into()))?;
+        let devices = context.devices().map_err(|e| fail(e.to_string()))?;
+        let matching: Vec<_> = devices
+            .iter()
+            .filter(|d| {
+                d.device_descriptor().is_ok_and(|desc| {
+                    desc.vendor_id() == vendor_id && desc.product_id() == product_id
+                })
+            })
+            .collect();
+        let candidates = candidates(&matching, serial.is_some() || matching.len() > 1);
+        let device = kiosk_hal::pick_usb_device(&candidates, serial)
+            .map(|i| &matching[i])
+            .map_err(|e| fail(e.to_string()))?;
+        let handle = device
+            .open()
+            .map_err(|e| fail(format!("{e} (unplugged, or no permission)")))?;
         let config = handle
             .device()
             .active_config_descriptor()
