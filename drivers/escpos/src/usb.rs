@@ -209,7 +209,11 @@ impl UsbLink {
                         match writer.write_bulk(endpoints.out, &buf[sent..n], WRITE_TIMEOUT) {
                             Ok(k) => sent += k,
                             Err(err) if transfer_failure(&err) == TransferFailure::Retry => {
+                                // A stopped printer (paper out) takes nothing until it is
+                                // served; the driver's own timeouts tell the citizen. Do not
+                                // spin on a busy device meanwhile.
                                 tracing::debug!(%err, "USB printer: bulk write retried");
+                                std::thread::sleep(READ_POLL);
                             }
                             Err(err) => {
                                 tracing::warn!(%err, "USB printer: bulk write failed");
