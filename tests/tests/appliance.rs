@@ -60,36 +60,62 @@ fn wait_for_path(path: &Path) {
 }
 
 /// The simulators on the host: the ID-card reader on a PTY (QEMU's USB-serial adapter opens
-/// it) and the receipt printer on TCP, which the guest reaches at 10.0.2.2.
-fn simulators(dir: &Path) -> (Vec<Killed>, PathBuf, u16) {
+/// it), the receipt printer and the ticket dispenser on TCP, which the guest reaches at
+/// 10.0.2.2.
+struct Simulators {
+    _running: Vec<Killed>,
+    idcard: PathBuf,
+    printer_port: u16,
+    dispenser_port: u16,
+    dispenser_paper: PathBuf,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn printer(sim: &Path, port: u16, paper: &Path) -> Killed {
+    std::fs::create_dir_all(paper).unwrap();
+    let child = Command::new(sim)
+        .args(["printer", "--tcp", &format!("127.0.0.1:{port}"), "--out"])
+        .arg(paper)
+        .spawn()
+        .unwrap();
+    Killed(child)
+}
+
+fn simulators(dir: &Path) -> Simulators {
     let sim = cargo_bin("kiosk-sim", "kiosk-sim").unwrap();
-    let link = dir.join("idcard");
+    let idcard = dir.join("idcard");
     let card = Path::new(env!("CARGO_MANIFEST_DIR")).join("../drivers/sim/cards/resident.json");
     let reader = Command::new(&sim)
         .args(["idcard", "--link"])
-        .arg(&link)
+        .arg(&idcard)
         .arg("--card")
         .arg(&card)
         .spawn()
         .unwrap();
     let reader = Killed(reader);
-    wait_for_path(&link);
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let paper = dir.join("paper");
-    std::fs::create_dir_all(&paper).unwrap();
-    let printer = Command::new(&sim)
-        .args(["printer", "--tcp", &format!("127.0.0.1:{port}"), "--out"])
-        .arg(&paper)
-        .spawn()
-        .unwrap();
-    (vec![reader, Killed(printer)], link, port)
+    wait_for_path(&idcard);
+    let (printer_port, dispenser_port) = (free_port(), free_port());
+    let dispenser_paper = dir.join("dispenser");
+    let running = vec![
+        reader,
+        printer(&sim, printer_port, &dir.join("receipts")),
+        printer(&sim, dispenser_port, &dispenser_paper),
+    ];
+    Simulators {
+        _running: running,
+        idcard,
+        printer_port,
+        dispenser_port,
+        dispenser_paper,
+    }
 }
 
 /// The kiosk's configuration and the technician's port rule, as fw_cfg seeds.
-fn seeds(dir: &Path, printer_port: u16) -> Vec<(String, PathBuf)> {
+fn seeds(dir: &Path, sims: &Simulators) -> Vec<(String, PathBuf)> {
     let config = dir.join("kiosk.toml");
     std::fs::write(
         &config,
@@ -115,8 +141,12 @@ level = "info"
 port = "/dev/kiosk/idcard"
 
 [devices.printer]
-tcp = "10.0.2.2:{printer_port}"
-"#
+tcp = "10.0.2.2:{}"
+
+[devices.dispenser]
+tcp = "10.0.2.2:{}"
+"#,
+            sims.printer_port, sims.dispenser_port
         ),
     )
     .unwrap();
@@ -182,6 +212,78 @@ fn rendered_screens(dir: &Path) -> Vec<(String, Vec<f32>)> {
     screens
 }
 
+// Where a citizen touches, on this panel (1280×800) with this kiosk's configuration (an
+// offline banner, no scanner): the screenshots a failing run leaves show what was there.
+const ELDER_MODE_SWITCH: (u32, u32) = (425, 760);
+const TAKE_NUMBER_TILE_ELDER: (u32, u32) = (320, 378);
+const SAY_AGAIN: (u32, u32) = (1200, 150);
+const FIRST_CATEGORY_ELDER: (u32, u32) = (640, 355);
+const SKIP_CARD_ELDER: (u32, u32) = (1110, 688);
+
+/// Seconds of sound louder than a whisper in a WAV file QEMU writes (16-bit PCM after the
+/// 44-byte header; QEMU completes the header only when it exits, so it is not read).
+fn speech_seconds(wav: &Path) -> f32 {
+    let Ok(bytes) = std::fs::read(wav) else {
+        return 0.0;
+    };
+    let loud = bytes
+        .get(44..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .filter(|s| i16::from_le_bytes([s[0], s[1]]).unsigned_abs() > 500)
+        .count();
+    // QEMU's default: 44.1 kHz, two channels.
+    loud as f32 / (44_100.0 * 2.0)
+}
+
+fn sheets(paper: &Path) -> usize {
+    std::fs::read_dir(paper)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// The records the kiosk holds to send, per stream, as `kioskctl sync status` reads them in
+/// the guest.
+fn records_to_send(vm: &mut Vm) -> std::collections::BTreeMap<String, u64> {
+    let out = vm
+        .sh(
+            "kioskctl sync status --json --data /var/lib/kiosk || true",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("kioskctl sync status printed no JSON ({e}):\n{out}"));
+    status["backlog"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| {
+            (
+                b["stream"].as_str().unwrap_or("?").to_string(),
+                b["events"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Waits for kiosk-app to be active and to have said "kiosk ready" `times` in this boot.
+fn wait_ready(vm: &mut Vm, times: usize) {
+    let check = format!(
+        "systemctl is-active kiosk-app && test $(journalctl -b -u kiosk-app | grep -c 'kiosk ready') -ge {times}"
+    );
+    if let Err(e) = vm.sh_until(&check, Duration::from_secs(180)) {
+        let log = vm.sh_status(
+            "journalctl -b -u kiosk-app --no-pager | tail -40",
+            Duration::from_secs(30),
+        );
+        panic!("kiosk-app never became ready: {e:#}\n{log:?}")
+    }
+}
+
 fn main_pid(vm: &mut Vm) -> u32 {
     vm.sh(
         "systemctl show -P MainPID kiosk-app",
@@ -194,15 +296,16 @@ fn main_pid(vm: &mut Vm) -> u32 {
 }
 
 #[test]
-fn the_appliance_boots_into_the_kiosk_draws_on_the_panel_and_the_watchdog_restarts_a_hung_app() {
+fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_restarts_a_hung_app() {
     let Some(image) = image() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (_sims, idcard, printer_port) = simulators(dir.path());
+    let sims = simulators(dir.path());
+    let sound = dir.path().join("sound.wav");
     let machine = Machine {
         screen: SCREEN,
-        seeds: seeds(dir.path(), printer_port),
-        usb_serial: Some(idcard),
-        audio_wav: None,
+        seeds: seeds(dir.path(), &sims),
+        usb_serial: Some(sims.idcard.clone()),
+        audio_wav: Some(sound.clone()),
     };
     let started = Instant::now();
     let mut vm = Vm::boot(&image, &machine, dir.path()).unwrap();
@@ -212,17 +315,7 @@ fn the_appliance_boots_into_the_kiosk_draws_on_the_panel_and_the_watchdog_restar
     eprintln!("booted to a shell in {:?}", started.elapsed());
 
     // systemd starts the app from the package's unit, and it reaches READY.
-    vm.sh_until(
-        "systemctl is-active kiosk-app && journalctl -b -u kiosk-app | grep -q 'kiosk ready'",
-        Duration::from_secs(180),
-    )
-    .unwrap_or_else(|e| {
-        let log = vm.sh_status(
-            "journalctl -b -u kiosk-app --no-pager | tail -40",
-            Duration::from_secs(30),
-        );
-        panic!("kiosk-app never became ready: {e:#}\n{log:?}")
-    });
+    wait_ready(&mut vm, 1);
     eprintln!("kiosk ready {:?} after power-on", started.elapsed());
     let log = vm
         .sh(
@@ -281,6 +374,49 @@ fn the_appliance_boots_into_the_kiosk_draws_on_the_panel_and_the_watchdog_restar
     assert!(
         ranked[0].0 < 0.9 * other.0,
         "not clearly a home screen: {ranked:?}"
+    );
+
+    // Voice under the unit: elder mode, a journey, 再听一遍; the guest's sound card plays
+    // into a WAV file on the host, which must then hold speech, not silence.
+    vm.touch(ELDER_MODE_SWITCH, SCREEN).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    vm.touch(TAKE_NUMBER_TILE_ELDER, SCREEN).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    vm.touch(SAY_AGAIN, SCREEN).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while speech_seconds(&sound) < 0.5 {
+        if Instant::now() > deadline {
+            vm.screendump("say-again").unwrap();
+            panic!(
+                "nothing was said: {:.2} s of sound in {}",
+                speech_seconds(&sound),
+                sound.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("said {:.1} s of speech", speech_seconds(&sound));
+
+    // A citizen takes a number; the ticket comes out of the dispenser; the power is cut at
+    // once. After the reboot the kiosk still holds the ticket's record to send.
+    vm.touch(FIRST_CATEGORY_ELDER, SCREEN).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    vm.touch(SKIP_CARD_ELDER, SCREEN).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sheets(&sims.dispenser_paper) == 0 {
+        if Instant::now() > deadline {
+            vm.screendump("no-ticket").unwrap();
+            panic!("no ticket came out of the dispenser");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    vm.power_cycle().unwrap();
+    vm.login(BOOT).unwrap();
+    wait_ready(&mut vm, 1);
+    let held = records_to_send(&mut vm);
+    assert!(
+        held.get("tickets").copied().unwrap_or(0) >= 1,
+        "the ticket's record was lost with the power: {held:?}"
     );
 
     // A hung app (its UI thread stopped) is killed by the watchdog and started again.
