@@ -15,6 +15,7 @@
 pub mod catalog;
 pub mod clock;
 pub mod engine;
+#[cfg(feature = "simulators")]
 pub mod headless;
 pub mod holder;
 pub mod machines;
@@ -28,4 +29,6 @@ pub use engine::{Engine, EngineError, EngineHandle, EngineOptions, Stats};
 pub use model::{
     Availability, Choice, Command, JourneyKind, KeypadKey, Language, Page, Screen, Text,
 };
-pub use sim::{SimControls, SimPrinter};
+pub use sim::SimControls;
+#[cfg(feature = "simulators")]
+pub use sim::SimPrinter;

@@ -13,7 +13,9 @@ use slint::ComponentHandle;
 use kiosk_app::config::{self, Config, LogFormat};
 use kiosk_app::state_file::StatePublisher;
 use kiosk_app::status::{self, KioskStatus};
-use kiosk_app::ui_bridge::{Shell, ShellOptions, offscreen, sim_panel};
+#[cfg(feature = "simulate")]
+use kiosk_app::ui_bridge::sim_panel;
+use kiosk_app::ui_bridge::{Shell, ShellOptions, offscreen};
 use kiosk_app::{VERSION, bundles, display, logging, systemd};
 use kiosk_journeys::{Engine, EngineOptions};
 
@@ -51,6 +53,7 @@ struct Cli {
     #[arg(long, default_value_t = 30, hide = true)]
     bundle_check_secs: u64,
     /// Scripted citizens without a UI: `--simulate --headless --citizens N [--central URL --token T]`.
+    #[cfg(feature = "simulate")]
     #[command(flatten)]
     headless_run: kiosk_journeys::headless::HeadlessArgs,
 }
@@ -58,6 +61,13 @@ struct Cli {
 fn main() -> ExitCode {
     let started = Instant::now();
     let cli = Cli::parse();
+    if cli.simulate && cli.screenshots.is_none() && !cfg!(feature = "simulate") {
+        eprintln!(
+            "kiosk-app: this build has no simulated devices (the appliance's build); \
+             --simulate needs a build with the simulate feature"
+        );
+        return ExitCode::from(2);
+    }
     let config = match if cli.simulate {
         Config::simulate()
     } else {
@@ -85,6 +95,7 @@ fn main() -> ExitCode {
     let bundles = bundles::Snapshot::take(&config.kiosk.data_dir);
     let file_config = config.clone();
     let config = config.in_force();
+    #[cfg(feature = "simulate")]
     if cli.headless_run.headless {
         return kiosk_journeys::headless::run_cli(config, &cli.headless_run);
     }
@@ -200,6 +211,7 @@ fn run(
     ));
     match &engine {
         Ok(engine) => {
+            #[cfg(feature = "simulate")]
             if let Some(sim) = engine.sim() {
                 sim_panel::setup(shell.window(), sim.clone());
             }

@@ -37,6 +37,8 @@ use crate::model::{Availability, Command, Screen};
 use crate::sim::SimControls;
 
 pub use devices::printer_endpoint;
+// What the simulated scanner implements.
+#[cfg(feature = "simulators")]
 pub(crate) use devices::{LoadedPages, ScanLoad};
 pub use queue::{LEASE_AHEAD_FROM_HOUR, lease_dates};
 

@@ -337,6 +337,9 @@ async fn open_devices(
 ) -> Devices {
     let devices = &config.devices;
     let (reader_port, dispenser_ep, receipt_ep, scanner_dev) = match sim {
+        #[cfg(not(feature = "simulators"))]
+        Some(sim) => match *sim {},
+        #[cfg(feature = "simulators")]
         Some(sim) => (
             Some(kiosk_idcard::ReaderConfig::serial(
                 sim.idcard_link.display().to_string(),

@@ -8,6 +8,7 @@
 mod samples;
 mod screens;
 mod shell;
+#[cfg(feature = "simulate")]
 pub mod sim_panel;
 mod technician;
 

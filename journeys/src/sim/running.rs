@@ -1,7 +1,4 @@
-//! Simulated devices for `--simulate`, the headless runner and the system tests: kiosk-sim's
-//! ID-card reader on a PTY, two ESC/POS emulators (ticket dispenser and receipt printer) on
-//! local TCP ports writing each cut ticket as a PNG under `<data_dir>/printed/`, and SANE's
-//! `test` backend as the scanner. The kiosk drives them through the real drivers.
+//! The simulators themselves (the `simulators` feature).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -16,7 +13,7 @@ use kiosk_sim::printer::{Config as PrinterConfig, Cover, Emulator, Paper, Server
 use crate::engine::{LoadedPages, ScanLoad};
 
 /// The sample resident card of kiosk-sim (a fictional person).
-const SAMPLE_CARD: &str = include_str!("../../drivers/sim/cards/resident.json");
+const SAMPLE_CARD: &str = include_str!("../../../drivers/sim/cards/resident.json");
 
 /// Which simulated printer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
