@@ -222,19 +222,25 @@ fn the_udev_rules_parse_and_name_the_contracts_devices() {
     let rules = std::fs::read_to_string(systemd_dir().join("udev/70-kiosk-devices.rules")).unwrap();
     let example =
         std::fs::read_to_string(systemd_dir().join("udev/71-kiosk-ports.rules.example")).unwrap();
-    assert_eq!(check_udev_rules(&rules), Ok(10));
+    assert_eq!(check_udev_rules(&rules), Ok(13));
     assert_eq!(check_udev_rules(&example), Ok(4));
     for id in [
         "\"0400\", ATTRS{idProduct}==\"c35a\"",
         "\"1a86\", ATTRS{idProduct}==\"7523\"",
         "\"10c4\", ATTRS{idProduct}==\"ea60\"",
         "\"067b\", ATTRS{idProduct}==\"2303\"",
+        "\"0403\", ATTRS{idProduct}==\"6001\"",
+        "\"0400\", ATTR{idProduct}==\"c35a\"",
         "\"0416\", ATTRS{idProduct}==\"5011\"",
         "\"04b8\", ATTRS{idProduct}==\"0202\"",
         "\"0fe6\", ATTRS{idProduct}==\"811e\"",
     ] {
         assert!(rules.contains(id), "70-kiosk-devices.rules covers {id}");
     }
+    // The panel: the DRM card as a systemd device, which kiosk-app.service waits for.
+    assert!(rules.contains(
+        r#"SUBSYSTEM=="drm", KERNEL=="card[0-9]*", TAG+="systemd", SYMLINK+="kiosk/panel""#
+    ));
     for link in ["kiosk/idcard", "kiosk/printer", "kiosk/dispenser"] {
         assert!(
             rules.contains(link) || example.contains(link),
