@@ -109,8 +109,8 @@ impl LinkedPty {
 
     /// The baud rate the client last set on the slave, as seen from the master.
     ///
-    /// Read with `TCGETS2`, not `cfgetospeed`: the `serialport` crate sets speeds the termios2
-    /// way (`BOTHER` and a number), which the legacy call cannot express. The kernel fills
+    /// Read with `TCGETS2`, not `cfgetospeed`: [`crate::serial`] sets speeds the termios2 way
+    /// (`BOTHER` and a number), which the legacy call cannot express. The kernel fills
     /// `c_ospeed` from the `Bxxx` code when a client used the legacy call, so both work.
     pub fn client_baud(&self) -> Result<u32, PtyError> {
         use std::os::fd::AsRawFd;
