@@ -82,9 +82,9 @@ pub enum OpenError {
     Serial {
         /// Where.
         endpoint: String,
-        /// The serial library's error.
+        /// Which step failed on which port, and the OS's reason.
         #[source]
-        source: tokio_serial::Error,
+        source: kiosk_hal::SerialError,
     },
     /// The USB device could not be found or claimed.
     #[error("printer on {endpoint}: {source}")]
@@ -103,12 +103,7 @@ impl OpenError {
     pub fn is_absent(&self) -> bool {
         match self {
             Self::Io { source, .. } => io_absent(source),
-            // The serial library reports a missing node as an I/O "not found".
-            Self::Serial { source, .. } => matches!(
-                source.kind,
-                tokio_serial::ErrorKind::NoDevice
-                    | tokio_serial::ErrorKind::Io(io::ErrorKind::NotFound)
-            ),
+            Self::Serial { source, .. } => source.is_absent(),
             Self::Usb { source, .. } => *source == crate::usb::UsbOpenError::Absent,
         }
     }
@@ -152,17 +147,20 @@ pub async fn open(
     };
     match endpoint {
         Endpoint::Serial { path, baud } => {
-            let builder = tokio_serial::new(path.to_string_lossy(), *baud)
-                .data_bits(tokio_serial::DataBits::Eight)
-                .parity(tokio_serial::Parity::None)
-                .stop_bits(tokio_serial::StopBits::One)
-                .flow_control(tokio_serial::FlowControl::None);
-            let port =
-                tokio_serial::SerialStream::open(&builder).map_err(|source| OpenError::Serial {
-                    endpoint: name.clone(),
+            let serial_err = |source| OpenError::Serial {
+                endpoint: name.clone(),
+                source,
+            };
+            let port = kiosk_hal::SerialPort::open_nonblocking(path, *baud).map_err(serial_err)?;
+            let link = SerialLink::new(port).map_err(|source| OpenError::Serial {
+                endpoint: name.clone(),
+                source: kiosk_hal::SerialError {
+                    path: path.clone(),
+                    what: "registering with the reactor".into(),
                     source,
-                })?;
-            Ok(Box::new(port))
+                },
+            })?;
+            Ok(Box::new(link))
         }
         Endpoint::Device(path) => Ok(Box::new(DeviceFile::open(path).map_err(io_err)?)),
         Endpoint::Tcp(addr) => {
@@ -253,5 +251,91 @@ impl AsyncWrite for DeviceFile {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// How often a flush looks whether the UART has sent everything: ~10 bytes at 9600 baud.
+const DRAIN_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A serial port (raw 8N1, non-blocking) driven by the reactor.
+///
+/// A flush waits until the bytes have left the UART, as `tcdrain` would, but without
+/// blocking a runtime thread for the seconds a long job takes at 9600 baud: it looks at the
+/// driver's output queue every [`DRAIN_POLL`] instead.
+pub struct SerialLink {
+    fd: AsyncFd<kiosk_hal::SerialPort>,
+    drain_wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl SerialLink {
+    /// Registers a port opened with [`kiosk_hal::SerialPort::open_nonblocking`]; must be
+    /// called within a tokio runtime.
+    pub fn new(port: kiosk_hal::SerialPort) -> io::Result<Self> {
+        // SAFETY: `SerialPort` owns its descriptor (a `File`), never closes or replaces it
+        // while alive, and `as_raw_fd` always returns that one; the `AsyncFd` owns the port.
+        let fd = unsafe { AsyncFd::register(port) }.map_err(io::Error::from)?;
+        Ok(Self {
+            fd,
+            drain_wait: None,
+        })
+    }
+}
+
+impl AsyncRead for SerialLink {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            match guard.try_io(|inner| inner.get_ref().read(unfilled)) {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(err)) => return Poll::Ready(Err(err)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SerialLink {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
+            match guard.try_io(|inner| inner.get_ref().write(buf)) {
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if let Some(wait) = self.drain_wait.as_mut() {
+                ready!(wait.as_mut().poll(cx));
+                self.drain_wait = None;
+            }
+            let queued = self
+                .fd
+                .get_ref()
+                .output_queued()
+                .map_err(|err| io::Error::new(err.source.kind(), err))?;
+            if queued == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            self.drain_wait = Some(Box::pin(tokio::time::sleep(DRAIN_POLL)));
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
     }
 }

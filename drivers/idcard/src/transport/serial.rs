@@ -1,9 +1,9 @@
 //! Serial transport (RS-232 or USB-serial), 8N1, blocking: run it on a blocking thread.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use serialport::{ClearBuffer, DataBits, FlowControl, Parity, SerialPort, StopBits};
+use kiosk_hal::serial::SerialPort;
 
 use super::{Transport, TransportError};
 use crate::frame::{self, Boundary};
@@ -19,29 +19,22 @@ pub const AUTO_BAUD_RATES: [u32; 5] = [115_200, 57_600, 38_400, 19_200, 9_600];
 /// A reader on a serial port.
 pub struct SerialTransport {
     path: String,
-    port: Box<dyn SerialPort>,
-    baud: u32,
+    port: SerialPort,
     pending: Vec<u8>,
 }
 
 impl SerialTransport {
     /// Opens the port at a fixed speed.
     pub fn open(path: &str, baud: u32) -> Result<Self, TransportError> {
-        let port = serialport::new(path, baud)
-            .data_bits(DataBits::Eight)
-            .parity(Parity::None)
-            .stop_bits(StopBits::One)
-            .flow_control(FlowControl::None)
-            .timeout(Duration::from_millis(20))
-            .open()
-            .map_err(|e| TransportError::Open {
-                port: path.to_string(),
-                reason: e.to_string(),
-            })?;
+        // The step that failed ("opening", "taking exclusive access") and the OS's reason;
+        // the port is named by `port` already.
+        let port = SerialPort::open(path, baud).map_err(|e| TransportError::Open {
+            port: path.to_string(),
+            reason: format!("{}: {}", e.what, e.source),
+        })?;
         Ok(Self {
             path: path.to_string(),
             port,
-            baud,
             // Room for the largest frame and a chunk more: growing would leave copies of card
             // data behind in freed allocations that nothing wipes.
             pending: Vec::with_capacity(PENDING_CAPACITY),
@@ -50,16 +43,14 @@ impl SerialTransport {
 
     /// The speed the port is set to.
     pub fn baud(&self) -> u32 {
-        self.baud
+        self.port.baud()
     }
 
     /// Changes the speed.
     pub fn set_baud(&mut self, baud: u32) -> Result<(), TransportError> {
         self.port
-            .set_baud_rate(baud)
-            .map_err(|e| TransportError::Io(e.to_string()))?;
-        self.baud = baud;
-        Ok(())
+            .set_baud(baud)
+            .map_err(|e| TransportError::Io(e.to_string()))
     }
 }
 
@@ -72,11 +63,14 @@ impl Transport for SerialTransport {
         // A late answer to an earlier, timed-out request must not be taken for this one's.
         self.pending.clear();
         self.port
-            .clear(ClearBuffer::Input)
+            .discard_input()
             .map_err(|e| TransportError::Io(e.to_string()))?;
-        self.port
+        (&self.port)
             .write_all(frame)
-            .and_then(|()| self.port.flush())
+            .map_err(|e| TransportError::Io(format!("{}: writing: {e}", self.path)))?;
+        // The request is on the wire before the reply's timeout starts counting.
+        self.port
+            .drain()
             .map_err(|e| TransportError::Io(e.to_string()))
     }
 
@@ -108,11 +102,16 @@ impl Transport for SerialTransport {
                     received: std::mem::take(&mut self.pending),
                 });
             }
-            match self.port.read(chunk.as_mut_slice()) {
-                Ok(0) => return Err(TransportError::Io("port closed".into())),
-                Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::Interrupted => {
+            // Short waits, so the deadline is checked often; a timeout here is not an error.
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(20));
+            match self.port.read_timeout(chunk.as_mut_slice(), wait) {
+                Ok(Some(0)) => {
+                    return Err(TransportError::Io(format!("{}: port closed", self.path)));
                 }
+                Ok(Some(n)) => self.pending.extend_from_slice(&chunk[..n]),
+                Ok(None) => {}
                 Err(e) => return Err(TransportError::Io(e.to_string())),
             }
         }
