@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod identity;
+pub mod release;
 pub mod state;
 pub mod store;
 pub mod sync;

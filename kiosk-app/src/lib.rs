@@ -13,5 +13,13 @@ pub mod status;
 pub mod systemd;
 pub mod ui_bridge;
 
-/// The running software's version, as reported to central and shown to technicians.
+/// The version this build was compiled as.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The running software's version, as reported to central, to the update agent's health gate
+/// and to technicians: the release folder the app runs from (`kiosk_core::release`), or the
+/// build's version outside the agent's layout.
+pub fn version() -> &'static str {
+    static RUNNING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RUNNING.get_or_init(|| kiosk_core::release::running_version(VERSION))
+}

@@ -15,6 +15,8 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use kiosk_system_tests::binaries::cargo_bin;
+use kiosk_system_tests::central::{Central, create_token, json, start_fresh};
+use kiosk_system_tests::db::CentralDb;
 use kiosk_system_tests::vm::{Image, Machine, SERIAL_ID_PATH, Vm};
 
 /// The panel of the machine: a common 10.1" kiosk panel's mode.
@@ -22,8 +24,12 @@ const SCREEN: (u32, u32) = (1280, 800);
 /// Boot of a Debian kernel and systemd under TCG on two cores, with room for a slow machine.
 const BOOT: Duration = Duration::from_secs(300);
 
+fn image_dir() -> Option<PathBuf> {
+    std::env::var_os("KIOSK_APPLIANCE_IMAGE").map(PathBuf::from)
+}
+
 fn image() -> Option<Image> {
-    let Some(dir) = std::env::var_os("KIOSK_APPLIANCE_IMAGE") else {
+    let Some(dir) = image_dir() else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "CI must run the appliance test: set KIOSK_APPLIANCE_IMAGE (scripts/appliance-test)"
@@ -63,7 +69,10 @@ fn wait_for_path(path: &Path) {
 /// it), the receipt printer and the ticket dispenser on TCP, which the guest reaches at
 /// 10.0.2.2.
 struct Simulators {
-    _running: Vec<Killed>,
+    _reader: Killed,
+    printers: Vec<Killed>,
+    sim: PathBuf,
+    dir: PathBuf,
     idcard: PathBuf,
     printer_port: u16,
     dispenser_port: u16,
@@ -99,18 +108,31 @@ fn simulators(dir: &Path) -> Simulators {
     let reader = Killed(reader);
     wait_for_path(&idcard);
     let (printer_port, dispenser_port) = (free_port(), free_port());
-    let dispenser_paper = dir.join("dispenser");
-    let running = vec![
-        reader,
-        printer(&sim, printer_port, &dir.join("receipts")),
-        printer(&sim, dispenser_port, &dispenser_paper),
-    ];
-    Simulators {
-        _running: running,
+    let mut sims = Simulators {
+        _reader: reader,
+        printers: Vec::new(),
+        sim,
+        dir: dir.to_owned(),
         idcard,
         printer_port,
         dispenser_port,
-        dispenser_paper,
+        dispenser_paper: dir.join("dispenser"),
+    };
+    sims.power_printers();
+    sims
+}
+
+impl Simulators {
+    /// Switches the printers on (again): a kiosk's printers are built into its case and on
+    /// its power supply, so a power cut cuts them too, and their network links start afresh.
+    /// (A printer left running would still hold the connection of the kiosk that vanished,
+    /// and take no other: one connection at a time, as on port 9100.)
+    fn power_printers(&mut self) {
+        self.printers.clear();
+        self.printers = vec![
+            printer(&self.sim, self.printer_port, &self.dir.join("receipts")),
+            printer(&self.sim, self.dispenser_port, &self.dispenser_paper),
+        ];
     }
 }
 
@@ -299,7 +321,7 @@ fn main_pid(vm: &mut Vm) -> u32 {
 fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_restarts_a_hung_app() {
     let Some(image) = image() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let sims = simulators(dir.path());
+    let mut sims = simulators(dir.path());
     let sound = dir.path().join("sound.wav");
     let machine = Machine {
         screen: SCREEN,
@@ -411,6 +433,7 @@ fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_resta
         std::thread::sleep(Duration::from_millis(200));
     }
     vm.power_cycle().unwrap();
+    sims.power_printers();
     vm.login(BOOT).unwrap();
     wait_ready(&mut vm, 1);
     let held = records_to_send(&mut vm);
@@ -445,5 +468,270 @@ fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_resta
         Duration::from_secs(180),
     )
     .unwrap();
+
+    updates_from_central(&mut vm, dir.path());
     eprintln!("whole test {:?}", started.elapsed());
+}
+
+/// The maintenance window, in UTC (the guest's clock is the host's): from an hour ago to two
+/// hours ahead, so that the agent may switch now, as it would at night in a hall.
+fn window_around_now() -> String {
+    let now = chrono::Utc::now();
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    format!(
+        "{}-{}",
+        at(now - chrono::Duration::hours(1)),
+        at(now + chrono::Duration::hours(2))
+    )
+}
+
+/// A release artifact (gzip tar) holding `app` as `bin/kiosk-app`.
+fn artifact(dir: &Path, version: &str, app: &Path) -> PathBuf {
+    let stage = dir.join(format!("release-{version}"));
+    std::fs::create_dir_all(stage.join("bin")).unwrap();
+    std::fs::copy(app, stage.join("bin/kiosk-app")).unwrap();
+    let out = dir.join(format!("kiosk-{version}.tar.gz"));
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(&stage)
+        .args(["--owner=0", "--group=0", "-czf"])
+        .arg(&out)
+        .arg("bin")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+/// The app the kiosk package installs, out of the `.deb` the image was built with, without
+/// its debug information (as a release carries it).
+fn packaged_app(dir: &Path) -> PathBuf {
+    let debs = image_dir().unwrap().join("../debs");
+    let deb = std::fs::read_dir(&debs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("hall-kiosk_"))
+        })
+        .unwrap_or_else(|| panic!("no hall-kiosk package in {}", debs.display()));
+    let app = dir.join("kiosk-app");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "dpkg-deb --fsys-tarfile \"$1\" | tar -xO --wildcards './opt/kiosk/releases/*/bin/kiosk-app' > \"$2\" \
+             && strip --strip-debug \"$2\" && chmod 0755 \"$2\"",
+        )
+        .args(["extract", deb.to_str().unwrap(), app.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "the app out of {}", deb.display());
+    app
+}
+
+/// Publishes `artifact` as `version`, signed with the ops key, and rolls it out to every
+/// kiosk.
+fn publish(central: &Central, dir: &Path, version: &str, artifact: &Path) {
+    let exe = cargo_bin("central", "central").unwrap();
+    let key = dir.join("ops.pem");
+    json(
+        &exe,
+        central.db(),
+        &[
+            "release",
+            "publish",
+            artifact.to_str().unwrap(),
+            "--version",
+            version,
+            "--min-version",
+            "0.1.0",
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    json(
+        &exe,
+        central.db(),
+        &["rollout", "start", "--release", version, "--percent", "100"],
+    )
+    .unwrap();
+}
+
+/// What central recorded of the kiosk's updates: (version, outcome, reason), once `expected`
+/// rows have arrived through the kiosk's outbox.
+fn update_results(central: &Central, expected: usize) -> Vec<(String, String, String)> {
+    let db = CentralDb::new(central.db());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let rows: Vec<(String, String, String)> = db
+            .rows("SELECT version, outcome, reason FROM update_results ORDER BY occurred_at")
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let text = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+                (text(0), text(1), text(2))
+            })
+            .collect();
+        if rows.len() >= expected || Instant::now() > deadline {
+            return rows;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Runs one round of the update agent under its own unit, as its timer would, and waits for
+/// it to end; returns what the agent said in the journal.
+fn agent_round(vm: &mut Vm) -> String {
+    // systemd counts every start of the app against its start limit (5 in 10 min); on a kiosk
+    // the last restarts were hours before a night's update, here minutes: start counting
+    // afresh, as then.
+    // `systemctl start` of a oneshot returns when the round has ended, gate and all.
+    let (status, out) = vm
+        .sh_status(
+            "systemctl reset-failed kiosk-app.service; systemctl start kiosk-update.service",
+            Duration::from_secs(900),
+        )
+        .unwrap();
+    assert_eq!(status, 0, "kiosk-update.service failed: {out}");
+    vm.sh(
+        "journalctl -b -u kiosk-update.service -u kiosk-rollback.service --no-pager | tail -60",
+        Duration::from_secs(30),
+    )
+    .unwrap()
+}
+
+fn current_release(vm: &mut Vm) -> String {
+    vm.sh("readlink /opt/kiosk/current", Duration::from_secs(30))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A technician enrols the kiosk with a central on the host; ops publish a release, which the
+/// agent installs under its unit and commits once the new app reports itself healthy; then a
+/// release whose app cannot start, which systemd gives up on, and its failure path switches
+/// back. Central hears both outcomes from the kiosk.
+fn updates_from_central(vm: &mut Vm, dir: &Path) {
+    let work = dir.join("central");
+    std::fs::create_dir_all(&work).unwrap();
+    let exe = cargo_bin("central", "central").unwrap();
+    let central = start_fresh(&exe, &work).unwrap();
+    let token = create_token(&exe, central.db(), "hall-vm", "虚拟机政务服务中心").unwrap();
+    let url = format!("http://10.0.2.2:{}", central.addr().port());
+    let enrolled = vm
+        .sh(
+            &format!(
+                "kioskctl provision --central {url} --insecure-http --token {token} --hostname kiosk-vm --json"
+            ),
+            Duration::from_secs(120),
+        )
+        .unwrap();
+    assert!(enrolled.contains("kiosk_id"), "{enrolled}");
+    // The hall's maintenance window, opened now.
+    vm.sh(
+        &format!(
+            "printf '\\n[update]\\nwindow = \"{}\"\\nutc_offset = \"+00:00\"\\nhealth_deadline_secs = 300\\n' >> /etc/kiosk/kiosk.toml",
+            window_around_now()
+        ),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    vm.sh(
+        "systemctl reset-failed kiosk-app.service; systemctl restart kiosk-app.service",
+        Duration::from_secs(120),
+    )
+    .unwrap();
+    vm.sh_until(
+        "grep -q '\"central_reached\": *true' /var/lib/kiosk/state.json \
+         && grep -q '\"devices_ready\": *true' /var/lib/kiosk/state.json",
+        Duration::from_secs(180),
+    )
+    .unwrap_or_else(|e| {
+        let log = vm.sh_status(
+            "cat /etc/kiosk/kiosk.toml; cat /var/lib/kiosk/state.json; journalctl -b -u kiosk-app --no-pager | tail -30",
+            Duration::from_secs(30),
+        );
+        panic!("the kiosk never reached central with its devices ready: {e:#}\n{log:?}")
+    });
+
+    // A good release: the packaged app, published as 0.2.0.
+    let app = packaged_app(dir);
+    publish(&central, &work, "0.2.0", &artifact(dir, "0.2.0", &app));
+    let said = agent_round(vm);
+    assert_eq!(current_release(vm), "releases/0.2.0", "{said}");
+    let state = vm
+        .sh("cat /var/lib/kiosk/state.json", Duration::from_secs(30))
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_str(state.trim()).unwrap();
+    assert_eq!(
+        state["version"], "0.2.0",
+        "the new app reports: {state}\n{said}"
+    );
+    let agent = vm
+        .sh("cat /opt/kiosk/agent.json", Duration::from_secs(30))
+        .unwrap();
+    let agent: serde_json::Value = serde_json::from_str(agent.trim()).unwrap();
+    assert_eq!(agent["previous"], "0.1.0", "{agent}\n{said}");
+    assert!(agent["pending"].is_null(), "{agent}");
+    let results = update_results(&central, 1);
+    assert_eq!(
+        results,
+        vec![("0.2.0".into(), "committed".into(), String::new())],
+        "{said}"
+    );
+    eprintln!("0.2.0 installed and committed");
+    let sync = vm
+        .sh(
+            "kioskctl sync status --json --data /var/lib/kiosk",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    eprintln!("SYNC {sync}");
+
+    // A bad release: its app exits at once. systemd restarts it until its start limit, then
+    // kiosk-rollback.service ends the agent's gate, which switches back to 0.2.0.
+    let broken = dir.join("broken-app");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho 'kiosk-app 0.3.0: cannot open its assets' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    publish(&central, &work, "0.3.0", &artifact(dir, "0.3.0", &broken));
+    let good = main_pid(vm);
+    let said = agent_round(vm);
+    assert_eq!(current_release(vm), "releases/0.2.0", "{said}");
+    let failure_path = vm
+        .sh(
+            "journalctl -b -u kiosk-app.service -u kiosk-rollback.service --no-pager",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert!(
+        failure_path.contains("Start request repeated too quickly")
+            || failure_path.contains("start-limit-hit"),
+        "systemd did not give up on 0.3.0:\n{failure_path}\nthe agent said:\n{said}"
+    );
+    // 0.2.0 runs again, in a new process that has reported itself.
+    vm.sh_until(
+        &format!(
+            "pid=$(systemctl show -P MainPID kiosk-app) && test \"$pid\" != 0 -a \"$pid\" != {good} \
+             && grep -q \"\\\"pid\\\": *$pid,\" /var/lib/kiosk/state.json \
+             && grep -q '\"version\": *\"0.2.0\"' /var/lib/kiosk/state.json"
+        ),
+        Duration::from_secs(180),
+    )
+    .unwrap();
+    let results = update_results(&central, 2);
+    assert_eq!(
+        results.get(1),
+        Some(&(
+            "0.3.0".to_string(),
+            "rolled_back".to_string(),
+            "start_limit_hit".to_string()
+        )),
+        "{results:?}\n{said}"
+    );
+    eprintln!("0.3.0 rolled back by systemd's failure path");
 }

@@ -73,6 +73,12 @@ fn device_reports(healths: Vec<DeviceHealth>) -> Vec<DeviceReport> {
         .collect()
 }
 
+/// The release this process runs (`kiosk_core::release`), looked up once.
+fn running_version() -> &'static str {
+    static RUNNING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RUNNING.get_or_init(|| kiosk_core::release::running_version(env!("CARGO_PKG_VERSION")))
+}
+
 /// Queues a `health_report` event: version, devices, backlog, quarantine, free disk, and
 /// whether a citizen is at the kiosk.
 pub(super) async fn report(
@@ -85,7 +91,7 @@ pub(super) async fn report(
     let store = store.clone();
     let result = blocking(move || {
         let report = HealthReport {
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: running_version().into(),
             devices,
             backlog: store.backlog()?,
             disk_free_bytes: kiosk_core::store::free_bytes(&data_dir).unwrap_or(0),
