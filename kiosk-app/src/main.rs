@@ -93,13 +93,20 @@ fn main() -> ExitCode {
     // logging is up, which only the file configures, so that what was applied is logged. The
     // snapshot of the bundles comes first: one stored after it is seen as new, never missed.
     let bundles = bundles::Snapshot::take(&config.kiosk.data_dir);
+    // The technician page's device choices over the file's (never in simulate mode, whose
+    // devices are the simulators).
+    let as_read = (!cli.simulate).then(|| config.clone());
+    let config = match &as_read {
+        Some(_) => with_local_devices(config),
+        None => config,
+    };
     let file_config = config.clone();
     let config = config.in_force();
     #[cfg(feature = "simulate")]
     if cli.headless_run.headless {
         return kiosk_journeys::headless::run_cli(config, &cli.headless_run);
     }
-    match run(cli, config, started, (bundles, file_config)) {
+    match run(cli, config, started, (bundles, file_config), as_read) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("kiosk-app stopped: {e:#}");
@@ -113,8 +120,10 @@ fn run(
     config: Config,
     started: Instant,
     (bundles, file_config): (bundles::Snapshot, Config),
+    as_read: Option<Config>,
 ) -> anyhow::Result<()> {
-    let options = ShellOptions::from_config(&config);
+    let mut options = ShellOptions::from_config(&config);
+    options.technician.file_config = as_read.map(Box::new);
 
     if let Some(dir) = &cli.screenshots {
         let sizes = if cli.size.is_empty() {
@@ -135,7 +144,8 @@ fn run(
     // this process has one thread.
     let drawn_on = display::select(&config.ui, cli.windowed).context("cannot open the display")?;
     tracing::info!(
-        version = VERSION,
+        version = kiosk_app::version(),
+        build = VERSION,
         kiosk = config.kiosk.id.as_deref().unwrap_or("-"),
         "kiosk starting {}",
         drawn_on.describe()
@@ -152,7 +162,7 @@ fn run(
     // The state file (contract E) for the update agent and kioskctl.
     let (state, _state_writer) = {
         let _runtime = runtime.enter();
-        StatePublisher::start(config.kiosk.data_dir.clone(), VERSION)
+        StatePublisher::start(config.kiosk.data_dir.clone(), kiosk_app::version())
     };
 
     let shell = Shell::new(options).context("cannot open the UI")?;
@@ -160,6 +170,13 @@ fn run(
     // New bundles from central are applied by restarting in place, but never under a citizen:
     // the restart waits for the session to end.
     let restart = Arc::new(RestartGate::default());
+    // A connection chosen on the technician page: the devices are opened at start, so start
+    // again (no citizen is being served while the page is open).
+    let gate = restart.clone();
+    shell.technician().set_restart_action(move || {
+        gate.pending.store(true, Ordering::SeqCst);
+        let _ = slint::quit_event_loop();
+    });
     let gate = restart.clone();
     shell.on_session_change(move |active| {
         session_state.session_active(active);
@@ -278,10 +295,42 @@ fn run(
     }
     runtime.shutdown_timeout(Duration::from_secs(2));
     if restart.pending.load(Ordering::SeqCst) {
-        tracing::info!("restarting in place to apply central's new bundles");
+        tracing::info!("restarting in place to apply new bundles or device connections");
         return Err(bundles::exec_self());
     }
     Ok(())
+}
+
+/// `config` with the connections chosen on the technician page (`<data_dir>/devices.toml`)
+/// that still apply; each choice is logged with what became of it. A broken file of choices
+/// is logged and ignored: kiosk.toml alone still makes a working kiosk.
+fn with_local_devices(config: Config) -> Config {
+    use kiosk_app::config::{Applied, LocalDevices};
+    let local = match LocalDevices::read(&config.kiosk.data_dir) {
+        Ok(local) => local,
+        Err(error) => {
+            tracing::error!(%error, "the technician page's device choices are ignored");
+            return config;
+        }
+    };
+    let (config, applied) = local.apply(config);
+    for outcome in applied {
+        match outcome {
+            Applied::Used(role, link) => {
+                tracing::info!(device = role.key(), %link, "using the connection chosen on the technician page")
+            }
+            Applied::Outdated(role) => tracing::warn!(
+                device = role.key(),
+                "kiosk.toml's section changed after the technician page's choice; kiosk.toml wins"
+            ),
+            Applied::Refused(role, why) => tracing::error!(
+                device = role.key(),
+                %why,
+                "the technician page's choice is not used"
+            ),
+        }
+    }
+    config
 }
 
 /// `1366x768` (or `1366×768`) as a size; the window is at least 800×600.

@@ -7,53 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use common::{find, pump_until, settle, start_shell_with, tap, visible};
+use common::{
+    hold_hall_name, pin_hash, pump_until, settle, start_shell_with, tap, type_pin, visible,
+};
 use i_slint_backend_testing::mock_elapsed_time;
 use kiosk_app::config::Config;
-use kiosk_app::ui_bridge::{PinState, Shell, TechStage, TechnicianAdapter};
-use slint::platform::{PointerEventButton, WindowEvent};
+use kiosk_app::ui_bridge::{PinState, TechStage, TechnicianAdapter};
 use slint::{ComponentHandle, Model};
-
-/// An argon2id PHC string as `kioskctl technician set-pin` writes it, with small parameters
-/// so the debug build checks it quickly (the verifier reads them from the string).
-fn pin_hash(pin: &str) -> String {
-    let params = argon2::Params::new(1024, 1, 1, None).unwrap();
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap();
-    argon
-        .hash_password(pin.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
-
-/// Holds a finger on the hall name for `secs` seconds.
-fn hold_hall_name(shell: &Shell, secs: u64) {
-    let name = find(shell, "东城区政务服务中心")
-        .into_iter()
-        .next()
-        .unwrap();
-    let (at, size) = (name.absolute_position(), name.size());
-    let centre = slint::LogicalPosition::new(at.x + size.width / 2.0, at.y + size.height / 2.0);
-    let window = shell.window().window();
-    window.dispatch_event(WindowEvent::PointerPressed {
-        position: centre,
-        button: PointerEventButton::Left,
-    });
-    settle();
-    mock_elapsed_time(Duration::from_secs(secs));
-    window.dispatch_event(WindowEvent::PointerReleased {
-        position: centre,
-        button: PointerEventButton::Left,
-    });
-    settle();
-}
-
-fn type_pin(shell: &Shell, pin: &str) {
-    for digit in pin.chars() {
-        tap(shell, &digit.to_string());
-    }
-}
 
 #[test]
 fn the_technician_opens_the_mode_with_the_pin_and_wrong_pins_lock_it() {

@@ -7,6 +7,7 @@
 //! - [`relay`]: a relay that can be switched off and on (a kiosk's network down).
 //! - [`ledger`]: what central stored, read from its database, checked against what was sent.
 //! - [`db`]: central's tables read on either backend (SQLite, PostgreSQL).
+//! - [`sysfs`]: a kiosk's sysfs and `/dev` in a folder, for what reads them.
 //! - [`vm`]: a kiosk appliance in a QEMU virtual machine (serial console, QMP).
 //! - [`kiosk`]: kiosks as processes (`kioskctl provision`, `kiosk-app --headless`) and what
 //!   their printer emulators printed.
@@ -19,4 +20,5 @@ pub mod kiosk;
 pub mod ledger;
 pub mod proxy;
 pub mod relay;
+pub mod sysfs;
 pub mod vm;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 mod central;
 mod journeys;
+mod local_devices;
 mod technician;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,9 @@ mod usb;
 pub use central::{CENTRAL_KEYS, applied_central_path};
 pub use journeys::{JourneysSection, QueueSection, VoiceSection};
 
+pub use local_devices::{
+    Applied, Choice, LOCAL_DEVICES_FILE, Link, LocalDevices, LocalDevicesError, Role, fingerprint,
+};
 pub use technician::TechnicianSection;
 pub use usb::{UsbId, UsbIdError};
 

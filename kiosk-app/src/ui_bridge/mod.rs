@@ -5,6 +5,7 @@
 // `global::<…>()` says nothing a reader needs.
 #![allow(elided_lifetimes_in_paths)]
 
+pub mod links;
 mod samples;
 mod screens;
 mod shell;
@@ -17,8 +18,8 @@ pub mod offscreen;
 pub use kiosk_ui::{
     AppWindow, Device, HelpState, JChoice, JField, JGuide, JMaterial, JPage, JPageCheck, JPair,
     JProgressRow, JTicket, JourneyAdapter, Notice, NoticeKind, Page, Paging, PinState,
-    ProgressRowKind, ShellAdapter, SimAdapter, TechCheck, TechDevice, TechStage, TechnicianAdapter,
-    Theme,
+    ProgressRowKind, ShellAdapter, SimAdapter, TechCheck, TechDevice, TechLink, TechStage,
+    TechnicianAdapter, Theme,
 };
 pub use screens::{CommandSink, JourneyBridge};
 pub use shell::{Shell, ShellOptions};

@@ -105,9 +105,75 @@ const SCREENS: &[Screen] = &[
             })
         },
     },
+    Screen {
+        name: "technician",
+        set: |w| technician_do(w, false),
+    },
+    Screen {
+        name: "technician-links",
+        set: |w| technician_do(w, true),
+    },
 ];
 
+/// Technician mode on a kiosk whose reader is on a serial adapter and whose receipt printer
+/// is unplugged; with `choosing`, the reader's connections found on the box.
+fn technician_do(w: &slint::Weak<super::AppWindow>, choosing: bool) {
+    use super::{TechDevice, TechLink, TechStage, TechnicianAdapter};
+    let Some(w) = w.upgrade() else { return };
+    let a = w.global::<TechnicianAdapter>();
+    a.set_stage(TechStage::Open);
+    a.set_kiosk_id("BJ-DC-0007".into());
+    a.set_version("0.2.0".into());
+    a.set_central_url("https://zwfw-kiosk.example.gov.cn".into());
+    a.set_central_reachable(true);
+    a.set_last_sync("2026-12-04 09:41".into());
+    a.set_backlog("0".into());
+    let device = |device, ok, detail: &str, transport: &str, link: &str| TechDevice {
+        device,
+        ok,
+        detail: detail.into(),
+        transport: transport.into(),
+        link: link.into(),
+    };
+    a.set_devices(ModelRc::new(VecModel::from(vec![
+        device(
+            Device::IdcardReader,
+            true,
+            "SAM 05.01",
+            "serial",
+            "/dev/kiosk/idcard",
+        ),
+        device(
+            Device::Printer,
+            false,
+            "absent: /dev/usb/lp0",
+            "node",
+            "/dev/usb/lp0",
+        ),
+        device(Device::Dispenser, true, "paper ok", "usb", "usb 0416:5011"),
+    ])));
+    if choosing {
+        let link = |transport: &str, place: &str, about: &str, current| TechLink {
+            transport: transport.into(),
+            place: place.into(),
+            about: about.into(),
+            current,
+        };
+        a.set_links(ModelRc::new(VecModel::from(vec![
+            link("serial", "/dev/kiosk/idcard", "ttyUSB0, ch341-uart", true),
+            link("usb", "0400:c35a", "GA 467 SAM ID-card reader", false),
+            link("serial", "/dev/ttyS0", "ttyS0, serial8250", false),
+        ])));
+        a.set_choosing(Device::IdcardReader);
+    }
+}
+
 fn reset(w: &slint::Weak<super::AppWindow>) {
+    if let Some(w) = w.upgrade() {
+        let a = w.global::<super::TechnicianAdapter>();
+        a.set_stage(super::TechStage::Closed);
+        a.set_choosing(Device::None);
+    }
     adapter_do(w, |a| {
         a.set_page(Page::Home);
         a.set_help_state(HelpState::Hidden);

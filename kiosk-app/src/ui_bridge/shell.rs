@@ -44,17 +44,19 @@ impl ShellOptions {
         Self {
             hall: config.hall.clone(),
             ui: config.ui.clone(),
-            kiosk_label: format!("{kiosk_id} · v{}", crate::VERSION),
+            kiosk_label: format!("{kiosk_id} · v{}", crate::version()),
             voice: config.voice.clone(),
             technician: TechnicianOptions {
                 settings: config.technician.clone(),
                 central_url: config.central.as_ref().map(|c| c.url.clone()),
                 kiosk_id,
-                version: crate::VERSION.into(),
+                version: crate::version().into(),
                 data_dir: config.kiosk.data_dir.clone(),
                 devices: config.devices.clone(),
                 central: config.central.clone(),
                 config: Some(Box::new(config.clone())),
+                file_config: None,
+                device_roots: kioskctl::devices::Roots::default(),
             },
         }
     }

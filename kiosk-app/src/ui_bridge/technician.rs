@@ -9,8 +9,13 @@ use std::time::Duration;
 
 use slint::{ComponentHandle, ModelRc, Timer, TimerMode, VecModel};
 
-use super::{AppWindow, PinState, TechCheck, TechDevice, TechStage, TechnicianAdapter, device_of};
+use super::links::{self, Offer};
+use super::{
+    AppWindow, Device, PinState, TechCheck, TechDevice, TechLink, TechStage, TechnicianAdapter,
+    device_of,
+};
 use crate::config::{CentralSection, DevicesSection, TechnicianSection};
+use crate::config::{LocalDevices, Role};
 use crate::status::{Connectivity, KioskStatus};
 
 /// The longest PIN `kioskctl technician set-pin` accepts.
@@ -40,6 +45,11 @@ pub struct TechnicianOptions {
     /// The whole configuration, for `kioskctl`'s self-test; without it the app's own probes
     /// are the self-test.
     pub config: Option<Box<crate::config::Config>>,
+    /// `kiosk.toml` as read, before the page's own device choices: what a new choice is made
+    /// against. Without it (simulate mode) connections cannot be changed on the page.
+    pub file_config: Option<Box<crate::config::Config>>,
+    /// Where sysfs and `/dev` are, for the connections the page offers.
+    pub device_roots: kioskctl::devices::Roots,
 }
 
 /// One line of a self-test report.
@@ -71,6 +81,10 @@ pub struct Technician {
     test_timer: Timer,
     test_ticket: RefCell<Option<Action>>,
     selftest: RefCell<Option<Action>>,
+    // The device whose connection is being chosen, and what the chooser offers.
+    choosing: Cell<Option<Role>>,
+    offers: RefCell<Vec<Offer>>,
+    restart: RefCell<Option<Action>>,
     // The devices as the engine last reported them, for kioskctl's self-test (which must not
     // open the ports the engine owns).
     reported: std::sync::Arc<std::sync::Mutex<Vec<kiosk_hal::DeviceHealth>>>,
@@ -90,6 +104,9 @@ impl Technician {
             test_timer: Timer::default(),
             test_ticket: RefCell::new(None),
             selftest: RefCell::new(None),
+            choosing: Cell::new(None),
+            offers: RefCell::new(Vec::new()),
+            restart: RefCell::new(None),
             reported: std::sync::Arc::default(),
         });
         if let Some(config) = this.options.config.clone() {
@@ -160,6 +177,12 @@ impl Technician {
             })
         });
         let w = Rc::downgrade(&this);
+        adapter.on_change_link(move |device| with(&w, |t| t.open_chooser(device)));
+        let w = Rc::downgrade(&this);
+        adapter.on_pick_link(move |i| with(&w, |t| t.pick(i)));
+        let w = Rc::downgrade(&this);
+        adapter.on_cancel_link(move || with(&w, |t| t.close_chooser()));
+        let w = Rc::downgrade(&this);
         adapter.on_run_selftest(move || {
             with(&w, |t| {
                 t.touch();
@@ -173,6 +196,99 @@ impl Technician {
             })
         });
         this
+    }
+
+    /// What a connection chosen on the page does once it is kept: restart the app on it.
+    pub fn set_restart_action(&self, action: impl Fn() + 'static) {
+        *self.restart.borrow_mut() = Some(Box::new(action));
+    }
+
+    /// Lists the connections found for `device`, the one in use marked.
+    fn open_chooser(self: &Rc<Self>, device: Device) {
+        self.touch();
+        let role = match device {
+            Device::IdcardReader => Role::Idcard,
+            Device::Printer => Role::Printer,
+            Device::Dispenser => Role::Dispenser,
+            _ => return,
+        };
+        let mut note = String::new();
+        let found = if self.options.file_config.is_none() {
+            note = "simulate mode: the simulators' connections cannot be changed".into();
+            Vec::new()
+        } else {
+            // sysfs and /dev only: directory reads, no device is opened.
+            match kioskctl::devices::scan(&self.options.device_roots) {
+                Ok(inventory) => links::offers(&inventory, role),
+                Err(e) => {
+                    note = e.to_string();
+                    Vec::new()
+                }
+            }
+        };
+        let current = links::current(&self.options.devices, role);
+        let shown: Vec<TechLink> = found
+            .iter()
+            .map(|o| TechLink {
+                transport: o.transport.into(),
+                place: o.place.as_str().into(),
+                about: o.about.as_str().into(),
+                current: current.as_ref() == Some(&o.link),
+            })
+            .collect();
+        *self.offers.borrow_mut() = found;
+        self.choosing.set(Some(role));
+        self.ui(|a| {
+            a.set_links(ModelRc::new(VecModel::from(shown)));
+            a.set_choice_note(note.into());
+            a.set_choosing(device);
+        });
+    }
+
+    /// Keeps the chosen connection in the data folder and restarts on it.
+    fn pick(self: &Rc<Self>, index: i32) {
+        self.touch();
+        let (Some(role), Some(file)) = (self.choosing.get(), self.options.file_config.as_ref())
+        else {
+            return;
+        };
+        let Some(offer) = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.offers.borrow().get(i).cloned())
+        else {
+            return;
+        };
+        let data_dir = &self.options.data_dir;
+        // An unreadable file of choices is replaced: the page is where they are made.
+        let mut local = LocalDevices::read(data_dir).unwrap_or_default();
+        local.choose(file, role, offer.link.clone(), chrono::Utc::now());
+        match local.write(data_dir) {
+            Ok(()) => {
+                tracing::info!(
+                    device = role.key(),
+                    link = %offer.link.describe(),
+                    "technician chose a connection on the page; restarting to use it"
+                );
+                self.close_chooser();
+                if let Some(restart) = self.restart.borrow().as_ref() {
+                    restart();
+                }
+            }
+            Err(e) => {
+                tracing::error!(%e, "the technician's choice of connection could not be kept");
+                self.ui(|a| a.set_choice_note(format!("not kept: {e}").into()));
+            }
+        }
+    }
+
+    fn close_chooser(&self) {
+        self.choosing.set(None);
+        self.offers.borrow_mut().clear();
+        self.ui(|a| {
+            a.set_choosing(Device::None);
+            a.set_links(ModelRc::default());
+            a.set_choice_note("".into());
+        });
     }
 
     /// What "print test ticket" does; without it the button stays disabled.
@@ -441,6 +557,7 @@ impl Technician {
     }
 
     fn close(&self) {
+        self.close_chooser();
         self.pin.borrow_mut().clear();
         self.idle_timer.stop();
         if self.is_open() {

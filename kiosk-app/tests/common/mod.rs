@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+use argon2::password_hash::{PasswordHasher, SaltString};
 use i_slint_backend_testing::ElementHandle;
 use kiosk_app::config::Config;
 use kiosk_app::ui_bridge::{Shell, ShellOptions};
 use slint::ComponentHandle;
+use slint::platform::{PointerEventButton, WindowEvent};
 
 /// The simulate profile's shell on a 1920×1080 test window, shown.
 pub fn start_shell() -> Shell {
@@ -197,5 +199,45 @@ impl Kiosk {
         runtime.block_on(engine.shutdown());
         drop(shell);
         drop(dir);
+    }
+}
+
+/// An argon2id PHC string as `kioskctl technician set-pin` writes it, with small parameters
+/// so the debug build checks it quickly (the verifier reads them from the string).
+pub fn pin_hash(pin: &str) -> String {
+    let params = argon2::Params::new(1024, 1, 1, None).unwrap();
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap();
+    argon
+        .hash_password(pin.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+/// Holds a finger on the hall name for `secs` seconds.
+pub fn hold_hall_name(shell: &Shell, secs: u64) {
+    let name = find(shell, "东城区政务服务中心")
+        .into_iter()
+        .next()
+        .unwrap();
+    let (at, size) = (name.absolute_position(), name.size());
+    let centre = slint::LogicalPosition::new(at.x + size.width / 2.0, at.y + size.height / 2.0);
+    let window = shell.window().window();
+    window.dispatch_event(WindowEvent::PointerPressed {
+        position: centre,
+        button: PointerEventButton::Left,
+    });
+    settle();
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(secs));
+    window.dispatch_event(WindowEvent::PointerReleased {
+        position: centre,
+        button: PointerEventButton::Left,
+    });
+    settle();
+}
+
+pub fn type_pin(shell: &Shell, pin: &str) {
+    for digit in pin.chars() {
+        tap(shell, &digit.to_string());
     }
 }
