@@ -38,6 +38,15 @@ fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
+/// A fresh token of a ticket's public live page: 128 random bits, unguessable, and nothing
+/// of the citizen in it.
+fn live_token() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// The time of `ms` unix milliseconds, as stored by central.
 fn time_of(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or(StoreError::Corrupt("timestamp"))
@@ -166,13 +175,14 @@ async fn ticket_issued(
     // A row with an empty source was made by this kiosk's void that arrived first: fill it
     // in. Any other row is another ticket under this number, which must never be replaced.
     let done: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO tickets (hall_id, business_date, category, number, ticket_no, kiosk_id, priority, source, holder_hash, appointment_id, issued_at, event_id, unconfirmed) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+        "INSERT INTO tickets (hall_id, business_date, category, number, ticket_no, kiosk_id, priority, source, holder_hash, appointment_id, issued_at, event_id, unconfirmed, public_token) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (hall_id, business_date, category, number) DO UPDATE SET \
          ticket_no = excluded.ticket_no, priority = excluded.priority, \
          source = excluded.source, holder_hash = excluded.holder_hash, \
          appointment_id = excluded.appointment_id, issued_at = excluded.issued_at, \
-         event_id = excluded.event_id, unconfirmed = excluded.unconfirmed \
+         event_id = excluded.event_id, unconfirmed = excluded.unconfirmed, \
+         public_token = COALESCE(tickets.public_token, excluded.public_token) \
          WHERE tickets.source = '' AND tickets.kiosk_id = excluded.kiosk_id \
          RETURNING number",
     )
@@ -189,6 +199,7 @@ async fn ticket_issued(
     .bind(millis(t.issued_at))
     .bind(e.event_id.to_string())
     .bind(i64::from(t.unconfirmed))
+    .bind(live_token())
     .fetch_optional(&mut *conn)
     .await
     .doing("recording an issued ticket")?;

@@ -1,0 +1,293 @@
+//! The hall side told as stories (issue 16): windows calling their queues, recall, 过号,
+//! transfer, served, measured service times, the display board and a ticket's live state;
+//! on SQLite and PostgreSQL, with two central nodes calling on one database at once.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{Central, Kiosk, Outbox, acked, databases, today};
+use kiosk_api::EventOutcome;
+use kiosk_api::citizen::{TicketIssued, TicketPriority, ticket_no};
+
+use central::store::{NoShowAfter, QueuePolicy, WindowError};
+
+/// Ticket `n` of `kiosk`'s offline band in `category`, printed `secs` seconds ago.
+pub fn band_ticket(
+    kiosk: &Kiosk,
+    category: &str,
+    n: u32,
+    priority: TicketPriority,
+    secs: i64,
+) -> TicketIssued {
+    let number = kiosk.enrolment.number_band.first + n;
+    TicketIssued {
+        ticket_no: ticket_no(category, number),
+        category: category.into(),
+        number,
+        business_date: today(),
+        priority,
+        source: "band".into(),
+        issued_at: Utc::now() - Duration::seconds(secs),
+        holder_hash: None,
+        appointment_id: None,
+        unconfirmed: false,
+    }
+}
+
+async fn issue(kiosk: &Kiosk, outbox: &mut Outbox, tickets: &[TicketIssued]) {
+    let events: Vec<_> = tickets.iter().map(|t| outbox.event(t)).collect();
+    assert_eq!(
+        acked(kiosk, &events).await,
+        vec![EventOutcome::Stored; events.len()]
+    );
+}
+
+#[tokio::test]
+async fn windows_call_recall_no_show_transfer_and_serve_with_measured_waits() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let kiosk = central.kiosk().await;
+        let hall = kiosk.enrolment.hall_id.clone();
+        let store = &central.store;
+        let mut outbox = Outbox::new();
+        let a0 = band_ticket(&kiosk, "A", 0, TicketPriority::Normal, 600);
+        let a1 = band_ticket(&kiosk, "A", 1, TicketPriority::Normal, 500);
+        let a2 = band_ticket(&kiosk, "A", 2, TicketPriority::Appointment, 400);
+        let b0 = band_ticket(&kiosk, "B", 0, TicketPriority::Normal, 300);
+        issue(
+            &kiosk,
+            &mut outbox,
+            &[a0.clone(), a1.clone(), a2.clone(), b0.clone()],
+        )
+        .await;
+
+        // Nothing is called at a window nobody set up.
+        assert!(matches!(
+            store.call_at_window(&hall, 1, None, Utc::now()).await,
+            Err(WindowError::NoSuchWindow { .. })
+        ));
+        store.set_window(&hall, 1, &["A".into()]).await.unwrap();
+        store
+            .set_window(&hall, 2, &["A".into(), "B".into()])
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.call_at_window(&hall, 1, Some("B"), Utc::now()).await,
+            Err(WindowError::Category(_))
+        ));
+
+        // The checked-in appointment first, then by print time, across the window's queues.
+        let t0 = Utc::now();
+        let first = store
+            .call_at_window(&hall, 1, None, t0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.ticket_no, a2.ticket_no, "{}", db.name);
+        let second = store
+            .call_at_window(&hall, 2, None, t0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.ticket_no, a0.ticket_no, "{}", db.name);
+        let live_token = store
+            .ticket_token(&hall, today(), &a1.ticket_no)
+            .await
+            .unwrap()
+            .unwrap();
+        let live = store.ticket_live(&live_token, t0).await.unwrap().unwrap();
+        assert_eq!(
+            (live.state, live.ahead, live.wait_secs),
+            ("waiting", Some(0), None),
+            "{}: no ticket served yet, so no estimate",
+            db.name
+        );
+
+        // Window 2 serves a0 in 120 s: the first measured service time of queue A, which two
+        // windows serve, so each ticket ahead adds 60 s.
+        let served = store
+            .served(&hall, 2, t0 + Duration::seconds(120))
+            .await
+            .unwrap();
+        assert_eq!(served.ticket_no, a0.ticket_no);
+        let pace = store.service_pace(&hall, today()).await.unwrap();
+        assert_eq!(pace.get("A"), Some(&60), "{}", db.name);
+        let live = store.ticket_live(&live_token, t0).await.unwrap().unwrap();
+        assert_eq!((live.ahead, live.wait_secs), (Some(0), Some(60)));
+        let stats = store.queue_stats(&hall, today()).await.unwrap();
+        assert_eq!(stats.categories[0].avg_service_secs, Some(60));
+
+        // 过号 only after the hall's recalls; then back to the end of the queue.
+        let t1 = t0 + Duration::seconds(130);
+        let called = store
+            .call_at_window(&hall, 2, None, t1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(called.ticket_no, a1.ticket_no);
+        let live = store.ticket_live(&live_token, t1).await.unwrap().unwrap();
+        assert_eq!((live.state, live.window_no), ("called", Some(2)));
+        assert!(matches!(
+            store.no_show(&hall, 2, t1).await,
+            Err(WindowError::TooFewRecalls {
+                recalls: 0,
+                needed: 2,
+                ..
+            })
+        ));
+        store.recall(&hall, 2, t1).await.unwrap();
+        store.recall(&hall, 2, t1).await.unwrap();
+        let gone = store.no_show(&hall, 2, t1).await.unwrap();
+        assert_eq!(
+            (gone.ticket_no.as_str(), gone.done),
+            (a1.ticket_no.as_str(), "requeued")
+        );
+        let live = store.ticket_live(&live_token, t1).await.unwrap().unwrap();
+        assert_eq!(live.state, "waiting", "{}", db.name);
+        assert!(store.window_ticket(&hall, 2, t1).await.unwrap().is_none());
+
+        // Window 1 sends its appointment to queue B at window 2, which calls it first
+        // (priority), then b0; a1, put back at the end of A, comes after them.
+        let moved = store
+            .transfer(&hall, 1, Some("B"), Some(2), t1)
+            .await
+            .unwrap();
+        assert_eq!(moved.ticket_no, a2.ticket_no);
+        assert!(matches!(
+            store.transfer(&hall, 1, None, Some(2), t1).await,
+            Err(WindowError::NothingCalled(1))
+        ));
+        let mut order = Vec::new();
+        while let Some(t) = store.call_at_window(&hall, 2, None, t1).await.unwrap() {
+            order.push(t.ticket_no);
+        }
+        assert_eq!(
+            order,
+            [
+                a2.ticket_no.clone(),
+                b0.ticket_no.clone(),
+                a1.ticket_no.clone()
+            ],
+            "{}",
+            db.name
+        );
+
+        // An offline ticket printed before all of these arrives late: it is callable then,
+        // in its print-time place.
+        let late = band_ticket(&kiosk, "A", 9, TicketPriority::Normal, 900);
+        issue(&kiosk, &mut outbox, std::slice::from_ref(&late)).await;
+        let board = store.board(&hall, t1).await.unwrap();
+        let a = board.queues.iter().find(|q| q.category == "A").unwrap();
+        assert_eq!(a.waiting, 1, "{}", db.name);
+        // The last call-next found nobody and so only ended a1's service: window 2 is free.
+        assert_eq!(board.windows, vec![(1, None), (2, None)], "{}", db.name);
+        assert_eq!(
+            store
+                .ticket_live(&live_token, t1)
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            "served"
+        );
+        assert_eq!(board.recent[0].ticket_no, a1.ticket_no);
+        assert!(board.recent.iter().any(|c| c.recall));
+        let called = store
+            .call_at_window(&hall, 1, None, t1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(called.ticket_no, late.ticket_no);
+
+        // A hall that voids no-shows, and one recall is enough.
+        store
+            .set_queue_policy(
+                &hall,
+                QueuePolicy {
+                    max_recalls: 1,
+                    after_no_show: NoShowAfter::Void,
+                },
+            )
+            .await
+            .unwrap();
+        store.recall(&hall, 1, t1).await.unwrap();
+        assert_eq!(store.no_show(&hall, 1, t1).await.unwrap().done, "voided");
+        let listed = store.tickets(&hall, today()).await.unwrap();
+        let row = listed
+            .iter()
+            .find(|t| t.ticket_no == late.ticket_no)
+            .unwrap();
+        assert_eq!(row.state, "voided");
+
+        // Every window action is in the audit log.
+        let (log, _) = store.audit_log(100, 0).await.unwrap();
+        for action in [
+            "queue.call",
+            "queue.recall",
+            "queue.no_show",
+            "queue.transfer",
+            "queue.served",
+            "window.set",
+        ] {
+            assert!(
+                log.iter().any(|e| e.action == action),
+                "{action} not logged"
+            );
+        }
+        central.stop().await;
+    }
+}
+
+/// Two central nodes on one database, each with windows calling as fast as they can: no
+/// ticket is ever called twice and none is skipped.
+#[tokio::test]
+async fn two_nodes_calling_at_once_never_get_the_same_ticket() {
+    for db in databases().await {
+        let one = Central::start(&db).await;
+        let two = Central::start(&db).await;
+        let kiosk = one.kiosk().await;
+        let hall = kiosk.enrolment.hall_id.clone();
+        let mut outbox = Outbox::new();
+        let tickets: Vec<_> = (0..40)
+            .map(|n| band_ticket(&kiosk, "A", n, TicketPriority::Normal, 1000 - i64::from(n)))
+            .collect();
+        issue(&kiosk, &mut outbox, &tickets).await;
+        for w in 1..=4 {
+            one.store.set_window(&hall, w, &["A".into()]).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for w in 1..=4u32 {
+            let store = if w % 2 == 0 {
+                one.store.clone()
+            } else {
+                two.store.clone()
+            };
+            let hall = hall.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    match store.call_at_window(&hall, w, None, Utc::now()).await {
+                        Ok(Some(t)) => got.push(t.ticket_no),
+                        Ok(None) => return got,
+                        Err(WindowError::Store(central::store::StoreError::Contended(_))) => {}
+                        Err(e) => panic!("window {w}: {e}"),
+                    }
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let calls = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), calls, "{}: a ticket was called twice", db.name);
+        let mut expected: Vec<_> = tickets.iter().map(|t| t.ticket_no.clone()).collect();
+        expected.sort();
+        assert_eq!(all, expected, "{}", db.name);
+        one.stop().await;
+        two.stop().await;
+    }
+}
