@@ -291,3 +291,123 @@ async fn two_nodes_calling_at_once_never_get_the_same_ticket() {
         two.stop().await;
     }
 }
+
+fn central_cli(db: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::BIN)
+        .args(args)
+        .args(["--db", db])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// `central queue …` at a window: set up, bind a clerk, call as the clerk at their window
+/// and be refused at another; recall, no-show by the rule, served.
+#[tokio::test]
+async fn the_cli_calls_at_a_window_as_a_clerk_bound_to_it() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let kiosk = central.kiosk().await;
+        let hall = kiosk.enrolment.hall_id.clone();
+        let mut outbox = Outbox::new();
+        let a0 = band_ticket(&kiosk, "A", 0, TicketPriority::Normal, 60);
+        let a1 = band_ticket(&kiosk, "A", 1, TicketPriority::Normal, 50);
+        issue(&kiosk, &mut outbox, &[a0.clone(), a1.clone()]).await;
+        central
+            .store
+            .add_console_user("li", "a long enough password", central::store::Role::Clerk)
+            .await
+            .unwrap();
+        let ok = |args: &[&str]| {
+            let out = central_cli(&db.url, args);
+            assert!(
+                out.status.success(),
+                "{}: central {args:?}: {}",
+                db.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        for w in ["5", "6"] {
+            ok(&[
+                "queue",
+                "window",
+                "--hall",
+                &hall,
+                "--window",
+                w,
+                "--categories",
+                "A,B",
+            ]);
+        }
+        ok(&["queue", "clerk", "li", "--hall", &hall, "--window", "5"]);
+        ok(&[
+            "queue",
+            "policy",
+            "--hall",
+            &hall,
+            "--recalls",
+            "1",
+            "--then",
+            "void",
+        ]);
+
+        let called = ok(&[
+            "queue", "call", "--hall", &hall, "--window", "5", "--as", "li",
+        ]);
+        assert!(
+            called.contains(&format!("请 {} 号到 5 号窗口办理", a0.ticket_no)),
+            "{called}"
+        );
+        let refused = central_cli(
+            &db.url,
+            &[
+                "queue", "call", "--hall", &hall, "--window", "6", "--as", "li",
+            ],
+        );
+        assert!(!refused.status.success());
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("clerk of other windows"),
+            "{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+        let early = central_cli(
+            &db.url,
+            &[
+                "queue", "no-show", "--hall", &hall, "--window", "5", "--as", "li",
+            ],
+        );
+        assert!(!early.status.success(), "{}: no recall yet", db.name);
+        ok(&[
+            "queue", "recall", "--hall", &hall, "--window", "5", "--as", "li",
+        ]);
+        let gone = ok(&[
+            "queue", "no-show", "--hall", &hall, "--window", "5", "--as", "li",
+        ]);
+        assert!(gone.contains(&format!("{} voided", a0.ticket_no)), "{gone}");
+        ok(&[
+            "queue",
+            "call",
+            "--hall",
+            &hall,
+            "--window",
+            "5",
+            "--category",
+            "A",
+        ]);
+        let served = ok(&[
+            "queue", "served", "--hall", &hall, "--window", "5", "--json",
+        ]);
+        let served: serde_json::Value = serde_json::from_str(&served).unwrap();
+        assert_eq!(served["ticket_no"], a1.ticket_no.as_str());
+        assert_eq!(served["done"], "served");
+        let (log, _) = central.store.audit_log(50, 0).await.unwrap();
+        assert!(
+            log.iter()
+                .any(|e| e.actor == "li" && e.action == "queue.no_show"),
+            "{}: the clerk's no-show is logged under their name",
+            db.name
+        );
+        central.stop().await;
+    }
+}

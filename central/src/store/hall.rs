@@ -115,6 +115,16 @@ pub enum WindowError {
         /// Recalls the policy asks for.
         needed: u32,
     },
+    /// A clerk acting at a window they are not bound to.
+    #[error("{user} is a clerk of other windows than window {window} of hall {hall}")]
+    NotYourWindow {
+        /// The clerk.
+        user: String,
+        /// Hall.
+        hall: String,
+        /// Window.
+        window: u32,
+    },
     /// Database failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -286,6 +296,27 @@ impl Store {
             .collect()
     }
 
+    /// Whether this store's actor may act at window `window` of `hall`: a clerk only at the
+    /// windows they are bound to, operators and admins at any.
+    pub async fn may_act_at(&self, hall: &str, window: u32) -> Result<(), WindowError> {
+        let actor = self.actor();
+        if actor.role != super::Role::Clerk
+            || self
+                .clerk_windows(&actor.name)
+                .await?
+                .iter()
+                .any(|(h, w)| h == hall && *w == window)
+        {
+            return Ok(());
+        }
+        tracing::warn!(user = %actor.name, hall, window, "clerk refused at a window not theirs");
+        Err(WindowError::NotYourWindow {
+            user: actor.name,
+            hall: hall.to_owned(),
+            window,
+        })
+    }
+
     async fn window(&self, hall: &str, window: u32) -> Result<HallWindow, WindowError> {
         self.windows(hall)
             .await?
@@ -428,6 +459,7 @@ impl Store {
         category: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<WindowTicket>, WindowError> {
+        self.may_act_at(hall, window).await?;
         let served = self.window(hall, window).await?.categories;
         let categories: Vec<String> = match category {
             Some(c) if served.iter().any(|s| s == c) => vec![c.to_owned()],
@@ -738,6 +770,7 @@ impl Store {
         window: u32,
         now: DateTime<Utc>,
     ) -> Result<(WriteTx, Current), WindowError> {
+        self.may_act_at(hall, window).await?;
         self.window(hall, window).await?;
         let doing = "reading a window's current ticket";
         let day = business_date_at(now).to_string();
