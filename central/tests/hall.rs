@@ -411,3 +411,121 @@ async fn the_cli_calls_at_a_window_as_a_clerk_bound_to_it() {
         central.stop().await;
     }
 }
+
+/// The number a clerk's window page shows as now serving.
+fn current_of(html: &str) -> Option<String> {
+    let at = html.find(r#"id="current""#)?;
+    let rest = &html[at..];
+    let text = &rest[rest.find('>')? + 1..];
+    let text = &text[..text.find('<')?];
+    (!text.contains("free")).then(|| text.trim().to_owned())
+}
+
+/// Two clerks on two central nodes sharing one database press 叫号 at the same moment,
+/// again and again: they never get the same ticket. A clerk cannot open or act at a window
+/// not theirs, and a viewer cannot call at all.
+#[tokio::test]
+async fn two_clerks_on_two_nodes_call_at_once_from_their_pages() {
+    use common::browser::{Browser, csrf_of};
+    const PASSWORD: &str = "correct horse battery";
+    for db in databases().await {
+        let one = Central::start(&db).await;
+        let two = Central::start(&db).await;
+        let kiosk = one.kiosk().await;
+        let hall = kiosk.enrolment.hall_id.clone();
+        let mut outbox = Outbox::new();
+        let tickets: Vec<_> = (0..12)
+            .map(|n| band_ticket(&kiosk, "A", n, TicketPriority::Normal, 100 - i64::from(n)))
+            .collect();
+        issue(&kiosk, &mut outbox, &tickets).await;
+        let store = &one.store;
+        for (user, window) in [("wang", 1), ("zhao", 2)] {
+            store
+                .set_window(&hall, window, &["A".into()])
+                .await
+                .unwrap();
+            store
+                .add_console_user(user, PASSWORD, central::store::Role::Clerk)
+                .await
+                .unwrap();
+            store.bind_clerk(user, &hall, window).await.unwrap();
+        }
+        store
+            .add_console_user("vera", PASSWORD, central::store::Role::Viewer)
+            .await
+            .unwrap();
+
+        let mut wang = Browser::new(&one.base);
+        let login = wang.log_in("wang", PASSWORD).await;
+        assert_eq!(login.location.as_deref(), Some("/console/clerk"));
+        let mut zhao = Browser::new(&two.base);
+        zhao.log_in("zhao", PASSWORD).await;
+        let list = wang.get("/console/clerk").await;
+        assert!(list.body.contains(&format!("/console/clerk/{hall}/1")));
+        assert!(!list.body.contains(&format!("/console/clerk/{hall}/2")));
+        assert_eq!(
+            wang.get(&format!("/console/clerk/{hall}/2")).await.status,
+            403
+        );
+
+        let page1 = format!("/console/clerk/{hall}/1");
+        let page2 = format!("/console/clerk/{hall}/2");
+        let csrf1 = csrf_of(&wang.get(&page1).await.body);
+        let csrf2 = csrf_of(&zhao.get(&page2).await.body);
+        let not_mine = wang
+            .post(&format!("{page2}/call"), &[("csrf", &csrf1)])
+            .await;
+        assert_eq!(not_mine.status, 403, "{}", db.name);
+
+        let (call1, call2) = (format!("{page1}/call"), format!("{page2}/call"));
+        let (form1, form2) = ([("csrf", csrf1.as_str())], [("csrf", csrf2.as_str())]);
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let (a, b) = tokio::join!(wang.post(&call1, &form1), zhao.post(&call2, &form2));
+            assert_eq!((a.status, b.status), (303, 303), "{}", db.name);
+            let now1 = current_of(&wang.get(&page1).await.body).unwrap();
+            let now2 = current_of(&zhao.get(&page2).await.body).unwrap();
+            assert_ne!(now1, now2, "{}: both clerks got {now1}", db.name);
+            seen.push(now1);
+            seen.push(now2);
+        }
+        seen.sort();
+        let mut expected: Vec<_> = tickets.iter().map(|t| t.ticket_no.clone()).collect();
+        expected.sort();
+        assert_eq!(seen, expected, "{}: every ticket called once", db.name);
+
+        // Recall, then 过号 once the hall's two recalls were made; nobody is left.
+        for _ in 0..2 {
+            let r = wang
+                .post(&format!("{page1}/recall"), &[("csrf", &csrf1)])
+                .await;
+            assert_eq!(r.status, 303);
+        }
+        let gone = wang
+            .post(&format!("{page1}/no-show"), &[("csrf", &csrf1)])
+            .await;
+        assert_eq!(gone.status, 303, "{}", gone.body);
+        let last_of_wang = current_of(&wang.get(&page1).await.body);
+        assert_eq!(last_of_wang, None, "{}", db.name);
+        let again = zhao.post(&call2, &form2).await;
+        assert_eq!(again.status, 303, "{}", db.name);
+        let now2 = current_of(&zhao.get(&page2).await.body).unwrap();
+        assert!(
+            seen.contains(&now2),
+            "{}: wang's no-show went back to the queue and zhao called it",
+            db.name
+        );
+        let nobody = zhao.post(&call2, &form2).await;
+        assert!(nobody.body.contains("Nobody is waiting"), "{}", db.name);
+
+        let mut vera = Browser::new(&one.base);
+        vera.log_in("vera", PASSWORD).await;
+        let csrf = csrf_of(&vera.get("/console/fleet").await.body);
+        let viewer = vera
+            .post(&format!("{page1}/call"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(viewer.status, 403);
+        one.stop().await;
+        two.stop().await;
+    }
+}

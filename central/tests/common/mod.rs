@@ -2,6 +2,8 @@
 //! KIOSK_TEST_PG_URL is set), reached over real HTTP.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
