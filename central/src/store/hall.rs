@@ -928,19 +928,35 @@ impl Store {
         .doing(doing)?;
         let mut calls = rows
             .iter()
-            .map(|r| {
-                Ok(CallRow {
-                    id: r.try_get("id").doing(doing)?,
-                    ticket_no: r.try_get("ticket_no").doing(doing)?,
-                    window_no: u32_of(r.try_get("window_no").doing(doing)?, "window number")?,
-                    at: DateTime::from_timestamp_millis(r.try_get("called_at").doing(doing)?)
-                        .ok_or(StoreError::Corrupt("call time"))?,
-                    recall: r.try_get::<i64, _>("recall").doing(doing)? != 0,
-                })
-            })
+            .map(call_row)
             .collect::<Result<Vec<_>, StoreError>>()?;
         calls.reverse();
         Ok(calls)
+    }
+
+    /// Call `id` of `hall`, if there is one.
+    pub async fn hall_call(&self, hall: &str, id: i64) -> Result<Option<CallRow>, StoreError> {
+        let doing = "reading a call";
+        let row = sqlx::query(
+            "SELECT id, ticket_no, window_no, called_at, recall FROM hall_calls WHERE hall_id = $1 AND id = $2",
+        )
+        .bind(hall)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .doing(doing)?;
+        row.map(|r| call_row(&r)).transpose()
+    }
+
+    /// The id of the last call of `hall` (0 before any).
+    pub async fn last_call_id(&self, hall: &str) -> Result<i64, StoreError> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM hall_calls WHERE hall_id = $1")
+                .bind(hall)
+                .fetch_one(self.pool())
+                .await
+                .doing("reading the last call")?;
+        Ok(id.unwrap_or(0))
     }
 
     /// The live-page token of ticket `ticket_no` of `hall` on `day`, if it was recorded.
@@ -1047,6 +1063,18 @@ fn business_day_start(now: DateTime<Utc>) -> i64 {
         .and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(offset).single())
         .map_or(0, |t| t.timestamp_millis())
+}
+
+fn call_row(r: &sqlx::any::AnyRow) -> Result<CallRow, StoreError> {
+    let doing = "reading the hall's calls";
+    Ok(CallRow {
+        id: r.try_get("id").doing(doing)?,
+        ticket_no: r.try_get("ticket_no").doing(doing)?,
+        window_no: u32_of(r.try_get("window_no").doing(doing)?, "window number")?,
+        at: DateTime::from_timestamp_millis(r.try_get("called_at").doing(doing)?)
+            .ok_or(StoreError::Corrupt("call time"))?,
+        recall: r.try_get::<i64, _>("recall").doing(doing)? != 0,
+    })
 }
 
 struct Current {
