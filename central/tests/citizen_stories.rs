@@ -64,6 +64,7 @@ fn issued(category: &str, number: u32, priority: TicketPriority) -> TicketIssued
         holder_hash: None,
         appointment_id: None,
         unconfirmed: false,
+        live_token: None,
     }
 }
 

@@ -32,6 +32,7 @@ pub fn band_ticket(
         holder_hash: None,
         appointment_id: None,
         unconfirmed: false,
+        live_token: None,
     }
 }
 
@@ -527,5 +528,98 @@ async fn two_clerks_on_two_nodes_call_at_once_from_their_pages() {
         assert_eq!(viewer.status, 403);
         one.stop().await;
         two.stop().await;
+    }
+}
+
+/// `central serve --public-url`: kiosks learn where live pages are from the queue state,
+/// print that and a token of their own in the ticket's QR code and send the token with the
+/// ticket; the address then opens that ticket's live page, with no personal data on it. A
+/// bad or reused token is refused, and an older kiosk's ticket still gets a page.
+#[tokio::test]
+async fn a_ticket_printed_with_a_live_token_opens_its_live_page_at_the_public_url() {
+    for db in databases().await {
+        let setup = common::serve_setup(&db).await;
+        let server = common::Server::start_with(
+            &db.url,
+            &setup.holder_keys,
+            &["--public-url", "https://q.example.gov.cn/"],
+        );
+        let http = reqwest::Client::new();
+        let kiosk = Kiosk::enrol(&server.1, &http, &setup.token).await;
+        let state: kiosk_api::citizen::QueueSnapshot = kiosk
+            .request(reqwest::Method::GET, kiosk_api::routes::QUEUE_STATE, vec![])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let prefix = state.live_url_prefix.unwrap();
+        assert_eq!(prefix, "https://q.example.gov.cn/t/");
+
+        let token = "5f0c1e2d3b4a69788796a5b4c3d2e1f0";
+        let mut outbox = Outbox::new();
+        let mut ticket = band_ticket(&kiosk, "A", 0, TicketPriority::Senior, 30);
+        ticket.holder_hash = Some("ab".repeat(32));
+        ticket.live_token = Some(token.into());
+        let older = band_ticket(&kiosk, "A", 1, TicketPriority::Normal, 20);
+        issue(&kiosk, &mut outbox, &[ticket.clone(), older.clone()]).await;
+        let qr = format!("{prefix}{token}");
+        let page = http
+            .get(qr.replace("https://q.example.gov.cn", &server.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{}", db.name);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(&ticket.ticket_no), "{}", db.name);
+        assert!(html.contains("等候中"), "{html}");
+        assert!(
+            !html.contains(&"ab".repeat(32)),
+            "no holder data on the page"
+        );
+
+        // Other tokens open nothing; a reused or malformed one is refused with the field.
+        for bad in [
+            "00000000000000000000000000000000",
+            "not-a-token",
+            "A".repeat(32).as_str(),
+        ] {
+            let r = http
+                .get(format!("{}/t/{bad}", server.1))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404, "{bad}");
+        }
+        let mut reused = band_ticket(&kiosk, "A", 2, TicketPriority::Normal, 10);
+        reused.live_token = Some(token.into());
+        let mut malformed = band_ticket(&kiosk, "A", 3, TicketPriority::Normal, 10);
+        malformed.live_token = Some("not a token".into());
+        let outcomes = acked(&kiosk, &[outbox.event(&reused), outbox.event(&malformed)]).await;
+        assert_eq!(
+            outcomes,
+            vec![
+                EventOutcome::rejected(
+                    kiosk_api::reject_reason::INVALID_PAYLOAD,
+                    "field `live_token` is already another ticket's"
+                ),
+                EventOutcome::rejected(
+                    kiosk_api::reject_reason::INVALID_PAYLOAD,
+                    "field `live_token` is not 32 lower-case hex"
+                ),
+            ],
+            "{}",
+            db.name
+        );
+        let older_token = setup
+            .store
+            .ticket_token(&kiosk.enrolment.hall_id, today(), &older.ticket_no)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(kiosk_api::citizen::is_live_token(&older_token));
+        assert_ne!(older_token, token);
+        server.stop();
     }
 }

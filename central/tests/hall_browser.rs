@@ -31,6 +31,7 @@ fn band_ticket(kiosk: &Kiosk, n: u32, secs: i64) -> TicketIssued {
         holder_hash: None,
         appointment_id: None,
         unconfirmed: false,
+        live_token: None,
     }
 }
 

@@ -191,6 +191,7 @@ fn ticket(number: u32, source: &str) -> TicketIssued {
         holder_hash: None,
         appointment_id: None,
         unconfirmed: false,
+        live_token: None,
     }
 }
 

@@ -75,6 +75,7 @@ async fn after_midnight_an_offline_kiosk_uses_tomorrows_lease_and_no_stale_queue
                 avg_service_secs: Some(120),
                 now_serving: Some("A031".into()),
             }],
+            live_url_prefix: None,
         };
         store
             .cache_put_at(

@@ -52,6 +52,8 @@ pub struct AppState {
     voice: crate::hall::speech::Voice,
     // Turns true when the server begins to shut down, ending the screens' event streams.
     closing: tokio::sync::watch::Sender<bool>,
+    // `central serve --public-url`, without a trailing slash.
+    public_url: Option<String>,
 }
 
 impl AppState {
@@ -66,7 +68,22 @@ impl AppState {
             seen: Arc::default(),
             voice: crate::hall::speech::Voice::default(),
             closing: tokio::sync::watch::Sender::new(false),
+            public_url: None,
         }
+    }
+
+    /// The same state with the public address of the live pages (`central serve
+    /// --public-url`), which kiosks print in tickets' QR codes.
+    pub fn with_public_url(self, url: Option<String>) -> AppState {
+        AppState {
+            public_url: url.map(|u| u.trim_end_matches('/').to_owned()),
+            ..self
+        }
+    }
+
+    /// Where tickets' live pages are, for the kiosks: the public URL and `/t/`.
+    pub(crate) fn live_url_prefix(&self) -> Option<String> {
+        self.public_url.as_ref().map(|u| format!("{u}/t/"))
     }
 
     /// The same state announcing calls with `voice`.

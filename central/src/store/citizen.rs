@@ -24,7 +24,7 @@ pub use records::{
 use chrono::{DateTime, Utc};
 use kiosk_api::citizen::{
     ApplicationSubmitted, HelpRequested, RatingGiven, TicketIssued, TicketVoided, is_category_code,
-    is_holder_hash, ticket_no,
+    is_holder_hash, is_live_token, ticket_no,
 };
 use kiosk_api::reject_reason as why;
 use kiosk_api::{Event, Stream};
@@ -38,8 +38,8 @@ fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
-/// A fresh token of a ticket's public live page: 128 random bits, unguessable, and nothing
-/// of the citizen in it.
+/// A fresh token of a ticket's public live page, for a ticket from a kiosk that sent none:
+/// 128 random bits, unguessable, and nothing of the citizen in it.
 fn live_token() -> String {
     use rand::RngCore as _;
     let mut bytes = [0u8; 16];
@@ -172,6 +172,32 @@ async fn ticket_issued(
     {
         return Ok(refused);
     }
+    if let Some(token) = &t.live_token {
+        if !is_live_token(token) {
+            return Ok(Verdict::invalid(
+                "field `live_token` is not 32 lower-case hex",
+            ));
+        }
+        // 128 random bits never repeat; a token that does is a kiosk bug, and two tickets
+        // must never share a live page.
+        let taken: Option<i64> = sqlx::query_scalar(
+            "SELECT number FROM tickets WHERE public_token = $1 AND NOT (hall_id = $2 \
+             AND business_date = $3 AND category = $4 AND number = $5)",
+        )
+        .bind(token)
+        .bind(&sender.hall)
+        .bind(t.business_date.to_string())
+        .bind(&t.category)
+        .bind(i64::from(t.number))
+        .fetch_optional(&mut *conn)
+        .await
+        .doing("checking a ticket's live token")?;
+        if taken.is_some() {
+            return Ok(Verdict::invalid(
+                "field `live_token` is already another ticket's",
+            ));
+        }
+    }
     // A row with an empty source was made by this kiosk's void that arrived first: fill it
     // in. Any other row is another ticket under this number, which must never be replaced.
     let done: Option<i64> = sqlx::query_scalar(
@@ -199,7 +225,7 @@ async fn ticket_issued(
     .bind(millis(t.issued_at))
     .bind(e.event_id.to_string())
     .bind(i64::from(t.unconfirmed))
-    .bind(live_token())
+    .bind(t.live_token.clone().unwrap_or_else(live_token))
     .fetch_optional(&mut *conn)
     .await
     .doing("recording an issued ticket")?;

@@ -543,6 +543,7 @@ impl Store {
                     now_serving: c.now_serving,
                 })
                 .collect(),
+            live_url_prefix: None,
         })
     }
 

@@ -384,6 +384,7 @@ mod tests {
                     avg_service_secs: Some(60),
                     now_serving: None,
                 }],
+                live_url_prefix: None,
             }),
             ..QueueInfo::default()
         };

@@ -127,6 +127,7 @@ pub(super) async fn take_number(
         holder_hash: allocation.holder_hash.clone(),
         appointment_id: order.appointment_id.clone(),
         unconfirmed: false,
+        live_token: None,
     };
     // Written down before the printer gets the ticket: a crash from here on leaves a number
     // that may be in the citizen's hand, and the next start keeps it callable.
