@@ -174,8 +174,11 @@ async fn a_call_reaches_the_display_and_the_live_page_and_announcements_never_ov
             "{}: every clip played to its end: {played:?}",
             db.name
         );
+        // Central stops while both screens still listen: their streams end with it.
+        tokio::time::timeout(WAIT, central.stop())
+            .await
+            .expect("central stops with the screens' streams open");
         drop(display);
         drop(phone);
-        central.stop().await;
     }
 }

@@ -31,8 +31,11 @@ use tokio::sync::watch;
 use crate::store::{Board, CallRow, Store, StoreError, TicketLive};
 use speech::{Language, Voice};
 
-/// How often a stream looks for news: a call reaches the screens within this and a render.
+/// How often the display's stream looks for news: a call reaches the hall's screens within
+/// this and a render.
 pub const POLL: Duration = Duration::from_millis(300);
+/// How often a live page's stream looks: a phone may lag a little, and there are many.
+pub const LIVE_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 struct Screens {
@@ -255,10 +258,11 @@ fn call_event(hall: &str, c: &CallRow) -> Option<Event> {
         .ok()
 }
 
-/// Polls `next` every [`POLL`] until it has events, and ends the stream when the server
+/// Polls `next` every `poll` until it has events, and ends the stream when the server
 /// begins to shut down.
 fn feed<T, F, Fut>(
     state: T,
+    poll: Duration,
     closing: watch::Receiver<bool>,
     next: F,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>>
@@ -274,7 +278,7 @@ where
     };
     let stream = futures::stream::unfold((state, true), move |(mut state, first)| async move {
         if !first {
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(poll).await;
         }
         loop {
             let (events, after) = next(state).await;
@@ -282,7 +286,7 @@ where
             if !events.is_empty() {
                 return Some((events, (state, false)));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(poll).await;
         }
     })
     .flat_map(|events| futures::stream::iter(events.into_iter().map(Ok)))
@@ -356,7 +360,7 @@ async fn display_events(
         last,
         board: None,
     };
-    feed(state, s.closing.clone(), display_tick).into_response()
+    feed(state, POLL, s.closing.clone(), display_tick).into_response()
 }
 
 async fn announcement(
@@ -520,7 +524,7 @@ async fn live_events(State(s): State<Screens>, Path(token): Path<String>) -> Res
         token,
         sent: None,
     };
-    feed(state, s.closing.clone(), live_tick).into_response()
+    feed(state, LIVE_POLL, s.closing.clone(), live_tick).into_response()
 }
 
 /// The display's script: renders each board, and plays each call's chime, Mandarin and
