@@ -387,6 +387,11 @@ pub struct ApplicationSubmitted {
     pub materials: Vec<SubmittedMaterial>,
     /// When the applicant submitted.
     pub submitted_at: DateTime<Utc>,
+    /// The token of the application's public progress page ([`is_live_token`]), made by the
+    /// kiosk and printed in the receipt's QR code after [`QueueSnapshot::live_url_prefix`],
+    /// like a ticket's. Absent (older kiosks), the application has no public page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_token: Option<String>,
 }
 
 impl CitizenEvent for ApplicationSubmitted {

@@ -584,6 +584,7 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
                 pages: 1,
             }],
             submitted_at: Utc::now(),
+            live_token: None,
         };
         let mut outbox = Outbox::new();
         let event = outbox.event(&submitted);

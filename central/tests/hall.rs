@@ -602,7 +602,7 @@ async fn a_ticket_printed_with_a_live_token_opens_its_live_page_at_the_public_ur
             vec![
                 EventOutcome::rejected(
                     kiosk_api::reject_reason::INVALID_PAYLOAD,
-                    "field `live_token` is already another ticket's"
+                    "field `live_token` is already another record's"
                 ),
                 EventOutcome::rejected(
                     kiosk_api::reject_reason::INVALID_PAYLOAD,
@@ -612,6 +612,68 @@ async fn a_ticket_printed_with_a_live_token_opens_its_live_page_at_the_public_ur
             "{}",
             db.name
         );
+        // An application whose receipt carries a token of its own: /t/<token> shows its
+        // progress (the number on the receipt, never the masked name), and follows staff.
+        let app_token = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+        let no = kiosk_api::ApplicationNo::new(
+            kiosk.enrolment.hall_code,
+            kiosk.enrolment.kiosk_no,
+            today(),
+            1,
+        )
+        .unwrap();
+        let application = kiosk_api::citizen::ApplicationSubmitted {
+            application_no: no,
+            matter_code: "hr-sscard-apply".into(),
+            holder_hash: "cd".repeat(32),
+            holder_name_masked: "张*".into(),
+            form: serde_json::Map::new(),
+            materials: vec![],
+            submitted_at: Utc::now(),
+            live_token: Some(app_token.into()),
+        };
+        let mut stolen = application.clone();
+        stolen.application_no = kiosk_api::ApplicationNo::new(
+            kiosk.enrolment.hall_code,
+            kiosk.enrolment.kiosk_no,
+            today(),
+            2,
+        )
+        .unwrap();
+        stolen.live_token = Some(token.into());
+        let outcomes = acked(&kiosk, &[outbox.event(&application), outbox.event(&stolen)]).await;
+        assert_eq!(outcomes[0], EventOutcome::Stored, "{}", db.name);
+        assert_eq!(
+            outcomes[1],
+            EventOutcome::rejected(
+                kiosk_api::reject_reason::INVALID_PAYLOAD,
+                "field `live_token` is already another record's"
+            ),
+            "{}: a ticket's token is no application's",
+            db.name
+        );
+        let page = |http: reqwest::Client, url: String| async move {
+            http.get(url).send().await.unwrap().text().await.unwrap()
+        };
+        let html = page(http.clone(), format!("{}/t/{app_token}", server.1)).await;
+        assert!(html.contains(&no.grouped()), "{html}");
+        assert!(html.contains("已提交"), "{html}");
+        assert!(!html.contains("张*") && !html.contains(&"cd".repeat(32)));
+        setup
+            .store
+            .advance_application(
+                &no.to_string(),
+                kiosk_api::citizen::ApplicationStatus::SupplementRequired,
+                Some("请补正户口簿"),
+                Some("Please bring the household register"),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let html = page(http.clone(), format!("{}/t/{app_token}", server.1)).await;
+        assert!(html.contains("需补正材料"), "{html}");
+        assert!(html.contains("请补正户口簿"), "{html}");
+
         let older_token = setup
             .store
             .ticket_token(&kiosk.enrolment.hall_id, today(), &older.ticket_no)

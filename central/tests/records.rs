@@ -111,6 +111,7 @@ fn numbered(
         form: serde_json::Map::new(),
         materials: vec![],
         submitted_at: Utc::now(),
+        live_token: None,
     }
 }
 

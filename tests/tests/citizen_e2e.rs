@@ -586,6 +586,7 @@ fn a_citizen_looks_up_progress_by_application_number_and_by_id_card() {
             form: serde_json::Map::new(),
             materials: vec![],
             submitted_at: Utc::now() - chrono::Duration::days(1),
+            live_token: None,
         };
         let batch = EventBatch {
             events: vec![Event {

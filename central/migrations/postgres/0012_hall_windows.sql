@@ -56,3 +56,8 @@ CREATE TABLE hall_calls (
     recall BIGINT NOT NULL
 );
 CREATE INDEX hall_calls_by_hall ON hall_calls (hall_id, id);
+
+-- The token of an application's public progress page (the receipt's QR code), when its kiosk
+-- made one; tokens of tickets and applications never repeat across both.
+ALTER TABLE applications ADD COLUMN public_token TEXT;
+CREATE UNIQUE INDEX applications_by_token ON applications (public_token);

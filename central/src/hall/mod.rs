@@ -4,8 +4,8 @@
 //!   serves, the last calls, the waiting count and estimated wait per category; each call is
 //!   announced with a chime and then by voice in Mandarin and English, one at a time.
 //! - `/t/<token>`, a ticket's live page, reached from the ticket's QR code by an unguessable
-//!   token: its number, the people ahead, the estimated wait and, once called, the window. No
-//!   personal data is on either page.
+//!   token: its number, the people ahead, the estimated wait and, once called, the window; or
+//!   an application's progress, from the receipt's QR code. No personal data is on any page.
 //!
 //! Both are server-rendered with maud and then kept current by server-sent events. Each
 //! stream polls the database (every node reads the same tables, so a call made on any node
@@ -29,6 +29,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::store::{Board, CallRow, Store, StoreError, TicketLive};
+use kiosk_api::citizen::{ApplicationProgress, ApplicationStatus};
 use speech::{Language, Voice};
 
 /// How often the display's stream looks for news: a call reaches the hall's screens within
@@ -457,8 +458,103 @@ async fn live(State(s): State<Screens>, Path(token): Path<String>) -> Response {
     }
     match s.store.ticket_live(&token, Utc::now()).await {
         Ok(Some(t)) => secured(live_page(&token, &t).into_response()),
-        Ok(None) => not_found("no such ticket"),
+        Ok(None) => match application_live(&s.store, &token).await {
+            Ok(Some(a)) => secured(application_page(&token, &a).into_response()),
+            Ok(None) => not_found("no such ticket"),
+            Err(e) => trouble(&e),
+        },
         Err(e) => trouble(&e),
+    }
+}
+
+/// The progress of the application whose receipt carries `token`.
+async fn application_live(
+    store: &Store,
+    token: &str,
+) -> Result<Option<ApplicationProgress>, StoreError> {
+    match store.application_by_token(token).await? {
+        Some(no) => store.application_progress(&no, None).await,
+        None => Ok(None),
+    }
+}
+
+fn status_label(status: ApplicationStatus) -> &'static str {
+    match status {
+        ApplicationStatus::Submitted => "已提交 · Submitted",
+        ApplicationStatus::Accepted => "已受理 · Accepted",
+        ApplicationStatus::InReview => "审核中 · In review",
+        ApplicationStatus::SupplementRequired => "需补正材料 · Materials to supplement",
+        ApplicationStatus::Approved => "审核通过 · Approved",
+        ApplicationStatus::Rejected => "不予受理 · Not accepted",
+        ApplicationStatus::ReadyForPickup => "待领取 · Ready for pickup",
+        ApplicationStatus::Completed => "已办结 · Completed",
+    }
+}
+
+/// An application's progress as its page and stream show it: no personal data (the number
+/// on the receipt, the matter, the statuses and staff's notes for the citizen).
+#[derive(Serialize, PartialEq)]
+struct ApplicationMessage {
+    application_no: String,
+    status: &'static str,
+    timeline: Vec<(String, &'static str, String)>,
+}
+
+fn application_message(a: &ApplicationProgress) -> ApplicationMessage {
+    let offset = kiosk_api::citizen::hall_offset();
+    ApplicationMessage {
+        application_no: a.application_no.grouped(),
+        status: status_label(a.status),
+        timeline: a
+            .timeline
+            .iter()
+            .map(|t| {
+                let note = match (&t.note_zh, &t.note_en) {
+                    (Some(zh), Some(en)) => format!("{zh} · {en}"),
+                    (Some(n), None) | (None, Some(n)) => n.clone(),
+                    (None, None) => String::new(),
+                };
+                (
+                    t.at.with_timezone(&offset)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string(),
+                    status_label(t.status),
+                    note,
+                )
+            })
+            .collect(),
+    }
+}
+
+fn application_page(token: &str, a: &ApplicationProgress) -> Markup {
+    let m = application_message(a);
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "办件进度 · Application progress" }
+                style { (PreEscaped(LIVE_CSS)) }
+                noscript { meta http-equiv="refresh" content="60"; }
+            }
+            body {
+                main id="live" data-token=(token) data-kind="application" {
+                    p class="muted" { "办件编号 · Application no." }
+                    p class="ticket" id="application-no" style="font-size: 1.6em" { (m.application_no) }
+                    div class="box" id="status" { (m.status) }
+                    table class="box" style="width: 100%" {
+                        tbody id="timeline" {
+                            @for (at, status, note) in &m.timeline {
+                                tr { td { (at) } td { (status) } td { (note) } }
+                            }
+                        }
+                    }
+                    p class="muted" { "本页自动更新。 · This page updates itself." }
+                }
+                script src="/hall-assets/live.js" {}
+            }
+        }
     }
 }
 
@@ -510,13 +606,55 @@ async fn live_tick(mut f: LiveFeed) -> (Vec<Event>, LiveFeed) {
     (events, f)
 }
 
+struct ApplicationFeed {
+    store: Store,
+    token: String,
+    sent: Option<ApplicationMessage>,
+}
+
+async fn application_tick(mut f: ApplicationFeed) -> (Vec<Event>, ApplicationFeed) {
+    let mut events = Vec::new();
+    match application_live(&f.store, &f.token).await {
+        Ok(Some(a)) => {
+            let message = application_message(&a);
+            if f.sent.as_ref() != Some(&message) {
+                events.extend(
+                    Event::default()
+                        .event("application")
+                        .json_data(&message)
+                        .ok(),
+                );
+                f.sent = Some(message);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "progress stream could not read its application; retrying")
+        }
+    }
+    (events, f)
+}
+
 async fn live_events(State(s): State<Screens>, Path(token): Path<String>) -> Response {
     if !is_token(&token) {
         return not_found("no such ticket");
     }
     match s.store.ticket_live(&token, Utc::now()).await {
         Ok(Some(_)) => {}
-        Ok(None) => return not_found("no such ticket"),
+        Ok(None) => {
+            return match application_live(&s.store, &token).await {
+                Ok(Some(_)) => {
+                    let state = ApplicationFeed {
+                        store: s.store.clone(),
+                        token,
+                        sent: None,
+                    };
+                    feed(state, LIVE_POLL, s.closing.clone(), application_tick).into_response()
+                }
+                Ok(None) => not_found("no such ticket"),
+                Err(e) => trouble(&e),
+            };
+        }
         Err(e) => return trouble(&e),
     }
     let state = LiveFeed {
@@ -628,6 +766,21 @@ const LIVE_JS: &str = r#""use strict";
   const events = new EventSource("/t/" + encodeURIComponent(token) + "/events");
   events.addEventListener("open", function () { root.dataset.stream = "live"; });
   events.addEventListener("error", function () { root.dataset.stream = "stale"; });
+  events.addEventListener("application", function (e) {
+    const a = JSON.parse(e.data);
+    document.getElementById("status").textContent = a.status;
+    const timeline = document.getElementById("timeline");
+    timeline.replaceChildren();
+    for (const [at, status, note] of a.timeline) {
+      const tr = document.createElement("tr");
+      for (const text of [at, status, note]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      timeline.appendChild(tr);
+    }
+  });
   events.addEventListener("ticket", function (e) {
     const t = JSON.parse(e.data);
     document.getElementById("ticket-no").textContent = t.ticket_no;

@@ -979,6 +979,16 @@ impl Store {
         Ok(id.unwrap_or(0))
     }
 
+    /// The application whose public progress page has token `token`, if any: its number,
+    /// for `Store::application_progress`.
+    pub async fn application_by_token(&self, token: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT application_no FROM applications WHERE public_token = $1")
+            .bind(token)
+            .fetch_optional(self.pool())
+            .await
+            .doing("finding an application by its token")
+    }
+
     /// The live-page token of ticket `ticket_no` of `hall` on `day`, if it was recorded.
     pub async fn ticket_token(
         &self,

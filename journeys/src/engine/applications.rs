@@ -188,6 +188,7 @@ fn application_event(
             })
             .collect(),
         submitted_at: now,
+        live_token: None,
     };
     NewEvent {
         stream: Stream::Records,
