@@ -75,7 +75,7 @@ async fn windows_call_recall_no_show_transfer_and_serve_with_measured_waits() {
             .unwrap();
         assert!(matches!(
             store.call_at_window(&hall, 1, Some("B"), Utc::now()).await,
-            Err(WindowError::Category(_))
+            Err(WindowError::Invalid(_))
         ));
 
         // The checked-in appointment first, then by print time, across the window's queues.

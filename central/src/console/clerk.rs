@@ -290,7 +290,7 @@ pub(super) async fn act(
                 n => n
                     .parse::<u32>()
                     .map(Some)
-                    .map_err(|_| WindowError::Category(format!("{n:?} is no window number"))),
+                    .map_err(|_| WindowError::Invalid(format!("{n:?} is no window number"))),
             };
             match to_window {
                 Ok(to_window) => store

@@ -97,9 +97,10 @@ pub enum WindowError {
         /// Window.
         window: u32,
     },
-    /// A category that is no queue letter, or one the window does not serve.
+    /// What was asked makes no sense: a category that is no queue letter or that the window
+    /// does not serve, a transfer to nowhere, a window number that is none.
     #[error("{0}")]
-    Category(String),
+    Invalid(String),
     /// The window has no ticket called now.
     #[error("window {0} has no ticket called now")]
     NothingCalled(u32),
@@ -245,12 +246,12 @@ impl Store {
         categories: &[String],
     ) -> Result<(), WindowError> {
         if categories.is_empty() {
-            return Err(WindowError::Category(
+            return Err(WindowError::Invalid(
                 "a window serves at least one category".into(),
             ));
         }
         if let Some(bad) = categories.iter().find(|c| !is_category_code(c)) {
-            return Err(WindowError::Category(format!(
+            return Err(WindowError::Invalid(format!(
                 "category {bad:?} is not one to four upper-case letters"
             )));
         }
@@ -464,7 +465,7 @@ impl Store {
         let categories: Vec<String> = match category {
             Some(c) if served.iter().any(|s| s == c) => vec![c.to_owned()],
             Some(c) => {
-                return Err(WindowError::Category(format!(
+                return Err(WindowError::Invalid(format!(
                     "window {window} serves {}, not {c}",
                     served.join(", ")
                 )));
@@ -677,12 +678,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<WindowOutcome, WindowError> {
         if let Some(c) = to_category.filter(|c| !is_category_code(c)) {
-            return Err(WindowError::Category(format!(
+            return Err(WindowError::Invalid(format!(
                 "category {c:?} is not one to four upper-case letters"
             )));
         }
         if to_category.is_none() && to_window.is_none() {
-            return Err(WindowError::Category(
+            return Err(WindowError::Invalid(
                 "a transfer names a category, a window or both".into(),
             ));
         }
@@ -695,7 +696,7 @@ impl Store {
         if let Some(t) = &target
             && !t.categories.contains(&queue)
         {
-            return Err(WindowError::Category(format!(
+            return Err(WindowError::Invalid(format!(
                 "window {} serves {}, not {queue}",
                 t.window_no,
                 t.categories.join(", ")
