@@ -518,6 +518,11 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                 .await?
                 .set_window(&hall, window, &categories)
                 .await?;
+            if common.json {
+                return json(
+                    &serde_json::json!({"hall": hall, "window": window, "categories": categories}),
+                );
+            }
             println!(
                 "hall {hall} window {window} calls {}",
                 categories.join(", ")
@@ -541,6 +546,11 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                     },
                 )
                 .await?;
+            if common.json {
+                return json(
+                    &serde_json::json!({"hall": hall, "max_recalls": recalls, "after_no_show": then.as_str()}),
+                );
+            }
             println!(
                 "hall {hall}: a ticket recalled {recalls} times may be marked a no-show, then {}",
                 then.as_str()
@@ -558,6 +568,9 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                 .await?
                 .bind_clerk(&user, &hall, window)
                 .await?;
+            if common.json {
+                return json(&serde_json::json!({"user": user, "hall": hall, "window": window}));
+            }
             println!("{user} may act at window {window} of hall {hall}");
             Ok(())
         }
