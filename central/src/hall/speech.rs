@@ -162,7 +162,7 @@ mod tests {
     fn the_chime_is_a_wav_of_nine_tenths_of_a_second() {
         let c = chime();
         assert_eq!(&c[..4], b"RIFF");
-        assert_eq!(c.len(), 44 + 2 * 22_050 * 45 / 100 * 2);
+        assert_eq!(c.len(), 44 + 2 * 2 * (22_050 * 45 / 100));
     }
 
     #[test]
