@@ -263,6 +263,20 @@ pub struct TicketIssued {
     /// whether the citizen holds it: the number stays callable, marked for staff to check.
     #[serde(default)]
     pub unconfirmed: bool,
+    /// The token of the ticket's public live page ([`is_live_token`]), which the kiosk made
+    /// at random and printed in the QR code as [`QueueSnapshot::live_url_prefix`] followed by
+    /// it: known before central sees the ticket, so offline tickets carry it too. Absent
+    /// (older kiosks), central makes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_token: Option<String>,
+}
+
+/// Whether `token` is a live-page token: 32 lower-case hex digits (128 random bits).
+pub fn is_live_token(token: &str) -> bool {
+    token.len() == 32
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl CitizenEvent for TicketIssued {
@@ -373,6 +387,11 @@ pub struct ApplicationSubmitted {
     pub materials: Vec<SubmittedMaterial>,
     /// When the applicant submitted.
     pub submitted_at: DateTime<Utc>,
+    /// The token of the application's public progress page ([`is_live_token`]), made by the
+    /// kiosk and printed in the receipt's QR code after [`QueueSnapshot::live_url_prefix`],
+    /// like a ticket's. Absent (older kiosks), the application has no public page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_token: Option<String>,
 }
 
 impl CitizenEvent for ApplicationSubmitted {
@@ -497,6 +516,11 @@ pub struct QueueSnapshot {
     pub as_of: DateTime<Utc>,
     /// Categories with at least one ticket today, by code.
     pub categories: Vec<CategoryQueue>,
+    /// Where tickets' live pages are (`central serve --public-url` and `/t/`): a kiosk prints
+    /// this followed by the ticket's [`TicketIssued::live_token`] in its QR code. Absent when
+    /// central has no public address; the kiosk then prints its configured queue URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_url_prefix: Option<String>,
 }
 
 /// One category in a [`QueueSnapshot`].
@@ -506,9 +530,10 @@ pub struct CategoryQueue {
     pub category: String,
     /// Issued − called − voided.
     pub waiting: u32,
-    /// Mean seconds between consecutive calls of this category over its last ten calls
-    /// today: what each ticket ahead adds to the wait, all windows together. `null` until
-    /// two tickets were called; use the catalog's `avg_service_minutes` then.
+    /// What each ticket ahead adds to the wait, all windows together, in seconds: the mean
+    /// service time (call to served) of the category's last twenty tickets served today,
+    /// divided by the windows serving it; before one was served, the mean gap between its
+    /// last ten calls. `null` before either; use the catalog's `avg_service_minutes` then.
     pub avg_service_secs: Option<u32>,
     /// The ticket called last, e.g. `A007`.
     pub now_serving: Option<String>,
@@ -766,12 +791,26 @@ mod tests {
             holder_hash: None,
             appointment_id: None,
             unconfirmed: false,
+            live_token: None,
         };
         let json = issued.to_payload();
         assert_eq!(json["ticket_no"], "A012");
         assert_eq!(json["priority"], "senior");
         assert_eq!(json["business_date"], "2026-11-26");
         assert_eq!(TicketIssued::from_payload(&json).unwrap(), issued);
+        // An older kiosk's ticket has no live token and a newer one's is sent as made.
+        assert!(json.get("live_token").is_none());
+        let with_token = TicketIssued {
+            live_token: Some("0123456789abcdef0123456789abcdef".into()),
+            ..issued.clone()
+        };
+        assert_eq!(
+            TicketIssued::from_payload(&with_token.to_payload()).unwrap(),
+            with_token
+        );
+        assert!(is_live_token("0123456789abcdef0123456789abcdef"));
+        assert!(!is_live_token("0123456789ABCDEF0123456789abcdef"));
+        assert!(!is_live_token("../../etc/passwd"));
         assert_eq!(
             rating_subject::ticket("A012", issued.business_date),
             "ticket:A012:2026-11-26"

@@ -106,14 +106,78 @@ pub(crate) enum ApplicationCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum QueueCommand {
-    /// A window calls the next ticket of a category (priority tickets first).
+    /// A window calls the next ticket (priority tickets and checked-in appointments first):
+    /// with --window, of the categories that window serves (only --category if given), and
+    /// the window's ticket before is served; without, of --category, at no window.
     Call {
         /// Hall.
         #[arg(long)]
         hall: String,
         /// Queue letter, e.g. A.
+        #[arg(long, required_unless_present = "window")]
+        category: Option<String>,
+        /// Window number (`central queue window`).
         #[arg(long)]
-        category: String,
+        window: Option<u32>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Call the window's current ticket again.
+    Recall(AtWindow),
+    /// 过号: the window's current ticket did not come after the hall's recalls; it goes back
+    /// to the end of its queue or is voided (`central queue policy`).
+    NoShow(AtWindow),
+    /// The window's current ticket is served (办结).
+    Served(AtWindow),
+    /// Send the window's current ticket to another queue and/or window.
+    Transfer {
+        #[command(flatten)]
+        at: AtWindow,
+        /// The queue it waits in from now.
+        #[arg(long, required_unless_present = "to_window")]
+        to_category: Option<String>,
+        /// The one window that calls it (it must serve the queue).
+        #[arg(long)]
+        to_window: Option<u32>,
+    },
+    /// Set up a window of a hall and the categories it serves, e.g. --categories A,B.
+    Window {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// Window number, as painted above it.
+        #[arg(long)]
+        window: u32,
+        /// Queue letters it calls, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        categories: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A hall's 过号 rule: recalls before a no-show, then requeue or void.
+    Policy {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// Recalls before the window may mark a no-show.
+        #[arg(long)]
+        recalls: u32,
+        /// requeue (to the end of its queue) or void.
+        #[arg(long)]
+        then: central::store::NoShowAfter,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Bind a console user with the clerk role to a window: they may act there.
+    Clerk {
+        /// Console user name.
+        user: String,
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// Window number.
+        #[arg(long)]
+        window: u32,
         #[command(flatten)]
         common: Common,
     },
@@ -125,6 +189,19 @@ pub(crate) enum QueueCommand {
     /// Every ticket of the day with its state; unconfirmed ones (the kiosk restarted between
     /// printing and recording) are marked: callable, but check the citizen's slip.
     List(HallDay),
+}
+
+/// A hall's window, for the commands acting on the ticket it has called.
+#[derive(Args)]
+pub(crate) struct AtWindow {
+    /// Hall.
+    #[arg(long)]
+    hall: String,
+    /// Window number.
+    #[arg(long)]
+    window: u32,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Subcommand)]
@@ -345,12 +422,162 @@ pub(crate) async fn application(command: ApplicationCommand) -> anyhow::Result<(
     }
 }
 
+fn window_done(done: &central::store::WindowOutcome, at: &AtWindow) -> anyhow::Result<()> {
+    if at.common.json {
+        return json(done);
+    }
+    println!(
+        "{} {} at window {} of hall {}",
+        done.ticket_no, done.done, at.window, at.hall
+    );
+    Ok(())
+}
+
 /// `central queue …`.
 pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
     match command {
         QueueCommand::Call {
             hall,
             category,
+            window: Some(window),
+            common,
+        } => {
+            let called = common
+                .acting(Action::QueueCall)
+                .await?
+                .call_at_window(&hall, window, category.as_deref(), chrono::Utc::now())
+                .await?;
+            match (called, common.json) {
+                (Some(t), true) => json(&t),
+                (Some(t), false) => {
+                    println!(
+                        "请 {} 号到 {} 号窗口办理 · calling {} ({}, {}) to window {}{}",
+                        t.ticket_no,
+                        t.window_no,
+                        t.ticket_no,
+                        t.category,
+                        t.priority,
+                        t.window_no,
+                        if t.unconfirmed {
+                            ", UNCONFIRMED: the kiosk restarted after printing it, check the citizen's slip"
+                        } else {
+                            ""
+                        }
+                    );
+                    Ok(())
+                }
+                (None, _) => bail!("nobody is waiting for window {window} of hall {hall} today"),
+            }
+        }
+        QueueCommand::Recall(at) => {
+            let store = at.common.acting(Action::QueueRecall).await?;
+            let done = store
+                .recall(&at.hall, at.window, chrono::Utc::now())
+                .await?;
+            window_done(&done, &at)
+        }
+        QueueCommand::NoShow(at) => {
+            let store = at.common.acting(Action::QueueNoShow).await?;
+            let done = store
+                .no_show(&at.hall, at.window, chrono::Utc::now())
+                .await?;
+            window_done(&done, &at)
+        }
+        QueueCommand::Served(at) => {
+            let store = at.common.acting(Action::QueueServed).await?;
+            let done = store
+                .served(&at.hall, at.window, chrono::Utc::now())
+                .await?;
+            window_done(&done, &at)
+        }
+        QueueCommand::Transfer {
+            at,
+            to_category,
+            to_window,
+        } => {
+            let store = at.common.acting(Action::QueueTransfer).await?;
+            let done = store
+                .transfer(
+                    &at.hall,
+                    at.window,
+                    to_category.as_deref(),
+                    to_window,
+                    chrono::Utc::now(),
+                )
+                .await?;
+            window_done(&done, &at)
+        }
+        QueueCommand::Window {
+            hall,
+            window,
+            categories,
+            common,
+        } => {
+            common
+                .acting(Action::WindowSet)
+                .await?
+                .set_window(&hall, window, &categories)
+                .await?;
+            if common.json {
+                return json(
+                    &serde_json::json!({"hall": hall, "window": window, "categories": categories}),
+                );
+            }
+            println!(
+                "hall {hall} window {window} calls {}",
+                categories.join(", ")
+            );
+            Ok(())
+        }
+        QueueCommand::Policy {
+            hall,
+            recalls,
+            then,
+            common,
+        } => {
+            common
+                .acting(Action::WindowSet)
+                .await?
+                .set_queue_policy(
+                    &hall,
+                    central::store::QueuePolicy {
+                        max_recalls: recalls,
+                        after_no_show: then,
+                    },
+                )
+                .await?;
+            if common.json {
+                return json(
+                    &serde_json::json!({"hall": hall, "max_recalls": recalls, "after_no_show": then.as_str()}),
+                );
+            }
+            println!(
+                "hall {hall}: a ticket recalled {recalls} times may be marked a no-show, then {}",
+                then.as_str()
+            );
+            Ok(())
+        }
+        QueueCommand::Clerk {
+            user,
+            hall,
+            window,
+            common,
+        } => {
+            common
+                .acting(Action::ClerkBind)
+                .await?
+                .bind_clerk(&user, &hall, window)
+                .await?;
+            if common.json {
+                return json(&serde_json::json!({"user": user, "hall": hall, "window": window}));
+            }
+            println!("{user} may act at window {window} of hall {hall}");
+            Ok(())
+        }
+        QueueCommand::Call {
+            hall,
+            category: Some(category),
+            window: None,
             common,
         } => {
             if !is_category_code(&category) {
@@ -381,6 +608,11 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                 (None, _) => bail!("nobody is waiting in category {category} of hall {hall} today"),
             }
         }
+        QueueCommand::Call {
+            category: None,
+            window: None,
+            ..
+        } => bail!("name --window, --category or both"),
         QueueCommand::Check(day) => {
             let (hall, date, common) = day.resolve();
             let bad = open(&common.db)

@@ -119,7 +119,8 @@ pub(crate) enum UserCommand {
         /// File holding the password (first line).
         #[arg(long)]
         password_file: Option<PathBuf>,
-        /// viewer (reads), operator (day-to-day in the halls) or admin (everything).
+        /// viewer (reads), clerk (acts at the windows bound to it, `central queue clerk`),
+        /// operator (day-to-day in the halls) or admin (everything).
         #[arg(long)]
         role: Role,
         /// Print JSON.

@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod duration;
+pub mod hall;
 pub mod holder_keys;
 pub mod http;
 pub mod store;

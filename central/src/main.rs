@@ -73,6 +73,11 @@ enum Command {
         /// Events one kiosk may have stored per minute; more wait at the kiosk.
         #[arg(long, default_value_t = central::Limits::default().events_per_minute, value_parser = clap::value_parser!(u32).range(1..))]
         events_per_minute: u32,
+        /// The address citizens' phones reach this central at, e.g. https://q.example.gov.cn:
+        /// kiosks print it with /t/ and the ticket's token in the ticket's QR code (the
+        /// ticket's live page). Without it kiosks print their configured queue URL.
+        #[arg(long, env = "CENTRAL_PUBLIC_URL", value_parser = public_url)]
+        public_url: Option<String>,
         /// Attachment uploads one kiosk may begin per day; more are refused with 429 and
         /// wait at the kiosk.
         #[arg(long, default_value_t = central::Limits::default().attachments_per_day, value_parser = clap::value_parser!(u32).range(1..))]
@@ -302,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
             events_per_minute,
             attachments_per_day,
             requests_per_minute,
+            public_url,
         } => {
             let keys = cli_ops::holder_key_source(holder_keys.as_deref())?;
             let limits = central::Limits {
@@ -313,7 +319,7 @@ async fn main() -> anyhow::Result<()> {
                 attachments_per_day,
                 requests_per_minute,
             };
-            serve(&db.db, &listen, keys, limits).await
+            serve(&db.db, &listen, keys, limits, public_url).await
         }
         Command::HolderKeys(c) => cli_ops::holder_keys(c),
         Command::Kiosk(c) => cli_ops::kiosk(c).await,
@@ -556,6 +562,7 @@ async fn serve(
     listen: &str,
     holder_keys: central::holder_keys::HolderKeySource,
     limits: central::Limits,
+    public_url: Option<String>,
 ) -> anyhow::Result<()> {
     let store = open(db).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -586,12 +593,28 @@ async fn serve(
     let metrics = central::Metrics::new(std::env::var("CENTRAL_METRICS_TOKEN").ok());
     let state = central::AppState::new(store.clone(), holder_keys)
         .with_limits(limits)
-        .with_metrics(metrics);
+        .with_metrics(metrics)
+        .with_public_url(public_url);
     central::serve_with(state, listener, shutdown)
         .await
         .context("serving HTTP")?;
     store.close().await;
     Ok(())
+}
+
+/// `--public-url`: an http(s) address with no query or fragment, which a phone can open.
+fn public_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} does not start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "{text:?} is not a plain address such as https://q.example.gov.cn"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 async fn generate_key(out: &Path, db: Option<&str>, json: bool) -> anyhow::Result<()> {

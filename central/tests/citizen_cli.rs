@@ -87,6 +87,7 @@ async fn staff_work_the_hall_from_the_command_line() {
             holder_hash: None,
             appointment_id: None,
             unconfirmed: number == band.first + 1,
+            live_token: None,
         };
         let batch = EventBatch {
             events: vec![

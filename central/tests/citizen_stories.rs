@@ -64,6 +64,7 @@ fn issued(category: &str, number: u32, priority: TicketPriority) -> TicketIssued
         holder_hash: None,
         appointment_id: None,
         unconfirmed: false,
+        live_token: None,
     }
 }
 
@@ -583,6 +584,7 @@ async fn progress_shows_the_timeline_after_staff_advance_an_application() {
                 pages: 1,
             }],
             submitted_at: Utc::now(),
+            live_token: None,
         };
         let mut outbox = Outbox::new();
         let event = outbox.event(&submitted);

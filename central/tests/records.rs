@@ -111,6 +111,7 @@ fn numbered(
         form: serde_json::Map::new(),
         materials: vec![],
         submitted_at: Utc::now(),
+        live_token: None,
     }
 }
 
@@ -126,6 +127,7 @@ fn ticket(number: u32) -> TicketIssued {
         holder_hash: None,
         appointment_id: None,
         unconfirmed: false,
+        live_token: None,
     }
 }
 
@@ -344,6 +346,7 @@ async fn a_ticket_is_callable_once_under_its_number_and_only_from_its_own_number
             .unwrap();
         let unconfirmed = TicketIssued {
             unconfirmed: true,
+            live_token: None,
             source: format!("lease:{}", lease.lease_id),
             ..ticket(lease.first)
         };

@@ -252,6 +252,7 @@ async fn a_kiosk_draining_leases_stops_at_the_cap_and_others_still_lease() {
             holder_hash: None,
             appointment_id: None,
             unconfirmed: false,
+            live_token: None,
         };
         assert_eq!(
             acked(&greedy, &[outbox.event(&ticket)]).await,

@@ -191,6 +191,7 @@ fn ticket(number: u32, source: &str) -> TicketIssued {
         holder_hash: None,
         appointment_id: None,
         unconfirmed: false,
+        live_token: None,
     }
 }
 
@@ -281,6 +282,7 @@ async fn a_kiosk_leases_numbers_and_follows_its_queue_appointments_and_applicati
                     form: serde_json::Map::new(),
                     materials: vec![],
                     submitted_at: Utc::now(),
+                    live_token: None,
                 },
             ),
             event(

@@ -104,8 +104,9 @@ pub struct ReceiptFacts<'a> {
     pub materials: &'a [ScannedMaterial],
     /// When it was submitted.
     pub submitted_at: DateTime<Utc>,
-    /// The QR's prefix for "where is my case".
-    pub progress_url: &'a str,
+    /// The QR's link for "where is my case": central's progress page of this application
+    /// (its live token), or the configured progress URL and the number.
+    pub progress_link: String,
 }
 
 /// The 受理回执.
@@ -141,10 +142,7 @@ pub fn receipt(f: ReceiptFacts<'_>) -> Slip {
             .iter()
             .map(|m| format!("已扫描材料：{} {}页", m.material_id, m.pages))
             .collect(),
-        qr: Some((
-            format!("{}{}", f.progress_url, f.no),
-            "扫码查询办理进度".into(),
-        )),
+        qr: Some((f.progress_link, "扫码查询办理进度".into())),
         footer: vec!["请妥善保管本回执".into()],
     }
 }
@@ -328,7 +326,7 @@ mod golden {
             holder_masked: "张*",
             materials: &materials,
             submitted_at: at(),
-            progress_url: "https://p.example/",
+            progress_link: format!("https://p.example/{no}"),
         });
         let bytes = kiosk_dispenser::slip_job(&slip).unwrap();
         for line in [

@@ -75,6 +75,7 @@ async fn after_midnight_an_offline_kiosk_uses_tomorrows_lease_and_no_stale_queue
                 avg_service_secs: Some(120),
                 now_serving: Some("A031".into()),
             }],
+            live_url_prefix: Some("https://q.example.gov.cn/t/".into()),
         };
         store
             .cache_put_at(
@@ -173,10 +174,20 @@ async fn after_midnight_an_offline_kiosk_uses_tomorrows_lease_and_no_stale_queue
     assert_eq!(ticket.ahead, 0, "no figures of yesterday in today's count");
     let note = ticket.stale_note.unwrap();
     assert!(note.en.contains("No queue figures for today"), "{note:?}");
-    assert_eq!(
-        emulator.wait_for_tickets(1, Duration::from_secs(10)).len(),
-        1
-    );
+    let sheets = emulator.wait_for_tickets(1, Duration::from_secs(10));
+    assert_eq!(sheets.len(), 1);
+    // Offline, the ticket's QR still opens its live page on central: the address central
+    // gave yesterday and a token made here, which the ticket's record carries to central.
+    let qr = std::process::Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&sheets[0])
+        .output()
+        .expect("zbarimg (zbar-tools) reads the printed QR code");
+    let qr = String::from_utf8_lossy(&qr.stdout).trim().to_owned();
+    let token = qr
+        .strip_prefix("https://q.example.gov.cn/t/")
+        .unwrap_or_else(|| panic!("the QR code {qr:?} is not a live-page link"));
+    assert!(kiosk_api::citizen::is_live_token(token), "{qr}");
 
     // A cached answer of yesterday says which day it is from.
     let r = screen.borrow().revision;

@@ -586,6 +586,7 @@ fn a_citizen_looks_up_progress_by_application_number_and_by_id_card() {
             form: serde_json::Map::new(),
             materials: vec![],
             submitted_at: Utc::now() - chrono::Duration::days(1),
+            live_token: None,
         };
         let batch = EventBatch {
             events: vec![Event {
@@ -859,5 +860,70 @@ fn staff_acknowledge_a_call_for_help_at_central_and_the_kiosk_that_asked_shows_w
             Some(0),
             "acknowledged requests are no longer open"
         );
+    });
+}
+
+/// A plain `GET` of `url` (http only): the status line and body, as a phone's browser gets
+/// them.
+fn http_get(url: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").expect("an http:// address");
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn a_printed_tickets_qr_opens_its_live_page_which_names_the_window_once_called() {
+    story(async {
+        // Central knows the address phones reach it at; kiosks learn it from the queue state.
+        let mut hall = Hall::open();
+        let public = hall.url();
+        hall.central
+            .restart_with_env(&[("CENTRAL_PUBLIC_URL".into(), public.clone())])
+            .unwrap();
+        let (dir, _) = hall.enrol("kiosk-1").await;
+        let card = citizen_card(22, born(1990, 6, 1));
+        hall.import_appointments(&[booking("YY-0002", &card, "hr-sscard-apply", "B")]);
+        let mut kiosk = Kiosk::start(&dir).await;
+        let ticket = ticket_of(kiosk.check_in(&card).await);
+        let pngs = kiosk.sim.printed(SimPrinter::Dispenser);
+        let link = read_qr(pngs.last().expect("the dispenser cut a ticket"));
+        assert!(
+            link.starts_with(&format!("{public}/t/")),
+            "the ticket's QR code {link:?} is its live page"
+        );
+        kiosk.drained().await;
+
+        // Scanned with a phone: the ticket, waiting, and nothing of the citizen.
+        let page = http_get(&link);
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert!(page.contains(&ticket.ticket_no), "{page}");
+        assert!(page.contains("等候中"), "{page}");
+        assert!(!page.contains(&kiosk_hal::mask_name(card.display_name())));
+
+        // A window calls it: the same page names the window.
+        hall.cli(&[
+            "queue",
+            "window",
+            "--hall",
+            HALL,
+            "--window",
+            "7",
+            "--categories",
+            "B",
+        ]);
+        let called = hall.cli(&["queue", "call", "--hall", HALL, "--window", "7"]);
+        assert_eq!(called["ticket_no"], ticket.ticket_no.as_str());
+        let page = http_get(&link);
+        assert!(page.contains("请到 7 号窗口"), "{page}");
+        kiosk.engine.shutdown().await;
     });
 }

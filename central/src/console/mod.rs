@@ -15,6 +15,7 @@
 //! count is kept in the database). Run central behind TLS in production (the
 //! cookie has no `Secure` flag so the console also works on a plain-HTTP test address).
 
+mod clerk;
 pub mod input;
 mod pages;
 
@@ -62,6 +63,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/users", get(users).post(add_user))
         .route("/users/{name}/remove", post(remove_user))
         .route("/users/{name}/role", post(set_role))
+        .route("/clerk", get(clerk::windows))
+        .route("/clerk/{hall}/{window}", get(clerk::window))
+        .route("/clerk/{hall}/{window}/{action}", post(clerk::act))
         .route("/account", get(account))
         .route("/account/password", post(change_password))
         .fallback(not_found)
@@ -212,7 +216,13 @@ async fn login(
     match console.store.console_login(user, &form.password).await {
         Ok(LoginOutcome::Session(session)) => {
             tracing::info!(user = %session.user, "console login");
-            let mut response = Redirect::to("/console/fleet").into_response();
+            // A clerk's work is at their window.
+            let home = if session.role == Role::Clerk {
+                "/console/clerk"
+            } else {
+                "/console/fleet"
+            };
+            let mut response = Redirect::to(home).into_response();
             set_cookie(
                 &mut response,
                 format!(

@@ -166,7 +166,7 @@ fn reason_label(reason: &str) -> String {
     }
 }
 
-fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
+pub(super) fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -182,6 +182,7 @@ fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup
                     @if let Some(s) = session {
                         a href="/console/fleet" { "终端 Fleet" }
                         a href="/console/rollouts" { "发布 Rollouts" }
+                        a href="/console/clerk" { "窗口 Windows" }
                         a href="/console/audit" { "审计 Audit log" }
                         @if s.role == Role::Admin { a href="/console/users" { "用户 Users" } }
                         a href="/console/account" { "账户 Account" }

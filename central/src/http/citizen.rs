@@ -89,10 +89,11 @@ async fn queue_state(
     State(state): State<AppState>,
     SignedGet(kiosk): SignedGet,
 ) -> Result<Response, ApiFailure> {
-    let snapshot = state
+    let mut snapshot = state
         .store
         .queue_snapshot(&kiosk.hall_id, chrono::Utc::now())
         .await?;
+    snapshot.live_url_prefix = state.live_url_prefix();
     Ok(Json(snapshot).into_response())
 }
 

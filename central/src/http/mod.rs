@@ -48,6 +48,12 @@ pub struct AppState {
     // When each kiosk's last desired-state poll was written as its last_seen_at, so that a
     // poll writes at most once a minute per kiosk.
     seen: Arc<std::sync::Mutex<HashMap<Uuid, std::time::Instant>>>,
+    // The hall display's voice (espeak-ng on this node).
+    voice: crate::hall::speech::Voice,
+    // Turns true when the server begins to shut down, ending the screens' event streams.
+    closing: tokio::sync::watch::Sender<bool>,
+    // `central serve --public-url`, without a trailing slash.
+    public_url: Option<String>,
 }
 
 impl AppState {
@@ -60,7 +66,29 @@ impl AppState {
             metrics: Metrics::default(),
             kiosks: Arc::default(),
             seen: Arc::default(),
+            voice: crate::hall::speech::Voice::default(),
+            closing: tokio::sync::watch::Sender::new(false),
+            public_url: None,
         }
+    }
+
+    /// The same state with the public address of the live pages (`central serve
+    /// --public-url`), which kiosks print in tickets' QR codes.
+    pub fn with_public_url(self, url: Option<String>) -> AppState {
+        AppState {
+            public_url: url.map(|u| u.trim_end_matches('/').to_owned()),
+            ..self
+        }
+    }
+
+    /// Where tickets' live pages are, for the kiosks: the public URL and `/t/`.
+    pub(crate) fn live_url_prefix(&self) -> Option<String> {
+        self.public_url.as_ref().map(|u| format!("{u}/t/"))
+    }
+
+    /// The same state announcing calls with `voice`.
+    pub fn with_voice(self, voice: crate::hall::speech::Voice) -> AppState {
+        AppState { voice, ..self }
     }
 
     /// The same state under `limits`.
@@ -141,6 +169,11 @@ pub fn router(state: AppState) -> Router {
         .merge(citizen::routes())
         .route(kiosk_api::openapi::DOCUMENT_PATH, get(handlers::openapi))
         .nest("/console", crate::console::router(state.store.clone()))
+        .merge(crate::hall::router(
+            state.store.clone(),
+            state.voice.clone(),
+            state.closing.subscribe(),
+        ))
         .route(
             "/console/",
             get(|| async { axum::response::Redirect::to("/console/fleet") }),
@@ -201,6 +234,12 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let store = state.store.clone();
     let pruner = tokio::spawn(prune(store));
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams never end by themselves; a shutdown must not wait for their screens.
+        closing.send_replace(true);
+    };
     let app = router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

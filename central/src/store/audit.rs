@@ -19,6 +19,9 @@ use super::{Doing as _, Store, StoreError, now_millis};
 pub enum Role {
     /// Reads every page; changes nothing.
     Viewer,
+    /// A window clerk: reads what a viewer reads and acts on the queue at the windows they
+    /// are bound to (`central user window`), at no other.
+    Clerk,
     /// Day-to-day work in the halls: help requests, follow-ups, application status, calling
     /// the queue, appointments, pausing and resuming a rollout.
     Operator,
@@ -32,6 +35,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
+            Role::Clerk => "clerk",
             Role::Operator => "operator",
             Role::Admin => "admin",
         }
@@ -50,10 +54,11 @@ impl std::str::FromStr for Role {
     fn from_str(text: &str) -> Result<Role, String> {
         match text.trim() {
             "viewer" => Ok(Role::Viewer),
+            "clerk" => Ok(Role::Clerk),
             "operator" => Ok(Role::Operator),
             "admin" => Ok(Role::Admin),
             other => Err(format!(
-                "{other:?} is no role; use viewer, operator or admin"
+                "{other:?} is no role; use viewer, clerk, operator or admin"
             )),
         }
     }
@@ -137,6 +142,18 @@ pub enum Action {
     ApplicationStatus,
     /// Call the next ticket.
     QueueCall,
+    /// Call a window's current ticket again.
+    QueueRecall,
+    /// Mark a window's current ticket a no-show (过号).
+    QueueNoShow,
+    /// Send a window's current ticket to another queue or window.
+    QueueTransfer,
+    /// Mark a window's current ticket served (办结).
+    QueueServed,
+    /// Set up a hall's windows and its no-show rule.
+    WindowSet,
+    /// Bind a clerk to a window.
+    ClerkBind,
     /// Import appointments.
     AppointmentsImport,
 }
@@ -166,6 +183,12 @@ impl Action {
             Action::RatingFollowUp => "rating.follow_up",
             Action::ApplicationStatus => "application.status",
             Action::QueueCall => "queue.call",
+            Action::QueueRecall => "queue.recall",
+            Action::QueueNoShow => "queue.no_show",
+            Action::QueueTransfer => "queue.transfer",
+            Action::QueueServed => "queue.served",
+            Action::WindowSet => "window.set",
+            Action::ClerkBind => "clerk.bind",
             Action::AppointmentsImport => "appointments.import",
         }
     }
@@ -174,12 +197,17 @@ impl Action {
     pub fn needs(self) -> Role {
         match self {
             Action::OwnPassword => Role::Viewer,
+            // A clerk's further limit, to their own windows, is checked where they act.
+            Action::QueueCall
+            | Action::QueueRecall
+            | Action::QueueNoShow
+            | Action::QueueTransfer
+            | Action::QueueServed => Role::Clerk,
             Action::RolloutPause
             | Action::RolloutResume
             | Action::HelpAck
             | Action::RatingFollowUp
             | Action::ApplicationStatus
-            | Action::QueueCall
             | Action::AppointmentsImport => Role::Operator,
             Action::Publish
             | Action::ReleasePublish
@@ -194,7 +222,9 @@ impl Action {
             | Action::TokenCreate
             | Action::KeysTrust
             | Action::KeysRotate
-            | Action::KeysRevoke => Role::Admin,
+            | Action::KeysRevoke
+            | Action::WindowSet
+            | Action::ClerkBind => Role::Admin,
         }
     }
 }
@@ -359,6 +389,9 @@ mod tests {
         assert!(as_role(Role::Viewer).may(Action::HelpAck).is_err());
         assert!(as_role(Role::Viewer).may(Action::OwnPassword).is_ok());
         assert!(as_role(Role::Operator).may(Action::HelpAck).is_ok());
+        assert!(as_role(Role::Clerk).may(Action::QueueCall).is_ok());
+        assert!(as_role(Role::Clerk).may(Action::HelpAck).is_err());
+        assert!(as_role(Role::Viewer).may(Action::QueueCall).is_err());
         assert!(as_role(Role::Operator).may(Action::RolloutPause).is_ok());
         assert!(as_role(Role::Operator).may(Action::RolloutAbort).is_err());
         assert!(as_role(Role::Operator).may(Action::KioskRevoke).is_err());

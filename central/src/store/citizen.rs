@@ -24,7 +24,7 @@ pub use records::{
 use chrono::{DateTime, Utc};
 use kiosk_api::citizen::{
     ApplicationSubmitted, HelpRequested, RatingGiven, TicketIssued, TicketVoided, is_category_code,
-    is_holder_hash, ticket_no,
+    is_holder_hash, is_live_token, ticket_no,
 };
 use kiosk_api::reject_reason as why;
 use kiosk_api::{Event, Stream};
@@ -36,6 +36,48 @@ use super::{Doing as _, StoreError, now_millis};
 /// Unix milliseconds of `at`.
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
+}
+
+/// Why a ticket's or application's `live_token` is refused, if it is: not 32 lower-case hex,
+/// or already another record's (`taken`, run with the token as `$1`, then `more` and `number`
+/// as further parameters, finds that record). 128 random bits never repeat, so a token that
+/// does is a kiosk bug, and two records must never share a public page.
+async fn live_token_refused(
+    conn: &mut AnyConnection,
+    token: Option<&str>,
+    taken: &'static str,
+    more: &[String],
+    number: Option<i64>,
+) -> Result<Option<Verdict>, StoreError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    if !is_live_token(token) {
+        return Ok(Some(Verdict::invalid(
+            "field `live_token` is not 32 lower-case hex",
+        )));
+    }
+    let mut query = sqlx::query_scalar::<_, i64>(taken).bind(token);
+    for m in more {
+        query = query.bind(m);
+    }
+    if let Some(n) = number {
+        query = query.bind(n);
+    }
+    let found = query
+        .fetch_optional(&mut *conn)
+        .await
+        .doing("checking a live token")?;
+    Ok(found.map(|_| Verdict::invalid("field `live_token` is already another record's")))
+}
+
+/// A fresh token of a ticket's public live page, for a ticket from a kiosk that sent none:
+/// 128 random bits, unguessable, and nothing of the citizen in it.
+fn live_token() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 /// The time of `ms` unix milliseconds, as stored by central.
@@ -163,16 +205,34 @@ async fn ticket_issued(
     {
         return Ok(refused);
     }
+    if let Some(refused) = live_token_refused(
+        conn,
+        t.live_token.as_deref(),
+        "SELECT CAST(1 AS BIGINT) FROM tickets WHERE public_token = $1 AND NOT (hall_id = $2 \
+         AND business_date = $3 AND category = $4 AND number = $5) \
+         UNION ALL SELECT CAST(1 AS BIGINT) FROM applications WHERE public_token = $1",
+        &[
+            sender.hall.clone(),
+            t.business_date.to_string(),
+            t.category.clone(),
+        ],
+        Some(i64::from(t.number)),
+    )
+    .await?
+    {
+        return Ok(refused);
+    }
     // A row with an empty source was made by this kiosk's void that arrived first: fill it
     // in. Any other row is another ticket under this number, which must never be replaced.
     let done: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO tickets (hall_id, business_date, category, number, ticket_no, kiosk_id, priority, source, holder_hash, appointment_id, issued_at, event_id, unconfirmed) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+        "INSERT INTO tickets (hall_id, business_date, category, number, ticket_no, kiosk_id, priority, source, holder_hash, appointment_id, issued_at, event_id, unconfirmed, public_token) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (hall_id, business_date, category, number) DO UPDATE SET \
          ticket_no = excluded.ticket_no, priority = excluded.priority, \
          source = excluded.source, holder_hash = excluded.holder_hash, \
          appointment_id = excluded.appointment_id, issued_at = excluded.issued_at, \
-         event_id = excluded.event_id, unconfirmed = excluded.unconfirmed \
+         event_id = excluded.event_id, unconfirmed = excluded.unconfirmed, \
+         public_token = COALESCE(tickets.public_token, excluded.public_token) \
          WHERE tickets.source = '' AND tickets.kiosk_id = excluded.kiosk_id \
          RETURNING number",
     )
@@ -189,6 +249,7 @@ async fn ticket_issued(
     .bind(millis(t.issued_at))
     .bind(e.event_id.to_string())
     .bind(i64::from(t.unconfirmed))
+    .bind(t.live_token.clone().unwrap_or_else(live_token))
     .fetch_optional(&mut *conn)
     .await
     .doing("recording an issued ticket")?;
@@ -343,11 +404,23 @@ async fn application_submitted(
         serde_json::to_string(&a.materials).map_err(|_| StoreError::Corrupt("materials"))?;
     let at = millis(a.submitted_at);
     let no_text = no.to_string();
+    if let Some(refused) = live_token_refused(
+        conn,
+        a.live_token.as_deref(),
+        "SELECT CAST(1 AS BIGINT) FROM tickets WHERE public_token = $1 \
+         UNION ALL SELECT CAST(1 AS BIGINT) FROM applications WHERE public_token = $1 AND application_no <> $2",
+        std::slice::from_ref(&no_text),
+        None,
+    )
+    .await?
+    {
+        return Ok(refused);
+    }
     // Never overwrite: a number held by another event refuses this one (number_taken), and
     // the conflict is told back to the kiosk, not swallowed.
     let inserted: Option<String> = sqlx::query_scalar(
-        "INSERT INTO applications (application_no, hall_id, kiosk_id, matter_code, holder_hash, holder_name_masked, form, materials, status, submitted_at, updated_at, event_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10, $11) \
+        "INSERT INTO applications (application_no, hall_id, kiosk_id, matter_code, holder_hash, holder_name_masked, form, materials, status, submitted_at, updated_at, event_id, public_token) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10, $11, $12) \
          ON CONFLICT (application_no) DO NOTHING RETURNING application_no",
     )
     .bind(&no_text)
@@ -361,6 +434,7 @@ async fn application_submitted(
     .bind(at)
     .bind(now_millis())
     .bind(e.event_id.to_string())
+    .bind(a.live_token.as_deref())
     .fetch_optional(&mut *conn)
     .await
     .doing("recording an application")?;

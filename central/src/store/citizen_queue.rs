@@ -99,7 +99,10 @@ pub struct CategoryStats {
     pub unconfirmed: u64,
     /// Of those waiting, with priority (绿色通道 or appointment).
     pub waiting_priority: u64,
-    /// Mean seconds between the last ten consecutive calls; `None` before two calls.
+    /// Seconds each waiting ticket adds to a wait: the mean service time of the last
+    /// `SERVICE_SAMPLE` tickets served that day divided by the windows serving
+    /// the category (`Store::service_pace`); before one was served, the mean gap between the
+    /// last ten calls; `None` before either.
     pub avg_service_secs: Option<u32>,
     /// Mean seconds from print to call over the tickets called; `None` before one call.
     pub avg_wait_secs: Option<u32>,
@@ -447,6 +450,7 @@ impl Store {
                     r.try_get("called_at").doing(doing)?,
                 ));
         }
+        let pace = self.service_pace(hall_id, date).await?;
         let mut categories = Vec::new();
         for r in rows {
             let category: String = r.try_get("category").doing(doing)?;
@@ -461,7 +465,12 @@ impl Store {
                 waiting: count(r.try_get("waiting").doing(doing)?)?,
                 waiting_priority: count(r.try_get("waiting_priority").doing(doing)?)?,
                 unconfirmed: count(r.try_get("unconfirmed").doing(doing)?)?,
-                avg_service_secs: secs(gaps, recent.len().saturating_sub(1)),
+                // Measured service times once a ticket was served; until then the gaps
+                // between calls, the only measure there is.
+                avg_service_secs: pace
+                    .get(&category)
+                    .copied()
+                    .or_else(|| secs(gaps, recent.len().saturating_sub(1))),
                 avg_wait_secs: secs(waits, calls.len()),
                 now_serving: calls.last().map(|c| c.0.clone()),
                 category,
@@ -534,6 +543,7 @@ impl Store {
                     now_serving: c.now_serving,
                 })
                 .collect(),
+            live_url_prefix: None,
         })
     }
 

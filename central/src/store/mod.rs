@@ -13,6 +13,7 @@ mod citizen;
 mod console;
 mod enrol;
 mod fleet;
+mod hall;
 mod ingest;
 mod key_statements;
 mod project;
@@ -39,6 +40,10 @@ pub use enrol::{
 };
 pub use fleet::{
     FleetKiosk, Hall, HealthEntry, ONLINE_WITHIN_MILLIS, RefusedEvent, UpdateResultRow,
+};
+pub use hall::{
+    Board, CallRow, DEFAULT_MAX_RECALLS, HallWindow, NoShowAfter, QueueNow, QueuePolicy,
+    RECENT_CALLS, SERVICE_SAMPLE, TicketLive, WindowError, WindowOutcome, WindowTicket,
 };
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
 pub use key_statements::StatementRefused;

@@ -2,6 +2,9 @@
 //! KIOSK_TEST_PG_URL is set), reached over real HTTP.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod chrome;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -101,6 +101,8 @@ pub(super) struct Filing<'a> {
     pub(super) numbering: Option<Numbering>,
     /// The receipt's QR prefix.
     pub(super) progress_url: &'a str,
+    /// Where central's live pages are, as it last said (`central serve --public-url`).
+    pub(super) live_url_prefix: Option<String>,
     /// The hall's help desk.
     pub(super) desk: &'a Text,
     /// Now.
@@ -141,7 +143,17 @@ pub(super) async fn store_application(
     let no = number(&f, numbering, today)
         .await
         .map_err(|err| err.map_or_else(|| used_up(f.desk), |err| failed(Some(&err))))?;
-    let event = application_event(no, &holder_hash, &mut order, f.now);
+    // With central's live pages known, the receipt's QR opens this application's progress
+    // page by a token made here (offline too), which the application's record carries.
+    let live_token = f
+        .live_url_prefix
+        .as_ref()
+        .map(|_| uuid::Uuid::new_v4().simple().to_string());
+    let progress_link = match (&f.live_url_prefix, &live_token) {
+        (Some(prefix), Some(token)) => format!("{prefix}{token}"),
+        _ => format!("{}{}", f.progress_url, no),
+    };
+    let event = application_event(no, &holder_hash, &mut order, f.now, live_token);
     let store = f.store.clone();
     if let Err(err) = blocking(move || store.enqueue(event)).await {
         // One transaction: nothing of the application was written.
@@ -159,7 +171,7 @@ pub(super) async fn store_application(
         holder_masked: &order.holder.masked_name,
         materials: &order.materials,
         submitted_at: f.now,
-        progress_url: f.progress_url,
+        progress_link,
     });
     Ok((no, receipt))
 }
@@ -171,6 +183,7 @@ fn application_event(
     holder_hash: &str,
     order: &mut ApplicationOrder,
     now: DateTime<Utc>,
+    live_token: Option<String>,
 ) -> NewEvent {
     let payload = ApplicationSubmitted {
         application_no: no,
@@ -188,6 +201,7 @@ fn application_event(
             })
             .collect(),
         submitted_at: now,
+        live_token,
     };
     NewEvent {
         stream: Stream::Records,

@@ -338,6 +338,12 @@ impl Actor {
             catalog: &self.catalog,
             numbering: self.numbering,
             progress_url: &self.config.journeys.progress_url,
+            live_url_prefix: self
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .live_url_prefix()
+                .map(str::to_owned),
             desk: &self.help_window,
             now: self.clock.now(),
         };

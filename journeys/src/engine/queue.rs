@@ -51,6 +51,12 @@ impl QueueInfo {
         self.snapshot.as_ref().filter(|s| s.business_date == today)
     }
 
+    /// Where central's live pages are (`central serve --public-url`), as it last said; kept
+    /// from an older snapshot too, so a ticket printed offline still gets its page.
+    pub fn live_url_prefix(&self) -> Option<&str> {
+        self.snapshot.as_ref()?.live_url_prefix.as_deref()
+    }
+
     /// Whether central's figures for `today` are known at all.
     pub fn has_figures(&self, today: NaiveDate) -> bool {
         self.todays(today).is_some()
@@ -384,6 +390,7 @@ mod tests {
                     avg_service_secs: Some(60),
                     now_serving: None,
                 }],
+                live_url_prefix: None,
             }),
             ..QueueInfo::default()
         };

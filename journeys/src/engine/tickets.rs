@@ -15,6 +15,7 @@ use kiosk_api::citizen::{
 use kiosk_core::store::{NoNumber, Store, TicketAllocation, TicketFate};
 use kiosk_core::sync::CentralClient;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use super::Stats;
 use super::blocking::{Failed, blocking};
@@ -98,19 +99,35 @@ pub(super) async fn take_number(
     };
     let allocation = allocate(&n, &category, &order, today, stats).await?;
     n.keeper.notify_one();
-    let figures = {
+    let (figures, live_prefix) = {
         let info = n.queue.lock().unwrap_or_else(|p| p.into_inner());
-        figures(&info, &category, today, n.now, n.refresh)
+        (
+            figures(&info, &category, today, n.now, n.refresh),
+            info.live_url_prefix().map(str::to_owned),
+        )
+    };
+    // With central's live pages known, the QR code opens this ticket's page by a token made
+    // here at random (so offline tickets have one too) and sent with the ticket's record;
+    // otherwise it is the configured queue URL, as before.
+    let (link, live_token) = match live_prefix {
+        Some(prefix) => {
+            let token = Uuid::new_v4().simple().to_string();
+            (format!("{prefix}{token}"), Some(token))
+        }
+        None => (
+            format!(
+                "{}{}/{}",
+                n.queue_url, allocation.business_date, allocation.ticket_no
+            ),
+            None,
+        ),
     };
     let ticket = slips::ticket(TicketFacts {
         hall: &n.catalog.hall.name_zh,
         category: &category,
         number: &allocation.ticket_no,
         figures: &figures,
-        link: format!(
-            "{}{}/{}",
-            n.queue_url, allocation.business_date, allocation.ticket_no
-        ),
+        link,
         issued_at: n.now,
         // Only the masked form ever leaves the holder; the dispenser masks it again.
         holder_masked: order.holder.as_ref().map(|h| h.masked_name.clone()),
@@ -127,6 +144,7 @@ pub(super) async fn take_number(
         holder_hash: allocation.holder_hash.clone(),
         appointment_id: order.appointment_id.clone(),
         unconfirmed: false,
+        live_token,
     };
     // Written down before the printer gets the ticket: a crash from here on leaves a number
     // that may be in the citizen's hand, and the next start keeps it callable.

@@ -1,0 +1,336 @@
+//! The clerk's page (issue 16 item 1): a window's current ticket and queues, and the buttons
+//! that call the next ticket, recall it, mark it a no-show (过号), transfer it and finish it.
+//! Plain forms like the rest of the console; every action is checked twice, for the role
+//! here and for the window in the store ([`Store::may_act_at`]), and audited there.
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::{Console, acting, csrf_refused, page, pages, same_secret, session, trouble};
+use crate::store::{
+    Action, Board, ConsoleSession, HallWindow, Role, Store, StoreError, WindowError, WindowTicket,
+};
+
+/// A window action's form: its CSRF token and, for a transfer, where to.
+#[derive(Deserialize)]
+pub struct WindowForm {
+    csrf: String,
+    #[serde(default)]
+    to_category: String,
+    #[serde(default)]
+    to_window: String,
+}
+
+/// The windows this user may act at: a clerk's bound ones, everyone else's all of every hall.
+async fn my_windows(
+    store: &Store,
+    session: &ConsoleSession,
+) -> Result<Vec<(String, u32)>, StoreError> {
+    if session.role == Role::Clerk {
+        return store.clerk_windows(&session.user).await;
+    }
+    let mut all = Vec::new();
+    for hall in store.halls().await? {
+        for w in store.windows(&hall.id).await? {
+            all.push((hall.id.clone(), w.window_no));
+        }
+    }
+    Ok(all)
+}
+
+/// `/console/clerk`: the windows to pick from.
+pub(super) async fn windows(State(console): State<Console>, headers: HeaderMap) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match my_windows(&console.store, &session).await {
+        Ok(list) => page(
+            StatusCode::OK,
+            pages::layout(
+                "窗口 · Windows",
+                Some(&session),
+                html! {
+                    @if list.is_empty() {
+                        p { "没有可用的窗口。 · No window for you: an admin sets windows up with "
+                            code { "central queue window" } " and binds clerks with " code { "central queue clerk" } "." }
+                    }
+                    ul {
+                        @for (hall, w) in &list {
+                            li { a href={ "/console/clerk/" (hall) "/" (w) } { (hall) " · " (w) " 号窗口 window " (w) } }
+                        }
+                    }
+                },
+            ),
+        ),
+        Err(e) => trouble(&e),
+    }
+}
+
+/// `/console/clerk/{hall}/{window}`.
+pub(super) async fn window(
+    State(console): State<Console>,
+    Path((hall, window)): Path<(String, u32)>,
+    headers: HeaderMap,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    window_page(&console, &session, &hall, window, StatusCode::OK, None).await
+}
+
+async fn window_page(
+    console: &Console,
+    session: &ConsoleSession,
+    hall: &str,
+    window: u32,
+    status: StatusCode,
+    problem: Option<&str>,
+) -> Response {
+    let store = console.store.acting_as(session.actor());
+    if let Err(e) = store.may_act_at(hall, window).await {
+        return refused(session, &e);
+    }
+    let now = Utc::now();
+    let data = async {
+        let windows = store.windows(hall).await?;
+        let current = store.window_ticket(hall, window, now).await?;
+        let board = store.board(hall, now).await?;
+        Ok::<_, StoreError>((windows, current, board))
+    };
+    match data.await {
+        Ok((windows, current, board)) => {
+            let Some(this) = windows.iter().find(|w| w.window_no == window) else {
+                return refused(
+                    session,
+                    &WindowError::NoSuchWindow {
+                        hall: hall.to_owned(),
+                        window,
+                    },
+                );
+            };
+            page(
+                status,
+                render(
+                    session,
+                    hall,
+                    this,
+                    &windows,
+                    current.as_ref(),
+                    &board,
+                    problem,
+                ),
+            )
+        }
+        Err(e) => trouble(&e),
+    }
+}
+
+fn refused(session: &ConsoleSession, e: &WindowError) -> Response {
+    let status = match e {
+        WindowError::NotYourWindow { .. } => StatusCode::FORBIDDEN,
+        WindowError::NoSuchWindow { .. } => StatusCode::NOT_FOUND,
+        WindowError::Store(e) => return trouble(e),
+        _ => StatusCode::CONFLICT,
+    };
+    page(
+        status,
+        pages::message(Some(session), "无法操作 · Not possible", &e.to_string()),
+    )
+}
+
+fn minutes(secs: Option<u32>) -> String {
+    match secs {
+        Some(s) => format!("约 {m} 分钟 · about {m} min", m = s.div_ceil(60)),
+        None => "尚无数据 · not measured yet".to_owned(),
+    }
+}
+
+fn render(
+    session: &ConsoleSession,
+    hall: &str,
+    this: &HallWindow,
+    windows: &[HallWindow],
+    current: Option<&WindowTicket>,
+    board: &Board,
+    problem: Option<&str>,
+) -> Markup {
+    let action = |what: &str| format!("/console/clerk/{hall}/{}/{what}", this.window_no);
+    let button = |what: &str, label: &str, enabled: bool| {
+        html! {
+            form class="inline" method="post" action=(action(what)) {
+                input type="hidden" name="csrf" value=(session.csrf);
+                @if enabled { button type="submit" id={ "do-" (what) } { (label) } }
+                @else { button type="submit" id={ "do-" (what) } disabled { (label) } }
+            }
+        }
+    };
+    pages::layout(
+        &format!("{} 号窗口 · Window {}", this.window_no, this.window_no),
+        Some(session),
+        html! {
+            @if let Some(p) = problem { div class="error" id="problem" { (p) } }
+            div class="box" {
+                h2 { "当前号 · Now serving" }
+                @match current {
+                    Some(t) => {
+                        p id="current" style="font-size: 2.4em; margin: 0.2em 0" { (t.ticket_no) }
+                        p {
+                            (t.category) " · " (t.priority)
+                            " · 已重呼 " (t.recalls) " 次 recalled " (t.recalls) " times"
+                            @if t.unconfirmed { " · " span class="warn" { "未确认，请核对号票 UNCONFIRMED: check the slip" } }
+                        }
+                    }
+                    None => { p id="current" class="muted" { "空闲 · free" } }
+                }
+                p {
+                    (button("call", "叫号 Call next", true)) " "
+                    (button("recall", "重呼 Recall", current.is_some())) " "
+                    (button("no-show", "过号 No-show", current.is_some())) " "
+                    (button("served", "办结 Served", current.is_some()))
+                }
+                @if current.is_some() {
+                    form method="post" action=(action("transfer")) {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        "转移 Transfer: "
+                        label style="display: inline" { "类别 category " input type="text" name="to_category" size="4"; }
+                        " "
+                        label style="display: inline" {
+                            "窗口 window "
+                            select name="to_window" {
+                                option value="" { "—" }
+                                @for w in windows.iter().filter(|w| w.window_no != this.window_no) {
+                                    option value=(w.window_no) { (w.window_no) " (" (w.categories.join(",")) ")" }
+                                }
+                            }
+                        }
+                        " " button type="submit" id="do-transfer" { "转移 Transfer" }
+                    }
+                }
+            }
+            h2 { "本窗口的队列 · This window's queues" }
+            table {
+                tr { th { "类别 Category" } th class="num" { "等候 Waiting" } th { "新取号预计等候 Wait for a new ticket" } }
+                @for c in &this.categories {
+                    @let q = board.queues.iter().find(|q| &q.category == c);
+                    tr {
+                        td { (c) }
+                        td class="num" id={ "waiting-" (c) } { (q.map_or(0, |q| q.waiting)) }
+                        td { (minutes(q.and_then(|q| q.wait_secs))) }
+                    }
+                }
+            }
+            p class="muted" { "预计等候按今日实测办理时长计算 · waits are from today's measured service times." }
+        },
+    )
+}
+
+/// `POST /console/clerk/{hall}/{window}/{action}`.
+pub(super) async fn act(
+    State(console): State<Console>,
+    Path((hall, window, what)): Path<(String, u32, String)>,
+    headers: HeaderMap,
+    Form(form): Form<WindowForm>,
+) -> Response {
+    let session = match session(&console, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return csrf_refused(Some(&session));
+    }
+    let action = match what.as_str() {
+        "call" => Action::QueueCall,
+        "recall" => Action::QueueRecall,
+        "no-show" => Action::QueueNoShow,
+        "served" => Action::QueueServed,
+        "transfer" => Action::QueueTransfer,
+        _ => {
+            return page(
+                StatusCode::NOT_FOUND,
+                pages::message(
+                    Some(&session),
+                    "未找到 · Not found",
+                    "No such window action.",
+                ),
+            );
+        }
+    };
+    let store = match acting(&console, &session, action) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let now = Utc::now();
+    let done = match action {
+        Action::QueueCall => store
+            .call_at_window(&hall, window, None, now)
+            .await
+            .map(|t| t.map(|t| t.ticket_no)),
+        Action::QueueRecall => store
+            .recall(&hall, window, now)
+            .await
+            .map(|o| Some(o.ticket_no)),
+        Action::QueueNoShow => store
+            .no_show(&hall, window, now)
+            .await
+            .map(|o| Some(o.ticket_no)),
+        Action::QueueServed => store
+            .served(&hall, window, now)
+            .await
+            .map(|o| Some(o.ticket_no)),
+        _ => {
+            let to_category = Some(form.to_category.trim()).filter(|c| !c.is_empty());
+            let to_window = match form.to_window.trim() {
+                "" => Ok(None),
+                n => n
+                    .parse::<u32>()
+                    .map(Some)
+                    .map_err(|_| WindowError::Invalid(format!("{n:?} is no window number"))),
+            };
+            match to_window {
+                Ok(to_window) => store
+                    .transfer(&hall, window, to_category, to_window, now)
+                    .await
+                    .map(|o| Some(o.ticket_no)),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match done {
+        Ok(ticket) => {
+            tracing::info!(user = %session.user, %hall, window, %action, ticket = ticket.as_deref().unwrap_or("none"), "window action from the console");
+            if ticket.is_none() {
+                return window_page(
+                    &console,
+                    &session,
+                    &hall,
+                    window,
+                    StatusCode::OK,
+                    Some("无人等候 · Nobody is waiting."),
+                )
+                .await;
+            }
+            Redirect::to(&format!("/console/clerk/{hall}/{window}")).into_response()
+        }
+        Err(WindowError::Store(e)) => trouble(&e),
+        Err(e @ (WindowError::NotYourWindow { .. } | WindowError::NoSuchWindow { .. })) => {
+            refused(&session, &e)
+        }
+        Err(e) => {
+            window_page(
+                &console,
+                &session,
+                &hall,
+                window,
+                StatusCode::CONFLICT,
+                Some(&e.to_string()),
+            )
+            .await
+        }
+    }
+}
