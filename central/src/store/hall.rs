@@ -587,17 +587,15 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<WindowOutcome, WindowError> {
         let (mut w, current) = self.current_for_update(hall, window, now).await?;
-        sqlx::query(
-            "UPDATE tickets SET recalls = recalls + 1 WHERE hall_id = $1 AND business_date = $2 \
-             AND category = $3 AND number = $4",
-        )
-        .bind(hall)
-        .bind(&current.day)
-        .bind(&current.own_category)
-        .bind(current.number)
-        .execute(&mut *w.tx)
-        .await
-        .doing("recalling a ticket")?;
+        current
+            .on_row(
+                hall,
+                "UPDATE tickets SET recalls = recalls + 1 WHERE hall_id = $1 AND business_date = $2 \
+                 AND category = $3 AND number = $4",
+            )
+            .execute(&mut *w.tx)
+            .await
+            .doing("recalling a ticket")?;
         log_call(&mut w, hall, &current.ticket.ticket_no, window, now, true).await?;
         self.finish(
             w,
@@ -641,11 +639,8 @@ impl Store {
                  WHERE hall_id = $1 AND business_date = $2 AND category = $3 AND number = $4"
             }
         };
-        sqlx::query(sql)
-            .bind(hall)
-            .bind(&current.day)
-            .bind(&current.own_category)
-            .bind(current.number)
+        current
+            .on_row(hall, sql)
             .bind(now.timestamp_millis())
             .execute(&mut *w.tx)
             .await
@@ -702,20 +697,18 @@ impl Store {
                 t.categories.join(", ")
             )));
         }
-        sqlx::query(
-            "UPDATE tickets SET called_at = NULL, window_no = NULL, clerk = NULL, recalls = 0, \
-             queue_category = $5, for_window = $6 WHERE hall_id = $1 AND business_date = $2 \
-             AND category = $3 AND number = $4",
-        )
-        .bind(hall)
-        .bind(&current.day)
-        .bind(&current.own_category)
-        .bind(current.number)
-        .bind(&queue)
-        .bind(to_window.map(i64::from))
-        .execute(&mut *w.tx)
-        .await
-        .doing("transferring a ticket")?;
+        current
+            .on_row(
+                hall,
+                "UPDATE tickets SET called_at = NULL, window_no = NULL, clerk = NULL, recalls = 0, \
+                 queue_category = $5, for_window = $6 WHERE hall_id = $1 AND business_date = $2 \
+                 AND category = $3 AND number = $4",
+            )
+            .bind(&queue)
+            .bind(to_window.map(i64::from))
+            .execute(&mut *w.tx)
+            .await
+            .doing("transferring a ticket")?;
         self.finish(
             w,
             Action::QueueTransfer,
@@ -738,18 +731,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<WindowOutcome, WindowError> {
         let (mut w, current) = self.current_for_update(hall, window, now).await?;
-        sqlx::query(
-            "UPDATE tickets SET served_at = $5 WHERE hall_id = $1 AND business_date = $2 \
-             AND category = $3 AND number = $4",
-        )
-        .bind(hall)
-        .bind(&current.day)
-        .bind(&current.own_category)
-        .bind(current.number)
-        .bind(now.timestamp_millis())
-        .execute(&mut *w.tx)
-        .await
-        .doing("marking a ticket served")?;
+        current
+            .on_row(
+                hall,
+                "UPDATE tickets SET served_at = $5 WHERE hall_id = $1 AND business_date = $2 \
+                 AND category = $3 AND number = $4",
+            )
+            .bind(now.timestamp_millis())
+            .execute(&mut *w.tx)
+            .await
+            .doing("marking a ticket served")?;
         self.finish(
             w,
             Action::QueueServed,
@@ -1113,6 +1104,22 @@ struct Current {
     number: i64,
     day: String,
     ticket: WindowTicket,
+}
+
+impl Current {
+    /// `sql` on this ticket's row, whose key is `$1`–`$4` (hall, day, category, number);
+    /// the caller binds any further parameters.
+    fn on_row<'q>(
+        &'q self,
+        hall: &'q str,
+        sql: &'static str,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        sqlx::query(sql)
+            .bind(hall)
+            .bind(&self.day)
+            .bind(&self.own_category)
+            .bind(self.number)
+    }
 }
 
 fn window_ticket_of(r: &sqlx::any::AnyRow, window: u32) -> Result<WindowTicket, StoreError> {
