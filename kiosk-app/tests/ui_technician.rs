@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{
     hold_hall_name, pin_hash, pump_until, settle, start_shell_with, tap, type_pin, visible,
+    visible_containing,
 };
 use i_slint_backend_testing::mock_elapsed_time;
 use kiosk_app::config::Config;
@@ -77,14 +78,17 @@ fn the_technician_opens_the_mode_with_the_pin_and_wrong_pins_lock_it() {
         checked: true,
     });
     settle();
-    assert!(visible(&shell, "连接方式：USB（libusb），usb 0400:c35a"));
-    assert!(visible(
+    assert!(visible_containing(
         &shell,
-        "连接方式：USB 打印机设备文件，/dev/usb/lp0"
+        "\n连接方式：USB（libusb），usb 0400:c35a"
     ));
-    assert!(visible(
+    assert!(visible_containing(
         &shell,
-        "连接方式：串口，/dev/kiosk/dispenser (115200 baud)"
+        "\n连接方式：USB 打印机设备文件，/dev/usb/lp0"
+    ));
+    assert!(visible_containing(
+        &shell,
+        "\n连接方式：串口，/dev/kiosk/dispenser (115200 baud)"
     ));
     tap(&shell, "运行自检");
     pump_until("the self-test", || {

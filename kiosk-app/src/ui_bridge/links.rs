@@ -191,6 +191,10 @@ mod tests {
             offered,
             vec![
                 (
+                    "serial /dev/kiosk/idcard".into(),
+                    Link::Port("/dev/kiosk/idcard".into())
+                ),
+                (
                     "usb 0400:c35a #R1".into(),
                     Link::Usb {
                         id,
@@ -203,10 +207,6 @@ mod tests {
                         id,
                         serial: Some("R2".into())
                     }
-                ),
-                (
-                    "serial /dev/kiosk/idcard".into(),
-                    Link::Port("/dev/kiosk/idcard".into())
                 ),
             ]
         );

@@ -45,6 +45,21 @@ pub fn visible(shell: &Shell, label: &str) -> bool {
     !find(shell, label).is_empty()
 }
 
+/// Whether a visible element's label holds `part` (one line of a text of several).
+pub fn visible_containing(shell: &Shell, part: &str) -> bool {
+    let part = part.to_owned();
+    i_slint_backend_testing::ElementQuery::from_root(shell.window())
+        .match_descendants()
+        .match_predicate(move |e| {
+            e.size().width > 0.0
+                && e.size().height > 0.0
+                && e.accessible_label()
+                    .is_some_and(|l| l.contains(part.as_str()))
+        })
+        .find_first()
+        .is_some()
+}
+
 /// The one visible button with this label (its text is a separate element with the same
 /// label, as a screen reader sees it).
 pub fn button(shell: &Shell, label: &str) -> ElementHandle {
