@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use central::Store;
 use central::store::{Action, AdvanceError, AppointmentImport, ImportError};
-use chrono::NaiveDate;
+use chrono::{Days, NaiveDate};
 use clap::{Args, Subcommand};
 use kiosk_api::citizen::{ApplicationStatus, business_date_at, is_category_code};
 use serde::Serialize;
@@ -186,6 +186,24 @@ pub(crate) enum QueueCommand {
     Check(HallDay),
     /// Issued, voided, called, waiting and unconfirmed tickets per category.
     Stats(HallDay),
+    /// A hall director's statistics per day and window over a period: calls, served,
+    /// no-shows, transfers, mean and p90 wait and service time; tickets issued per day.
+    Report {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// First business date, YYYY-MM-DD (default: six days before --to).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last business date, YYYY-MM-DD (default: today, hall time).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// Print CSV (UTF-8 with a byte-order mark, for a spreadsheet) instead of a table.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Every ticket of the day with its state; unconfirmed ones (the kiosk restarted between
     /// printing and recording) are marked: callable, but check the citizen's slip.
     List(HallDay),
@@ -663,6 +681,63 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                         ""
                     }
                 );
+            }
+            Ok(())
+        }
+        QueueCommand::Report {
+            hall,
+            from,
+            to,
+            csv,
+            common,
+        } => {
+            let to = to.unwrap_or_else(today);
+            let from = from.unwrap_or_else(|| to.checked_sub_days(Days::new(6)).unwrap_or(to));
+            let report = open(&common.db).await?.hall_report(&hall, from, to).await?;
+            if common.json {
+                return json(&report);
+            }
+            if csv {
+                print!("{}", report.to_csv());
+                return Ok(());
+            }
+            println!("hall {hall}, {from} to {to}");
+            println!(
+                "{:<10} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11}",
+                "date",
+                "window",
+                "issued",
+                "calls",
+                "served",
+                "no-shows",
+                "transfer",
+                "wait mean",
+                "wait p90",
+                "service mean",
+                "service p90"
+            );
+            let secs = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s}s"));
+            for day in &report.days {
+                for w in day.windows.iter().chain(std::iter::once(&day.hall)) {
+                    let (window, issued) = match w.window_no {
+                        Some(n) => (n.to_string(), String::new()),
+                        None => ("all".to_owned(), day.issued.to_string()),
+                    };
+                    println!(
+                        "{:<10} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11}",
+                        day.date,
+                        window,
+                        issued,
+                        w.calls,
+                        w.served,
+                        w.no_shows,
+                        w.transferred,
+                        secs(w.wait.mean_secs),
+                        secs(w.wait.p90_secs),
+                        secs(w.service.mean_secs),
+                        secs(w.service.p90_secs)
+                    );
+                }
             }
             Ok(())
         }

@@ -18,6 +18,7 @@
 mod clerk;
 pub mod input;
 mod pages;
+mod report;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
@@ -58,6 +59,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/rollouts", get(rollouts))
         .route("/rollouts/{id}/{action}", post(rollout_action))
         .route("/halls/{id}", get(hall))
+        .route("/halls/{id}/report", get(report::report))
+        .route("/halls/{id}/report.csv", get(report::report_csv))
         .route("/help/{id}/ack", post(help_ack))
         .route("/audit", get(audit))
         .route("/users", get(users).post(add_user))

@@ -703,6 +703,7 @@ pub(super) fn hall(
                 " · " (kiosks.len()) " 台终端 kiosks, "
                 (kiosks.iter().filter(|k| k.online).count()) " 在线 online" }
             h2 { "排队统计 Queue · " (date) }
+            p { a id="report-link" href=(format!("/console/halls/{}/report", hall.id)) { "窗口统计与导出 · Window statistics and CSV" } }
             form method="get" action=(format!("/console/halls/{}", hall.id)) {
                 label for="date" { "日期 Date" }
                 input type="text" id="date" name="date" value=(date) pattern="\\d{4}-\\d{2}-\\d{2}";

@@ -500,6 +500,8 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .doing(doing)?;
+            let ticket_no: String = before.try_get("ticket_no").doing(doing)?;
+            end_call(&mut w, hall, &day, &ticket_no, window, Outcome::Served, now).await?;
         }
         // PostgreSQL: a ticket another window is taking right now is skipped rather than
         // waited for. SQLite has one writer at a time, so nothing is ever being taken.
@@ -510,7 +512,7 @@ impl Store {
         let pick = format!(
             "SELECT category, number, ticket_no, \
              CAST(CASE WHEN priority = 'normal' THEN 1 ELSE 0 END AS BIGINT) AS prio_rank, \
-             COALESCE(queued_at, issued_at) AS place FROM tickets \
+             COALESCE(queued_at, issued_at) AS place, COALESCE(queue_category, category) AS qc FROM tickets \
              WHERE hall_id = $1 AND business_date = $2 AND COALESCE(queue_category, category) = $3 \
              AND called_at IS NULL AND voided_at IS NULL AND served_at IS NULL \
              AND (for_window IS NULL OR for_window = $4) \
@@ -545,6 +547,8 @@ impl Store {
             let own_category: String = row.try_get("category").doing(doing)?;
             let number: i64 = row.try_get("number").doing(doing)?;
             let ticket_no: String = row.try_get("ticket_no").doing(doing)?;
+            let place: i64 = row.try_get("place").doing(doing)?;
+            let queue: String = row.try_get("qc").doing(doing)?;
             // Guarded all the same: whatever the pick saw, a ticket already called is never
             // called again; the loser picks again.
             let taken = sqlx::query(
@@ -565,7 +569,15 @@ impl Store {
             if taken.rows_affected() == 0 {
                 continue;
             }
-            log_call(&mut w, hall, &ticket_no, window, now, false).await?;
+            let call = CallLog {
+                ticket_no: &ticket_no,
+                window,
+                day: &day,
+                queue: &queue,
+                clerk: &clerk,
+                waited_ms: Some((now.timestamp_millis() - place).max(0)),
+            };
+            log_call(&mut w, hall, &call, now).await?;
             w.audit(
                 self,
                 Action::QueueCall,
@@ -596,7 +608,16 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .doing("recalling a ticket")?;
-        log_call(&mut w, hall, &current.ticket.ticket_no, window, now, true).await?;
+        let clerk = self.actor().name;
+        let call = CallLog {
+            ticket_no: &current.ticket.ticket_no,
+            window,
+            day: &current.day,
+            queue: &current.ticket.category,
+            clerk: &clerk,
+            waited_ms: None,
+        };
+        log_call(&mut w, hall, &call, now).await?;
         self.finish(
             w,
             Action::QueueRecall,
@@ -645,6 +666,9 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .doing("marking a no-show")?;
+        current
+            .end(&mut w, hall, window, Outcome::NoShow, now)
+            .await?;
         self.finish(
             w,
             Action::QueueNoShow,
@@ -709,6 +733,9 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .doing("transferring a ticket")?;
+        current
+            .end(&mut w, hall, window, Outcome::Transferred, now)
+            .await?;
         self.finish(
             w,
             Action::QueueTransfer,
@@ -741,6 +768,9 @@ impl Store {
             .execute(&mut *w.tx)
             .await
             .doing("marking a ticket served")?;
+        current
+            .end(&mut w, hall, window, Outcome::Served, now)
+            .await?;
         self.finish(
             w,
             Action::QueueServed,
@@ -1120,6 +1150,27 @@ impl Current {
             .bind(&self.own_category)
             .bind(self.number)
     }
+
+    /// Records what became of this ticket's call at `window`.
+    async fn end(
+        &self,
+        w: &mut WriteTx,
+        hall: &str,
+        window: u32,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        end_call(
+            w,
+            hall,
+            &self.day,
+            &self.ticket.ticket_no,
+            window,
+            outcome,
+            now,
+        )
+        .await
+    }
 }
 
 fn window_ticket_of(r: &sqlx::any::AnyRow, window: u32) -> Result<WindowTicket, StoreError> {
@@ -1136,24 +1187,88 @@ fn window_ticket_of(r: &sqlx::any::AnyRow, window: u32) -> Result<WindowTicket, 
     })
 }
 
+/// A call or recall as `hall_calls` keeps it.
+struct CallLog<'a> {
+    ticket_no: &'a str,
+    window: u32,
+    day: &'a str,
+    /// The queue it is called from.
+    queue: &'a str,
+    clerk: &'a str,
+    /// The wait before a first call; `None` marks a recall.
+    waited_ms: Option<i64>,
+}
+
 async fn log_call(
     w: &mut WriteTx,
     hall: &str,
-    ticket_no: &str,
-    window: u32,
+    call: &CallLog<'_>,
     now: DateTime<Utc>,
-    recall: bool,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO hall_calls (hall_id, ticket_no, window_no, called_at, recall) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO hall_calls (hall_id, ticket_no, window_no, called_at, recall, business_date, category, clerk, waited_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(hall)
-    .bind(ticket_no)
-    .bind(i64::from(window))
+    .bind(call.ticket_no)
+    .bind(i64::from(call.window))
     .bind(now.timestamp_millis())
-    .bind(i64::from(recall))
+    .bind(i64::from(call.waited_ms.is_none()))
+    .bind(call.day)
+    .bind(call.queue)
+    .bind(call.clerk)
+    .bind(call.waited_ms)
     .execute(&mut *w.tx)
     .await
     .doing("logging a call")?;
+    Ok(())
+}
+
+/// What became of a call at a window, as `hall_calls.outcome` keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Served (办结), or the window called its next ticket, which ends this one's service.
+    Served,
+    /// 过号.
+    NoShow,
+    /// Sent to another queue or window.
+    Transferred,
+}
+
+impl Outcome {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Served => "served",
+            Outcome::NoShow => "no_show",
+            Outcome::Transferred => "transferred",
+        }
+    }
+}
+
+/// Closes the open first call of `ticket_no` at `window` on `day`. Keyed by the newest such
+/// call: a ticket requeued after a no-show may be called at the same window again.
+async fn end_call(
+    w: &mut WriteTx,
+    hall: &str,
+    day: &str,
+    ticket_no: &str,
+    window: u32,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE hall_calls SET outcome = $5, ended_at = $6 WHERE id = (SELECT MAX(id) FROM hall_calls \
+         WHERE hall_id = $1 AND business_date = $2 AND ticket_no = $3 AND window_no = $4 AND recall = 0) \
+         AND outcome IS NULL",
+    )
+    .bind(hall)
+    .bind(day)
+    .bind(ticket_no)
+    .bind(i64::from(window))
+    .bind(outcome.as_str())
+    .bind(now.timestamp_millis())
+    .execute(&mut *w.tx)
+    .await
+    .doing("closing a call")?;
     Ok(())
 }

@@ -14,6 +14,7 @@ mod console;
 mod enrol;
 mod fleet;
 mod hall;
+mod hall_report;
 mod ingest;
 mod key_statements;
 mod project;
@@ -45,6 +46,7 @@ pub use hall::{
     Board, CallRow, DEFAULT_MAX_RECALLS, HallWindow, NoShowAfter, QueueNow, QueuePolicy,
     RECENT_CALLS, SERVICE_SAMPLE, TicketLive, WindowError, WindowOutcome, WindowTicket,
 };
+pub use hall_report::{HallReport, MAX_REPORT_DAYS, ReportDay, ReportError, Spread, WindowDay};
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
 pub use key_statements::StatementRefused;
 pub use releases::{RELEASE_CHUNK_BYTES, ReleasePublished};
