@@ -10,37 +10,14 @@ mod common;
 use common::until;
 use std::time::Duration;
 
-use kiosk_api::NumberBand;
 use kiosk_core::config::Config;
-use kiosk_core::identity::Identity;
 use kiosk_journeys::sim::citizen_card;
 use kiosk_journeys::{Command, Engine, EngineOptions, JourneyKind, Page};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_central_unreachable_help_says_it_is_only_queued_and_card_lookups_say_why_not() {
     let dir = tempfile::tempdir().unwrap();
-    // Enrolled with a central that is not there (nothing listens on port 9).
-    let identity = Identity {
-        kiosk_id: uuid::Uuid::now_v7(),
-        hall_id: "dongcheng".into(),
-        hall_name: "东城区政务服务中心".into(),
-        number_band: NumberBand {
-            first: 500,
-            last: 549,
-        },
-        ops_public_key: kiosk_api::keys::public_key_to_base64(
-            &kiosk_api::keys::generate().verifying_key(),
-        ),
-        release_public_key: None,
-        revoked_key_ids: Vec::new(),
-        central_ca_pem: None,
-        central_url: "http://127.0.0.1:9".into(),
-        hall_code: kiosk_api::HallCode::new(12).unwrap(),
-        kiosk_no: kiosk_api::KioskNo::new(3).unwrap(),
-    };
-    identity
-        .save(dir.path(), &kiosk_api::keys::generate())
-        .unwrap();
+    common::enrol_offline(dir.path());
     let mut config = Config::simulate().unwrap();
     config.kiosk.data_dir = dir.path().to_owned();
     let engine = Engine::start(

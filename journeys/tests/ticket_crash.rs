@@ -147,6 +147,7 @@ fn a_kiosk_killed_between_printing_and_recording_keeps_the_number_callable() {
     let upstream = _server.tcp_addr().unwrap().to_string();
     let cut = Arc::new(AtomicBool::new(false));
     let relayed = relay(upstream.clone(), cut.clone());
+    common::enrol_offline(data.path());
 
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([CHILD, "--exact", "--ignored", "--nocapture"])

@@ -235,9 +235,26 @@ fn rendered_screens(dir: &Path) -> Vec<(String, Vec<f32>)> {
 }
 
 // Where a citizen touches, on this panel (1280×800) with this kiosk's configuration (an
-// offline banner, no scanner): the screenshots a failing run leaves show what was there.
+// offline banner, no scanner): the screenshots a failing run leaves show what was there
+// (KIOSK_APPLIANCE_KEEP=1 keeps them).
 const ELDER_MODE_SWITCH: (u32, u32) = (425, 760);
-const TAKE_NUMBER_TILE_ELDER: (u32, u32) = (320, 378);
+/// The x of a column through the left of the home tiles' round icons, clear of their glyphs.
+const ICON_COLUMN: u32 = 60;
+
+/// Where the 取号 tile is on the home page `shown`: its icon is the first blue disc down the
+/// column of icons. The notices above the tiles (offline, a device's fault, a closed
+/// journey) come and go with the kiosk's state and move the tiles, so the test finds the tile
+/// as a citizen would, by looking.
+fn take_number_tile(shown: &image::RgbImage) -> Option<(u32, u32)> {
+    let blue = |y: u32| {
+        let [r, g, b] = shown.get_pixel(ICON_COLUMN, y).0;
+        r < 90 && b > 150 && b > g.saturating_add(60)
+    };
+    let top = (60..shown.height()).find(|y| blue(*y))?;
+    let bottom = (top..shown.height()).take_while(|y| blue(*y)).last()?;
+    // Below the last notice and above the footer's language buttons, which are blue too.
+    (bottom - top > 20 && bottom < shown.height() - 100).then_some((320, (top + bottom) / 2))
+}
 const SAY_AGAIN: (u32, u32) = (1200, 150);
 const FIRST_CATEGORY_ELDER: (u32, u32) = (640, 355);
 const SKIP_CARD_ELDER: (u32, u32) = (1110, 688);
@@ -320,7 +337,17 @@ fn main_pid(vm: &mut Vm) -> u32 {
 #[test]
 fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_restarts_a_hung_app() {
     let Some(image) = image() else { return };
-    let dir = tempfile::tempdir().unwrap();
+    // KIOSK_APPLIANCE_KEEP=1 keeps the run's folder (screen dumps, the guest's sound, central's
+    // log) to look at afterwards; its path is printed.
+    let keep = std::env::var_os("KIOSK_APPLIANCE_KEEP").is_some();
+    let dir = tempfile::Builder::new()
+        .prefix("appliance-")
+        .disable_cleanup(keep)
+        .tempdir()
+        .unwrap();
+    if keep {
+        eprintln!("keeping {}", dir.path().display());
+    }
     let mut sims = simulators(dir.path());
     let sound = dir.path().join("sound.wav");
     let machine = Machine {
@@ -375,7 +402,8 @@ fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_resta
     // The panel shows the home page: of every screen the software renderer draws, the one
     // closest to what the emulated display shows is a home screen.
     let screens = rendered_screens(dir.path());
-    let shown = thumbnail(&vm.screendump("home").unwrap());
+    let unenrolled = vm.screendump("home").unwrap();
+    let shown = thumbnail(&unenrolled);
     let mut ranked: Vec<(f32, &str)> = screens
         .iter()
         .map(|(name, t)| (distance(&shown, t), name.as_str()))
@@ -398,11 +426,37 @@ fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_resta
         "not clearly a home screen: {ranked:?}"
     );
 
+    // A kiosk that is not enrolled gives no queue numbers, since no hall could call them: its
+    // home page has no 取号 tile (the notice above the tiles says why). A technician enrols
+    // it with central, as in a hall before its first citizen.
+    assert_eq!(
+        take_number_tile(&unenrolled),
+        None,
+        "an unenrolled kiosk offers 取号: see home.png"
+    );
+    let mut central = enrol(&mut vm, dir.path());
+    eprintln!("enrolled {:?} after power-on", started.elapsed());
+    // Then central goes out of reach, and stays so until after the power cut below: the
+    // citizen still gets a number, and the kiosk must keep its record through the cut. The
+    // app starts again without central, so that its home page carries the offline banner
+    // from the start rather than from whenever it notices.
+    central.stop();
+    vm.sh(
+        "systemctl restart kiosk-app.service",
+        Duration::from_secs(120),
+    )
+    .unwrap();
+    wait_ready(&mut vm, 3);
+    std::thread::sleep(Duration::from_secs(10));
+    vm.screendump("home-offline").unwrap();
+
     // Voice under the unit: elder mode, a journey, 再听一遍; the guest's sound card plays
     // into a WAV file on the host, which must then hold speech, not silence.
     vm.touch(ELDER_MODE_SWITCH, SCREEN).unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    vm.touch(TAKE_NUMBER_TILE_ELDER, SCREEN).unwrap();
+    let home = vm.screendump("home-elder").unwrap();
+    let tile = take_number_tile(&home).expect("no 取号 tile on the home page: see home-elder.png");
+    vm.touch(tile, SCREEN).unwrap();
     std::thread::sleep(Duration::from_secs(2));
     vm.touch(SAY_AGAIN, SCREEN).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -419,8 +473,8 @@ fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_resta
     }
     eprintln!("said {:.1} s of speech", speech_seconds(&sound));
 
-    // A citizen takes a number; the ticket comes out of the dispenser; the power is cut at
-    // once. After the reboot the kiosk still holds the ticket's record to send.
+    // A citizen takes a number: the ticket comes out of the dispenser, and the power is cut
+    // at once. After the reboot the kiosk still holds the ticket's record to send.
     vm.touch(FIRST_CATEGORY_ELDER, SCREEN).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     vm.touch(SKIP_CARD_ELDER, SCREEN).unwrap();
@@ -441,6 +495,20 @@ fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_resta
         held.get("tickets").copied().unwrap_or(0) >= 1,
         "the ticket's record was lost with the power: {held:?}"
     );
+    // Central is back: the ticket reaches it and is stored as the hall's, not refused into
+    // the kiosk's quarantine.
+    central.restart().unwrap();
+    let tickets = central_tickets(&central);
+    assert_eq!(tickets.len(), 1, "central has {tickets:?}");
+    let sync = vm
+        .sh(
+            "kioskctl sync status --json --data /var/lib/kiosk",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let sync: serde_json::Value = serde_json::from_str(sync.trim()).unwrap();
+    assert_eq!(sync["quarantined"], 0, "{sync}");
+    eprintln!("the ticket {tickets:?} reached central after the power cut");
 
     // A hung app (its UI thread stopped) is killed by the watchdog and started again.
     let hung = main_pid(&mut vm);
@@ -469,7 +537,7 @@ fn the_appliance_boots_draws_speaks_keeps_a_ticket_through_a_power_cut_and_resta
     )
     .unwrap();
 
-    updates_from_central(&mut vm, dir.path());
+    updates_from_central(&mut vm, dir.path(), &central);
     eprintln!("whole test {:?}", started.elapsed());
 }
 
@@ -608,11 +676,32 @@ fn current_release(vm: &mut Vm) -> String {
         .to_string()
 }
 
-/// A technician enrols the kiosk with a central on the host; ops publish a release, which the
-/// agent installs under its unit and commits once the new app reports itself healthy; then a
-/// release whose app cannot start, which systemd gives up on, and its failure path switches
-/// back. Central hears both outcomes from the kiosk.
-fn updates_from_central(vm: &mut Vm, dir: &Path) {
+/// The tickets of the VM's hall at central, once one has arrived through the kiosk's outbox
+/// (or three minutes passed): (ticket number, where its number came from).
+fn central_tickets(central: &Central) -> Vec<(String, String)> {
+    let db = CentralDb::new(central.db());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let rows: Vec<(String, String)> = db
+            .rows("SELECT ticket_no, source FROM tickets WHERE hall_id = 'hall-vm' ORDER BY ticket_no")
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let text = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+                (text(0), text(1))
+            })
+            .collect();
+        if !rows.is_empty() || Instant::now() > deadline {
+            return rows;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// A technician enrols the kiosk with a fresh central on the host (`central/` in `dir`) and
+/// the hall opens its maintenance window around now; returns once the app, restarted, has
+/// reached central with its devices ready.
+fn enrol(vm: &mut Vm, dir: &Path) -> Central {
     let work = dir.join("central");
     std::fs::create_dir_all(&work).unwrap();
     let exe = cargo_bin("central", "central").unwrap();
@@ -654,10 +743,18 @@ fn updates_from_central(vm: &mut Vm, dir: &Path) {
         );
         panic!("the kiosk never reached central with its devices ready: {e:#}\n{log:?}")
     });
+    central
+}
+
+/// Ops publish a release, which the agent installs under its unit and commits once the new
+/// app reports itself healthy; then a release whose app cannot start, which systemd gives up
+/// on, and its failure path switches back. Central hears both outcomes from the kiosk.
+fn updates_from_central(vm: &mut Vm, dir: &Path, central: &Central) {
+    let work = dir.join("central");
 
     // A good release: the packaged app, published as 0.2.0.
     let app = packaged_app(dir);
-    publish(&central, &work, "0.2.0", &artifact(dir, "0.2.0", &app));
+    publish(central, &work, "0.2.0", &artifact(dir, "0.2.0", &app));
     let said = agent_round(vm);
     assert_eq!(current_release(vm), "releases/0.2.0", "{said}");
     let state = vm
@@ -674,7 +771,7 @@ fn updates_from_central(vm: &mut Vm, dir: &Path) {
     let agent: serde_json::Value = serde_json::from_str(agent.trim()).unwrap();
     assert_eq!(agent["previous"], "0.1.0", "{agent}\n{said}");
     assert!(agent["pending"].is_null(), "{agent}");
-    let results = update_results(&central, 1);
+    let results = update_results(central, 1);
     assert_eq!(
         results,
         vec![("0.2.0".into(), "committed".into(), String::new())],
@@ -698,7 +795,7 @@ fn updates_from_central(vm: &mut Vm, dir: &Path) {
     )
     .unwrap();
     std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    publish(&central, &work, "0.3.0", &artifact(dir, "0.3.0", &broken));
+    publish(central, &work, "0.3.0", &artifact(dir, "0.3.0", &broken));
     let good = main_pid(vm);
     let said = agent_round(vm);
     assert_eq!(current_release(vm), "releases/0.2.0", "{said}");
@@ -723,7 +820,7 @@ fn updates_from_central(vm: &mut Vm, dir: &Path) {
         Duration::from_secs(180),
     )
     .unwrap();
-    let results = update_results(&central, 2);
+    let results = update_results(central, 2);
     assert_eq!(
         results.get(1),
         Some(&(

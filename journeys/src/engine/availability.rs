@@ -18,7 +18,10 @@ pub struct Conditions {
     pub accepting_records: bool,
     /// The kiosk has holder keys (cards can be hashed and looked up).
     pub card_lookup: bool,
-    /// The kiosk can number applications (enrolled, or simulated).
+    /// The kiosk's numbers are its own (enrolled, or simulated): it has a hall code for
+    /// application numbers and a band of queue numbers central accepts from it. Before a
+    /// technician enrols it, a ticket it printed would carry a number of no hall's band,
+    /// which central refuses for good once it is enrolled, and nobody could call it.
     pub numbering: bool,
     /// Central answered lately.
     pub online: bool,
@@ -94,6 +97,16 @@ fn closed_because(
             format!("本终端暂时无法核验身份证，请到{}办理", help_window.zh),
             format!(
                 "This kiosk cannot check ID cards right now; please go to {}",
+                help_window.en
+            ),
+        ))
+    } else if matches!(journey, JourneyKind::TakeNumber | JourneyKind::CheckIn)
+        && !conditions.numbering
+    {
+        Some(Text::new(
+            format!("本终端尚未完成设置，暂不能取号，请到{}取号", help_window.zh),
+            format!(
+                "This kiosk is not set up yet and cannot give queue numbers; please go to {}",
                 help_window.en
             ),
         ))
@@ -269,5 +282,14 @@ mod tests {
             &desk,
         );
         assert!(!tile(&a, JourneyKind::Apply).enabled);
+        // Nor does it hand out queue numbers that no hall could call.
+        for journey in [JourneyKind::TakeNumber, JourneyKind::CheckIn] {
+            let t = tile(&a, journey);
+            assert!(!t.enabled);
+            assert!(t.reason.as_ref().unwrap().en.contains("not set up yet"));
+            assert!(t.reason.as_ref().unwrap().zh.contains("1号综合咨询台"));
+        }
+        assert!(tile(&a, JourneyKind::Guide).enabled);
+        assert!(tile(&a, JourneyKind::Progress).enabled);
     }
 }

@@ -6,8 +6,37 @@
 use std::path::Path;
 use std::time::Duration;
 
+use kiosk_api::NumberBand;
 use kiosk_core::config::{Config, PrinterDevice};
+use kiosk_core::identity::Identity;
 use kiosk_journeys::Page;
+
+/// Enrols the kiosk whose data folder is `data` in hall `dongcheng` (code 12, kiosk 3, band
+/// 500..=549) with a central that is not there: nothing listens on port 9. A kiosk that is
+/// not enrolled gives no queue numbers, so every test that takes one outside simulate mode
+/// enrols first, as a technician would.
+pub fn enrol_offline(data: &Path) -> Identity {
+    let identity = Identity {
+        kiosk_id: uuid::Uuid::now_v7(),
+        hall_id: "dongcheng".into(),
+        hall_name: "东城区政务服务中心".into(),
+        number_band: NumberBand {
+            first: 500,
+            last: 549,
+        },
+        ops_public_key: kiosk_api::keys::public_key_to_base64(
+            &kiosk_api::keys::generate().verifying_key(),
+        ),
+        release_public_key: None,
+        revoked_key_ids: Vec::new(),
+        central_ca_pem: None,
+        central_url: "http://127.0.0.1:9".into(),
+        hall_code: kiosk_api::HallCode::new(12).unwrap(),
+        kiosk_no: kiosk_api::KioskNo::new(3).unwrap(),
+    };
+    identity.save(data, &kiosk_api::keys::generate()).unwrap();
+    identity
+}
 
 /// The simulated kiosk's configuration with its data in `data` and its dispenser the printer
 /// emulator listening at `dispenser` (host:port).
