@@ -15,6 +15,7 @@
 //! count is kept in the database). Run central behind TLS in production (the
 //! cookie has no `Secure` flag so the console also works on a plain-HTTP test address).
 
+mod applications;
 mod clerk;
 pub mod input;
 mod pages;
@@ -63,6 +64,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/users", get(users).post(add_user))
         .route("/users/{name}/remove", post(remove_user))
         .route("/users/{name}/role", post(set_role))
+        .route("/applications", get(applications::list))
+        .route("/applications/{no}", get(applications::detail))
+        .route(
+            "/applications/{no}/materials/{file}",
+            get(applications::material),
+        )
+        .route("/applications/{no}/advance", post(applications::advance))
         .route("/clerk", get(clerk::windows))
         .route("/clerk/{hall}/{window}", get(clerk::window))
         .route("/clerk/{hall}/{window}/{action}", post(clerk::act))

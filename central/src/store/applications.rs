@@ -169,6 +169,12 @@ pub enum ReadError {
         /// Bytes received.
         received: u64,
     },
+    /// The upload is complete but is no PDF: never served as one.
+    #[error("the scan of material {code:?} is not a PDF; the kiosk that sent it needs looking at")]
+    NotAPdf {
+        /// Material code.
+        code: String,
+    },
     /// Database failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -405,6 +411,14 @@ impl Store {
                 code: code.to_owned(),
             });
         };
+        // The digest only proves the bytes are what the kiosk meant to send; a kiosk bug or
+        // a tampered kiosk could still have sent something a browser would run.
+        if !bytes.starts_with(b"%PDF-") {
+            tracing::warn!(application = %no, material = code, "an application's material is no PDF; not served");
+            return Err(ReadError::NotAPdf {
+                code: code.to_owned(),
+            });
+        }
         let mut w = self.write().await?;
         w.audit(
             self,

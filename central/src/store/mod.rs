@@ -23,6 +23,7 @@ mod releases;
 pub mod rollouts;
 mod stats;
 
+pub(crate) use applications::stored_number;
 pub use applications::{
     APPLICATION_LIST_ROWS, ApplicationDetail, ApplicationSummary, MAX_NOTE_CHARS, MaterialPdf,
     MaterialState, ReadError, StaffTimelineEntry, needs_note, next_statuses,
