@@ -594,8 +594,8 @@ async fn headless_chromium_a_clerk_opens_an_application_and_accepts_it() {
             );
             let status = chrome.text("#status");
             assert!(status.contains("已受理 Accepted"), "{name}: {status}");
-            let timeline = chrome.text("#timeline");
-            assert!(timeline.contains("li"), "{timeline}");
+            let by = chrome.text("#timeline tr[data-status='accepted'] td.staff");
+            assert_eq!(by, "li", "the step names the clerk");
             assert_eq!(
                 chrome.eval("document.querySelector('#do-accepted') === null"),
                 true,
