@@ -130,11 +130,12 @@ pub(super) async fn list(
     };
     let store = console.store.acting_as(session.actor());
     let data = async {
-        let halls: Vec<String> = match store.application_halls().await? {
+        let mine = store.application_halls().await?;
+        let scoped = mine.is_some();
+        let halls: Vec<String> = match mine {
             Some(mine) => mine,
             None => store.halls().await?.into_iter().map(|h| h.id).collect(),
         };
-        let scoped = store.application_halls().await?.is_some();
         // A clerk sees their halls one at a time; everyone else all of them at once.
         let hall = match query.hall() {
             Some(h) => Some(h.to_owned()),

@@ -702,7 +702,8 @@ pub(super) fn hall(
             p class="muted" { "大厅编号 Hall id " (hall.id) " · 大厅代码 hall code "
                 @match hall.code { Some(c) => { (format!("{c:04}")) }, None => { "–" } }
                 " · " (kiosks.len()) " 台终端 kiosks, "
-                (kiosks.iter().filter(|k| k.online).count()) " 在线 online" }
+                (kiosks.iter().filter(|k| k.online).count()) " 在线 online · "
+                a href={ "/console/applications?hall=" (path_segment(&hall.id)) } { "本厅申请 this hall's applications" } }
             h2 { "排队统计 Queue · " (date) }
             form method="get" action=(format!("/console/halls/{}", hall.id)) {
                 label for="date" { "日期 Date" }
