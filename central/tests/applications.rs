@@ -265,6 +265,8 @@ async fn a_clerk_handles_an_application_from_the_list_to_completion() {
                 .starts_with("inline")
         );
         assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
         assert_eq!(got.bytes().await.unwrap().as_ref(), photo.as_slice());
         // Another kiosk's upload under this application's material: not found, and never
         // the neighbour's bytes; an incomplete one: 409; a code it lacks: 404.

@@ -511,6 +511,8 @@ fn pdf_response(no: &str, code: &str, bytes: Vec<u8>) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    // A citizen's scan is opened by staff, never shown inside another site's page.
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
 

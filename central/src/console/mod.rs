@@ -797,4 +797,23 @@ mod tests {
         assert!(!same_secret("abc", "abd"));
         assert!(!same_secret("abc", "ab"));
     }
+
+    #[test]
+    fn application_filters_read_empty_as_all_and_never_echo_a_long_status() {
+        let q = |hall: &str, status: &str| input::ApplicationsQuery {
+            hall: hall.to_owned(),
+            status: status.to_owned(),
+        };
+        assert_eq!(q(" ", "").hall(), None);
+        assert_eq!(q("dongcheng-main", "").hall(), Some("dongcheng-main"));
+        assert_eq!(q("", " ").status(), Ok(None));
+        assert_eq!(
+            q("", "supplement_required").status(),
+            Ok(Some(
+                kiosk_api::citizen::ApplicationStatus::SupplementRequired
+            ))
+        );
+        let long = "1".repeat(100);
+        assert_eq!(q("", &long).status().map_err(|e| e.len()), Err(32));
+    }
 }
