@@ -2,7 +2,8 @@
 //! submits an application with an uploaded PDF; a clerk of the hall lists it, opens it, reads
 //! the PDF, accepts it, asks for a missing material and completes it, each step recorded with
 //! the clerk and shown by the kiosk's progress query without the name. Moves that make no
-//! sense, staff without rights and materials that are not this application's own are refused.
+//! sense, staff without rights and materials that are not this application's own are refused;
+//! the command line follows the same rules and records its actor.
 //! Then the same in headless Chromium: a clerk clicks through the list to the application and
 //! accepts it. Without chromium that test is skipped loudly, or fails when CI=true.
 #![allow(clippy::unwrap_used)]
@@ -469,37 +470,75 @@ async fn a_clerk_handles_an_application_from_the_list_to_completion() {
             .unwrap();
         assert_eq!(untouched.len(), 1, "nothing moved the older application");
 
-        // The CLI path records its actor too; its refusals are the store's.
-        let cli = store.acting_as(central::store::Actor {
-            name: "cli:ops".into(),
-            via: central::store::Via::Cli,
-            role: central::store::Role::Admin,
-        });
-        cli.advance_application(
-            &older.to_string(),
-            ApplicationStatus::Rejected,
-            Some("不属于本厅事项"),
-            None,
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-        let t = store
-            .application_timeline(&older.to_string())
-            .await
-            .unwrap();
-        assert_eq!(t[1].staff.as_deref(), Some("cli:ops"));
-        assert!(matches!(
-            cli.advance_application(
-                &older.to_string(),
-                ApplicationStatus::Accepted,
-                None,
-                None,
-                Utc::now()
+        // The command line: the same rules, its actor recorded, and who set each step shown.
+        let older_no = older.to_string();
+        let cli = |args: &[&str]| {
+            std::process::Command::new(common::BIN)
+                .args(args)
+                .args(["--db", &db.url])
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        };
+        let said = |out: &std::process::Output| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
             )
-            .await,
-            Err(central::store::AdvanceError::NotAllowed { .. })
-        ));
+        };
+        let advance_older = ["application", "advance", &older_no, "--status", "accepted"];
+        let as_wang = cli(&[&advance_older[..], &["--as", "wang"]].concat());
+        assert!(!as_wang.status.success());
+        assert!(
+            said(&as_wang).contains("has no window in hall"),
+            "{}",
+            said(&as_wang)
+        );
+        let as_zhao = cli(&[&advance_older[..], &["--as", "zhao"]].concat());
+        assert!(!as_zhao.status.success());
+        assert!(
+            said(&as_zhao).contains("needs the clerk role"),
+            "{}",
+            said(&as_zhao)
+        );
+        let no_note = cli(&["application", "advance", &older_no, "--status", "rejected"]);
+        assert!(!no_note.status.success());
+        assert!(
+            said(&no_note).contains("needs a note"),
+            "{}",
+            said(&no_note)
+        );
+        let rejected = cli(&[
+            "application",
+            "advance",
+            &older_no,
+            "--status",
+            "rejected",
+            "--note-zh",
+            "不属于本厅事项",
+        ]);
+        assert!(rejected.status.success(), "{}", said(&rejected));
+        let t = store.application_timeline(&older_no).await.unwrap();
+        assert!(
+            t[1].staff.as_deref().is_some_and(|s| s.starts_with("cli:")),
+            "{name}: {t:?}"
+        );
+        let after = cli(&advance_older);
+        assert!(!after.status.success());
+        assert!(
+            said(&after).contains("cannot be moved to accepted"),
+            "{}",
+            said(&after)
+        );
+        let shown = cli(&["application", "show", &no.to_string()]);
+        assert!(shown.status.success());
+        assert_eq!(
+            said(&shown).matches("[by li]").count(),
+            4,
+            "{}",
+            said(&shown)
+        );
         central.stop().await;
     }
 }
