@@ -539,6 +539,43 @@ async fn a_clerk_handles_an_application_from_the_list_to_completion() {
             "{}",
             said(&shown)
         );
+
+        // Two clerks accepting one application at once: one step, the other told.
+        let third = application_no(&kiosk, 4);
+        submit(&kiosk, &mut outbox, third, vec![], &[]).await;
+        let as_clerk = |who: &str| {
+            store.acting_as(central::store::Actor {
+                name: who.into(),
+                via: central::store::Via::Console,
+                role: central::store::Role::Operator,
+            })
+        };
+        let (a, b) = (as_clerk("li"), as_clerk("chen"));
+        let third_no = third.to_string();
+        let accept = |s: central::Store| {
+            let no = third_no.clone();
+            async move {
+                s.advance_application(&no, ApplicationStatus::Accepted, None, None, Utc::now())
+                    .await
+            }
+        };
+        let (first, second) = tokio::join!(accept(a), accept(b));
+        let refused = match (&first, &second) {
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+            _ => panic!("{name}: exactly one of two accepts wins: {first:?} {second:?}"),
+        };
+        assert!(
+            matches!(
+                refused,
+                central::store::AdvanceError::Changed(_)
+                    | central::store::AdvanceError::NotAllowed { .. }
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(
+            store.application_timeline(&third_no).await.unwrap().len(),
+            2
+        );
         central.stop().await;
     }
 }
