@@ -364,7 +364,12 @@ pub(crate) async fn appointments(command: AppointmentsCommand) -> anyhow::Result
     }
 }
 
-fn print_progress(p: &kiosk_api::citizen::ApplicationProgress) {
+/// The progress, each step with who set it (`staff`, from central's own timeline; the
+/// kiosk's view has no names).
+fn print_progress(
+    p: &kiosk_api::citizen::ApplicationProgress,
+    staff: &[central::store::StaffTimelineEntry],
+) {
     println!(
         "{} ({}): {} {}",
         p.application_no,
@@ -372,9 +377,9 @@ fn print_progress(p: &kiosk_api::citizen::ApplicationProgress) {
         p.status,
         p.status.label_zh()
     );
-    for t in &p.timeline {
+    for (i, t) in p.timeline.iter().enumerate() {
         println!(
-            "  {}  {:<20} {} {}",
+            "  {}  {:<20} {} {}{}",
             t.at.with_timezone(&kiosk_api::citizen::hall_offset())
                 .format("%Y-%m-%d %H:%M"),
             t.status.as_str(),
@@ -382,6 +387,11 @@ fn print_progress(p: &kiosk_api::citizen::ApplicationProgress) {
             t.note_en
                 .as_deref()
                 .map(|n| format!("/ {n}"))
+                .unwrap_or_default(),
+            staff
+                .get(i)
+                .and_then(|s| s.staff.as_deref())
+                .map(|s| format!("  [by {s}]"))
                 .unwrap_or_default()
         );
     }
@@ -415,7 +425,8 @@ pub(crate) async fn application(command: ApplicationCommand) -> anyhow::Result<(
             if common.json {
                 json(&progress)
             } else {
-                print_progress(&progress);
+                let staff = store.application_timeline(&application_no).await?;
+                print_progress(&progress, &staff);
                 Ok(())
             }
         }
@@ -423,17 +434,15 @@ pub(crate) async fn application(command: ApplicationCommand) -> anyhow::Result<(
             application_no,
             common,
         } => {
-            let Some(progress) = open(&common.db)
-                .await?
-                .application_progress(&application_no, None)
-                .await?
-            else {
+            let store = open(&common.db).await?;
+            let Some(progress) = store.application_progress(&application_no, None).await? else {
                 bail!("{}", AdvanceError::Unknown(application_no));
             };
             if common.json {
                 json(&progress)
             } else {
-                print_progress(&progress);
+                let staff = store.application_timeline(&application_no).await?;
+                print_progress(&progress, &staff);
                 Ok(())
             }
         }

@@ -106,6 +106,45 @@ pub struct HallQuery {
     pub date: Option<String>,
 }
 
+/// The applications list's filters (`?hall=H&status=S`); empty means all.
+#[derive(Deserialize)]
+#[allow(missing_docs)]
+pub struct ApplicationsQuery {
+    #[serde(default)]
+    pub hall: String,
+    #[serde(default)]
+    pub status: String,
+}
+
+/// Moving an application on: the status (its wire name) and the notes for the citizen.
+#[derive(Deserialize)]
+#[allow(missing_docs)]
+pub struct AdvanceForm {
+    pub csrf: String,
+    pub status: String,
+    #[serde(default)]
+    pub note_zh: String,
+    #[serde(default)]
+    pub note_en: String,
+}
+
+impl ApplicationsQuery {
+    /// The hall asked for, if any.
+    pub fn hall(&self) -> Option<&str> {
+        Some(self.hall.trim()).filter(|h| !h.is_empty())
+    }
+
+    /// The status asked for: Ok(None) for all, Err with the text for an unknown one.
+    pub fn status(&self) -> Result<Option<kiosk_api::citizen::ApplicationStatus>, String> {
+        match self.status.trim() {
+            "" => Ok(None),
+            s => kiosk_api::citizen::ApplicationStatus::from_name(s)
+                .map(Some)
+                .ok_or_else(|| s.chars().take(32).collect()),
+        }
+    }
+}
+
 impl AuditQuery {
     /// The page asked for, held to a sane range, and the offset of its first row; any page
     /// number a URL can carry gives an offset without overflow.

@@ -15,6 +15,7 @@
 //! count is kept in the database). Run central behind TLS in production (the
 //! cookie has no `Secure` flag so the console also works on a plain-HTTP test address).
 
+mod applications;
 mod clerk;
 pub mod input;
 mod pages;
@@ -66,6 +67,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/users", get(users).post(add_user))
         .route("/users/{name}/remove", post(remove_user))
         .route("/users/{name}/role", post(set_role))
+        .route("/applications", get(applications::list))
+        .route("/applications/{no}", get(applications::detail))
+        .route(
+            "/applications/{no}/materials/{file}",
+            get(applications::material),
+        )
+        .route("/applications/{no}/advance", post(applications::advance))
         .route("/clerk", get(clerk::windows))
         .route("/clerk/{hall}/{window}", get(clerk::window))
         .route("/clerk/{hall}/{window}/{action}", post(clerk::act))
@@ -791,5 +799,24 @@ mod tests {
         assert!(same_secret("abc", "abc"));
         assert!(!same_secret("abc", "abd"));
         assert!(!same_secret("abc", "ab"));
+    }
+
+    #[test]
+    fn application_filters_read_empty_as_all_and_never_echo_a_long_status() {
+        let q = |hall: &str, status: &str| input::ApplicationsQuery {
+            hall: hall.to_owned(),
+            status: status.to_owned(),
+        };
+        assert_eq!(q(" ", "").hall(), None);
+        assert_eq!(q("dongcheng-main", "").hall(), Some("dongcheng-main"));
+        assert_eq!(q("", " ").status(), Ok(None));
+        assert_eq!(
+            q("", "supplement_required").status(),
+            Ok(Some(
+                kiosk_api::citizen::ApplicationStatus::SupplementRequired
+            ))
+        );
+        let long = "1".repeat(100);
+        assert_eq!(q("", &long).status().map_err(|e| e.len()), Err(32));
     }
 }

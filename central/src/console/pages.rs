@@ -44,7 +44,7 @@ fn china() -> FixedOffset {
 }
 
 /// A time as Beijing time, `2026-11-26 18:05:03`.
-fn bj(t: DateTime<Utc>) -> String {
+pub(super) fn bj(t: DateTime<Utc>) -> String {
     t.with_timezone(&china())
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
@@ -183,6 +183,7 @@ pub(super) fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup
                         a href="/console/fleet" { "终端 Fleet" }
                         a href="/console/rollouts" { "发布 Rollouts" }
                         a href="/console/clerk" { "窗口 Windows" }
+                        a href="/console/applications" { "申请 Applications" }
                         a href="/console/audit" { "审计 Audit log" }
                         @if s.role == Role::Admin { a href="/console/users" { "用户 Users" } }
                         a href="/console/account" { "账户 Account" }
@@ -236,7 +237,7 @@ pub(super) fn audit(
 
 /// `text` as one URL path segment: user names may hold `/`, `?`, `#` or spaces, which would
 /// otherwise send a form somewhere else. axum's `Path` decodes it back.
-fn path_segment(text: &str) -> String {
+pub(super) fn path_segment(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
@@ -701,7 +702,8 @@ pub(super) fn hall(
             p class="muted" { "大厅编号 Hall id " (hall.id) " · 大厅代码 hall code "
                 @match hall.code { Some(c) => { (format!("{c:04}")) }, None => { "–" } }
                 " · " (kiosks.len()) " 台终端 kiosks, "
-                (kiosks.iter().filter(|k| k.online).count()) " 在线 online" }
+                (kiosks.iter().filter(|k| k.online).count()) " 在线 online · "
+                a href={ "/console/applications?hall=" (path_segment(&hall.id)) } { "本厅申请 this hall's applications" } }
             h2 { "排队统计 Queue · " (date) }
             p { a id="report-link" href=(format!("/console/halls/{}/report", hall.id)) { "窗口统计与导出 · Window statistics and CSV" } }
             form method="get" action=(format!("/console/halls/{}", hall.id)) {

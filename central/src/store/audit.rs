@@ -20,10 +20,11 @@ pub enum Role {
     /// Reads every page; changes nothing.
     Viewer,
     /// A window clerk: reads what a viewer reads and acts on the queue at the windows they
-    /// are bound to (`central user window`), at no other.
+    /// are bound to (`central queue clerk`), at no other; reads and moves on the
+    /// applications of the halls of those windows.
     Clerk,
-    /// Day-to-day work in the halls: help requests, follow-ups, application status, calling
-    /// the queue, appointments, pausing and resuming a rollout.
+    /// Day-to-day work in the halls: help requests, follow-ups, applications of every hall,
+    /// calling the queue, appointments, pausing and resuming a rollout.
     Operator,
     /// Everything: publishing, releases, starting and aborting rollouts, users, kiosks
     /// (revoke, retire), enrolment tokens, keys.
@@ -140,6 +141,8 @@ pub enum Action {
     RatingFollowUp,
     /// Move an application on.
     ApplicationStatus,
+    /// Read a citizen's form answers or a scanned material of an application.
+    ApplicationRead,
     /// Call the next ticket.
     QueueCall,
     /// Call a window's current ticket again.
@@ -182,6 +185,7 @@ impl Action {
             Action::HelpAck => "help.ack",
             Action::RatingFollowUp => "rating.follow_up",
             Action::ApplicationStatus => "application.status",
+            Action::ApplicationRead => "application.read",
             Action::QueueCall => "queue.call",
             Action::QueueRecall => "queue.recall",
             Action::QueueNoShow => "queue.no_show",
@@ -197,8 +201,11 @@ impl Action {
     pub fn needs(self) -> Role {
         match self {
             Action::OwnPassword => Role::Viewer,
-            // A clerk's further limit, to their own windows, is checked where they act.
-            Action::QueueCall
+            // A clerk's further limit, to their own windows (and for applications the halls
+            // of those), is checked where they act.
+            Action::ApplicationStatus
+            | Action::ApplicationRead
+            | Action::QueueCall
             | Action::QueueRecall
             | Action::QueueNoShow
             | Action::QueueTransfer
@@ -207,7 +214,6 @@ impl Action {
             | Action::RolloutResume
             | Action::HelpAck
             | Action::RatingFollowUp
-            | Action::ApplicationStatus
             | Action::AppointmentsImport => Role::Operator,
             Action::Publish
             | Action::ReleasePublish
@@ -391,6 +397,13 @@ mod tests {
         assert!(as_role(Role::Operator).may(Action::HelpAck).is_ok());
         assert!(as_role(Role::Clerk).may(Action::QueueCall).is_ok());
         assert!(as_role(Role::Clerk).may(Action::HelpAck).is_err());
+        assert!(as_role(Role::Clerk).may(Action::ApplicationStatus).is_ok());
+        assert!(
+            as_role(Role::Viewer)
+                .may(Action::ApplicationStatus)
+                .is_err()
+        );
+        assert!(as_role(Role::Viewer).may(Action::ApplicationRead).is_err());
         assert!(as_role(Role::Viewer).may(Action::QueueCall).is_err());
         assert!(as_role(Role::Operator).may(Action::RolloutPause).is_ok());
         assert!(as_role(Role::Operator).may(Action::RolloutAbort).is_err());

@@ -81,7 +81,7 @@ fn live_token() -> String {
 }
 
 /// The time of `ms` unix milliseconds, as stored by central.
-fn time_of(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn time_of(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or(StoreError::Corrupt("timestamp"))
 }
 

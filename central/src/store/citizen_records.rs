@@ -100,9 +100,68 @@ pub enum AdvanceError {
         "{0:?} is not an application number: 17 digits (hall, kiosk, date, sequence, check digit), spaces allowed; check for a mistyped or swapped digit"
     )]
     NotANumber(String),
+    /// The move makes no sense from where the application stands (a finished one, or a
+    /// step skipped).
+    #[error(
+        "不能从「{}」改为「{}」 · an application that is {from} cannot be moved to {to}; from {from} it may go to: {}",
+        from.label_zh(),
+        to.label_zh(),
+        allowed_from(*from)
+    )]
+    NotAllowed {
+        /// Where it stands.
+        from: ApplicationStatus,
+        /// Where it was to go.
+        to: ApplicationStatus,
+    },
+    /// 需补正 and 不予受理 must tell the citizen why, in Chinese at least.
+    #[error(
+        "请填写给申请人的说明（中文） · {} needs a note for the citizen in Chinese saying {}",
+        status.as_str(),
+        if *status == ApplicationStatus::SupplementRequired { "what is missing" } else { "why" }
+    )]
+    NoteRequired {
+        /// The status asked for.
+        status: ApplicationStatus,
+    },
+    /// A note longer than [`MAX_NOTE_CHARS`](crate::store::MAX_NOTE_CHARS).
+    #[error(
+        "说明过长 · a note for the citizen may have at most {} characters",
+        crate::store::MAX_NOTE_CHARS
+    )]
+    NoteTooLong,
+    /// Someone else moved it in the meantime.
+    #[error(
+        "申请状态已被他人更改 · application {0} was moved by someone else meanwhile; reload it and look again"
+    )]
+    Changed(String),
+    /// A clerk of another hall.
+    #[error(transparent)]
+    Refused(crate::store::ReadError),
     /// Database failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn allowed_from(from: ApplicationStatus) -> String {
+    let next = crate::store::next_statuses(from);
+    if next.is_empty() {
+        return "nothing, it is final".to_owned();
+    }
+    next.iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl From<crate::store::ReadError> for AdvanceError {
+    fn from(e: crate::store::ReadError) -> AdvanceError {
+        match e {
+            crate::store::ReadError::Store(e) => AdvanceError::Store(e),
+            crate::store::ReadError::Unknown(no) => AdvanceError::Unknown(no),
+            other => AdvanceError::Refused(other),
+        }
+    }
 }
 
 /// Ratings of a hall by level (`Store::rating_distribution`).
@@ -479,8 +538,10 @@ impl Store {
         }))
     }
 
-    /// Staff move an application on: a timeline entry with notes for the citizen, and the
-    /// new current status.
+    /// Staff move an application on: a timeline entry with notes for the citizen, who set it
+    /// (this store's actor), and the new current status. Only moves of
+    /// [`next_statuses`](crate::store::next_statuses) are made; 需补正 and 不予受理 need a
+    /// Chinese note; a clerk moves applications of their own halls only.
     pub async fn advance_application(
         &self,
         application_no: &str,
@@ -495,27 +556,59 @@ impl Store {
         let application_no = &ApplicationNo::parse(application_no)
             .map_err(|_| AdvanceError::NotANumber(application_no.to_owned()))?
             .to_string();
+        // A blank field of a form is no note.
+        let note = |n: Option<&str>| {
+            n.map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+        };
+        let (note_zh, note_en) = (note(note_zh), note(note_en));
+        if crate::store::needs_note(status) && note_zh.is_none() {
+            return Err(AdvanceError::NoteRequired { status });
+        }
+        let too_long = |n: &Option<String>| {
+            n.as_ref()
+                .is_some_and(|n| n.chars().count() > crate::store::MAX_NOTE_CHARS)
+        };
+        if too_long(&note_zh) || too_long(&note_en) {
+            return Err(AdvanceError::NoteTooLong);
+        }
+        let Some(current) = self.application_summary(application_no).await? else {
+            return Err(AdvanceError::Unknown(application_no.to_owned()));
+        };
+        self.check_application_hall(&current.hall_id).await?;
+        if !crate::store::next_statuses(current.status).contains(&status) {
+            return Err(AdvanceError::NotAllowed {
+                from: current.status,
+                to: status,
+            });
+        }
+        let staff = self.actor().name;
         let mut w = self.write().await?;
+        // Guarded by the status the move was checked against: of two staff moving the same
+        // application at once, on one node or two, the second is told, not applied on top.
         let done = sqlx::query(
-            "UPDATE applications SET status = $2, updated_at = $3 WHERE application_no = $1",
+            "UPDATE applications SET status = $2, updated_at = $3 WHERE application_no = $1 AND status = $4",
         )
         .bind(application_no)
         .bind(status.as_str())
         .bind(now_millis())
+        .bind(current.status.as_str())
         .execute(&mut *w.tx)
         .await
         .doing("advancing an application")?;
         if done.rows_affected() == 0 {
-            return Err(AdvanceError::Unknown(application_no.to_owned()));
+            return Err(AdvanceError::Changed(application_no.to_owned()));
         }
         sqlx::query(
-            "INSERT INTO application_timeline (application_no, set_at, status, note_zh, note_en) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO application_timeline (application_no, set_at, status, note_zh, note_en, staff) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(application_no)
         .bind(millis(at))
         .bind(status.as_str())
-        .bind(note_zh)
-        .bind(note_en)
+        .bind(note_zh.as_deref())
+        .bind(note_en.as_deref())
+        .bind(&staff)
         .execute(&mut *w.tx)
         .await
         .doing("advancing an application")?;
@@ -523,7 +616,7 @@ impl Store {
             self,
             Action::ApplicationStatus,
             application_no,
-            status.as_str(),
+            &format!("{} -> {}", current.status.as_str(), status.as_str()),
         )
         .await?;
         w.commit().await?;

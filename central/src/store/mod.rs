@@ -6,6 +6,7 @@
 //! `GREATEST`), and only the migrations differ per dialect. A trait with two implementations
 //! would have doubled every query for no gain, since nothing here needs a dialect feature.
 
+mod applications;
 mod attachments;
 mod audit;
 mod bundles;
@@ -23,6 +24,11 @@ mod releases;
 pub mod rollouts;
 mod stats;
 
+pub(crate) use applications::stored_number;
+pub use applications::{
+    APPLICATION_LIST_ROWS, ApplicationDetail, ApplicationSummary, MAX_NOTE_CHARS, MaterialPdf,
+    MaterialState, ReadError, StaffTimelineEntry, needs_note, next_statuses,
+};
 pub use attachments::{ChunkOutcome, ChunkUpload};
 pub use audit::{Action, Actor, AuditEntry, Forbidden, Role, Via};
 pub use bundles::{BundleFetch, PublishOutcome};

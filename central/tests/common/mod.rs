@@ -425,3 +425,30 @@ pub async fn serve_setup(db: &TestDb) -> ServeSetup {
         _dir: dir,
     }
 }
+
+/// Uploads `bytes` as `kiosk`'s attachment in one chunk, or only the first `len` bytes of it
+/// (an upload left incomplete); returns its sha256.
+pub async fn upload_attachment(kiosk: &Kiosk, bytes: &[u8], len: usize) -> String {
+    use sha2::Digest as _;
+    let sha = hex::encode(sha2::Sha256::digest(bytes));
+    let response = kiosk
+        .request(
+            reqwest::Method::PUT,
+            &kiosk_api::routes::attachment(&sha),
+            bytes[..len].to_vec(),
+        )
+        .header(kiosk_api::routes::HEADER_UPLOAD_OFFSET, "0")
+        .header(
+            kiosk_api::routes::HEADER_UPLOAD_LENGTH,
+            bytes.len().to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "upload: {}",
+        response.status()
+    );
+    sha
+}
