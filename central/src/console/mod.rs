@@ -16,6 +16,7 @@
 //! cookie has no `Secure` flag so the console also works on a plain-HTTP test address).
 
 mod clerk;
+mod followups;
 pub mod input;
 mod pages;
 
@@ -63,6 +64,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/users", get(users).post(add_user))
         .route("/users/{name}/remove", post(remove_user))
         .route("/users/{name}/role", post(set_role))
+        .route("/followups", get(followups::list))
+        .route("/followups/{id}/{action}", post(followups::act))
         .route("/clerk", get(clerk::windows))
         .route("/clerk/{hall}/{window}", get(clerk::window))
         .route("/clerk/{hall}/{window}/{action}", post(clerk::act))
