@@ -256,6 +256,12 @@ async fn the_window_tablet_offers_the_served_ticket_at_once_and_takes_its_rating
             db.name
         );
         assert_eq!(tablet.text("#ticket-no"), first.ticket_no);
+        let page = li.get(&window).await.body;
+        assert!(
+            page.contains("id=\"rating-open\"") && page.contains(&first.ticket_no),
+            "{}: the clerk sees the tablet offers the ticket",
+            db.name
+        );
 
         // 不满意 asks for reasons; Submit waits for one.
         tablet.click("button.level[data-level='2']");
@@ -306,6 +312,7 @@ async fn the_window_tablet_offers_the_served_ticket_at_once_and_takes_its_rating
         );
         // Then back to waiting by itself.
         wait_until(&mut tablet, "the tablet waits again", &mode("wait"));
+        assert!(!li.get(&window).await.body.contains("rating-open"));
 
         // The next citizen: 非常满意 is one tap.
         assert_eq!(li.post(&format!("{window}/call"), &form).await.status, 303);

@@ -388,3 +388,100 @@ async fn a_served_ticket_is_rated_once_at_its_window_and_a_bad_rating_is_followe
         central.stop().await;
     }
 }
+
+fn central_cli(db: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::BIN)
+        .args(args)
+        .args(["--db", db])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// `central queue tablet` pairs a window's tablet (admins only) and prints its path, which
+/// opens; `central ratings deadline` sets the days of a kind of follow-up.
+#[tokio::test]
+async fn the_cli_pairs_a_tablet_and_sets_follow_up_deadlines() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let kiosk = central.kiosk().await;
+        let hall = kiosk.enrolment.hall_id.clone();
+        let store = &central.store;
+        store.set_window(&hall, 3, &["A".into()]).await.unwrap();
+        store
+            .add_console_user("li", PASSWORD, Role::Clerk)
+            .await
+            .unwrap();
+        let tablet = [
+            "queue", "tablet", "--hall", &hall, "--window", "3", "--json",
+        ];
+        let refused = central_cli(&db.url, &[&tablet[..], &["--as", "li"]].concat());
+        assert!(
+            !refused.status.success(),
+            "{}: a clerk pairs no tablet",
+            db.name
+        );
+        let out = central_cli(&db.url, &tablet);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            db.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let paired: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let path = paired["path"].as_str().unwrap();
+        assert!(
+            path.starts_with(&format!("/hall/{hall}/window/3/rate/")),
+            "{path}"
+        );
+        let page = reqwest::get(format!("{}{path}", central.base))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{}", db.name);
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let body = page.text().await.unwrap();
+        assert!(body.contains("/hall-assets/rate.js") && body.contains("非常不满意"));
+        assert!(!body.contains("<script>"), "no inline script");
+
+        let out = central_cli(
+            &db.url,
+            &[
+                "ratings",
+                "deadline",
+                "--kind",
+                "return_visit",
+                "--days",
+                "2",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            store
+                .follow_up_days(FollowUpKind::ReturnVisit)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store
+                .follow_up_days(FollowUpKind::Rectification)
+                .await
+                .unwrap(),
+            15
+        );
+        let out = central_cli(
+            &db.url,
+            &["ratings", "deadline", "--kind", "later", "--days", "2"],
+        );
+        assert!(!out.status.success(), "{}: no such kind", db.name);
+        central.stop().await;
+    }
+}

@@ -290,6 +290,19 @@ impl Store {
         Ok(secret)
     }
 
+    /// Whether a rating tablet is paired with window `window` of `hall`.
+    pub async fn has_rating_tablet(&self, hall: &str, window: u32) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM window_tablets WHERE hall_id = $1 AND window_no = $2",
+        )
+        .bind(hall)
+        .bind(i64::from(window))
+        .fetch_one(self.pool())
+        .await
+        .doing("looking for a window's rating tablet")?;
+        Ok(n > 0)
+    }
+
     /// Whether `secret` is that of the tablet paired with window `window` of `hall`.
     pub async fn tablet_paired(
         &self,
