@@ -256,6 +256,7 @@ async fn the_window_tablet_offers_the_served_ticket_at_once_and_takes_its_rating
             db.name
         );
         assert_eq!(tablet.text("#ticket-no"), first.ticket_no);
+        tablet.screenshot(&format!("rate-levels-{}", db.name));
         let page = li.get(&window).await.body;
         assert!(
             page.contains("id=\"rating-open\"") && page.contains(&first.ticket_no),
@@ -278,12 +279,14 @@ async fn the_window_tablet_offers_the_served_ticket_at_once_and_takes_its_rating
             "a window's tablet does not ask about the kiosk"
         );
         tablet.click("button.reason[data-reason='attitude']");
+        tablet.screenshot(&format!("rate-reasons-{}", db.name));
         tablet.click("#submit");
         wait_until(
             &mut tablet,
             "the tablet thanks the citizen",
             &mode("thanks"),
         );
+        tablet.screenshot(&format!("rate-thanks-{}", db.name));
         assert_eq!(
             tablet.eval("document.getElementById('rate').dataset.outcome"),
             Value::String("rated".into()),

@@ -35,6 +35,7 @@ h1 { font-size: 1.5em; margin: 0.3em 0 0.6em; text-align: center; }
 section[hidden] { display: none; }
 .levels, .reasons { display: grid; gap: 0.6em; }
 .levels { grid-template-columns: repeat(5, 1fr); }
+.levels button { min-height: 7em; font-size: 1.15em; }
 .reasons { grid-template-columns: repeat(2, 1fr); }
 button { font: inherit; min-height: 4.2em; border-radius: 0.5em; border: 2px solid #9aa7b8; background: #fff; color: #1b1f24; padding: 0.4em; cursor: pointer; }
 button .en { display: block; font-size: 0.7em; color: #555; margin-top: 0.2em; }
