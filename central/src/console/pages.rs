@@ -794,12 +794,20 @@ fn rated_from(b: &BadReview) -> Markup {
     }
 }
 
+/// How long past its deadline a follow-up is, in days once it is a day or more.
+fn overdue_by(late: chrono::Duration) -> String {
+    match late.num_days() {
+        0 => format!("{h} 小时 h", h = late.num_hours()),
+        d => format!("{d} 天 d"),
+    }
+}
+
 /// A follow-up's deadline, marked when it has passed at `now`.
 fn due_cell(b: &BadReview, now: DateTime<Utc>) -> Markup {
     html! {
         @match b.follow_up_due {
             Some(due) if due < now => {
-                span class="bad overdue" { "已逾期 OVERDUE " ((now - due).num_days()) " 天 d" } br; (bj(due))
+                span class="bad overdue" { "已逾期 OVERDUE " (overdue_by(now - due)) } br; (bj(due))
             }
             Some(due) => { (bj(due)) }
             None => { "–" }

@@ -19,9 +19,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 
 use super::{POLL, Screens, feed, not_found, secured, trouble};
-use crate::store::{
-    RateError, RateableTicket, Store, StoreError, WindowRating, is_tablet_secret, window_reasons,
-};
+use crate::store::{RateError, RateableTicket, Store, WindowRating, window_reasons};
 
 /// How long the thank-you (or a refusal) stays on the tablet before it waits again.
 pub const THANKS_MILLIS: u32 = 4000;
@@ -75,14 +73,6 @@ impl RateMessage {
             },
         }
     }
-}
-
-/// A tablet's URL names a window of a hall and carries the secret it was paired with.
-async fn paired(store: &Store, hall: &str, window: u32, secret: &str) -> Result<bool, StoreError> {
-    if !is_tablet_secret(secret) {
-        return Ok(false);
-    }
-    store.tablet_paired(hall, window, secret).await
 }
 
 fn unpaired() -> Response {
@@ -147,7 +137,7 @@ pub(super) async fn tablet(
     State(s): State<Screens>,
     Path((hall, window, secret)): Path<(String, u32, String)>,
 ) -> Response {
-    match paired(&s.store, &hall, window, &secret).await {
+    match s.store.tablet_paired(&hall, window, &secret).await {
         Ok(true) => {}
         Ok(false) => return unpaired(),
         Err(e) => return trouble(&e),
@@ -201,7 +191,7 @@ pub(super) async fn tablet_events(
     State(s): State<Screens>,
     Path((hall, window, secret)): Path<(String, u32, String)>,
 ) -> Response {
-    match paired(&s.store, &hall, window, &secret).await {
+    match s.store.tablet_paired(&hall, window, &secret).await {
         Ok(true) => {}
         Ok(false) => return unpaired(),
         Err(e) => return trouble(&e),
