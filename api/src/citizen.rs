@@ -172,6 +172,31 @@ pub mod rating_subject {
     }
 }
 
+/// The five 好差评 levels, best first: (level, Chinese, English). The kiosk and a window's
+/// rating tablet offer the same ones.
+pub const RATING_LEVELS: [(u8, &str, &str); 5] = [
+    (5, "非常满意", "Very satisfied"),
+    (4, "满意", "Satisfied"),
+    (3, "基本满意", "Fairly satisfied"),
+    (2, "不满意", "Dissatisfied"),
+    (1, "非常不满意", "Very dissatisfied"),
+];
+
+/// Reasons offered for a bad rating (levels 1 and 2): (code, Chinese, English). The codes are
+/// what [`RatingGiven::reasons`] and central's `ratings.reasons` hold.
+pub const RATING_REASONS: [(&str, &str, &str); 6] = [
+    ("long_wait", "等候时间长", "Long wait"),
+    ("attitude", "服务态度差", "Unfriendly service"),
+    ("unclear_guidance", "告知不清楚", "Unclear guidance"),
+    (
+        "repeated_visits",
+        "多次跑腿",
+        "Had to come back several times",
+    ),
+    ("kiosk_problem", "设备不好用", "Kiosk hard to use"),
+    ("other", "其他", "Other"),
+];
+
 /// Event kinds of the citizen journeys (`Event.kind`).
 pub mod event_kind {
     /// [`super::TicketIssued`] on stream `tickets`.

@@ -181,6 +181,19 @@ pub(crate) enum QueueCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Pair a rating tablet with a window (一次一评): prints the path the tablet opens on
+    /// central, `/hall/<hall>/window/<n>/rate/<secret>`. Shown once (central keeps a hash);
+    /// pairing again retires the tablet paired before.
+    Tablet {
+        /// Hall.
+        #[arg(long)]
+        hall: String,
+        /// Window number.
+        #[arg(long)]
+        window: u32,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Tickets printed outside their kiosk's leased block or offline band (exit 1 if any):
     /// the numbers that two kiosks may both have handed out.
     Check(HallDay),
@@ -259,6 +272,18 @@ pub(crate) enum RatingsCommand {
         /// Hall.
         #[arg(long)]
         hall: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Days to the deadline of follow-ups of a kind opened from now on (calendar days;
+    /// defaults: rectification 15, return_visit 3, appeal_review 5).
+    Deadline {
+        /// rectification (整改), return_visit (回访) or appeal_review (申诉复核).
+        #[arg(long)]
+        kind: central::store::FollowUpKind,
+        /// Days.
+        #[arg(long)]
+        days: u32,
         #[command(flatten)]
         common: Common,
     },
@@ -584,6 +609,24 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        QueueCommand::Tablet {
+            hall,
+            window,
+            common,
+        } => {
+            let secret = common
+                .acting(Action::WindowSet)
+                .await?
+                .pair_rating_tablet(&hall, window)
+                .await?;
+            let path = format!("/hall/{hall}/window/{window}/rate/{secret}");
+            if common.json {
+                return json(&serde_json::json!({"hall": hall, "window": window, "path": path}));
+            }
+            println!("open this on the tablet at window {window} (after central's address):");
+            println!("{path}");
+            Ok(())
+        }
         QueueCommand::Clerk {
             user,
             hall,
@@ -884,13 +927,28 @@ pub(crate) async fn ratings(command: RatingsCommand) -> anyhow::Result<()> {
             println!("bad reviews to follow up: {}", bad.len());
             for b in &bad {
                 println!(
-                    "{:>5}  level {}  {:<32} {}",
+                    "{:>5}  level {}  {:<32} {:<14} due {}  {}",
                     b.id,
                     b.level,
                     b.subject,
+                    b.follow_up_kind.map_or("-", |k| k.as_str()),
+                    b.follow_up_due
+                        .map_or_else(|| "-".to_owned(), |d| d.to_rfc3339()),
                     b.reasons.join(",")
                 );
             }
+            Ok(())
+        }
+        RatingsCommand::Deadline { kind, days, common } => {
+            common
+                .acting(Action::RatingFollowUp)
+                .await?
+                .set_follow_up_days(kind, days)
+                .await?;
+            if common.json {
+                return json(&serde_json::json!({"kind": kind, "days": days}));
+            }
+            println!("{kind} follow-ups opened from now on are due in {days} days");
             Ok(())
         }
         RatingsCommand::FollowUp { id, note, common } => {

@@ -227,7 +227,8 @@ async fn ops_log_in_and_see_the_fleet_a_kiosk_rollout_failures_and_a_hall() {
         let hall = browser.get("/console/halls/dongcheng-main").await;
         assert_eq!(hall.status, 200);
         assert!(hall.body.contains("等了&lt;很久&gt;"), "{}", db.name);
-        assert!(hall.body.contains("long_wait"));
+        // Reason codes are shown by their labels.
+        assert!(hall.body.contains("等候时间长 Long wait"), "{}", db.name);
         assert!(hall.body.contains("apply/materials"));
         assert!(hall.body.contains("2 条 in total"));
         let fleet = browser.get("/console/fleet").await;

@@ -182,3 +182,163 @@ async fn a_call_reaches_the_display_and_the_live_page_and_announcements_never_ov
         drop(phone);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_tablet_offers_the_served_ticket_at_once_and_takes_its_rating() {
+    let Some(binary) = chromium() else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("chromium is not installed but CI=true: apt-get install chromium");
+        }
+        eprintln!("\n!!!! SKIPPING the rating tablet's browser test: chromium is not installed.\n");
+        return;
+    };
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let kiosk = central.kiosk().await;
+        let hall = kiosk.enrolment.hall_id.clone();
+        let first = band_ticket(&kiosk, 0, 120);
+        let second = band_ticket(&kiosk, 1, 60);
+        let mut outbox = Outbox::new();
+        let events = vec![outbox.event(&first), outbox.event(&second)];
+        assert_eq!(acked(&kiosk, &events).await, vec![EventOutcome::Stored; 2]);
+        let store = &central.store;
+        store.set_window(&hall, 5, &["A".into()]).await.unwrap();
+        store
+            .add_console_user("li", PASSWORD, central::store::Role::Clerk)
+            .await
+            .unwrap();
+        store.bind_clerk("li", &hall, 5).await.unwrap();
+        let secret = store.pair_rating_tablet(&hall, 5).await.unwrap();
+
+        let mut tablet = Chrome::start(&binary);
+        tablet.navigate(&format!(
+            "{}/hall/{hall}/window/5/rate/{secret}",
+            central.base
+        ));
+        wait_until(
+            &mut tablet,
+            "the tablet's stream is open",
+            "document.getElementById('rate').dataset.stream === 'live'",
+        );
+        let mode = |m: &str| {
+            format!(
+                "document.getElementById('rate').dataset.mode === {}",
+                serde_json::json!(m)
+            )
+        };
+        assert_eq!(tablet.eval(&mode("wait")), Value::Bool(true));
+
+        let mut li = Browser::new(&central.base);
+        li.log_in("li", PASSWORD).await;
+        let window = format!("/console/clerk/{hall}/5");
+        let csrf = csrf_of(&li.get(&window).await.body);
+        let form = [("csrf", csrf.as_str())];
+        assert_eq!(li.post(&format!("{window}/call"), &form).await.status, 303);
+        // Called is not served: the tablet still waits.
+        std::thread::sleep(Duration::from_millis(800));
+        assert_eq!(tablet.eval(&mode("wait")), Value::Bool(true), "{}", db.name);
+
+        // 办结: the tablet shows the ticket and its levels within a second or so.
+        assert_eq!(
+            li.post(&format!("{window}/served"), &form).await.status,
+            303
+        );
+        let served = Instant::now();
+        wait_until(
+            &mut tablet,
+            "the tablet offers the served ticket",
+            &mode("levels"),
+        );
+        let took = served.elapsed();
+        assert!(
+            took < Duration::from_millis(1500),
+            "{}: the tablet took {took:?}",
+            db.name
+        );
+        assert_eq!(tablet.text("#ticket-no"), first.ticket_no);
+        tablet.screenshot(&format!("rate-levels-{}", db.name));
+        let page = li.get(&window).await.body;
+        assert!(
+            page.contains("id=\"rating-open\"") && page.contains(&first.ticket_no),
+            "{}: the clerk sees the tablet offers the ticket",
+            db.name
+        );
+
+        // 不满意 asks for reasons; Submit waits for one.
+        tablet.click("button.level[data-level='2']");
+        wait_until(&mut tablet, "the tablet asks for reasons", &mode("reasons"));
+        assert_eq!(
+            tablet.eval("document.getElementById('submit').disabled"),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            tablet.eval(
+                "document.querySelector(\"button.reason[data-reason='kiosk_problem']\") === null"
+            ),
+            Value::Bool(true),
+            "a window's tablet does not ask about the kiosk"
+        );
+        tablet.click("button.reason[data-reason='attitude']");
+        tablet.screenshot(&format!("rate-reasons-{}", db.name));
+        tablet.click("#submit");
+        wait_until(
+            &mut tablet,
+            "the tablet thanks the citizen",
+            &mode("thanks"),
+        );
+        tablet.screenshot(&format!("rate-thanks-{}", db.name));
+        assert_eq!(
+            tablet.eval("document.getElementById('rate').dataset.outcome"),
+            Value::String("rated".into()),
+            "{}",
+            db.name
+        );
+        assert!(tablet.text("#thanks").contains("感谢您的评价"));
+        assert!(tablet.text("#thanks").contains("Thank you"));
+        let open = store.follow_ups(Some(&hall)).await.unwrap();
+        assert_eq!(open.len(), 1, "{}: {open:?}", db.name);
+        assert_eq!(
+            (
+                open[0].subject.as_str(),
+                open[0].level,
+                open[0].window_no,
+                open[0].clerk.as_deref(),
+                open[0].reasons.clone()
+            ),
+            (
+                format!("ticket:{}:{}", first.ticket_no, today()).as_str(),
+                2,
+                Some(5),
+                Some("li"),
+                vec!["attitude".to_owned()]
+            )
+        );
+        // Then back to waiting by itself.
+        wait_until(&mut tablet, "the tablet waits again", &mode("wait"));
+        assert!(!li.get(&window).await.body.contains("rating-open"));
+
+        // The next citizen: 非常满意 is one tap.
+        assert_eq!(li.post(&format!("{window}/call"), &form).await.status, 303);
+        assert_eq!(
+            li.post(&format!("{window}/served"), &form).await.status,
+            303
+        );
+        wait_until(
+            &mut tablet,
+            "the tablet offers the next ticket",
+            &mode("levels"),
+        );
+        assert_eq!(tablet.text("#ticket-no"), second.ticket_no);
+        tablet.click("button.level[data-level='5']");
+        wait_until(&mut tablet, "the tablet thanks again", &mode("thanks"));
+        let ratings = store.rating_distribution(&hall).await.unwrap();
+        assert_eq!(ratings.total, 2, "{}", db.name);
+        assert_eq!(ratings.levels[0].count, 1, "{}: one 非常满意", db.name);
+        wait_until(&mut tablet, "the tablet waits once more", &mode("wait"));
+
+        tokio::time::timeout(WAIT, central.stop())
+            .await
+            .expect("central stops with the tablet's stream open");
+        drop(tablet);
+    }
+}

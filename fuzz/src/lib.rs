@@ -438,6 +438,13 @@ pub fn http_fields(data: &[u8]) {
     let _ = serde_urlencoded::from_bytes::<input::RevokeForm>(data);
     let _ = serde_urlencoded::from_bytes::<input::AddUserForm>(data);
     let _ = serde_urlencoded::from_bytes::<input::PasswordForm>(data);
+    if let Ok(form) = serde_urlencoded::from_bytes::<input::FollowUpForm>(data) {
+        let _ = form.kind.parse::<central::store::FollowUpKind>();
+    }
+    // A rating tablet's URL segment: only 64 lower-case hex digits are ever looked up.
+    if central::store::is_tablet_secret(&text) {
+        assert!(text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
 }
 
 /// A booking system's appointment file: each entry is checked and hashed, or refused with a

@@ -1,5 +1,6 @@
 //! The clerk's page (issue 16 item 1): a window's current ticket and queues, and the buttons
 //! that call the next ticket, recall it, mark it a no-show (过号), transfer it and finish it.
+//! It also says when the window's rating tablet offers the ticket just served (一次一评).
 //! Plain forms like the rest of the console; every action is checked twice, for the role
 //! here and for the window in the store ([`Store::may_act_at`]), and audited there.
 
@@ -101,10 +102,15 @@ async fn window_page(
         let windows = store.windows(hall).await?;
         let current = store.window_ticket(hall, window, now).await?;
         let board = store.board(hall, now).await?;
-        Ok::<_, StoreError>((windows, current, board))
+        let rating = if store.has_rating_tablet(hall, window).await? {
+            store.rateable_ticket(hall, window, now).await?
+        } else {
+            None
+        };
+        Ok::<_, StoreError>((windows, current, board, rating))
     };
     match data.await {
-        Ok((windows, current, board)) => {
+        Ok((windows, current, board, rating)) => {
             let Some(this) = windows.iter().find(|w| w.window_no == window) else {
                 return refused(
                     session,
@@ -121,7 +127,10 @@ async fn window_page(
                     hall,
                     this,
                     &windows,
-                    current.as_ref(),
+                    At {
+                        current: current.as_ref(),
+                        rating: rating.as_ref().map(|r| r.ticket_no.as_str()),
+                    },
                     &board,
                     problem,
                 ),
@@ -151,15 +160,22 @@ fn minutes(secs: Option<u32>) -> String {
     }
 }
 
+/// What is at the window now: the ticket called, and the ticket its rating tablet offers.
+struct At<'a> {
+    current: Option<&'a WindowTicket>,
+    rating: Option<&'a str>,
+}
+
 fn render(
     session: &ConsoleSession,
     hall: &str,
     this: &HallWindow,
     windows: &[HallWindow],
-    current: Option<&WindowTicket>,
+    at: At<'_>,
     board: &Board,
     problem: Option<&str>,
 ) -> Markup {
+    let At { current, rating } = at;
     let action = |what: &str| format!("/console/clerk/{hall}/{}/{what}", this.window_no);
     let button = |what: &str, label: &str, enabled: bool| {
         html! {
@@ -187,6 +203,13 @@ fn render(
                         }
                     }
                     None => { p id="current" class="muted" { "空闲 · free" } }
+                }
+                @if let Some(t) = rating {
+                    // Calling the next ticket ends the offer, so the clerk lets the citizen rate first.
+                    p id="rating-open" class="warn" {
+                        "评价器正在请 " (t) " 评价；叫下一位后不再提供 · the rating tablet offers " (t)
+                        " to the citizen; calling the next ticket ends that"
+                    }
                 }
                 p {
                     (button("call", "叫号 Call next", true)) " "

@@ -32,6 +32,17 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+/// Acting on a follow-up: closing it with a note, or turning it into another kind.
+#[derive(Deserialize)]
+#[allow(missing_docs)]
+pub struct FollowUpForm {
+    pub csrf: String,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub kind: String,
+}
+
 /// Revoking a kiosk: the reason and the confirmation box.
 #[derive(Deserialize)]
 #[allow(missing_docs)]

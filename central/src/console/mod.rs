@@ -17,6 +17,7 @@
 
 mod applications;
 mod clerk;
+mod followups;
 pub mod input;
 mod pages;
 mod report;
@@ -74,6 +75,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
             get(applications::material),
         )
         .route("/applications/{no}/advance", post(applications::advance))
+        .route("/followups", get(followups::list))
+        .route("/followups/{id}/{action}", post(followups::act))
         .route("/clerk", get(clerk::windows))
         .route("/clerk/{hall}/{window}", get(clerk::window))
         .route("/clerk/{hall}/{window}/{action}", post(clerk::act))

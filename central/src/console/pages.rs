@@ -7,9 +7,9 @@ use kiosk_api::fleet::{DeviceKind, DeviceReport, DeviceState};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::store::{
-    AuditEntry, BadReview, ConsoleSession, ConsoleUser, FleetKiosk, Hall, HealthEntry, HelpRequest,
-    MemberState, QueueStats, RatingDistribution, RefusedEvent, Role, RolloutMember, RolloutState,
-    RolloutStatus, TicketRow, UpdateResultRow,
+    AuditEntry, BadReview, ConsoleSession, ConsoleUser, FleetKiosk, FollowUpKind, Hall,
+    HealthEntry, HelpRequest, MemberState, QueueStats, RatingDistribution, RefusedEvent, Role,
+    RolloutMember, RolloutState, RolloutStatus, TicketRow, UpdateResultRow,
 };
 
 const CSS: &str = r#"
@@ -184,6 +184,7 @@ pub(super) fn layout(title: &str, session: Option<&ConsoleSession>, body: Markup
                         a href="/console/rollouts" { "发布 Rollouts" }
                         a href="/console/clerk" { "窗口 Windows" }
                         a href="/console/applications" { "申请 Applications" }
+                        a href="/console/followups" { "回访 Follow-ups" }
                         a href="/console/audit" { "审计 Audit log" }
                         @if s.role == Role::Admin { a href="/console/users" { "用户 Users" } }
                         a href="/console/account" { "账户 Account" }
@@ -749,20 +750,139 @@ pub(super) fn hall(
                 } }
             }
             h2 { "待回访差评 Bad reviews to follow up · " (bad.len()) }
+            p { a href="/console/followups" { "全部待处理回访，逾期在前 · all open follow-ups, overdue first →" } }
             table id="bad-reviews" {
-                thead { tr { th { "时间 Time" } th { "评价 Level" } th { "对象 Subject" } th { "事项 Matter" } th { "原因 Reasons" } th { "留言 Note" } th { "终端 Kiosk" } } }
+                thead { tr { th { "期限 Due" } th { "时间 Time" } th { "评价 Level" } th { "对象 Subject" } th { "事项 Matter" } th { "原因 Reasons" } th { "留言 Note" } th { "来源 From" } } }
                 tbody { @for b in bad {
                     tr {
+                        td { (due_cell(b, Utc::now())) }
                         td { (bj(b.given_at)) } td { span class="bad" { (rating_label(b.level)) } } td { (b.subject) }
-                        td { @if let Some(m) = &b.matter_code { (m) } } td { (b.reasons.join(", ")) }
+                        td { @if let Some(m) = &b.matter_code { (m) } } td { (reasons_label(&b.reasons)) }
                         td { @if let Some(n) = &b.note { (n) } }
-                        td { a href=(format!("/console/kiosks/{}", b.kiosk_id)) { "终端 kiosk" } }
+                        td { (rated_from(b)) }
                     }
                 } }
             }
             @if bad.is_empty() { p class="ok" { "无待回访差评 nothing to follow up" } }
             h2 { "待处理求助 Open help requests" }
             (help_table(help, session, &format!("hall:{}", hall.id)))
+        },
+    )
+}
+
+/// Reason codes as staff read them: the label of each known code, the code itself else.
+fn reasons_label(reasons: &[String]) -> String {
+    reasons
+        .iter()
+        .map(|r| {
+            kiosk_api::citizen::RATING_REASONS
+                .iter()
+                .find(|(code, _, _)| code == r)
+                .map_or_else(|| r.clone(), |(_, zh, en)| format!("{zh} {en}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a rating came from: a kiosk (linked) or a window and its clerk.
+fn rated_from(b: &BadReview) -> Markup {
+    html! {
+        @if let Some(w) = b.window_no {
+            (w) " 号窗口 window " (w)
+            @if let Some(c) = &b.clerk { " · " (c) }
+        }
+        @if let Some(k) = &b.kiosk_id {
+            a href=(format!("/console/kiosks/{k}")) { "终端 kiosk" }
+        }
+    }
+}
+
+/// How long past its deadline a follow-up is, in days once it is a day or more.
+fn overdue_by(late: chrono::Duration) -> String {
+    match late.num_days() {
+        0 => format!("{h} 小时 h", h = late.num_hours()),
+        d => format!("{d} 天 d"),
+    }
+}
+
+/// A follow-up's deadline, marked when it has passed at `now`.
+fn due_cell(b: &BadReview, now: DateTime<Utc>) -> Markup {
+    html! {
+        @match b.follow_up_due {
+            Some(due) if due < now => {
+                span class="bad overdue" { "已逾期 OVERDUE " (overdue_by(now - due)) } br; (bj(due))
+            }
+            Some(due) => { (bj(due)) }
+            None => { "–" }
+        }
+    }
+}
+
+/// Open follow-ups of bad ratings of every hall, overdue first: each can be turned into
+/// another kind (restarting its deadline) or closed with a note.
+pub(super) fn follow_ups(
+    session: &ConsoleSession,
+    open: &[BadReview],
+    deadlines: &[(FollowUpKind, u32)],
+    problem: Option<&str>,
+) -> Markup {
+    let now = Utc::now();
+    let overdue = open
+        .iter()
+        .filter(|b| b.follow_up_due.is_some_and(|d| d < now))
+        .count();
+    layout(
+        "差评回访 Follow-ups",
+        Some(session),
+        html! {
+            @if let Some(p) = problem { div class="error" id="problem" { (p) } }
+            p {
+                (open.len()) " 条待处理 open · "
+                @if overdue > 0 { span class="bad" id="overdue-count" { (overdue) " 条已逾期 overdue" } }
+                @else { span class="ok" id="overdue-count" { "无逾期 none overdue" } }
+            }
+            p class="muted" {
+                "差评（不满意、非常不满意）自动生成整改，期限按自然日计 · a bad rating opens a rectification; deadlines count calendar days: "
+                @for (i, (k, d)) in deadlines.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    (k.label()) " " (d) " 天 days"
+                }
+                " (" code { "central ratings deadline" } ")"
+            }
+            table id="follow-ups" {
+                thead { tr { th { "期限 Due" } th { "类型 Kind" } th { "大厅 Hall" } th { "评价 Level" } th { "对象 Subject" } th { "来源 From" }
+                    th { "原因 Reasons" } th { "留言 Note" } th { "评价时间 Given" } th { "处理 Act" } } }
+                tbody { @for b in open {
+                    tr data-rating=(b.id) {
+                        td { (due_cell(b, now)) }
+                        td class="kind" { (b.follow_up_kind.map_or("–", FollowUpKind::label)) }
+                        td { a href=(format!("/console/halls/{}", b.hall_id)) { (b.hall_id) } }
+                        td { span class="bad" { (rating_label(b.level)) } }
+                        td { (b.subject) }
+                        td { (rated_from(b)) }
+                        td { (reasons_label(&b.reasons)) }
+                        td { @if let Some(n) = &b.note { (n) } }
+                        td { (bj(b.given_at)) }
+                        td {
+                            form method="post" action=(format!("/console/followups/{}/kind", b.id)) {
+                                input type="hidden" name="csrf" value=(session.csrf);
+                                select name="kind" {
+                                    @for k in FollowUpKind::ALL {
+                                        option value=(k.as_str()) selected[b.follow_up_kind == Some(k)] { (k.label()) }
+                                    }
+                                }
+                                " " button type="submit" { "改为 Change" }
+                            }
+                            form method="post" action=(format!("/console/followups/{}/close", b.id)) {
+                                input type="hidden" name="csrf" value=(session.csrf);
+                                input type="text" name="note" required placeholder="处理结果 what was done";
+                                " " button type="submit" class="close" { "办结 Close" }
+                            }
+                        }
+                    }
+                } }
+            }
+            @if open.is_empty() { p class="ok" { "无待处理回访 nothing to follow up" } }
         },
     )
 }

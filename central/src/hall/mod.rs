@@ -3,14 +3,17 @@
 //! - `/hall/<hall>/display`, for a TV running Chromium in kiosk mode: the ticket each window
 //!   serves, the last calls, the waiting count and estimated wait per category; each call is
 //!   announced with a chime and then by voice in Mandarin and English, one at a time.
+//! - `/hall/<hall>/window/<n>/rate/<secret>`, the rating tablet at a window (item 5, 一次一评;
+//!   `rate.rs`): rates the ticket the window has just served, paired by an unguessable secret.
 //! - `/t/<token>`, a ticket's live page, reached from the ticket's QR code by an unguessable
 //!   token: its number, the people ahead, the estimated wait and, once called, the window; or
 //!   an application's progress, from the receipt's QR code. No personal data is on any page.
 //!
-//! Both are server-rendered with maud and then kept current by server-sent events. Each
+//! All are server-rendered with maud and then kept current by server-sent events. Each
 //! stream polls the database (every node reads the same tables, so a call made on any node
 //! reaches every screen), and ends when the server shuts down so it never holds a shutdown.
 
+mod rate;
 pub mod speech;
 
 use std::convert::Infallible;
@@ -59,6 +62,17 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route("/hall-assets/chime.wav", get(chime))
         .route("/hall-assets/display.js", get(|| script(DISPLAY_JS)))
         .route("/hall-assets/live.js", get(|| script(LIVE_JS)))
+        .route("/hall-assets/rate.js", get(|| script(rate::RATE_JS)))
+        .route(
+            "/hall/{hall}/window/{window}/rate/{secret}",
+            get(rate::tablet)
+                .post(rate::rate)
+                .layer(axum::extract::DefaultBodyLimit::max(4096)),
+        )
+        .route(
+            "/hall/{hall}/window/{window}/rate/{secret}/events",
+            get(rate::tablet_events),
+        )
         .route("/t/{token}", get(live))
         .route("/t/{token}/events", get(live_events))
         .with_state(Screens {

@@ -16,9 +16,10 @@ mod records;
 pub use queue::{
     CalledTicket, CategoryStats, LeaseAsk, LeaseError, MisnumberedTicket, QueueStats, TicketRow,
 };
+pub(crate) use records::follow_up_due_in;
 pub use records::{
-    AdvanceError, AppointmentImport, BadReview, HelpRequest, ImportError, ImportSummary,
-    LevelCount, RatingDistribution, StaffAppointment,
+    AdvanceError, AppointmentImport, BadReview, FollowUpKind, HelpRequest, ImportError,
+    ImportSummary, LevelCount, RatingDistribution, StaffAppointment,
 };
 
 use chrono::{DateTime, Utc};
@@ -505,10 +506,18 @@ async fn rating_given(
         ));
     }
     let reasons = serde_json::to_string(&r.reasons).map_err(|_| StoreError::Corrupt("reasons"))?;
+    // A bad rating opens its follow-up at once, as a window tablet's does.
+    let (kind, due) = if r.level <= 2 {
+        let kind = FollowUpKind::Rectification;
+        let due = follow_up_due_in(&mut *conn, kind, millis(e.occurred_at)).await?;
+        (Some(kind.as_str()), Some(due))
+    } else {
+        (None, None)
+    };
     // One rating per hall and subject; a second one is told back as already_rated.
     let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO ratings (hall_id, subject, kiosk_id, level, reasons, note, matter_code, given_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hall_id, subject) DO NOTHING RETURNING id",
+        "INSERT INTO ratings (hall_id, subject, kiosk_id, level, reasons, note, matter_code, given_at, follow_up_kind, follow_up_due) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hall_id, subject) DO NOTHING RETURNING id",
     )
     .bind(&sender.hall)
     .bind(&subject)
@@ -518,6 +527,8 @@ async fn rating_given(
     .bind(r.note.as_deref())
     .bind(r.matter_code.as_deref())
     .bind(millis(e.occurred_at))
+    .bind(kind)
+    .bind(due)
     .fetch_optional(&mut *conn)
     .await
     .doing("recording a rating")?;

@@ -201,14 +201,124 @@ pub struct BadReview {
     pub note: Option<String>,
     /// Matter rated, when known.
     pub matter_code: Option<String>,
-    /// Kiosk it came from.
-    pub kiosk_id: String,
+    /// Kiosk it came from; `None` for a window's rating tablet.
+    pub kiosk_id: Option<String>,
+    /// The window whose service was rated (window ratings only).
+    pub window_no: Option<u32>,
+    /// The clerk who served the ticket (window ratings only).
+    pub clerk: Option<String>,
     /// When it was given.
     pub given_at: DateTime<Utc>,
+    /// What the follow-up is (every rating of level 1 or 2 has one).
+    pub follow_up_kind: Option<FollowUpKind>,
+    /// When the follow-up is due.
+    pub follow_up_due: Option<DateTime<Utc>>,
     /// When staff followed it up (`None` for those `bad_reviews` lists).
     pub followed_up_at: Option<DateTime<Utc>>,
     /// What staff noted when following up.
     pub follow_up_note: Option<String>,
+}
+
+/// What a bad rating's follow-up is. A bad rating opens as [`FollowUpKind::Rectification`];
+/// an operator may turn it into another kind, which restarts its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpKind {
+    /// 整改: put right what the citizen complained of.
+    Rectification,
+    /// 回访: call the citizen back.
+    ReturnVisit,
+    /// 申诉复核: the clerk disputes the rating and it is reviewed.
+    AppealReview,
+}
+
+impl FollowUpKind {
+    /// Every kind, in the order the console offers them.
+    pub const ALL: [FollowUpKind; 3] = [
+        FollowUpKind::Rectification,
+        FollowUpKind::ReturnVisit,
+        FollowUpKind::AppealReview,
+    ];
+
+    /// As stored and typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUpKind::Rectification => "rectification",
+            FollowUpKind::ReturnVisit => "return_visit",
+            FollowUpKind::AppealReview => "appeal_review",
+        }
+    }
+
+    /// Chinese and English, for staff.
+    pub fn label(self) -> &'static str {
+        match self {
+            FollowUpKind::Rectification => "整改 Rectification",
+            FollowUpKind::ReturnVisit => "回访 Return visit",
+            FollowUpKind::AppealReview => "申诉复核 Appeal review",
+        }
+    }
+
+    /// Days to its deadline when none are set (`central ratings deadline`). Calendar days,
+    /// not working days: a hall's holidays are nowhere in central, and a deadline early by
+    /// a weekend errs on the citizen's side. 整改 follows the national 15 (working) days.
+    pub fn default_days(self) -> u32 {
+        match self {
+            FollowUpKind::Rectification => 15,
+            FollowUpKind::ReturnVisit => 3,
+            FollowUpKind::AppealReview => 5,
+        }
+    }
+
+    fn setting(self) -> String {
+        format!("follow_up_days.{}", self.as_str())
+    }
+}
+
+impl std::fmt::Display for FollowUpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FollowUpKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<FollowUpKind, String> {
+        FollowUpKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text.trim())
+            .ok_or_else(|| {
+                format!("{text:?} is no follow-up kind; use rectification, return_visit or appeal_review")
+            })
+    }
+}
+
+/// Days to a `kind` follow-up's deadline, as set or by default, read in `conn`.
+async fn follow_up_days_in(
+    conn: &mut sqlx::AnyConnection,
+    kind: FollowUpKind,
+) -> Result<u32, StoreError> {
+    let set: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+        .bind(kind.setting())
+        .fetch_optional(&mut *conn)
+        .await
+        .doing("reading a follow-up deadline")?;
+    match set {
+        Some(v) => v
+            .parse()
+            .map_err(|_| StoreError::Corrupt("follow-up deadline")),
+        None => Ok(kind.default_days()),
+    }
+}
+
+/// The deadline (unix ms) of a `kind` follow-up opened at `from_ms`, read in `conn`.
+pub(crate) async fn follow_up_due_in(
+    conn: &mut sqlx::AnyConnection,
+    kind: FollowUpKind,
+    from_ms: i64,
+) -> Result<i64, StoreError> {
+    let days = follow_up_days_in(conn, kind).await?;
+    Ok(from_ms.saturating_add(i64::from(days).saturating_mul(86_400_000)))
 }
 
 /// A citizen's call for help (`Store::help_requests`).
@@ -316,7 +426,23 @@ fn review_of(r: &AnyRow) -> Result<BadReview, StoreError> {
         note: r.try_get("note").doing(doing)?,
         matter_code: r.try_get("matter_code").doing(doing)?,
         kiosk_id: r.try_get("kiosk_id").doing(doing)?,
+        window_no: r
+            .try_get::<Option<i64>, _>("window_no")
+            .doing(doing)?
+            .map(|w| u32::try_from(w).map_err(|_| StoreError::Corrupt("window number")))
+            .transpose()?,
+        clerk: r.try_get("clerk").doing(doing)?,
         given_at: time_of(r.try_get("given_at").doing(doing)?)?,
+        follow_up_kind: r
+            .try_get::<Option<String>, _>("follow_up_kind")
+            .doing(doing)?
+            .map(|k| k.parse().map_err(|_| StoreError::Corrupt("follow-up kind")))
+            .transpose()?,
+        follow_up_due: r
+            .try_get::<Option<i64>, _>("follow_up_due")
+            .doing(doing)?
+            .map(time_of)
+            .transpose()?,
         followed_up_at: r
             .try_get::<Option<i64>, _>("followed_up_at")
             .doing(doing)?
@@ -326,7 +452,7 @@ fn review_of(r: &AnyRow) -> Result<BadReview, StoreError> {
     })
 }
 
-const REVIEW_COLUMNS: &str = "id, hall_id, subject, level, reasons, note, matter_code, kiosk_id, given_at, followed_up_at, follow_up_note";
+const REVIEW_COLUMNS: &str = "id, hall_id, subject, level, reasons, note, matter_code, kiosk_id, window_no, clerk, given_at, follow_up_kind, follow_up_due, followed_up_at, follow_up_note";
 
 impl Store {
     /// Stores the appointments of `hall_id` from the booking system, all or nothing, ID
@@ -660,18 +786,110 @@ impl Store {
         })
     }
 
-    /// Ratings of level 1 or 2 of `hall_id` not yet followed up, oldest first.
+    /// Ratings of level 1 or 2 of `hall_id` not yet followed up, the earliest deadline (so
+    /// the overdue ones) first.
     pub async fn bad_reviews(&self, hall_id: &str) -> Result<Vec<BadReview>, StoreError> {
+        self.follow_ups(Some(hall_id)).await
+    }
+
+    /// Open follow-ups of bad ratings, from kiosks and window tablets alike, of `hall` or of
+    /// every hall: by deadline, so the overdue ones come first, most overdue at the top.
+    pub async fn follow_ups(&self, hall: Option<&str>) -> Result<Vec<BadReview>, StoreError> {
+        // A rating given before its deadline was recorded sorts by when it was given.
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {REVIEW_COLUMNS} FROM ratings WHERE hall_id = $1 AND level <= 2 AND followed_up_at IS NULL ORDER BY given_at, id"
+            "SELECT {REVIEW_COLUMNS} FROM ratings WHERE ($1 = '' OR hall_id = $1) AND level <= 2 \
+             AND followed_up_at IS NULL ORDER BY COALESCE(follow_up_due, given_at), given_at, id"
         )))
-        .bind(hall_id)
+        .bind(hall.unwrap_or(""))
         .fetch_all(self.pool())
         .await
-        .doing("reading bad reviews")?
+        .doing("reading open follow-ups")?
         .iter()
         .map(review_of)
         .collect()
+    }
+
+    /// Days to the deadline of a `kind` follow-up opened now.
+    pub async fn follow_up_days(&self, kind: FollowUpKind) -> Result<u32, StoreError> {
+        let mut conn = self
+            .pool()
+            .acquire()
+            .await
+            .doing("reading a follow-up deadline")?;
+        follow_up_days_in(&mut conn, kind).await
+    }
+
+    /// Sets the days to the deadline of `kind` follow-ups opened from now on.
+    pub async fn set_follow_up_days(
+        &self,
+        kind: FollowUpKind,
+        days: u32,
+    ) -> Result<(), StoreError> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(kind.setting())
+        .bind(days.to_string())
+        .execute(&mut *w.tx)
+        .await
+        .doing("setting a follow-up deadline")?;
+        w.audit(
+            self,
+            Action::RatingFollowUp,
+            &format!("deadline {kind}"),
+            &format!("{days} days"),
+        )
+        .await?;
+        w.commit().await
+    }
+
+    /// Turns the open follow-up of bad rating `id` into a `kind` one, due `kind`'s days from
+    /// `now`. `None` when there is no such open follow-up.
+    pub async fn set_follow_up_kind(
+        &self,
+        id: i64,
+        kind: FollowUpKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<BadReview>, StoreError> {
+        let mut w = self.write().await?;
+        let due = follow_up_due_in(&mut w.tx, kind, millis(now)).await?;
+        let changed = sqlx::query(
+            "UPDATE ratings SET follow_up_kind = $2, follow_up_due = $3 \
+             WHERE id = $1 AND level <= 2 AND followed_up_at IS NULL",
+        )
+        .bind(id)
+        .bind(kind.as_str())
+        .bind(due)
+        .execute(&mut *w.tx)
+        .await
+        .doing("changing a follow-up")?;
+        if changed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REVIEW_COLUMNS} FROM ratings WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut *w.tx)
+        .await
+        .doing("changing a follow-up")?;
+        let review = review_of(&row)?;
+        w.audit(
+            self,
+            Action::RatingFollowUp,
+            &format!("rating {id}"),
+            &format!(
+                "now {kind}, due {}",
+                review
+                    .follow_up_due
+                    .map_or_else(String::new, |d| d.to_rfc3339())
+            ),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(Some(review))
     }
 
     /// Marks bad review `id` followed up with staff's `note`. `None` when there is no such

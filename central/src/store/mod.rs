@@ -23,6 +23,7 @@ mod quotas;
 mod releases;
 pub mod rollouts;
 mod stats;
+mod window_rating;
 
 pub(crate) use applications::stored_number;
 pub use applications::{
@@ -33,9 +34,9 @@ pub use attachments::{ChunkOutcome, ChunkUpload};
 pub use audit::{Action, Actor, AuditEntry, Forbidden, Role, Via};
 pub use bundles::{BundleFetch, PublishOutcome};
 pub use citizen::{
-    AdvanceError, AppointmentImport, BadReview, CalledTicket, CategoryStats, HelpRequest,
-    ImportError, ImportSummary, LeaseAsk, LeaseError, LevelCount, MisnumberedTicket, QueueStats,
-    RatingDistribution, StaffAppointment, TicketRow,
+    AdvanceError, AppointmentImport, BadReview, CalledTicket, CategoryStats, FollowUpKind,
+    HelpRequest, ImportError, ImportSummary, LeaseAsk, LeaseError, LevelCount, MisnumberedTicket,
+    QueueStats, RatingDistribution, StaffAppointment, TicketRow,
 };
 pub use console::{
     ConsoleSession, ConsoleUser, HASHING_PERMITS, LOCKOUT_MILLIS, LoginOutcome, MAX_FAILED_LOGINS,
@@ -61,6 +62,10 @@ pub use rollouts::{
     StageSelector, StageState, StageStatus,
 };
 pub use stats::{GapRange, KindCount, KioskStats, Stats};
+pub use window_rating::{
+    MAX_NOTE_CHARS, RATE_WITHIN_MILLIS, RateError, RateableTicket, WindowRated, WindowRating,
+    is_tablet_secret, window_reasons,
+};
 
 use std::str::FromStr as _;
 use std::sync::Arc;

@@ -7,28 +7,8 @@ use kiosk_api::citizen::{RatingGiven, rating_subject};
 use super::{Cx, Effect, Input, Journey, Notice, Outcome};
 use crate::model::{Choice, Command, JourneyKind, KeypadKey, Page, Text};
 
-/// The five levels, best first: (level, Chinese, English).
-pub const LEVELS: [(u8, &str, &str); 5] = [
-    (5, "非常满意", "Very satisfied"),
-    (4, "满意", "Satisfied"),
-    (3, "基本满意", "Fairly satisfied"),
-    (2, "不满意", "Dissatisfied"),
-    (1, "非常不满意", "Very dissatisfied"),
-];
-
-/// Reasons offered for a bad rating: (code, Chinese, English).
-pub const REASONS: [(&str, &str, &str); 6] = [
-    ("long_wait", "等候时间长", "Long wait"),
-    ("attitude", "服务态度差", "Unfriendly service"),
-    ("unclear_guidance", "告知不清楚", "Unclear guidance"),
-    (
-        "repeated_visits",
-        "多次跑腿",
-        "Had to come back several times",
-    ),
-    ("kiosk_problem", "设备不好用", "Kiosk hard to use"),
-    ("other", "其他", "Other"),
-];
+// One list of levels and reasons for every device that rates (the kiosk, a window's tablet).
+pub use kiosk_api::citizen::{RATING_LEVELS as LEVELS, RATING_REASONS as REASONS};
 
 #[derive(Debug)]
 enum State {
