@@ -755,7 +755,7 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
             }
             println!("hall {hall}, {from} to {to}");
             println!(
-                "{:<10} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11}",
+                "{:<10} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11} {:>7} {:>6}",
                 "date",
                 "window",
                 "issued",
@@ -766,7 +766,9 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                 "wait mean",
                 "wait p90",
                 "service mean",
-                "service p90"
+                "service p90",
+                "ratings",
+                "mean"
             );
             let secs = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s}s"));
             for day in &report.days {
@@ -776,7 +778,7 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                         None => ("all".to_owned(), day.issued.to_string()),
                     };
                     println!(
-                        "{:<10} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11}",
+                        "{:<10} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11} {:>7} {:>6}",
                         day.date,
                         window,
                         issued,
@@ -787,7 +789,9 @@ pub(crate) async fn queue(command: QueueCommand) -> anyhow::Result<()> {
                         secs(w.wait.mean_secs),
                         secs(w.wait.p90_secs),
                         secs(w.service.mean_secs),
-                        secs(w.service.p90_secs)
+                        secs(w.service.p90_secs),
+                        w.ratings.count,
+                        w.ratings.mean().unwrap_or_else(|| "-".to_owned())
                     );
                 }
             }

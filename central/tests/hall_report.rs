@@ -1,6 +1,7 @@
 //! The hall director's statistics (issue 16 item 7) told as a day at two windows: calls,
 //! 办结, a 过号 that goes back to the queue and is served later at the other window, a
-//! transfer; the figures per window and for the hall, worked out by hand, from the store, the
+//! transfer, two ratings at window 1's tablet; the figures per window and for the hall,
+//! worked out by hand, from the store, the
 //! console page, its CSV and `central queue report`; on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
@@ -12,7 +13,9 @@ use common::{Central, Kiosk, Outbox, acked, databases, today};
 use kiosk_api::EventOutcome;
 use kiosk_api::citizen::{TicketIssued, TicketPriority, hall_offset, ticket_no};
 
-use central::store::{Actor, HallReport, NoShowAfter, QueuePolicy, ReportError, Role, Via};
+use central::store::{
+    Actor, HallReport, NoShowAfter, QueuePolicy, ReportError, Role, Via, WindowRating,
+};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -94,6 +97,16 @@ async fn a_day_at_two_windows(central: &Central) -> String {
         store.bind_clerk(user, &hall, window).await.unwrap();
     }
     let li = store.acting_as(clerk("li"));
+    // Window 1 has a rating tablet; the citizens it served rate there (一次一评).
+    let tablet = store.pair_rating_tablet(&hall, 1).await.unwrap();
+    let rate = |ticket: &TicketIssued, level: u8, reasons: &[&str]| WindowRating {
+        secret: tablet.clone(),
+        business_date: today(),
+        ticket_no: ticket.ticket_no.clone(),
+        level,
+        reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
+        note: None,
+    };
     let wang = store.acting_as(clerk("wang"));
 
     // t0: li calls A0 (waited 600 s), serves it at t0+120.
@@ -104,6 +117,10 @@ async fn a_day_at_two_windows(central: &Central) -> String {
         .unwrap();
     assert_eq!(a0.ticket_no, tickets[0].ticket_no);
     li.served(&hall, 1, t0 + secs(120)).await.unwrap();
+    store
+        .rate_at_window(&hall, 1, &rate(&tickets[0], 5, &[]), t0 + secs(125))
+        .await
+        .unwrap();
     // t0+10: wang calls A1 (waited 550 s), recalls it, marks it a no-show at t0+70: it goes
     // back to the end of the queue at t0+70.
     let a1 = wang
@@ -139,6 +156,11 @@ async fn a_day_at_two_windows(central: &Central) -> String {
         .unwrap();
     assert_eq!(again.ticket_no, tickets[1].ticket_no);
     li.served(&hall, 1, t0 + secs(390)).await.unwrap();
+    let reason = central::store::window_reasons().next().unwrap().0;
+    store
+        .rate_at_window(&hall, 1, &rate(&tickets[1], 2, &[reason]), t0 + secs(400))
+        .await
+        .unwrap();
     hall
 }
 
@@ -166,6 +188,8 @@ fn check_figures(report: &HallReport) {
         (w1.service.count, w1.service.mean_secs, w1.service.p90_secs),
         (3, Some(127), Some(200))
     );
+    assert_eq!((w1.ratings.count, w1.ratings.bad), (2, 1));
+    assert_eq!(w1.ratings.mean().as_deref(), Some("3.50"));
     let w2 = &day.windows[1];
     assert_eq!(w2.window_no, Some(2));
     assert_eq!(w2.clerks, vec!["wang".to_owned()]);
@@ -179,6 +203,7 @@ fn check_figures(report: &HallReport) {
     );
     assert_eq!(w2.service.count, 0);
     assert_eq!(w2.service.mean_secs, None);
+    assert_eq!(w2.ratings.count, 0);
     // The hall: all five calls together, not an average of the windows' figures. Waits 600,
     // 550, 560, 550, 260 → mean 504, p90 (5th of 5) 600.
     let all = &day.hall;
@@ -193,6 +218,7 @@ fn check_figures(report: &HallReport) {
         (Some(504), Some(600))
     );
     assert_eq!(all.service.p90_secs, Some(200));
+    assert_eq!((all.ratings.count, all.ratings.bad), (2, 1));
 }
 
 #[tokio::test]
@@ -302,13 +328,15 @@ async fn the_console_and_the_cli_give_the_same_figures_as_csv() {
         assert_eq!(
             fields(&rows[0]),
             [
-                &day, "1", "li", "", "3", "3", "0", "0", "470", "600", "127", "200", "3", "3"
+                &day, "1", "li", "", "3", "3", "0", "0", "470", "600", "127", "200", "3", "3", "2",
+                "3.50", "1"
             ]
         );
         assert_eq!(
             fields(&rows[1]),
             [
-                &day, "2", "wang", "", "2", "0", "1", "1", "555", "560", "", "", "2", "0"
+                &day, "2", "wang", "", "2", "0", "1", "1", "555", "560", "", "", "2", "0", "0", "",
+                "0"
             ]
         );
         assert_eq!(
@@ -327,7 +355,10 @@ async fn the_console_and_the_cli_give_the_same_figures_as_csv() {
                 "127",
                 "200",
                 "5",
-                "3"
+                "3",
+                "2",
+                "3.50",
+                "1"
             ]
         );
 

@@ -5,13 +5,15 @@
 //! here and for the window in the store ([`Store::may_act_at`]), and audited there.
 
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Console, acting, csrf_refused, page, pages, same_secret, session, trouble};
+use super::{
+    Console, acting, csrf_refused, page, pages, same_secret, scripted_page, session, trouble,
+};
 use crate::store::{
     Action, Board, ConsoleSession, HallWindow, Role, Store, StoreError, WindowError, WindowTicket,
 };
@@ -120,7 +122,7 @@ async fn window_page(
                     },
                 );
             };
-            page(
+            scripted_page(
                 status,
                 render(
                     session,
@@ -190,7 +192,13 @@ fn render(
         &format!("{} 号窗口 · Window {}", this.window_no, this.window_no),
         Some(session),
         html! {
+            div id="clerk" data-hall=(hall) data-window=(this.window_no)
+                data-current=(current.map_or("", |t| t.ticket_no.as_str())) {
             @if let Some(p) = problem { div class="error" id="problem" { (p) } }
+            p id="changed" class="warn" hidden {
+                "本窗口的号已在别处变更 · This window's ticket changed elsewhere. "
+                a href=(format!("/console/clerk/{hall}/{}", this.window_no)) { "刷新 Reload" }
+            }
             div class="box" {
                 h2 { "当前号 · Now serving" }
                 @match current {
@@ -243,12 +251,14 @@ fn render(
                     @let q = board.queues.iter().find(|q| &q.category == c);
                     tr {
                         td { (c) }
-                        td class="num" id={ "waiting-" (c) } { (q.map_or(0, |q| q.waiting)) }
-                        td { (minutes(q.and_then(|q| q.wait_secs))) }
+                        td class="num" id={ "waiting-" (c) } data-waiting=(c) { (q.map_or(0, |q| q.waiting)) }
+                        td id={ "wait-" (c) } { (minutes(q.and_then(|q| q.wait_secs))) }
                     }
                 }
             }
-            p class="muted" { "预计等候按今日实测办理时长计算 · waits are from today's measured service times." }
+            p class="muted" { "预计等候按今日实测办理时长计算，随大厅实时更新 · waits are from today's measured service times, kept current with the hall." }
+            }
+            script src="/console/assets/clerk.js" {}
         },
     )
 }
@@ -356,4 +366,18 @@ pub(super) async fn act(
             .await
         }
     }
+}
+
+/// `/console/assets/clerk.js`: keeps the clerk's page current from the hall's event stream.
+pub(super) async fn script() -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("clerk.js"),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }

@@ -1,5 +1,6 @@
 //! The ops console, served by `central serve` under `/console`: plain server-rendered HTML,
-//! no JavaScript, no build step (docs/architecture.md).
+//! no build step (docs/architecture.md), and no JavaScript but the clerk's page's one small
+//! script, which follows the hall's event stream; every page works without it.
 //!
 //! Pages are written with `maud`: its `html!` templates are checked Rust at compile time and
 //! escape every interpolated value unless explicitly marked pre-escaped (nothing here is), so
@@ -77,6 +78,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .route("/applications/{no}/advance", post(applications::advance))
         .route("/followups", get(followups::list))
         .route("/followups/{id}/{action}", post(followups::act))
+        .route("/assets/clerk.js", get(clerk::script))
         .route("/clerk", get(clerk::windows))
         .route("/clerk/{hall}/{window}", get(clerk::window))
         .route("/clerk/{hall}/{window}/{action}", post(clerk::act))
@@ -89,13 +91,27 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
 
 /// A finished page with the headers every console page carries.
 fn page(status: StatusCode, markup: Markup) -> Response {
-    let mut response = (status, markup).into_response();
+    secured(
+        (status, markup).into_response(),
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+}
+
+/// A page that runs the console's own scripts (`/console/assets/`) and reads event streams
+/// of this origin: the clerk's page, which follows the hall as it changes. Still no inline
+/// script, so markup injected into it could not run.
+fn scripted_page(status: StatusCode, markup: Markup) -> Response {
+    secured(
+        (status, markup).into_response(),
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+}
+
+fn secured(mut response: Response, policy: &'static str) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        HeaderValue::from_static(policy),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -168,6 +168,7 @@ fn render(session: &ConsoleSession, report: &HallReport) -> Markup {
                     th class="num" { "过号 No-shows" } th class="num" { "转出 Transferred" }
                     th class="num" { "平均等候 Mean wait" } th class="num" { "P90 等候 wait" }
                     th class="num" { "平均办理 Mean service" } th class="num" { "P90 办理 service" }
+                    th class="num" { "评价 Ratings" } th class="num" { "平均评分 Mean" } th class="num" { "差评 Bad" }
                 } }
                 tbody {
                     @for day in report.days.iter().rev() {
@@ -183,6 +184,9 @@ fn render(session: &ConsoleSession, report: &HallReport) -> Markup {
                                 td class="num" { (spread(&w.wait, |s| s.p90_secs)) }
                                 td class="num" { (spread(&w.service, |s| s.mean_secs)) }
                                 td class="num" { (spread(&w.service, |s| s.p90_secs)) }
+                                td class="num" { (w.ratings.count) }
+                                td class="num" { (w.ratings.mean().unwrap_or_else(|| "–".to_owned())) }
+                                td class="num" { @if w.ratings.bad > 0 { span class="bad" { (w.ratings.bad) } } @else { "0" } }
                             }
                         }
                     }

@@ -21,9 +21,6 @@ use super::{Action, Doing as _, Role, Store, StoreError};
 /// Most rows one list of applications shows.
 pub const APPLICATION_LIST_ROWS: i64 = 200;
 
-/// Longest note for the citizen, in characters, per language.
-pub const MAX_NOTE_CHARS: usize = 500;
-
 /// The statuses staff may move an application to from `from`. Rejected and completed are
 /// final; 需补正 may be asked again (something else is missing) and leads back to accepted
 /// or in review once the citizen has brought what was missing.

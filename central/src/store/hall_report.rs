@@ -1,7 +1,7 @@
 //! What a hall director asks of a period (issue 16 item 7): per business day and window, the
 //! calls, tickets served, no-shows (过号) and transfers, the wait before a call and the service
-//! time (mean and 90th percentile); per day, the tickets issued; and the same as CSV for a
-//! spreadsheet.
+//! time (mean and 90th percentile), the window ratings (一次一评); per day, the tickets issued;
+//! and the same as CSV for a spreadsheet.
 //!
 //! Read from `hall_calls` rather than `tickets`: a ticket put back after a no-show, or sent
 //! elsewhere, loses its window, while each call keeps the window, the clerk and what became
@@ -77,6 +77,34 @@ impl Spread {
     }
 }
 
+/// Window ratings (一次一评) of a set of calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RatingCount {
+    /// Ratings given.
+    pub count: u64,
+    /// Their levels added up (5 非常满意 … 1 非常不满意).
+    pub level_sum: u64,
+    /// Ratings of level 1 or 2, each of which opened a follow-up.
+    pub bad: u64,
+}
+
+impl RatingCount {
+    fn add(&mut self, level: u8) {
+        self.count += 1;
+        self.level_sum += u64::from(level);
+        if level <= 2 {
+            self.bad += 1;
+        }
+    }
+
+    /// The mean level to two decimals, as text (`4.50`); `None` without ratings. Kept as
+    /// integers until shown, so that reports compare exactly.
+    pub fn mean(&self) -> Option<String> {
+        let hundredths = (self.level_sum * 100 + self.count / 2).checked_div(self.count)?;
+        Some(format!("{}.{:02}", hundredths / 100, hundredths % 100))
+    }
+}
+
 /// One window's day, or (`window_no` `None`) the whole hall's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WindowDay {
@@ -96,6 +124,8 @@ pub struct WindowDay {
     pub wait: Spread,
     /// From call to end of service, of the calls served.
     pub service: Spread,
+    /// The citizens' ratings of the tickets served there.
+    pub ratings: RatingCount,
 }
 
 /// One business day of a hall.
@@ -134,6 +164,7 @@ struct Tally {
     transferred: u64,
     waits: Vec<i64>,
     services: Vec<i64>,
+    ratings: RatingCount,
 }
 
 impl Tally {
@@ -168,6 +199,7 @@ impl Tally {
             transferred: self.transferred,
             wait: Spread::of(self.waits),
             service: Spread::of(self.services),
+            ratings: self.ratings,
         }
     }
 }
@@ -246,6 +278,32 @@ impl Store {
                     ended_at: r.try_get("ended_at").doing(doing)?,
                 });
         }
+        // Window ratings by the ticket's day and window; a kiosk's ratings have no window.
+        let rated = sqlx::query(
+            "SELECT business_date, window_no, level FROM ratings WHERE hall_id = $1 \
+             AND window_no IS NOT NULL AND business_date >= $2 AND business_date <= $3",
+        )
+        .bind(hall)
+        .bind(&first)
+        .bind(&last)
+        .fetch_all(self.pool())
+        .await
+        .doing(doing)?;
+        let mut ratings: BTreeMap<String, Vec<(u32, u8)>> = BTreeMap::new();
+        for r in rated {
+            let window: i64 = r.try_get("window_no").doing(doing)?;
+            let level: i64 = r.try_get("level").doing(doing)?;
+            ratings
+                .entry(r.try_get("business_date").doing(doing)?)
+                .or_default()
+                .push((
+                    u32::try_from(window).map_err(|_| StoreError::Corrupt("window number"))?,
+                    u8::try_from(level)
+                        .ok()
+                        .filter(|l| (1..=5).contains(l))
+                        .ok_or(StoreError::Corrupt("rating level"))?,
+                ));
+        }
         let days = from
             .iter_days()
             .take_while(|d| *d <= to)
@@ -256,6 +314,10 @@ impl Store {
                 for call in calls.get(&key).map_or(&[][..], Vec::as_slice) {
                     hall_tally.add(call);
                     windows.entry(call.window_no).or_default().add(call);
+                }
+                for (window, level) in ratings.get(&key).map_or(&[][..], Vec::as_slice) {
+                    hall_tally.ratings.add(*level);
+                    windows.entry(*window).or_default().ratings.add(*level);
                 }
                 ReportDay {
                     date,
@@ -279,7 +341,7 @@ impl Store {
 
 /// The CSV's columns, named in both languages: a hall director's spreadsheet is Chinese, the
 /// province's tools may not be.
-const CSV_HEADER: [&str; 14] = [
+const CSV_HEADER: [&str; 17] = [
     "日期 date",
     "窗口 window",
     "工作人员 clerks",
@@ -294,6 +356,9 @@ const CSV_HEADER: [&str; 14] = [
     "P90办理秒 p90 service s",
     "等候样本 waits measured",
     "办理样本 services measured",
+    "评价数 ratings",
+    "平均评分 mean rating",
+    "差评 bad ratings",
 ];
 
 /// One CSV field: quoted when it holds a separator, a quote or a line break; and a text a
@@ -351,6 +416,9 @@ impl HallReport {
                         opt(w.service.p90_secs),
                         w.wait.count.to_string(),
                         w.service.count.to_string(),
+                        w.ratings.count.to_string(),
+                        w.ratings.mean().unwrap_or_default(),
+                        w.ratings.bad.to_string(),
                     ],
                 );
             }
@@ -377,6 +445,23 @@ mod tests {
         assert_eq!(Spread::of(eleven).p90_secs, Some(10));
         assert_eq!(Spread::of(Vec::new()), Spread::default());
         assert_eq!(Spread::of(vec![-5_000]).mean_secs, Some(0));
+    }
+
+    #[test]
+    fn mean_ratings_round_to_hundredths() {
+        let mut r = RatingCount::default();
+        assert_eq!(r.mean(), None);
+        for level in [5, 4, 4] {
+            r.add(level);
+        }
+        assert_eq!(r.mean().as_deref(), Some("4.33"));
+        r.add(1);
+        assert_eq!((r.count, r.bad, r.mean().as_deref()), (4, 1, Some("3.50")));
+        let mut two_thirds = RatingCount::default();
+        for level in [1, 2, 2] {
+            two_thirds.add(level);
+        }
+        assert_eq!(two_thirds.mean().as_deref(), Some("1.67"));
     }
 
     #[test]

@@ -27,8 +27,8 @@ mod window_rating;
 
 pub(crate) use applications::stored_number;
 pub use applications::{
-    APPLICATION_LIST_ROWS, ApplicationDetail, ApplicationSummary, MAX_NOTE_CHARS, MaterialPdf,
-    MaterialState, ReadError, StaffTimelineEntry, needs_note, next_statuses,
+    APPLICATION_LIST_ROWS, ApplicationDetail, ApplicationSummary, MaterialPdf, MaterialState,
+    ReadError, StaffTimelineEntry, needs_note, next_statuses,
 };
 pub use attachments::{ChunkOutcome, ChunkUpload};
 pub use audit::{Action, Actor, AuditEntry, Forbidden, Role, Via};
@@ -53,7 +53,9 @@ pub use hall::{
     Board, CallRow, DEFAULT_MAX_RECALLS, HallWindow, NoShowAfter, QueueNow, QueuePolicy,
     RECENT_CALLS, SERVICE_SAMPLE, TicketLive, WindowError, WindowOutcome, WindowTicket,
 };
-pub use hall_report::{HallReport, MAX_REPORT_DAYS, ReportDay, ReportError, Spread, WindowDay};
+pub use hall_report::{
+    HallReport, MAX_REPORT_DAYS, RatingCount, ReportDay, ReportError, Spread, WindowDay,
+};
 pub use ingest::{BatchProblem, IngestOutcome, check_batch, is_sha256_hex};
 pub use key_statements::StatementRefused;
 pub use releases::{RELEASE_CHUNK_BYTES, ReleasePublished};
@@ -63,8 +65,8 @@ pub use rollouts::{
 };
 pub use stats::{GapRange, KindCount, KioskStats, Stats};
 pub use window_rating::{
-    MAX_NOTE_CHARS, RATE_WITHIN_MILLIS, RateError, RateableTicket, WindowRated, WindowRating,
-    is_tablet_secret, window_reasons,
+    RATE_WITHIN_MILLIS, RateError, RateableTicket, WindowRated, WindowRating, is_tablet_secret,
+    window_reasons,
 };
 
 use std::str::FromStr as _;
@@ -160,6 +162,10 @@ pub fn database_url(db: &str) -> (Backend, String) {
     };
     (Backend::Sqlite, format!("sqlite://{path}?{query}"))
 }
+
+/// The longest free text, in characters, of one note: a citizen's note to a rating (as on
+/// the kiosk), or staff's note to a citizen on an application, per language.
+pub const MAX_NOTE_CHARS: usize = 500;
 
 /// Now, unix milliseconds.
 pub fn now_millis() -> i64 {

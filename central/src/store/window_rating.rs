@@ -18,12 +18,10 @@ use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 
 use super::citizen::follow_up_due_in;
-use super::{Action, Doing as _, FollowUpKind, Store, StoreError, WindowError};
+use super::{Action, Doing as _, FollowUpKind, MAX_NOTE_CHARS, Store, StoreError, WindowError};
 
 /// How long after 办结 the ticket may still be rated at its window.
 pub const RATE_WITHIN_MILLIS: i64 = 10 * 60 * 1000;
-/// The longest note a citizen may add to a rating, as on the kiosk.
-pub const MAX_NOTE_CHARS: usize = 500;
 
 /// The reasons a window's tablet offers for a bad rating: the kiosk's list without the one
 /// about the kiosk itself, which a window's service cannot have been.
