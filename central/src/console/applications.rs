@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use kiosk_api::Catalog;
@@ -22,7 +22,7 @@ use maud::{Markup, html};
 
 use super::input::{AdvanceForm, ApplicationsQuery};
 use super::pages::{bj, layout, path_segment};
-use super::{Console, acting, csrf_refused, page, pages, same_secret, session, trouble};
+use super::{Console, acting, csrf_refused, download, page, pages, same_secret, session, trouble};
 use crate::store::{
     Action, AdvanceError, ApplicationDetail, ApplicationSummary, ConsoleSession, ReadError,
     StaffTimelineEntry, Store, StoreError, needs_note, next_statuses,
@@ -482,38 +482,13 @@ pub(super) async fn material(
 }
 
 fn pdf_response(no: &str, code: &str, bytes: Vec<u8>) -> Response {
-    // The file name is built from characters that need no quoting in the header.
-    let safe = |t: &str| -> String {
-        t.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-            .take(64)
-            .collect()
-    };
-    let mut response = (StatusCode::OK, bytes).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "inline; filename=\"{}-{}.pdf\"",
-        safe(no),
-        safe(code)
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     // A citizen's scan is opened by staff, never shown inside another site's page.
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
+    download(
+        bytes.into(),
+        "application/pdf",
+        "inline",
+        &format!("{no}-{code}.pdf"),
+    )
 }
 
 /// `POST /console/applications/{no}/advance`.

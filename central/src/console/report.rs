@@ -3,13 +3,13 @@
 //! spreadsheet. Any signed-in user may read them, as every other console page.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{Days, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Console, hall_today, page, pages, session, trouble};
+use super::{Console, download, hall_today, page, pages, session, trouble};
 use crate::store::{ConsoleSession, HallReport, ReportError, Spread};
 
 /// The period asked for (`?from=YYYY-MM-DD&to=YYYY-MM-DD`); without them, the last seven days
@@ -117,24 +117,12 @@ pub(super) async fn report_csv(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut response = page(StatusCode::OK, maud::PreEscaped(report.to_csv()));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    // Hall ids are checked against the store above and dates are ISO, so the name is ASCII.
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"hall-{}-{}-{}.csv\"",
-        report
-            .hall_id
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
-        report.from,
-        report.to
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    response
+    download(
+        report.to_csv().into(),
+        "text/csv; charset=utf-8",
+        "attachment",
+        &format!("hall-{}-{}-{}.csv", report.hall_id, report.from, report.to),
+    )
 }
 
 fn spread(s: &Spread, which: fn(&Spread) -> Option<u64>) -> Markup {

@@ -304,12 +304,20 @@ impl Store {
             .collect()
     }
 
-    /// One application with its form answers, materials and timeline, for staff handling
-    /// it. The read is audited as this store's actor; a clerk of another hall is refused.
-    pub async fn application_for_staff(
+    /// An application's row as staff read it (its stored number, the row with its form, its
+    /// summary and its materials), once this store's actor may see its hall.
+    async fn staff_read(
         &self,
         application_no: &str,
-    ) -> Result<ApplicationDetail, ReadError> {
+    ) -> Result<
+        (
+            String,
+            sqlx::any::AnyRow,
+            ApplicationSummary,
+            Vec<SubmittedMaterial>,
+        ),
+        ReadError,
+    > {
         let doing = "reading an application";
         let no = stored_number(application_no);
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -322,11 +330,21 @@ impl Store {
         .ok_or_else(|| ReadError::Unknown(no.clone()))?;
         let summary = summary_of(&row)?;
         self.check_application_hall(&summary.hall_id).await?;
-        let form: String = row.try_get("form").doing(doing)?;
-        let form = serde_json::from_str(&form).map_err(|_| StoreError::Corrupt("form"))?;
         let materials: String = row.try_get("materials").doing(doing)?;
         let materials: Vec<SubmittedMaterial> =
             serde_json::from_str(&materials).map_err(|_| StoreError::Corrupt("materials"))?;
+        Ok((no, row, summary, materials))
+    }
+
+    /// One application with its form answers, materials and timeline, for staff handling
+    /// it. The read is audited as this store's actor; a clerk of another hall is refused.
+    pub async fn application_for_staff(
+        &self,
+        application_no: &str,
+    ) -> Result<ApplicationDetail, ReadError> {
+        let (no, row, summary, materials) = self.staff_read(application_no).await?;
+        let form: String = row.try_get("form").doing("reading an application")?;
+        let form = serde_json::from_str(&form).map_err(|_| StoreError::Corrupt("form"))?;
         let kiosk = kiosk_of(&summary)?;
         let mut states = Vec::with_capacity(materials.len());
         for material in materials {
@@ -365,21 +383,7 @@ impl Store {
         application_no: &str,
         code: &str,
     ) -> Result<MaterialPdf, ReadError> {
-        let doing = "reading an application's material";
-        let no = stored_number(application_no);
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SUMMARY_COLUMNS}, materials FROM applications WHERE application_no = $1"
-        )))
-        .bind(&no)
-        .fetch_optional(self.pool())
-        .await
-        .doing(doing)?
-        .ok_or_else(|| ReadError::Unknown(no.clone()))?;
-        let summary = summary_of(&row)?;
-        self.check_application_hall(&summary.hall_id).await?;
-        let materials: String = row.try_get("materials").doing(doing)?;
-        let materials: Vec<SubmittedMaterial> =
-            serde_json::from_str(&materials).map_err(|_| StoreError::Corrupt("materials"))?;
+        let (no, _, summary, materials) = self.staff_read(application_no).await?;
         let material = materials
             .into_iter()
             .find(|m| m.material_code == code)
