@@ -140,6 +140,13 @@ async fn the_clerks_page_follows_the_hall_and_flags_a_change_made_elsewhere() {
         chrome.eval("document.querySelector('input[name=to_category]').value"),
         "B"
     );
+    chrome.screenshot("clerk-window-changed");
     chrome.and_wait_for_load(|c| c.click("#changed a"));
     assert_eq!(chrome.text("#current"), second.ticket_no);
+
+    // The hall's statistics, as the clerk (any signed-in user) reads them: the day's calls.
+    chrome.navigate(&format!("{}/console/halls/{hall}/report", central.base));
+    let today_row = chrome.text("#report tbody tr.total");
+    assert!(today_row.contains("全部 All"), "{today_row}");
+    chrome.screenshot("hall-report");
 }

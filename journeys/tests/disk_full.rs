@@ -83,6 +83,8 @@ async fn a_full_disk_mid_step_writes_nothing_and_sends_the_citizen_to_the_desk()
     let emulator = Emulator::new(PrinterConfig::new(printed.path())).unwrap();
     let server = emulator.serve_tcp("127.0.0.1:0").unwrap();
     let dispenser = server.tcp_addr().unwrap().to_string();
+    std::fs::create_dir_all(&data).unwrap();
+    common::enrol_offline(&data);
     let engine = Engine::start(
         config(&data, &dispenser),
         EngineOptions {

@@ -106,6 +106,7 @@ async fn after_midnight_an_offline_kiosk_uses_tomorrows_lease_and_no_stale_queue
 
     let clock = Arc::new(ShiftedClock::new());
     clock.set(hall_time(today, 17, 0));
+    common::enrol_offline(data.path());
     let engine = Engine::start(
         config(data.path(), &dispenser),
         EngineOptions {

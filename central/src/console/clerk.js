@@ -11,6 +11,7 @@
   const shown = root.dataset.current;
   function minutes(secs) {
     if (secs === null || secs === undefined) return "尚无数据 · not measured yet";
+    if (secs === 0) return "无需等候 · no wait";
     const m = Math.ceil(secs / 60);
     return "约 " + m + " 分钟 · about " + m + " min";
   }

@@ -157,6 +157,7 @@ fn refused(session: &ConsoleSession, e: &WindowError) -> Response {
 
 fn minutes(secs: Option<u32>) -> String {
     match secs {
+        Some(0) => "无需等候 · no wait".to_owned(),
         Some(s) => format!("约 {m} 分钟 · about {m} min", m = s.div_ceil(60)),
         None => "尚无数据 · not measured yet".to_owned(),
     }

@@ -127,7 +127,8 @@ pub(super) async fn report_csv(
 
 fn spread(s: &Spread, which: fn(&Spread) -> Option<u64>) -> Markup {
     match which(s) {
-        Some(secs) => html! { (secs / 60) " 分 min " (secs % 60) " 秒 s" },
+        // Minutes and seconds, as a stopwatch shows them: the columns stay narrow.
+        Some(secs) => html! { (format!("{}:{:02}", secs / 60, secs % 60)) },
         None => html! { "–" },
     }
 }
@@ -148,7 +149,7 @@ fn render(session: &ConsoleSession, report: &HallReport) -> Markup {
                 " " button type="submit" { "查看 Show" }
                 " " a id="csv" href=(csv) { "导出 CSV · Download CSV" }
             }
-            p class="muted" { "等候：取号（或过号后重新排队）至叫号；办理：叫号至办结或叫下一位。P90：九成不超过此值。 · Wait: from the ticket (or its requeue) to the call; service: from the call to 办结 or the next call. P90: nine in ten took at most this long." }
+            p class="muted" { "等候：取号（或过号后重新排队）至叫号；办理：叫号至办结或叫下一位。P90：九成不超过此值。 · Wait: from the ticket (or its requeue) to the call; service: from the call to 办结 or the next call. P90: nine in ten took at most this long. Times are 分:秒 min:s." }
             table id="report" {
                 thead { tr {
                     th { "日期 Date" } th { "窗口 Window" } th { "工作人员 Clerks" }
@@ -162,7 +163,7 @@ fn render(session: &ConsoleSession, report: &HallReport) -> Markup {
                     @for day in report.days.iter().rev() {
                         @for w in day.windows.iter().chain(std::iter::once(&day.hall)) {
                             tr class=[w.window_no.is_none().then_some("total")] {
-                                td { (day.date) }
+                                td style="white-space: nowrap" { (day.date) }
                                 td { @match w.window_no { Some(n) => { (n) " 号 no. " (n) }, None => { strong { "全部 All" } } } }
                                 td { (w.clerks.join(", ")) }
                                 td class="num" { @if w.window_no.is_none() { (day.issued) } }
