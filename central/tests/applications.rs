@@ -581,6 +581,83 @@ async fn a_clerk_handles_an_application_from_the_list_to_completion() {
 }
 
 #[tokio::test]
+async fn the_list_pages_through_a_busy_hall_keeping_its_filters() {
+    let rows = usize::try_from(central::store::APPLICATION_LIST_ROWS).unwrap();
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let kiosk = central.kiosk().await;
+        let hall = kiosk.enrolment.hall_id.clone();
+        // One more application than a page holds, a minute apart, the oldest first.
+        let mut outbox = Outbox::new();
+        let events: Vec<_> = (1..=rows + 1)
+            .map(|seq| {
+                let mut e = outbox.event(&ApplicationSubmitted {
+                    application_no: application_no(&kiosk, u16::try_from(seq).unwrap()),
+                    matter_code: "hr-sscard-apply".into(),
+                    holder_hash: "ab".repeat(32),
+                    holder_name_masked: "李*".into(),
+                    form: serde_json::Map::new(),
+                    materials: vec![],
+                    submitted_at: Utc::now()
+                        - chrono::Duration::minutes(i64::try_from(rows + 1 - seq).unwrap()),
+                    live_token: None,
+                });
+                e.attachments.clear();
+                e
+            })
+            .collect();
+        assert!(
+            acked(&kiosk, &events)
+                .await
+                .iter()
+                .all(|o| *o == EventOutcome::Stored)
+        );
+        user(&central, "zhao", central::store::Role::Operator).await;
+        let mut zhao = Browser::new(&central.base);
+        zhao.log_in("zhao", PASSWORD).await;
+        let listed = |body: &str| body.matches("data-application=").count();
+
+        let first = zhao
+            .get(&format!(
+                "/console/applications?hall={hall}&status=submitted"
+            ))
+            .await;
+        assert_eq!(first.status, 200, "{}", db.name);
+        assert_eq!(listed(&first.body), rows);
+        let newest = application_no(&kiosk, u16::try_from(rows + 1).unwrap()).to_string();
+        assert!(first.body.contains(&newest), "newest first");
+        assert!(
+            first
+                .body
+                .contains(&format!("{} in all, page 1 of 2", rows + 1))
+        );
+        let next = format!("/console/applications?hall={hall}&amp;status=submitted&amp;page=1");
+        assert!(first.body.contains(&next), "{}", first.body);
+
+        let second = zhao.get(&next.replace("&amp;", "&")).await;
+        assert_eq!(listed(&second.body), 1);
+        let oldest = application_no(&kiosk, 1).to_string();
+        assert!(second.body.contains(&oldest), "{}", second.body);
+        assert!(second.body.contains("page 2 of 2"));
+        assert!(!second.body.contains("较旧 Older"));
+        // Another status has none of them; a page past the end lists nothing.
+        let accepted = zhao
+            .get(&format!(
+                "/console/applications?hall={hall}&status=accepted"
+            ))
+            .await;
+        assert_eq!(listed(&accepted.body), 0);
+        let beyond = zhao
+            .get(&format!(
+                "/console/applications?hall={hall}&page=99999999999999"
+            ))
+            .await;
+        assert_eq!(beyond.status, 200);
+        assert_eq!(listed(&beyond.body), 0);
+    }
+}
+
+#[tokio::test]
 async fn headless_chromium_a_clerk_opens_an_application_and_accepts_it() {
     let Some(binary) = chromium() else {
         if std::env::var("CI").as_deref() == Ok("true") {

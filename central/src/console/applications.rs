@@ -24,8 +24,8 @@ use super::input::{AdvanceForm, ApplicationsQuery};
 use super::pages::{bj, layout, path_segment};
 use super::{Console, acting, csrf_refused, download, page, pages, same_secret, session, trouble};
 use crate::store::{
-    Action, AdvanceError, ApplicationDetail, ApplicationSummary, ConsoleSession, ReadError,
-    StaffTimelineEntry, Store, StoreError, needs_note, next_statuses,
+    APPLICATION_LIST_ROWS, Action, AdvanceError, ApplicationDetail, ApplicationSummary,
+    ConsoleSession, ReadError, StaffTimelineEntry, Store, StoreError, needs_note, next_statuses,
 };
 
 /// What a move's button says.
@@ -128,6 +128,7 @@ pub(super) async fn list(
             );
         }
     };
+    let (page_no, offset) = query.page_and_offset(APPLICATION_LIST_ROWS);
     let store = console.store.acting_as(session.actor());
     let data = async {
         let mine = store.application_halls().await?;
@@ -148,11 +149,11 @@ pub(super) async fn list(
         {
             return Ok(Err(h.clone()));
         }
-        let list = if scoped && hall.is_none() {
-            Vec::new()
+        let (list, total) = if scoped && hall.is_none() {
+            (Vec::new(), 0)
         } else {
             store
-                .applications_for_staff(hall.as_deref(), status)
+                .applications_for_staff(hall.as_deref(), status, offset)
                 .await?
         };
         let mut catalogs = HashMap::new();
@@ -161,12 +162,23 @@ pub(super) async fn list(
                 catalogs.insert(a.hall_id.clone(), store.hall_catalog(&a.hall_id).await?);
             }
         }
-        Ok::<_, StoreError>(Ok((halls, hall, list, catalogs)))
+        Ok::<_, StoreError>(Ok((halls, hall, list, total, catalogs)))
     };
     match data.await {
-        Ok(Ok((halls, hall, list, catalogs))) => page(
+        Ok(Ok((halls, hall, list, total, catalogs))) => page(
             StatusCode::OK,
-            list_page(&session, &halls, hall.as_deref(), status, &list, &catalogs),
+            list_page(
+                &session,
+                &halls,
+                Filter {
+                    hall: hall.as_deref(),
+                    status,
+                    page: page_no,
+                    total,
+                },
+                &list,
+                &catalogs,
+            ),
         ),
         Ok(Err(hall)) => page(
             StatusCode::FORBIDDEN,
@@ -183,14 +195,35 @@ pub(super) async fn list(
     }
 }
 
+/// What the list shows: its filters and which page of how many rows.
+struct Filter<'a> {
+    hall: Option<&'a str>,
+    status: Option<ApplicationStatus>,
+    page: i64,
+    total: i64,
+}
+
+impl Filter<'_> {
+    /// The list's address with these filters, at page `page`.
+    fn url(&self, page: i64) -> String {
+        format!(
+            "/console/applications?hall={}&status={}&page={page}",
+            path_segment(self.hall.unwrap_or("")),
+            self.status.map_or("", ApplicationStatus::as_str)
+        )
+    }
+}
+
 fn list_page(
     session: &ConsoleSession,
     halls: &[String],
-    hall: Option<&str>,
-    status: Option<ApplicationStatus>,
+    filter: Filter<'_>,
     list: &[ApplicationSummary],
     catalogs: &HashMap<String, Option<Catalog>>,
 ) -> Markup {
+    let Filter { hall, status, .. } = filter;
+    let pages = ((filter.total + APPLICATION_LIST_ROWS - 1) / APPLICATION_LIST_ROWS).max(1);
+    let page = filter.page;
     layout(
         "申请 · Applications",
         Some(session),
@@ -238,8 +271,11 @@ fn list_page(
                         }
                     } }
                 }
-                @if list.len() as i64 >= crate::store::APPLICATION_LIST_ROWS {
-                    p class="muted" { "只显示最新的 " (list.len()) " 件；按状态筛选可看更早的 · only the newest " (list.len()) " are shown; filter by status for older ones" }
+                p id="pager" {
+                    @if page > 0 { a href=(filter.url(page - 1)) { "← 较新 Newer" } " " }
+                    "共 " (filter.total) " 件，第 " (page + 1) " / " (pages) " 页 · "
+                    (filter.total) " in all, page " (page + 1) " of " (pages)
+                    @if page + 1 < pages { " " a href=(filter.url(page + 1)) { "较旧 Older →" } }
                 }
             }
         },

@@ -125,6 +125,8 @@ pub struct ApplicationsQuery {
     pub hall: String,
     #[serde(default)]
     pub status: String,
+    #[serde(default)]
+    pub page: i64,
 }
 
 /// Moving an application on: the status (its wire name) and the notes for the citizen.
@@ -140,6 +142,11 @@ pub struct AdvanceForm {
 }
 
 impl ApplicationsQuery {
+    /// The page asked for and the offset of its first row ([`page_and_offset`]).
+    pub fn page_and_offset(&self, rows: i64) -> (i64, i64) {
+        page_and_offset(self.page, rows)
+    }
+
     /// The hall asked for, if any.
     pub fn hall(&self) -> Option<&str> {
         Some(self.hall.trim()).filter(|h| !h.is_empty())
@@ -156,12 +163,17 @@ impl ApplicationsQuery {
     }
 }
 
+/// Page `page` of a list of `rows` a page, held to a sane range, and the offset of its first
+/// row; any page number a URL can carry gives an offset without overflow.
+fn page_and_offset(page: i64, rows: i64) -> (i64, i64) {
+    let page = page.clamp(0, i64::from(u32::MAX));
+    (page, page.saturating_mul(rows))
+}
+
 impl AuditQuery {
-    /// The page asked for, held to a sane range, and the offset of its first row; any page
-    /// number a URL can carry gives an offset without overflow.
+    /// The page asked for and the offset of its first row ([`page_and_offset`]).
     pub fn page_and_offset(&self, rows: i64) -> (i64, i64) {
-        let page = self.page.clamp(0, i64::from(u32::MAX));
-        (page, page.saturating_mul(rows))
+        page_and_offset(self.page, rows)
     }
 }
 

@@ -858,6 +858,7 @@ mod tests {
         let q = |hall: &str, status: &str| input::ApplicationsQuery {
             hall: hall.to_owned(),
             status: status.to_owned(),
+            page: 0,
         };
         assert_eq!(q(" ", "").hall(), None);
         assert_eq!(q("dongcheng-main", "").hall(), Some("dongcheng-main"));

@@ -19,7 +19,7 @@ use super::citizen::time_of;
 use super::{Action, Doing as _, Role, Store, StoreError};
 
 /// Most rows one list of applications shows.
-pub const APPLICATION_LIST_ROWS: i64 = 200;
+pub const APPLICATION_LIST_ROWS: i64 = 50;
 
 /// The statuses staff may move an application to from `from`. Rejected and completed are
 /// final; 需补正 may be asked again (something else is missing) and leads back to accepted
@@ -233,30 +233,45 @@ impl Store {
         }
     }
 
-    /// Applications of `hall` (every hall when None), newest first, only of `status` when
-    /// given, at most [`APPLICATION_LIST_ROWS`].
+    /// A page of applications for staff, newest first: of `hall` and in `status` when
+    /// given, [`APPLICATION_LIST_ROWS`] from `offset`; and how many there are in all.
     pub async fn applications_for_staff(
         &self,
         hall: Option<&str>,
         status: Option<ApplicationStatus>,
-    ) -> Result<Vec<ApplicationSummary>, StoreError> {
+        offset: i64,
+    ) -> Result<(Vec<ApplicationSummary>, i64), StoreError> {
+        let doing = "listing applications";
+        let (hall, status) = (
+            hall.unwrap_or(""),
+            status.map_or("", ApplicationStatus::as_str),
+        );
         // Unused filters compare a parameter with itself, so one statement serves all four.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SUMMARY_COLUMNS} FROM applications \
-             WHERE ($1 = '' OR hall_id = $1) AND ($2 = '' OR status = $2) \
-             ORDER BY submitted_at DESC, application_no DESC LIMIT $3"
+        const FILTER: &str = "($1 = '' OR hall_id = $1) AND ($2 = '' OR status = $2)";
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM applications WHERE {FILTER}"
         )))
-        .bind(hall.unwrap_or(""))
-        .bind(status.map_or("", ApplicationStatus::as_str))
+        .bind(hall)
+        .bind(status)
+        .fetch_one(self.pool())
+        .await
+        .doing(doing)?;
+        let page = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUMMARY_COLUMNS} FROM applications WHERE {FILTER} \
+             ORDER BY submitted_at DESC, application_no DESC LIMIT $3 OFFSET $4"
+        )))
+        .bind(hall)
+        .bind(status)
         .bind(APPLICATION_LIST_ROWS)
+        .bind(offset.max(0))
         .fetch_all(self.pool())
         .await
-        .doing("listing applications")?
+        .doing(doing)?
         .iter()
         .map(summary_of)
-        .collect()
+        .collect::<Result<_, _>>()?;
+        Ok((page, total))
     }
-
     /// The list's fields of one application, without its personal data; None if unknown.
     pub async fn application_summary(
         &self,
