@@ -389,6 +389,75 @@ async fn a_served_ticket_is_rated_once_at_its_window_and_a_bad_rating_is_followe
     }
 }
 
+#[tokio::test]
+async fn an_admin_pairs_a_tablet_from_the_windows_page_and_a_clerk_may_not() {
+    for db in databases().await {
+        let central = Central::start(&db).await;
+        let kiosk = central.kiosk().await;
+        let hall = kiosk.enrolment.hall_id.clone();
+        let store = &central.store;
+        store.set_window(&hall, 2, &["A".into()]).await.unwrap();
+        store
+            .add_console_user("admin-wu", PASSWORD, Role::Admin)
+            .await
+            .unwrap();
+        store
+            .add_console_user("li", PASSWORD, Role::Clerk)
+            .await
+            .unwrap();
+        store.bind_clerk("li", &hall, 2).await.unwrap();
+        let window = format!("/console/clerk/{hall}/2");
+        let tablet_page = |path: &str| {
+            let url = format!("{}{path}", central.base);
+            async move { reqwest::get(url).await.unwrap().status().as_u16() }
+        };
+
+        // The clerk sees no pairing, and a forged form is refused.
+        let mut li = Browser::new(&central.base);
+        li.log_in("li", PASSWORD).await;
+        let page = li.get(&window).await;
+        assert!(!page.body.contains("do-pair-tablet"), "{}", db.name);
+        let csrf = csrf_of(&page.body);
+        let forged = li
+            .post(&format!("{window}/pair-tablet"), &[("csrf", csrf.as_str())])
+            .await;
+        assert_eq!(forged.status, 403, "{}", db.name);
+        assert!(!store.has_rating_tablet(&hall, 2).await.unwrap());
+
+        // The admin pairs one: its address is shown once and opens the tablet's page.
+        let mut wu = Browser::new(&central.base);
+        wu.log_in("admin-wu", PASSWORD).await;
+        let page = wu.get(&window).await;
+        assert!(page.body.contains("This window has no rating tablet yet"));
+        let csrf = csrf_of(&page.body);
+        let paired = wu
+            .post(&format!("{window}/pair-tablet"), &[("csrf", csrf.as_str())])
+            .await;
+        assert_eq!(paired.status, 200, "{}", db.name);
+        let path_of = |body: &str| {
+            let start = body.find("/hall/").unwrap();
+            let end = start + body[start..].find('<').unwrap();
+            body[start..end].to_owned()
+        };
+        let first = path_of(&paired.body);
+        assert!(first.starts_with(&format!("/hall/{hall}/window/2/rate/")));
+        assert_eq!(tablet_page(&first).await, 200);
+        assert!(store.has_rating_tablet(&hall, 2).await.unwrap());
+
+        // Pairing again retires the first tablet.
+        let page = wu.get(&window).await;
+        assert!(page.body.contains("This window has a rating tablet"));
+        let again = wu
+            .post(&format!("{window}/pair-tablet"), &[("csrf", csrf.as_str())])
+            .await;
+        let second = path_of(&again.body);
+        assert_ne!(first, second);
+        assert_eq!(tablet_page(&second).await, 200);
+        assert_eq!(tablet_page(&first).await, 404, "{}", db.name);
+        central.stop().await;
+    }
+}
+
 fn central_cli(db: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(common::BIN)
         .args(args)

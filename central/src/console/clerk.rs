@@ -104,15 +104,16 @@ async fn window_page(
         let windows = store.windows(hall).await?;
         let current = store.window_ticket(hall, window, now).await?;
         let board = store.board(hall, now).await?;
-        let rating = if store.has_rating_tablet(hall, window).await? {
+        let paired = store.has_rating_tablet(hall, window).await?;
+        let rating = if paired {
             store.rateable_ticket(hall, window, now).await?
         } else {
             None
         };
-        Ok::<_, StoreError>((windows, current, board, rating))
+        Ok::<_, StoreError>((windows, current, board, rating, paired))
     };
     match data.await {
-        Ok((windows, current, board, rating)) => {
+        Ok((windows, current, board, rating, paired)) => {
             let Some(this) = windows.iter().find(|w| w.window_no == window) else {
                 return refused(
                     session,
@@ -132,6 +133,7 @@ async fn window_page(
                     At {
                         current: current.as_ref(),
                         rating: rating.as_ref().map(|r| r.ticket_no.as_str()),
+                        paired,
                     },
                     &board,
                     problem,
@@ -163,10 +165,12 @@ fn minutes(secs: Option<u32>) -> String {
     }
 }
 
-/// What is at the window now: the ticket called, and the ticket its rating tablet offers.
+/// What is at the window now: the ticket called, the ticket its rating tablet offers, and
+/// whether it has a tablet at all.
 struct At<'a> {
     current: Option<&'a WindowTicket>,
     rating: Option<&'a str>,
+    paired: bool,
 }
 
 fn render(
@@ -178,7 +182,11 @@ fn render(
     board: &Board,
     problem: Option<&str>,
 ) -> Markup {
-    let At { current, rating } = at;
+    let At {
+        current,
+        rating,
+        paired,
+    } = at;
     let action = |what: &str| format!("/console/clerk/{hall}/{}/{what}", this.window_no);
     let button = |what: &str, label: &str, enabled: bool| {
         html! {
@@ -258,6 +266,18 @@ fn render(
                 }
             }
             p class="muted" { "预计等候按今日实测办理时长计算，随大厅实时更新 · waits are from today's measured service times, kept current with the hall." }
+            @if session.actor().may(Action::WindowSet).is_ok() {
+                h2 { "评价平板 · Rating tablet" }
+                p id="tablet" {
+                    @if paired { "本窗口已配对评价平板。 · This window has a rating tablet." }
+                    @else { "本窗口尚无评价平板。 · This window has no rating tablet yet." }
+                }
+                form method="post" action=(action("pair-tablet")) {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button type="submit" id="do-pair-tablet" { "配对新平板 Pair a new tablet" }
+                    @if paired { " " span class="warn" { "原平板将停止工作 · the tablet paired before stops working" } }
+                }
+            }
             }
             script src="/console/assets/clerk.js" {}
         },
@@ -284,6 +304,7 @@ pub(super) async fn act(
         "no-show" => Action::QueueNoShow,
         "served" => Action::QueueServed,
         "transfer" => Action::QueueTransfer,
+        "pair-tablet" => Action::WindowSet,
         _ => {
             return page(
                 StatusCode::NOT_FOUND,
@@ -299,6 +320,19 @@ pub(super) async fn act(
         Ok(s) => s,
         Err(r) => return *r,
     };
+    if action == Action::WindowSet {
+        return match store.pair_rating_tablet(&hall, window).await {
+            Ok(secret) => {
+                tracing::info!(user = %session.user, %hall, window, "rating tablet paired from the console");
+                page(
+                    StatusCode::OK,
+                    paired_page(&session, &hall, window, &secret),
+                )
+            }
+            Err(WindowError::Store(e)) => trouble(&e),
+            Err(e) => refused(&session, &e),
+        };
+    }
     let now = Utc::now();
     let done = match action {
         Action::QueueCall => store
@@ -381,4 +415,24 @@ pub(super) async fn script() -> Response {
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+/// The tablet's address, shown this once: central keeps only its hash.
+fn paired_page(session: &ConsoleSession, hall: &str, window: u32, secret: &str) -> Markup {
+    let path = format!(
+        "/hall/{}/window/{window}/rate/{secret}",
+        pages::path_segment(hall)
+    );
+    pages::layout(
+        &format!("{window} 号窗口评价平板 · Window {window}'s rating tablet"),
+        Some(session),
+        html! {
+            div class="box" {
+                p { "在该窗口平板的浏览器中打开下面的地址（前加中心平台的公网地址），设为全屏。此地址只显示这一次。 · Open this address on the window's tablet, after central's public address, full screen. It is shown this once." }
+                p { code id="tablet-path" style="font-size: 1.2em; word-break: break-all" { (path) } }
+                p class="muted" { "之前配对的平板已停止工作。 · A tablet paired before has stopped working." }
+                p { a href=(format!("/console/clerk/{hall}/{window}")) { "← " (window) " 号窗口 Window " (window) } }
+            }
+        },
+    )
 }
